@@ -1,0 +1,96 @@
+/**
+ * The DiskActor's interface: the messages it accepts and the replies it
+ * sends. Other folders import this file, never the behaviour.
+ *
+ * Kinds are wire ids: add new ones, never reuse or rename.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+
+/** Largest shard key, in UTF-8 bytes. */
+export const shardKeyBytesMax = 512;
+/** Largest payload of one record. Objects larger than this are stored as several shards. */
+export const shardBytesMax = 8 * 1024 * 1024;
+
+const ReplyTo = Type.Object({ nodeId: Type.String(), path: Type.String() });
+const ShardKey = Type.String({ minLength: 1, maxLength: shardKeyBytesMax });
+
+/** Append one shard; the reply comes only after it is durable (fdatasync). */
+export const AppendShard = Type.Object({
+  kind: Type.Literal("AppendShard"),
+  epoch: Type.Integer({ minimum: 0 }),
+  shardKey: ShardKey,
+  bytes: Type.Uint8Array({ maxByteLength: shardBytesMax }),
+  replyTo: ReplyTo,
+});
+export type AppendShard = Static<typeof AppendShard>;
+
+export const AppendShardReply = Type.Object({
+  kind: Type.Literal("AppendShardReply"),
+  shardKey: ShardKey,
+  lengthBytes: Type.Integer({ minimum: 0 }),
+});
+export type AppendShardReply = Static<typeof AppendShardReply>;
+
+/** Read a shard, or `lengthBytes` of it from `offsetBytes`. The whole record's CRC32C is checked first. */
+export const ReadShard = Type.Object({
+  kind: Type.Literal("ReadShard"),
+  epoch: Type.Integer({ minimum: 0 }),
+  shardKey: ShardKey,
+  offsetBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  lengthBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  replyTo: ReplyTo,
+});
+export type ReadShard = Static<typeof ReadShard>;
+
+export const ReadShardReply = Type.Object({
+  kind: Type.Literal("ReadShardReply"),
+  shardKey: ShardKey,
+  bytes: Type.Uint8Array(),
+});
+export type ReadShardReply = Static<typeof ReadShardReply>;
+
+/** Delete a shard by appending a tombstone; durable before the reply. Deleting a missing shard succeeds. */
+export const DeleteShard = Type.Object({
+  kind: Type.Literal("DeleteShard"),
+  epoch: Type.Integer({ minimum: 0 }),
+  shardKey: ShardKey,
+  replyTo: ReplyTo,
+});
+export type DeleteShard = Static<typeof DeleteShard>;
+
+export const DeleteShardReply = Type.Object({
+  kind: Type.Literal("DeleteShardReply"),
+  shardKey: ShardKey,
+  existed: Type.Boolean(),
+});
+export type DeleteShardReply = Static<typeof DeleteShardReply>;
+
+/** Usage figures for operators and placement. */
+export const StatDisk = Type.Object({
+  kind: Type.Literal("StatDisk"),
+  replyTo: ReplyTo,
+});
+export type StatDisk = Static<typeof StatDisk>;
+
+export const StatDiskReply = Type.Object({
+  kind: Type.Literal("StatDiskReply"),
+  diskId: Type.String(),
+  shardCount: Type.Integer({ minimum: 0 }),
+  liveBytes: Type.Integer({ minimum: 0 }),
+  deadBytes: Type.Integer({ minimum: 0 }),
+  volumeCount: Type.Integer({ minimum: 0 }),
+});
+export type StatDiskReply = Static<typeof StatDiskReply>;
+
+/** Make everything appended so far durable and close files; the actor stops accepting writes. */
+export const SyncDisk = Type.Object({
+  kind: Type.Literal("SyncDisk"),
+  replyTo: ReplyTo,
+});
+export type SyncDisk = Static<typeof SyncDisk>;
+
+export const SyncDiskReply = Type.Object({ kind: Type.Literal("SyncDiskReply") });
+export type SyncDiskReply = Static<typeof SyncDiskReply>;
+
+export const DiskMessage = Type.Union([AppendShard, ReadShard, DeleteShard, StatDisk, SyncDisk]);
+export type DiskMessage = Static<typeof DiskMessage>;
