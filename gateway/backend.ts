@@ -47,6 +47,8 @@ export interface ObjectInfo {
   readonly headers: StoredHeaders;
   /** `x-amz-meta-*` values keyed by the lower-case name without the prefix. */
   readonly userMetadata: Readonly<Record<string, string>>;
+  /** Opaque identity of the stored bytes; only the backend reads it. */
+  readonly dataId: string;
 }
 
 export interface PutObjectInput {
