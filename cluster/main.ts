@@ -1,0 +1,79 @@
+/**
+ * `npm start`: runs a one-node Cairn on 127.0.0.1:9000 with data under ./data.
+ *
+ * Environment overrides: CAIRN_PORT, CAIRN_HOST, CAIRN_DATA_DIR, CAIRN_DISKS,
+ * CAIRN_DOMAIN (virtual-hosted-style base domain), CAIRN_REGION,
+ * CAIRN_ACCESS_KEY and CAIRN_SECRET_KEY.
+ */
+import { resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { loadRootCredentials } from "./credentials.ts";
+import { startSingleNode } from "./single-node.ts";
+
+function integerFromEnvironment(name: string, fallback: number, minimum: number, maximum: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < minimum || value > maximum) {
+    console.error(`cairn: ${name} must be an integer from ${minimum} to ${maximum}, got "${text}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const log = (entry: Record<string, unknown>): void => {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+};
+
+const dataDir = resolve(process.env.CAIRN_DATA_DIR ?? "./data");
+const hostname = process.env.CAIRN_HOST ?? "127.0.0.1";
+const port = integerFromEnvironment("CAIRN_PORT", 9000, 0, 65535);
+const diskCount = integerFromEnvironment("CAIRN_DISKS", 4, 1, 64);
+const region = process.env.CAIRN_REGION ?? "us-east-1";
+const virtualHostDomains = (process.env.CAIRN_DOMAIN ?? "localhost").split(",").filter((domain) => domain !== "");
+
+mkdirSync(dataDir, { recursive: true });
+let credentials;
+try {
+  credentials = loadRootCredentials({ dataDir, environment: process.env });
+} catch (error) {
+  console.error(`cairn: ${(error as Error).message}`);
+  process.exit(2);
+}
+
+const node = await startSingleNode({
+  dataDir,
+  hostname,
+  port,
+  diskCount,
+  credentials: credentials.credentials,
+  region,
+  virtualHostDomains,
+  log,
+});
+const endpoint = `http://${hostname}:${node.port}`;
+if (credentials.source === "generated") {
+  const { accessKeyId, secretAccessKey } = credentials.credentials;
+  console.log(`cairn: generated root credentials, stored in ${dataDir}/credentials.json (shown only this once):`);
+  console.log(`  AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY='${secretAccessKey}' AWS_DEFAULT_REGION=${region} aws --endpoint-url ${endpoint} s3 ls`);
+}
+console.log(`cairn: ready, serving S3 at ${endpoint} (data ${dataDir}, ${diskCount} disks)`);
+
+let signalled = false;
+const shutDown = (signal: string): void => {
+  if (signalled) return;
+  signalled = true;
+  console.log(`cairn: ${signal} received, finishing in-flight requests and syncing`);
+  node.stop().then(
+    () => {
+      console.log("cairn: stopped cleanly");
+      process.exit(0);
+    },
+    (error: unknown) => {
+      console.error(`cairn: unclean stop: ${String(error)}`);
+      process.exit(1);
+    },
+  );
+};
+process.on("SIGTERM", () => shutDown("SIGTERM"));
+process.on("SIGINT", () => shutDown("SIGINT"));
