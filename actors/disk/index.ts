@@ -1,0 +1,21 @@
+/**
+ * The DiskActor's public surface. Other folders talk to a disk through the
+ * messages in `protocol.ts`; hosts spawn it with `diskBehavior` at `diskActorPath`.
+ */
+export { diskActorPath, diskBehavior } from "./behavior.ts";
+export type { DiskBehaviorOptions, DiskState } from "./behavior.ts";
+export {
+  AppendShard,
+  AppendShardReply,
+  DeleteShard,
+  DeleteShardReply,
+  DiskMessage,
+  ReadShard,
+  ReadShardReply,
+  StatDisk,
+  StatDiskReply,
+  SyncDisk,
+  SyncDiskReply,
+  shardBytesMax,
+  shardKeyBytesMax,
+} from "./protocol.ts";

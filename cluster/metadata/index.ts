@@ -1,0 +1,43 @@
+/** Public surface of the metadata layer: the MetaStore contract, its backends, keyspace and catalog. */
+export { metaLimits, MetaStoreError } from "./store.ts";
+export type {
+  KeyValue,
+  MetaStore,
+  MetaStoreErrorCode,
+  MetaTransaction,
+  RangeOptions,
+  TransactOptions,
+} from "./store.ts";
+export { openLmdbStore, transactAttemptsMaxDefault } from "./lmdb-store.ts";
+export type { LmdbStoreOptions } from "./lmdb-store.ts";
+export { bytesEqual, compareBytes, keyAfter } from "./bytes.ts";
+export {
+  bucketKey,
+  bucketRange,
+  credentialKey,
+  credentialRange,
+  formatVersionKey,
+  garbageKey,
+  garbageRange,
+  keyspaceFormatVersion,
+  objectKey,
+  objectKeyFromStoredKey,
+  objectKeyPrefix,
+  objectPrefixRange,
+  objectRange,
+  pendingKey,
+  pendingRange,
+  strinc,
+} from "./keyspace.ts";
+export type { KeyRange } from "./keyspace.ts";
+export { decodeRecord, decodeRecordOf, encodeRecord, recordKinds } from "./record-codec.ts";
+export type { DecodedRecord, RecordKind } from "./record-codec.ts";
+export { decodeObjectRecord, encodeObjectRecord, ObjectCatalog } from "./object-catalog.ts";
+export type {
+  BucketRecord,
+  ListObjectsRequest,
+  ListObjectsResult,
+  ObjectHeaders,
+  ObjectRecord,
+  PendingRecord,
+} from "./object-catalog.ts";

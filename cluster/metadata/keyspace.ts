@@ -1,0 +1,130 @@
+/**
+ * The metadata key layout: FoundationDB tuple encoding (`fdb-tuple`), the same
+ * in every backend. Each subspace is a tuple prefix:
+ *
+ * | key tuple                  | holds                                         |
+ * |----------------------------|-----------------------------------------------|
+ * | `("v",)`                   | keyspace format version                       |
+ * | `("b", bucket)`            | bucket record                                 |
+ * | `("o", bucket, key)`       | current object record                         |
+ * | `("p", dataId)`            | pending (PREPARING) data record               |
+ * | `("g", dataId)`            | garbage: data of replaced/deleted objects     |
+ * | `("c", accessKeyId)`       | credentials                                   |
+ *
+ * The tuple encoding of a string is its UTF-8 bytes with each 0x00 escaped as
+ * 0x00 0xff, then a 0x00 terminator. Encoded strings therefore sort exactly as
+ * their UTF-8 bytes do, which is S3's listing order, and a string that is a
+ * prefix of another sorts first.
+ */
+import { pack, unpack } from "fdb-tuple";
+import { strinc } from "./bytes.ts";
+
+export { strinc } from "./bytes.ts";
+
+/** The keyspace layout version stored at `formatVersionKey()`. */
+export const keyspaceFormatVersion = 1;
+
+/** Half-open key range `begin <= key < end`. */
+export interface KeyRange {
+  readonly begin: Uint8Array;
+  readonly end: Uint8Array;
+}
+
+function encode(items: string[]): Uint8Array {
+  return new Uint8Array(pack(items));
+}
+
+/**
+ * Every key of a tuple subspace: the tuple layer's own range, `prefix‖0x00` to
+ * `prefix‖0xff`. Not `strinc(prefix)`: a string element ending in NUL is
+ * encoded `…0x00 0xff`, so `("o", "b1\0", k)` starts with the bytes of
+ * `("o", "b1")` but must not be counted among bucket b1's objects.
+ */
+function tupleRange(prefix: Uint8Array): KeyRange {
+  const begin = new Uint8Array(prefix.length + 1);
+  begin.set(prefix);
+  const end = begin.slice();
+  end[prefix.length] = 0xff;
+  return { begin, end };
+}
+
+/** The key of the keyspace format version. */
+export function formatVersionKey(): Uint8Array {
+  return encode(["v"]);
+}
+
+/** The key of a bucket's record. */
+export function bucketKey(name: string): Uint8Array {
+  return encode(["b", name]);
+}
+
+/** Every bucket record, in bucket-name order. */
+export function bucketRange(): KeyRange {
+  return tupleRange(encode(["b"]));
+}
+
+/** The key of an object's current record. */
+export function objectKey(bucket: string, key: string): Uint8Array {
+  return encode(["o", bucket, key]);
+}
+
+/** Every object record of a bucket, in key order (UTF-8 binary). */
+export function objectRange(bucket: string): KeyRange {
+  return tupleRange(encode(["o", bucket]));
+}
+
+/**
+ * The bytes that begin the stored key of every object of `bucket` whose key
+ * starts with `keyPrefix`: the encoded key without its terminator. With an
+ * empty `keyPrefix` it is the string type code alone, shared by all keys.
+ */
+export function objectKeyPrefix(bucket: string, keyPrefix: string): Uint8Array {
+  const full = objectKey(bucket, keyPrefix);
+  return full.subarray(0, full.length - 1);
+}
+
+/** Every object record of `bucket` whose key starts with `keyPrefix`. */
+export function objectPrefixRange(bucket: string, keyPrefix: string): KeyRange {
+  const prefix = objectKeyPrefix(bucket, keyPrefix);
+  return { begin: prefix, end: strinc(prefix) };
+}
+
+/** The (bucket, key) named by a stored object key; a key from another subspace is a bug. */
+export function objectKeyFromStoredKey(stored: Uint8Array): { bucket: string; key: string } {
+  const items = unpack(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength));
+  const [tag, bucket, key] = items;
+  if (items.length !== 3 || tag !== "o" || typeof bucket !== "string" || typeof key !== "string") {
+    throw new Error("objectKeyFromStoredKey: not an object key");
+  }
+  return { bucket, key };
+}
+
+/** The key of a pending (PREPARING) data record. */
+export function pendingKey(dataId: string): Uint8Array {
+  return encode(["p", dataId]);
+}
+
+/** Every pending data record. */
+export function pendingRange(): KeyRange {
+  return tupleRange(encode(["p"]));
+}
+
+/** The key of a garbage record: data whose bytes may be freed. */
+export function garbageKey(dataId: string): Uint8Array {
+  return encode(["g", dataId]);
+}
+
+/** Every garbage record. */
+export function garbageRange(): KeyRange {
+  return tupleRange(encode(["g"]));
+}
+
+/** The key of the credentials of an access key id. */
+export function credentialKey(accessKeyId: string): Uint8Array {
+  return encode(["c", accessKeyId]);
+}
+
+/** Every credential record. */
+export function credentialRange(): KeyRange {
+  return tupleRange(encode(["c"]));
+}

@@ -1,0 +1,238 @@
+/**
+ * How MetaStore keys are laid out inside one LMDB database.
+ *
+ * LMDB refuses the empty key and keys longer than 1,978 bytes, while the
+ * MetaStore accepts any key up to `metaLimits.keyBytesMax` (10,000 bytes, as
+ * FoundationDB does). Both gaps are closed here, preserving byte order:
+ *
+ * | user key `k`                    | LMDB key                      | LMDB value                 |
+ * |---------------------------------|-------------------------------|----------------------------|
+ * | `k.length < groupPrefixBytes`   | `0x01 ‖ k`                    | the value, as is           |
+ * | `k.length >= groupPrefixBytes`  | `0x01 ‖ k[0, groupPrefixBytes)` | a *group* (format below) |
+ *
+ * A group holds every long key sharing that prefix. Order is preserved: a
+ * direct key is shorter than a group's prefix, so it sorts before every member
+ * of the group exactly when it sorts before the prefix itself. The leading
+ * 0x01 makes the empty key storable. Long keys are rare (S3 keys are at most
+ * 1,024 bytes), so rewriting a whole group on each change is acceptable.
+ *
+ * Group value, format version 1 (all integers little-endian):
+ *
+ * | offset | bytes | field                                              |
+ * |--------|-------|----------------------------------------------------|
+ * | 0      | 1     | format version = 1                                 |
+ * | 1      | 4     | entry count `n` (u32)                              |
+ * | 5      | …     | `n` entries, ascending by suffix, suffixes unique: |
+ * |        | 4     | suffix length (u32)                                |
+ * |        | …     | suffix (the key after its first `groupPrefixBytes`)|
+ * |        | 4     | value length (u32)                                 |
+ * |        | …     | value                                              |
+ */
+import { assert } from "../../runtime/index.ts";
+import type { RootDatabase, Transaction } from "lmdb";
+import { compareBytes, concatBytes, keyAfter } from "./bytes.ts";
+import type { KeyValueWriter } from "./overlay-transaction.ts";
+import type { KeyValue } from "./store.ts";
+
+/** User keys at least this long live in a group keyed by their first `groupPrefixBytes` bytes. */
+export const groupPrefixBytes = 1_900;
+const dataPrefix = 0x01;
+const groupFormatVersion = 1;
+/** Stored keys handled per step of a `clearRange`, so clearing a huge range holds bounded memory. */
+const clearBatchKeys = 1_000;
+
+export type BinaryDatabase = RootDatabase<Uint8Array, Uint8Array>;
+
+interface GroupEntry {
+  readonly suffix: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+/**
+ * The MetaStore key space over one LMDB database, read in `transaction` (a
+ * read snapshot) or, when it is undefined, in the current LMDB write transaction.
+ */
+export class LmdbKeyValueView implements KeyValueWriter {
+  readonly #db: BinaryDatabase;
+  readonly #transaction: Transaction | undefined;
+
+  constructor(db: BinaryDatabase, transaction: Transaction | undefined) {
+    this.#db = db;
+    this.#transaction = transaction;
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    if (key.length < groupPrefixBytes) return this.#rawGet(storedKey(key));
+    const group = this.#rawGet(storedKey(key.subarray(0, groupPrefixBytes)));
+    if (group === undefined) return undefined;
+    const suffix = key.subarray(groupPrefixBytes);
+    for (const entry of decodeGroup(group)) {
+      if (compareBytes(entry.suffix, suffix) === 0) return entry.value;
+    }
+    return undefined;
+  }
+
+  *scan(begin: Uint8Array, end: Uint8Array, reverse: boolean): Iterable<KeyValue> {
+    if (compareBytes(begin, end) >= 0) return;
+    // A group whose prefix is a prefix of `begin` may hold members >= begin, so
+    // the scan starts at the truncated key; members are filtered one by one.
+    const low = storedKey(begin.subarray(0, groupPrefixBytes));
+    const high = upperBound(end);
+    const range = reverse
+      ? this.#db.getRange({ start: high.key, end: low, reverse: true, inclusiveEnd: true, transaction: this.#transaction })
+      : this.#db.getRange({ start: low, end: high.key, inclusiveEnd: high.inclusive, transaction: this.#transaction });
+    for (const { key: stored, value } of range) {
+      if (stored.length - 1 < groupPrefixBytes) {
+        const key = stored.subarray(1);
+        if (compareBytes(begin, key) <= 0 && compareBytes(key, end) < 0) yield { key, value };
+        continue;
+      }
+      const prefix = stored.subarray(1);
+      const entries = decodeGroup(value);
+      if (reverse) entries.reverse();
+      for (const entry of entries) {
+        const key = concatBytes(prefix, entry.suffix);
+        if (compareBytes(begin, key) <= 0 && compareBytes(key, end) < 0) yield { key, value: entry.value };
+      }
+    }
+  }
+
+  set(key: Uint8Array, value: Uint8Array): void {
+    if (key.length < groupPrefixBytes) {
+      this.#db.put(storedKey(key), value);
+      return;
+    }
+    this.#updateGroup(key.subarray(0, groupPrefixBytes), (entries) => {
+      const suffix = key.subarray(groupPrefixBytes);
+      const index = entries.findIndex((entry) => compareBytes(entry.suffix, suffix) >= 0);
+      const entry = { suffix: suffix.slice(), value };
+      if (index === -1) entries.push(entry);
+      else if (compareBytes((entries[index] as GroupEntry).suffix, suffix) === 0) entries[index] = entry;
+      else entries.splice(index, 0, entry);
+      return entries;
+    });
+  }
+
+  clear(key: Uint8Array): void {
+    if (key.length < groupPrefixBytes) {
+      this.#db.remove(storedKey(key));
+      return;
+    }
+    const suffix = key.subarray(groupPrefixBytes);
+    this.#updateGroup(key.subarray(0, groupPrefixBytes), (entries) =>
+      entries.filter((entry) => compareBytes(entry.suffix, suffix) !== 0),
+    );
+  }
+
+  clearRange(begin: Uint8Array, end: Uint8Array): void {
+    if (compareBytes(begin, end) >= 0) return;
+    let cursor = storedKey(begin.subarray(0, groupPrefixBytes));
+    const high = upperBound(end);
+    for (;;) {
+      const batch = [
+        ...this.#db.getRange({
+          start: cursor,
+          end: high.key,
+          inclusiveEnd: high.inclusive,
+          limit: clearBatchKeys,
+          transaction: this.#transaction,
+        }),
+      ];
+      const last = batch[batch.length - 1];
+      if (last === undefined) return;
+      for (const { key: stored, value } of batch) {
+        if (stored.length - 1 < groupPrefixBytes) {
+          const key = stored.subarray(1);
+          if (compareBytes(begin, key) <= 0 && compareBytes(key, end) < 0) this.#db.remove(stored);
+          continue;
+        }
+        const prefix = stored.subarray(1);
+        const kept = decodeGroup(value).filter((entry) => {
+          const key = concatBytes(prefix, entry.suffix);
+          return compareBytes(key, begin) < 0 || compareBytes(key, end) >= 0;
+        });
+        if (kept.length === 0) this.#db.remove(stored);
+        else this.#db.put(stored, encodeGroup(kept));
+      }
+      cursor = keyAfter(last.key);
+    }
+  }
+
+  #updateGroup(prefix: Uint8Array, change: (entries: GroupEntry[]) => GroupEntry[]): void {
+    const stored = storedKey(prefix);
+    const existing = this.#rawGet(stored);
+    const entries = change(existing === undefined ? [] : decodeGroup(existing));
+    if (entries.length === 0) {
+      if (existing !== undefined) this.#db.remove(stored);
+    } else {
+      this.#db.put(stored, encodeGroup(entries));
+    }
+  }
+
+  /**
+   * Reads one stored key through a one-pair cursor: lmdb-js's `get` does not
+   * honour an explicit read transaction (it returned newer data than the
+   * snapshot under Bun 1.4), while its range cursors do.
+   */
+  #rawGet(stored: Uint8Array): Uint8Array | undefined {
+    for (const pair of this.#db.getRange({ start: stored, limit: 1, transaction: this.#transaction })) {
+      return compareBytes(pair.key, stored) === 0 ? pair.value : undefined;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The LMDB bound that ends a scan of user keys `< end`. A long `end` is cut to
+ * its group prefix and made inclusive, since that group may hold keys below
+ * `end`; callers filter members against the exact bound.
+ */
+function upperBound(end: Uint8Array): { key: Uint8Array; inclusive: boolean } {
+  if (end.length < groupPrefixBytes) return { key: storedKey(end), inclusive: false };
+  return { key: storedKey(end.subarray(0, groupPrefixBytes)), inclusive: true };
+}
+
+function storedKey(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out[0] = dataPrefix;
+  out.set(key, 1);
+  return out;
+}
+
+function encodeGroup(entries: readonly GroupEntry[]): Uint8Array {
+  let length = 5;
+  for (const entry of entries) length += 8 + entry.suffix.length + entry.value.length;
+  const out = new Uint8Array(length);
+  const view = new DataView(out.buffer);
+  out[0] = groupFormatVersion;
+  view.setUint32(1, entries.length, true);
+  let offset = 5;
+  for (const entry of entries) {
+    view.setUint32(offset, entry.suffix.length, true);
+    out.set(entry.suffix, offset + 4);
+    offset += 4 + entry.suffix.length;
+    view.setUint32(offset, entry.value.length, true);
+    out.set(entry.value, offset + 4);
+    offset += 4 + entry.value.length;
+  }
+  return out;
+}
+
+function decodeGroup(bytes: Uint8Array): GroupEntry[] {
+  assert(bytes[0] === groupFormatVersion, `unknown long-key group format ${bytes[0]}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(1, true);
+  const entries: GroupEntry[] = [];
+  let offset = 5;
+  for (let index = 0; index < count; index++) {
+    const suffixLength = view.getUint32(offset, true);
+    const suffix = bytes.subarray(offset + 4, offset + 4 + suffixLength);
+    offset += 4 + suffixLength;
+    const valueLength = view.getUint32(offset, true);
+    const value = bytes.subarray(offset + 4, offset + 4 + valueLength);
+    offset += 4 + valueLength;
+    entries.push({ suffix, value });
+  }
+  assert(offset === bytes.length, "long-key group has trailing bytes");
+  return entries;
+}

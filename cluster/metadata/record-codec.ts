@@ -1,0 +1,73 @@
+/**
+ * Every value the metadata layer stores carries its kind and format version,
+ * so readers can accept every version ever written (STYLE.md §8).
+ *
+ * | offset | bytes | field                                              |
+ * |--------|-------|----------------------------------------------------|
+ * | 0      | 1     | record kind (`recordKinds`; ids are never reused)  |
+ * | 1      | 1     | format version of that kind, from 1                |
+ * | 2      | …     | the value, MessagePack (`msgpackr`, plain maps)    |
+ *
+ * What each (kind, version) holds is defined where the kind is used
+ * (`object-catalog.ts` for buckets, objects, pending and garbage records).
+ */
+import { Packr } from "msgpackr";
+
+/** Wire ids of record kinds. Add, never reuse. */
+export const recordKinds = {
+  bucket: 1,
+  object: 2,
+  pending: 3,
+  garbage: 4,
+  credential: 5,
+  keyspaceVersion: 6,
+} as const;
+
+export type RecordKind = keyof typeof recordKinds;
+
+export interface DecodedRecord {
+  readonly kind: RecordKind;
+  readonly version: number;
+  readonly value: unknown;
+}
+
+// Records (msgpackr's structure extension) would make values depend on
+// per-process shared state; plain maps keep every value self-describing.
+const packer = new Packr({ useRecords: false });
+
+const kindById = new Map<number, RecordKind>(
+  Object.entries(recordKinds).map(([name, id]) => [id, name as RecordKind]),
+);
+
+/** Encodes `value` as a record of `kind` in format `version` (1 to 255). */
+export function encodeRecord(kind: RecordKind, version: number, value: unknown): Uint8Array {
+  if (!(Number.isInteger(version) && version >= 1 && version <= 255)) {
+    throw new Error(`encodeRecord: version must be 1..255, got ${version}`);
+  }
+  const body = packer.pack(value);
+  const out = new Uint8Array(2 + body.length);
+  out[0] = recordKinds[kind];
+  out[1] = version;
+  out.set(body, 2);
+  return out;
+}
+
+/**
+ * Decodes a stored record. A value too short or of an unknown kind is not
+ * something this code ever wrote: it throws.
+ */
+export function decodeRecord(bytes: Uint8Array): DecodedRecord {
+  if (bytes.length < 3) throw new Error(`decodeRecord: ${bytes.length} bytes is too short for a record`);
+  const kind = kindById.get(bytes[0] as number);
+  if (kind === undefined) throw new Error(`decodeRecord: unknown record kind ${bytes[0]}`);
+  const version = bytes[1] as number;
+  if (version === 0) throw new Error("decodeRecord: version 0 is never written");
+  return { kind, version, value: packer.unpack(bytes.subarray(2)) };
+}
+
+/** Decodes a record that must be of `kind`; any other kind is a bug or corruption. */
+export function decodeRecordOf(kind: RecordKind, bytes: Uint8Array): DecodedRecord {
+  const record = decodeRecord(bytes);
+  if (record.kind !== kind) throw new Error(`decodeRecord: expected a ${kind} record, found ${record.kind}`);
+  return record;
+}

@@ -1,0 +1,34 @@
+/**
+ * What every operation receives: the request, where it points, who sent it
+ * and the backend. Operations are plain functions from this to a response.
+ */
+import type { ObjectBackend } from "../backend.ts";
+import type { S3Request, S3Response } from "../http.ts";
+import type { Authenticated } from "../sigv4/index.ts";
+
+/** The owner shown in listings: the authenticated requester (one tenant for now). */
+export interface Owner {
+  readonly id: string;
+  readonly displayName: string;
+}
+
+export interface OperationContext {
+  readonly request: S3Request;
+  readonly bucket: string;
+  readonly key: string;
+  readonly query: ReadonlyMap<string, string>;
+  readonly auth: Authenticated;
+  readonly owner: Owner;
+  readonly backend: ObjectBackend;
+  readonly region: string;
+  readonly requestId: string;
+  readonly nowMs: number;
+}
+
+/** One S3 operation. Throws S3Error (or FaultError) for the client's error reply. */
+export type Operation = (context: OperationContext) => Promise<S3Response>;
+
+/** Headers for an XML reply. */
+export function xmlHeaders(): Record<string, string> {
+  return { "content-type": "application/xml" };
+}

@@ -1,0 +1,210 @@
+/**
+ * The S3 core: one function from a runtime-neutral request to a response.
+ *
+ *   request id → addressing → authenticate → route → validate names → operation
+ *
+ * Every failure becomes an S3 XML error reply here and nowhere else: an
+ * `S3Error` as itself, a `FaultError` through `s3ErrorFromFault`, anything
+ * else as InternalError (logged). The handler never throws, so one bad
+ * request cannot take the process down.
+ */
+import { createHash } from "node:crypto";
+import { assertNever } from "../../runtime/index.ts";
+import { FaultError, type ObjectBackend } from "../backend.ts";
+import { S3Error, s3ErrorFromFault } from "../errors.ts";
+import type { S3Handler, S3Request, S3Response } from "../http.ts";
+import { authenticate, type SecretLookup } from "../sigv4/index.ts";
+import { parseQuery, resolveAddress } from "./addressing.ts";
+import type { Operation, OperationContext, Owner } from "./context.ts";
+import { RangeNotSatisfiable } from "./object-reply.ts";
+import { createBucket } from "./operations/create-bucket.ts";
+import { deleteBucket } from "./operations/delete-bucket.ts";
+import { deleteObject } from "./operations/delete-object.ts";
+import { deleteObjects } from "./operations/delete-objects.ts";
+import { getBucketLocation } from "./operations/get-bucket-location.ts";
+import { getObject } from "./operations/get-object.ts";
+import { headBucket } from "./operations/head-bucket.ts";
+import { headObject } from "./operations/head-object.ts";
+import { listBuckets } from "./operations/list-buckets.ts";
+import { listObjects } from "./operations/list-objects.ts";
+import { listObjectsV2 } from "./operations/list-objects-v2.ts";
+import { putObject } from "./operations/put-object.ts";
+import { routeRequest, type OperationName } from "./router.ts";
+import { assertValidBucketName, assertValidKey } from "./validation.ts";
+import { writeXmlDocument, xmlElement, xmlText } from "./xml.ts";
+
+export interface S3HandlerOptions {
+  readonly backend: ObjectBackend;
+  readonly lookupSecret: SecretLookup;
+  /** Wall-clock time, for signature expiry and skew checks. */
+  readonly nowMs: () => number;
+  readonly newRequestId: () => string;
+  /** Domains under which `<bucket>.<domain>` selects virtual-hosted addressing, e.g. ["localhost"]. */
+  readonly virtualHostDomains: readonly string[];
+  readonly region: string;
+  /** Receives one entry per request and one per internal error. */
+  readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+const operations: Readonly<Record<OperationName, Operation>> = {
+  ListBuckets: listBuckets,
+  CreateBucket: createBucket,
+  HeadBucket: headBucket,
+  DeleteBucket: deleteBucket,
+  GetBucketLocation: getBucketLocation,
+  PutObject: putObject,
+  GetObject: getObject,
+  HeadObject: headObject,
+  DeleteObject: deleteObject,
+  DeleteObjects: deleteObjects,
+  ListObjectsV2: listObjectsV2,
+  ListObjects: listObjects,
+};
+
+/** Builds the S3 request handler over a backend. */
+export function createS3Handler(options: S3HandlerOptions): S3Handler {
+  return async (request) => {
+    const requestId = options.newRequestId();
+    const identity = { "x-amz-request-id": requestId, "x-amz-id-2": hostIdFor(requestId) };
+    let operation = "Unknown";
+    let code: string | undefined;
+    let response: S3Response;
+    try {
+      const routed = await serve(request, requestId, options, (name) => {
+        operation = name;
+      });
+      response = { ...routed, headers: { ...routed.headers, ...identity } };
+      if (response.body !== undefined && typeof response.body !== "string" && !(response.body instanceof Uint8Array)) {
+        response = { ...response, body: logStreamFailure(response.body, options, requestId, operation) };
+      }
+    } catch (error) {
+      const s3Error = toS3Error(error, options, requestId, operation);
+      code = s3Error.code;
+      response = errorResponse(s3Error, request, requestId, identity, error);
+    }
+    options.log?.({ requestId, method: request.method, path: request.rawPath, operation, status: response.status, ...(code === undefined ? {} : { code }) });
+    return response;
+  };
+}
+
+async function serve(
+  request: S3Request,
+  requestId: string,
+  options: S3HandlerOptions,
+  named: (operation: string) => void,
+): Promise<S3Response> {
+  const address = resolveAddress(request.rawPath, request.headers.get("host"), options.virtualHostDomains);
+  const query = parseQuery(request.rawQuery);
+  const nowMs = options.nowMs();
+  const auth = authenticate(
+    { method: request.method, rawPath: request.rawPath, rawQuery: request.rawQuery, headers: request.headers },
+    options.lookupSecret,
+    nowMs,
+  );
+  // Bucket policies and public access arrive later; until then only signed requests pass.
+  if (auth === undefined) throw new S3Error("AccessDenied");
+  const route = routeRequest({ method: request.method, bucket: address.bucket, key: address.key, query, headers: request.headers });
+  switch (route.kind) {
+    case "method-not-allowed":
+      throw new S3Error("MethodNotAllowed", undefined, { Method: request.method, ResourceType: address.key === "" ? "BUCKET" : "OBJECT" });
+    case "not-implemented":
+      named(route.operation);
+      throw new S3Error("NotImplemented", route.reason);
+    case "operation":
+      break;
+    default:
+      assertNever(route);
+  }
+  named(route.name);
+  if (address.bucket !== "") assertValidBucketName(address.bucket);
+  if (address.key !== "") assertValidKey(address.key);
+  const context: OperationContext = {
+    request,
+    bucket: address.bucket,
+    key: address.key,
+    query,
+    auth,
+    owner: ownerFor(auth.accessKeyId),
+    backend: options.backend,
+    region: options.region,
+    requestId,
+    nowMs,
+  };
+  return operations[route.name](context);
+}
+
+/** The owner shown in listings: a stable canonical-looking id derived from the access key. */
+function ownerFor(accessKeyId: string): Owner {
+  return { id: createHash("sha256").update(`cairn-owner:${accessKeyId}`).digest("hex"), displayName: accessKeyId };
+}
+
+/** `x-amz-id-2` is an opaque host id in S3; ours identifies the request too. */
+function hostIdFor(requestId: string): string {
+  return Buffer.from(`cairn/${requestId}`).toString("base64");
+}
+
+function toS3Error(error: unknown, options: S3HandlerOptions, requestId: string, operation: string): S3Error {
+  if (error instanceof S3Error) return error;
+  if (error instanceof FaultError) {
+    options.log?.({ requestId, operation, level: "warn", fault: error.value.fault, detail: error.value.detail });
+    return s3ErrorFromFault(error.value);
+  }
+  options.log?.({ requestId, operation, level: "error", message: "internal error", error: describeError(error) });
+  return new S3Error("InternalError");
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+}
+
+function errorResponse(
+  error: S3Error,
+  request: S3Request,
+  requestId: string,
+  identity: Record<string, string>,
+  cause: unknown,
+): S3Response {
+  const headers: Record<string, string> = { ...identity };
+  if (cause instanceof RangeNotSatisfiable) Object.assign(headers, cause.headers);
+  if (request.method === "HEAD") return { status: error.status, headers };
+  headers["content-type"] = "application/xml";
+  const body = writeXmlDocument(
+    xmlElement("Error", [
+      xmlText("Code", error.code),
+      xmlText("Message", error.message),
+      ...Object.entries(error.extra).map(([name, value]) => xmlText(name, value)),
+      xmlText("Resource", resourceOf(request.rawPath)),
+      xmlText("RequestId", requestId),
+      xmlText("HostId", hostIdFor(requestId)),
+    ]),
+    undefined,
+  );
+  return { status: error.status, headers, body };
+}
+
+function resourceOf(rawPath: string): string {
+  try {
+    return decodeURIComponent(rawPath);
+  } catch {
+    return rawPath;
+  }
+}
+
+/**
+ * Once a streaming body has started, the status line is gone: a failure can
+ * only cut the connection. Log it so the cut is explained.
+ */
+async function* logStreamFailure(
+  body: AsyncIterable<Uint8Array>,
+  options: S3HandlerOptions,
+  requestId: string,
+  operation: string,
+): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body;
+  } catch (error) {
+    const detail = error instanceof FaultError ? `${error.value.fault}: ${error.value.detail}` : describeError(error);
+    options.log?.({ requestId, operation, level: "error", message: "response body failed mid-stream", error: detail });
+    throw error;
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * What GetObject and HeadObject share: the object's headers, `response-*`
+ * overrides, conditional requests and the range decision.
+ */
+import { assertNever } from "../../runtime/index.ts";
+import type { ObjectInfo } from "../backend.ts";
+import { S3Error } from "../errors.ts";
+import type { S3Response } from "../http.ts";
+import type { OperationContext } from "./context.ts";
+import { parseRange } from "./range.ts";
+
+/** How to answer a read: the byte window to stream, or a reply with no body. */
+export type ReadPlan =
+  | { readonly kind: "bytes"; readonly status: 200 | 206; readonly headers: Record<string, string>; readonly startBytes: number; readonly endBytesExclusive: number }
+  | { readonly kind: "no-body"; readonly response: S3Response };
+
+/** The object, or NoSuchBucket / NoSuchKey. */
+export async function findObject(context: OperationContext): Promise<ObjectInfo> {
+  const info = await context.backend.headObject(context.bucket, context.key);
+  if (info === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+  if (info === "no-such-key") throw new S3Error("NoSuchKey", undefined, { Key: context.key });
+  return info;
+}
+
+/** Decides status, headers and byte window for GET/HEAD of `info`. */
+export function planRead(context: OperationContext, info: ObjectInfo): ReadPlan {
+  const headers = objectHeaders(info, context.query);
+  const precondition = evaluatePreconditions(info, context.request.headers);
+  if (precondition === "not-modified") {
+    // A 304 carries the validators but no representation headers' body.
+    const notModified: Record<string, string> = { etag: headers.etag!, "last-modified": headers["last-modified"]! };
+    return { kind: "no-body", response: { status: 304, headers: notModified } };
+  }
+  const range = parseRange(context.request.headers.get("range"), info.sizeBytes);
+  switch (range.kind) {
+    case "unsatisfiable":
+      throw new RangeNotSatisfiable(info.sizeBytes, context.request.headers.get("range") ?? "");
+    case "partial": {
+      const lengthBytes = range.endBytesInclusive - range.startBytes + 1;
+      headers["content-length"] = String(lengthBytes);
+      headers["content-range"] = `bytes ${range.startBytes}-${range.endBytesInclusive}/${info.sizeBytes}`;
+      return { kind: "bytes", status: 206, headers, startBytes: range.startBytes, endBytesExclusive: range.endBytesInclusive + 1 };
+    }
+    case "whole":
+      headers["content-length"] = String(info.sizeBytes);
+      return { kind: "bytes", status: 200, headers, startBytes: 0, endBytesExclusive: info.sizeBytes };
+    default:
+      return assertNever(range);
+  }
+}
+
+/**
+ * InvalidRange, carrying the `Content-Range: bytes * /size` header S3 sends
+ * with a 416. The handler copies `headers` onto the error reply.
+ */
+export class RangeNotSatisfiable extends S3Error {
+  readonly headers: Record<string, string>;
+  constructor(sizeBytes: number, requested: string) {
+    super("InvalidRange", undefined, { RangeRequested: requested, ActualObjectSize: String(sizeBytes) });
+    this.headers = { "content-range": `bytes */${sizeBytes}` };
+  }
+}
+
+const overrides: readonly (readonly [string, string])[] = [
+  ["response-content-type", "content-type"],
+  ["response-content-language", "content-language"],
+  ["response-expires", "expires"],
+  ["response-cache-control", "cache-control"],
+  ["response-content-disposition", "content-disposition"],
+  ["response-content-encoding", "content-encoding"],
+];
+
+/** The stored headers of an object as reply headers, with any `response-*` overrides applied. */
+export function objectHeaders(info: ObjectInfo, query: ReadonlyMap<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {
+    etag: `"${info.etag}"`,
+    "last-modified": new Date(info.lastModifiedMs).toUTCString(),
+    "accept-ranges": "bytes",
+    "content-type": info.headers.contentType ?? "binary/octet-stream",
+  };
+  const stored = info.headers;
+  if (stored.contentEncoding !== undefined) headers["content-encoding"] = stored.contentEncoding;
+  if (stored.contentDisposition !== undefined) headers["content-disposition"] = stored.contentDisposition;
+  if (stored.contentLanguage !== undefined) headers["content-language"] = stored.contentLanguage;
+  if (stored.cacheControl !== undefined) headers["cache-control"] = stored.cacheControl;
+  if (stored.expires !== undefined) headers.expires = stored.expires;
+  for (const [name, value] of Object.entries(info.userMetadata)) headers[`x-amz-meta-${name}`] = value;
+  // S3 omits the header for STANDARD objects.
+  if (info.storageClass !== "STANDARD") headers["x-amz-storage-class"] = info.storageClass;
+  for (const [parameter, header] of overrides) {
+    const value = query.get(parameter);
+    if (value !== undefined) headers[header] = value;
+  }
+  return headers;
+}
+
+/**
+ * RFC 7232 preconditions with S3's precedence: If-Match wins over
+ * If-Unmodified-Since, If-None-Match over If-Modified-Since. Returns "proceed"
+ * or "not-modified"; throws PreconditionFailed.
+ */
+export function evaluatePreconditions(info: ObjectInfo, headers: ReadonlyMap<string, string>): "proceed" | "not-modified" {
+  const lastModifiedSeconds = Math.floor(info.lastModifiedMs / 1000);
+  const ifMatch = headers.get("if-match");
+  if (ifMatch !== undefined) {
+    if (!etagListMatches(ifMatch, info.etag)) throw new S3Error("PreconditionFailed", undefined, { Condition: "If-Match" });
+  } else {
+    const since = parseHttpDateSeconds(headers.get("if-unmodified-since"));
+    if (since !== undefined && lastModifiedSeconds > since) {
+      throw new S3Error("PreconditionFailed", undefined, { Condition: "If-Unmodified-Since" });
+    }
+  }
+  const ifNoneMatch = headers.get("if-none-match");
+  if (ifNoneMatch !== undefined) {
+    if (etagListMatches(ifNoneMatch, info.etag)) return "not-modified";
+  } else {
+    const since = parseHttpDateSeconds(headers.get("if-modified-since"));
+    if (since !== undefined && lastModifiedSeconds <= since) return "not-modified";
+  }
+  return "proceed";
+}
+
+function etagListMatches(list: string, etag: string): boolean {
+  return list.split(",").some((candidate) => {
+    const trimmed = candidate.trim();
+    if (trimmed === "*") return true;
+    const withoutWeak = trimmed.startsWith("W/") ? trimmed.slice(2) : trimmed;
+    const bare = withoutWeak.startsWith('"') && withoutWeak.endsWith('"') && withoutWeak.length >= 2 ? withoutWeak.slice(1, -1) : withoutWeak;
+    return bare === etag;
+  });
+}
+
+function parseHttpDateSeconds(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsedMs = Date.parse(value);
+  // An unparseable date is ignored, as RFC 7232 requires.
+  return Number.isNaN(parsedMs) ? undefined : Math.floor(parsedMs / 1000);
+}

@@ -1,0 +1,41 @@
+/** CreateBucket: `PUT /bucket` with an optional CreateBucketConfiguration body. */
+import { S3Error } from "../../errors.ts";
+import type { S3Response } from "../../http.ts";
+import type { OperationContext } from "../context.ts";
+import { readSmallBody } from "../payload.ts";
+import { childElement, parseXml, xmlBodyBytesMax } from "../xml.ts";
+
+/** Creates the bucket; BucketAlreadyOwnedByYou when it exists. */
+export async function createBucket(context: OperationContext): Promise<S3Response> {
+  const bytes = await readSmallBody(context, xmlBodyBytesMax, true);
+  if (bytes.byteLength > 0) checkConfiguration(decodeUtf8(bytes), context.region);
+  const outcome = await context.backend.createBucket(context.bucket);
+  if (outcome === "exists") throw new S3Error("BucketAlreadyOwnedByYou", undefined, { BucketName: context.bucket });
+  return { status: 200, headers: { location: `/${context.bucket}` } };
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new S3Error("MalformedXML", "The XML you provided is not valid UTF-8.");
+  }
+}
+
+/**
+ * Accepts a configuration naming this gateway's region (or none). A bucket
+ * cannot be placed elsewhere, so another region is refused as S3 refuses a
+ * constraint that does not match the endpoint.
+ */
+function checkConfiguration(text: string, region: string): void {
+  const root = parseXml(text);
+  if (root.name !== "CreateBucketConfiguration") throw new S3Error("MalformedXML", "The root element must be CreateBucketConfiguration.");
+  const constraint = childElement(root, "LocationConstraint");
+  if (constraint === undefined) return;
+  const requested = constraint.text.trim();
+  // us-east-1 is written as an empty constraint, as in S3.
+  if (requested === "" || requested === region) return;
+  throw new S3Error("InvalidLocationConstraint", `The location constraint '${requested}' does not match this endpoint's region '${region}'.`, {
+    LocationConstraint: requested,
+  });
+}

@@ -1,0 +1,115 @@
+/** DeleteObjects: `POST /bucket?delete` with a `<Delete>` document. */
+import { S3Error, s3ErrorFromFault } from "../../errors.ts";
+import { FaultError } from "../../backend.ts";
+import type { S3Response } from "../../http.ts";
+import { xmlHeaders, type OperationContext } from "../context.ts";
+import { readSmallBody } from "../payload.ts";
+import { keyBytesMax, utf8ByteLength } from "../validation.ts";
+import { childElement, childElements, parseXml, writeXmlDocument, xmlBodyBytesMax, xmlElement, xmlText, type XmlNode } from "../xml.ts";
+
+/** S3's limit on keys per request. */
+export const deleteObjectsKeysMax = 1000;
+
+/** Deletes run this many at a time: enough to overlap round trips, bounded so one request cannot flood the backend. */
+const deletesInFlightMax = 16;
+
+interface DeleteEntry {
+  readonly key: string;
+  readonly versionId?: string;
+}
+
+type DeleteOutcome = { readonly entry: DeleteEntry; readonly error?: S3Error };
+
+/** Deletes up to 1000 keys; the reply lists what was deleted (unless Quiet) and what failed. */
+export async function deleteObjects(context: OperationContext): Promise<S3Response> {
+  const headers = context.request.headers;
+  const hasChecksum = [...headers.keys()].some((name) => name.startsWith("x-amz-checksum-")) ||
+    (headers.get("x-amz-trailer") ?? "").toLowerCase().startsWith("x-amz-checksum-");
+  // S3 requires an integrity check on this request; Content-MD5 is verified by readSmallBody.
+  // TODO(issue 6): verify the x-amz-checksum-* value too.
+  if (!headers.has("content-md5") && !hasChecksum) {
+    throw new S3Error("InvalidRequest", "Missing required header for this request: Content-MD5 OR x-amz-checksum-*");
+  }
+  const bytes = await readSmallBody(context, xmlBodyBytesMax, false);
+  const { quiet, entries } = parseDeleteDocument(bytes);
+  const bucket = await context.backend.headBucket(context.bucket);
+  if (bucket === undefined) throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+
+  const outcomes = await mapBounded(entries, deletesInFlightMax, (entry) => deleteOne(context, entry));
+  const nodes: XmlNode[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.error === undefined) {
+      if (!quiet) nodes.push(xmlElement("Deleted", [xmlText("Key", outcome.entry.key), versionNode(outcome.entry)]));
+      continue;
+    }
+    nodes.push(
+      xmlElement("Error", [
+        xmlText("Key", outcome.entry.key),
+        versionNode(outcome.entry),
+        xmlText("Code", outcome.error.code),
+        xmlText("Message", outcome.error.message),
+      ]),
+    );
+  }
+  return { status: 200, headers: xmlHeaders(), body: writeXmlDocument(xmlElement("DeleteResult", nodes)) };
+}
+
+function versionNode(entry: DeleteEntry): XmlNode | undefined {
+  return entry.versionId === undefined ? undefined : xmlText("VersionId", entry.versionId);
+}
+
+async function deleteOne(context: OperationContext, entry: DeleteEntry): Promise<DeleteOutcome> {
+  if (entry.versionId !== undefined) {
+    // Versioning arrives in issue 5; deleting "a version" now would delete the object.
+    return { entry, error: new S3Error("NotImplemented", "Deleting a specific version is not implemented.") };
+  }
+  if (utf8ByteLength(entry.key) > keyBytesMax) return { entry, error: new S3Error("KeyTooLongError") };
+  try {
+    const outcome = await context.backend.deleteObject(context.bucket, entry.key);
+    if (outcome === "no-such-bucket") return { entry, error: new S3Error("NoSuchBucket") };
+    return { entry };
+  } catch (error) {
+    if (error instanceof FaultError) return { entry, error: s3ErrorFromFault(error.value) };
+    throw error;
+  }
+}
+
+/** Parses the `<Delete>` document; MalformedXML for anything S3 would refuse. */
+export function parseDeleteDocument(bytes: Uint8Array): { quiet: boolean; entries: DeleteEntry[] } {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new S3Error("MalformedXML", "The XML you provided is not valid UTF-8.");
+  }
+  const root = parseXml(text);
+  if (root.name !== "Delete") throw new S3Error("MalformedXML", "The root element must be Delete.");
+  const quietElement = childElement(root, "Quiet");
+  const quietText = quietElement?.text.trim().toLowerCase();
+  if (quietText !== undefined && quietText !== "true" && quietText !== "false") throw new S3Error("MalformedXML", "Quiet must be true or false.");
+  const objects = childElements(root, "Object");
+  if (objects.length === 0) throw new S3Error("MalformedXML", "The Delete document names no Object.");
+  if (objects.length > deleteObjectsKeysMax) throw new S3Error("MalformedXML", `At most ${deleteObjectsKeysMax} objects may be deleted per request.`);
+  const entries = objects.map((object): DeleteEntry => {
+    const key = childElement(object, "Key");
+    if (key === undefined || key.text === "") throw new S3Error("MalformedXML", "Every Object needs a non-empty Key.");
+    const version = childElement(object, "VersionId");
+    return version === undefined ? { key: key.text } : { key: key.text, versionId: version.text };
+  });
+  return { quiet: quietText === "true", entries };
+}
+
+/** Maps with at most `limit` calls in flight, keeping input order. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, call: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await call(items[index]!);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
+  return results;
+}

@@ -1,0 +1,62 @@
+/** PutObject: `PUT /bucket/key`. */
+import type { StoredHeaders } from "../../backend.ts";
+import { S3Error } from "../../errors.ts";
+import type { S3Response } from "../../http.ts";
+import type { OperationContext } from "../context.ts";
+import { openPayload } from "../payload.ts";
+import { objectBytesMax, storageClassFromHeader, userMetadataFromHeaders } from "../validation.ts";
+
+/**
+ * Stores the body as the object. Headers are validated before a byte is
+ * read; the body streams through its verifiers into the backend, which stores
+ * nothing if any of them throws.
+ */
+export async function putObject(context: OperationContext): Promise<S3Response> {
+  const headers = context.request.headers;
+  const storageClass = storageClassFromHeader(headers.get("x-amz-storage-class"));
+  const userMetadata = userMetadataFromHeaders(headers);
+  const stored = storedHeadersFrom(headers);
+  const payload = openPayload(context, objectBytesMax);
+  const outcome = await context.backend.putObject({
+    bucket: context.bucket,
+    key: context.key,
+    body: payload.body,
+    headers: stored,
+    userMetadata,
+    storageClass,
+  });
+  if (outcome === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+  // TODO(issue 6): echo verified x-amz-checksum-* values once checksums are checked and stored.
+  return { status: 200, headers: { etag: `"${outcome.etag}"` } };
+}
+
+/** The standard headers S3 stores with an object. `aws-chunked` is transfer framing, not content coding. */
+export function storedHeadersFrom(headers: ReadonlyMap<string, string>): StoredHeaders {
+  const encoding = headers.get("content-encoding");
+  const contentEncoding =
+    encoding === undefined
+      ? undefined
+      : encoding
+          .split(",")
+          .map((part) => part.trim())
+          .filter((part) => part !== "" && part.toLowerCase() !== "aws-chunked")
+          .join(",");
+  const result: {
+    contentType: string;
+    contentEncoding?: string;
+    contentDisposition?: string;
+    contentLanguage?: string;
+    cacheControl?: string;
+    expires?: string;
+  } = { contentType: headers.get("content-type") ?? "binary/octet-stream" };
+  if (contentEncoding !== undefined && contentEncoding !== "") result.contentEncoding = contentEncoding;
+  const disposition = headers.get("content-disposition");
+  if (disposition !== undefined) result.contentDisposition = disposition;
+  const language = headers.get("content-language");
+  if (language !== undefined) result.contentLanguage = language;
+  const cacheControl = headers.get("cache-control");
+  if (cacheControl !== undefined) result.cacheControl = cacheControl;
+  const expires = headers.get("expires");
+  if (expires !== undefined) result.expires = expires;
+  return result;
+}

@@ -1,0 +1,90 @@
+import { describe, expect, test } from "bun:test";
+import { S3Error } from "../errors.ts";
+import { routeRequest, type Route } from "./router.ts";
+
+function route(method: string, bucket: string, key: string, query: Record<string, string> = {}, headers: Record<string, string> = {}): Route {
+  return routeRequest({ method, bucket, key, query: new Map(Object.entries(query)), headers: new Map(Object.entries(headers)) });
+}
+
+function operation(result: Route): string {
+  return result.kind === "operation" ? result.name : result.kind === "not-implemented" ? `501:${result.operation}` : "405";
+}
+
+describe("routeRequest", () => {
+  test("service, bucket and object operations", () => {
+    expect(operation(route("GET", "", ""))).toBe("ListBuckets");
+    expect(operation(route("GET", "", "", { "x-id": "ListBuckets" }))).toBe("ListBuckets");
+    expect(operation(route("PUT", "b", ""))).toBe("CreateBucket");
+    expect(operation(route("HEAD", "b", ""))).toBe("HeadBucket");
+    expect(operation(route("DELETE", "b", ""))).toBe("DeleteBucket");
+    expect(operation(route("GET", "b", "", { location: "" }))).toBe("GetBucketLocation");
+    expect(operation(route("GET", "b", ""))).toBe("ListObjects");
+    expect(operation(route("GET", "b", "", { prefix: "a", marker: "m", "max-keys": "5" }))).toBe("ListObjects");
+    expect(operation(route("GET", "b", "", { "list-type": "2", "continuation-token": "x", "fetch-owner": "true" }))).toBe("ListObjectsV2");
+    expect(operation(route("POST", "b", "", { delete: "" }))).toBe("DeleteObjects");
+    expect(operation(route("PUT", "b", "k"))).toBe("PutObject");
+    expect(operation(route("GET", "b", "k", { "response-content-type": "text/plain" }))).toBe("GetObject");
+    expect(operation(route("HEAD", "b", "k"))).toBe("HeadObject");
+    expect(operation(route("DELETE", "b", "k"))).toBe("DeleteObject");
+  });
+
+  test("signature query parameters are accepted everywhere", () => {
+    const presign = { "X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": "c", "X-Amz-Date": "d", "X-Amz-Expires": "60", "X-Amz-SignedHeaders": "host", "X-Amz-Signature": "s" };
+    expect(operation(route("GET", "b", "k", presign))).toBe("GetObject");
+    expect(operation(route("PUT", "b", "k", presign))).toBe("PutObject");
+  });
+
+  test("unimplemented bucket sub-resources are 501, named as AWS names them", () => {
+    expect(operation(route("GET", "b", "", { tagging: "" }))).toBe("501:GetBucketTagging");
+    expect(operation(route("PUT", "b", "", { versioning: "" }))).toBe("501:PutBucketVersioning");
+    expect(operation(route("GET", "b", "", { uploads: "" }))).toBe("501:ListMultipartUploads");
+    expect(operation(route("GET", "b", "", { versions: "" }))).toBe("501:ListObjectVersions");
+    expect(operation(route("PUT", "b", "", { policy: "" }))).toBe("501:PutBucketPolicy");
+    expect(operation(route("DELETE", "b", "", { cors: "" }))).toBe("501:DeleteBucketCors");
+    expect(operation(route("GET", "b", "", { acl: "" }))).toBe("501:GetBucketAcl");
+    expect(operation(route("PUT", "b", "", { lifecycle: "" }))).toBe("501:PutBucketLifecycleConfiguration");
+    expect(operation(route("POST", "b", ""))).toBe("501:PostObject");
+  });
+
+  test("unimplemented object operations are 501", () => {
+    expect(operation(route("POST", "b", "k", { uploads: "" }))).toBe("501:CreateMultipartUpload");
+    expect(operation(route("PUT", "b", "k", { uploadId: "u", partNumber: "1" }))).toBe("501:UploadPart");
+    expect(operation(route("POST", "b", "k", { uploadId: "u" }))).toBe("501:CompleteMultipartUpload");
+    expect(operation(route("DELETE", "b", "k", { uploadId: "u" }))).toBe("501:AbortMultipartUpload");
+    expect(operation(route("GET", "b", "k", { uploadId: "u" }))).toBe("501:ListParts");
+    expect(operation(route("GET", "b", "k", { tagging: "" }))).toBe("501:GetObjectTagging");
+    expect(operation(route("PUT", "b", "k", { acl: "" }))).toBe("501:PutObjectAcl");
+    expect(operation(route("GET", "b", "k", { partNumber: "1" }))).toBe("501:GetObjectPart");
+    expect(operation(route("GET", "b", "k", { versionId: "v" }))).toBe("501:GetObjectVersion");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "/a/b" }))).toBe("501:CopyObject");
+    expect(operation(route("POST", "b", "k"))).toBe("501:PostObject");
+  });
+
+  test("headers that ask for unimplemented behaviour are 501", () => {
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-tagging": "a=b" }))).toBe("501:PutObject");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-server-side-encryption": "AES256" }))).toBe("501:PutObject");
+    expect(operation(route("PUT", "b", "k", {}, { "if-none-match": "*" }))).toBe("501:PutObject");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-acl": "public-read" }))).toBe("501:PutObject");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-acl": "private" }))).toBe("PutObject");
+    expect(operation(route("PUT", "b", "", {}, { "x-amz-bucket-object-lock-enabled": "true" }))).toBe("501:CreateBucket");
+    expect(operation(route("GET", "b", "k", {}, { "x-amz-server-side-encryption-customer-algorithm": "AES256" }))).toBe("501:GetObject");
+  });
+
+  test("unknown query parameters are 501, never ignored", () => {
+    expect(operation(route("GET", "b", "k", { foo: "1" }))).toBe("501:GetObject");
+    expect(operation(route("GET", "b", "", { "start-after": "a" }))).toBe("501:ListObjects");
+    expect(operation(route("GET", "", "", { "max-buckets": "1" }))).toBe("501:ListBuckets");
+  });
+
+  test("methods that make no sense on a resource are 405", () => {
+    expect(operation(route("PUT", "", ""))).toBe("405");
+    expect(operation(route("DELETE", "", ""))).toBe("405");
+    expect(operation(route("PATCH", "b", "k"))).toBe("405");
+    expect(operation(route("OPTIONS", "b", ""))).toBe("405");
+    expect(operation(route("GET", "b", "", { delete: "" }))).toBe("405");
+  });
+
+  test("a list-type other than 2 is InvalidArgument", () => {
+    expect(() => route("GET", "b", "", { "list-type": "3" })).toThrow(S3Error);
+  });
+});

@@ -1,0 +1,277 @@
+/**
+ * The routing table: (method, bucket?/key?, sub-resource query parameters,
+ * a few headers) → the S3 operation, named as AWS names it.
+ *
+ * Anything this gateway does not implement is routed to NotImplemented (501)
+ * rather than falling through to a neighbouring operation: a request that
+ * asks for tagging, versioning, a multipart step or a copy must never get a
+ * plain GET/PUT's success. For the same reason every operation lists the
+ * query parameters it understands, and any other parameter is a 501.
+ */
+import { S3Error } from "../errors.ts";
+
+export type OperationName =
+  | "ListBuckets"
+  | "CreateBucket"
+  | "HeadBucket"
+  | "DeleteBucket"
+  | "GetBucketLocation"
+  | "PutObject"
+  | "GetObject"
+  | "HeadObject"
+  | "DeleteObject"
+  | "DeleteObjects"
+  | "ListObjectsV2"
+  | "ListObjects";
+
+export type Route =
+  | { readonly kind: "operation"; readonly name: OperationName }
+  /** `operation` is the AWS name when known (e.g. "GetBucketTagging"), for the message and logs. */
+  | { readonly kind: "not-implemented"; readonly operation: string; readonly reason: string }
+  | { readonly kind: "method-not-allowed" };
+
+export interface RouteInput {
+  readonly method: string;
+  readonly bucket: string;
+  readonly key: string;
+  readonly query: ReadonlyMap<string, string>;
+  readonly headers: ReadonlyMap<string, string>;
+}
+
+/** Query parameters that carry a signature or SDK bookkeeping, accepted everywhere. */
+const signatureParameters: ReadonlySet<string> = new Set([
+  "x-amz-algorithm",
+  "x-amz-credential",
+  "x-amz-date",
+  "x-amz-expires",
+  "x-amz-signedheaders",
+  "x-amz-signature",
+  "x-amz-security-token",
+  "x-amz-content-sha256",
+  "x-amz-user-agent",
+  "x-id",
+]);
+
+/** Bucket sub-resources and the noun AWS uses in the operation's name. */
+const bucketSubresources: Readonly<Record<string, string>> = {
+  accelerate: "BucketAccelerateConfiguration",
+  acl: "BucketAcl",
+  analytics: "BucketAnalyticsConfiguration",
+  cors: "BucketCors",
+  encryption: "BucketEncryption",
+  "intelligent-tiering": "BucketIntelligentTieringConfiguration",
+  inventory: "BucketInventoryConfiguration",
+  lifecycle: "BucketLifecycleConfiguration",
+  location: "BucketLocation",
+  logging: "BucketLogging",
+  metadataTable: "BucketMetadataTableConfiguration",
+  metrics: "BucketMetricsConfiguration",
+  notification: "BucketNotificationConfiguration",
+  "object-lock": "ObjectLockConfiguration",
+  ownershipControls: "BucketOwnershipControls",
+  policy: "BucketPolicy",
+  policyStatus: "BucketPolicyStatus",
+  publicAccessBlock: "PublicAccessBlock",
+  replication: "BucketReplication",
+  requestPayment: "BucketRequestPayment",
+  session: "Session",
+  tagging: "BucketTagging",
+  uploads: "MultipartUploads",
+  versioning: "BucketVersioning",
+  versions: "ObjectVersions",
+  website: "BucketWebsite",
+  delete: "Objects",
+};
+
+/** Object sub-resources (and version/part selectors) and the noun AWS uses. */
+const objectSubresources: Readonly<Record<string, string>> = {
+  acl: "ObjectAcl",
+  attributes: "ObjectAttributes",
+  "legal-hold": "ObjectLegalHold",
+  partNumber: "ObjectPart",
+  renameObject: "RenameObject",
+  restore: "RestoreObject",
+  retention: "ObjectRetention",
+  select: "SelectObjectContent",
+  tagging: "ObjectTagging",
+  torrent: "ObjectTorrent",
+  uploadId: "MultipartUpload",
+  uploads: "MultipartUpload",
+  versionId: "ObjectVersion",
+};
+
+const verbByMethod: Readonly<Record<string, string>> = { GET: "Get", HEAD: "Head", PUT: "Put", DELETE: "Delete", POST: "Post" };
+
+const listObjectsParameters = ["prefix", "delimiter", "marker", "max-keys", "encoding-type"];
+const listObjectsV2Parameters = ["list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after", "fetch-owner", "encoding-type"];
+const responseOverrideParameters = [
+  "response-content-type",
+  "response-content-language",
+  "response-expires",
+  "response-cache-control",
+  "response-content-disposition",
+  "response-content-encoding",
+];
+
+function notImplemented(operation: string, reason: string): Route {
+  return { kind: "not-implemented", operation, reason };
+}
+
+/** The first query parameter neither a signature parameter nor in `allowed`. */
+function unexpectedParameter(query: ReadonlyMap<string, string>, allowed: readonly string[]): string | undefined {
+  for (const name of query.keys()) {
+    if (signatureParameters.has(name.toLowerCase())) continue;
+    if (!allowed.includes(name)) return name;
+  }
+  return undefined;
+}
+
+/** A header whose presence (optionally with a value other than `acceptedValue`) asks for unimplemented behaviour. */
+function unsupportedHeader(headers: ReadonlyMap<string, string>, rules: readonly HeaderRule[]): string | undefined {
+  for (const [name, value] of headers) {
+    for (const rule of rules) {
+      const matches = rule.prefix ? name.startsWith(rule.name) : name === rule.name;
+      if (!matches) continue;
+      if (rule.acceptedValues !== undefined && rule.acceptedValues.includes(value.trim())) continue;
+      return name;
+    }
+  }
+  return undefined;
+}
+
+interface HeaderRule {
+  readonly name: string;
+  readonly prefix?: boolean;
+  readonly acceptedValues?: readonly string[];
+}
+
+const aclRules: readonly HeaderRule[] = [
+  { name: "x-amz-acl", acceptedValues: ["private"] },
+  { name: "x-amz-grant-", prefix: true },
+];
+const putObjectRules: readonly HeaderRule[] = [
+  ...aclRules,
+  { name: "x-amz-server-side-encryption", prefix: true },
+  { name: "x-amz-tagging" },
+  { name: "x-amz-object-lock-", prefix: true },
+  { name: "x-amz-website-redirect-location" },
+  { name: "x-amz-write-offset-bytes" },
+  // Conditional writes arrive with the partition actor's conditional PUT.
+  { name: "if-match" },
+  { name: "if-none-match" },
+];
+const createBucketRules: readonly HeaderRule[] = [
+  ...aclRules,
+  { name: "x-amz-bucket-object-lock-enabled", acceptedValues: ["false"] },
+  { name: "x-amz-object-ownership", acceptedValues: ["BucketOwnerEnforced"] },
+];
+const readObjectRules: readonly HeaderRule[] = [{ name: "x-amz-server-side-encryption-customer-", prefix: true }];
+const deleteObjectRules: readonly HeaderRule[] = [
+  { name: "if-match" },
+  { name: "x-amz-if-match-last-modified-time" },
+  { name: "x-amz-if-match-size" },
+];
+
+function withChecks(
+  name: OperationName,
+  input: RouteInput,
+  allowedParameters: readonly string[],
+  headerRules: readonly HeaderRule[],
+): Route {
+  const parameter = unexpectedParameter(input.query, allowedParameters);
+  if (parameter !== undefined) return notImplemented(name, `The query parameter '${parameter}' is not implemented for ${name}.`);
+  const header = unsupportedHeader(input.headers, headerRules);
+  if (header !== undefined) return notImplemented(name, `The header '${header}' is not implemented for ${name}.`);
+  return { kind: "operation", name };
+}
+
+function routeService(input: RouteInput): Route {
+  if (input.method !== "GET") return { kind: "method-not-allowed" };
+  // Paging and filtering of ListBuckets come later; answering them with the
+  // full list would be a wrong success.
+  return withChecks("ListBuckets", input, [], []);
+}
+
+function routeBucket(input: RouteInput): Route {
+  const { method, query } = input;
+  const verb = verbByMethod[method];
+  if (verb === undefined) return { kind: "method-not-allowed" };
+  for (const name of query.keys()) {
+    const noun = bucketSubresources[name];
+    if (noun === undefined) continue;
+    if (name === "location" && method === "GET") return withChecks("GetBucketLocation", input, ["location"], []);
+    if (name === "delete" && method === "POST") return withChecks("DeleteObjects", input, ["delete"], []);
+    if (name === "delete") return { kind: "method-not-allowed" };
+    const operation = name === "uploads" && method === "GET" ? "ListMultipartUploads" : name === "versions" ? "ListObjectVersions" : `${verb}${noun}`;
+    return notImplemented(operation, `The ${operation} operation is not implemented.`);
+  }
+  switch (method) {
+    case "GET": {
+      const listType = query.get("list-type");
+      if (listType === undefined) return withChecks("ListObjects", input, listObjectsParameters, []);
+      if (listType !== "2") throw new S3Error("InvalidArgument", "Invalid list type.", { ArgumentName: "list-type", ArgumentValue: listType });
+      return withChecks("ListObjectsV2", input, listObjectsV2Parameters, []);
+    }
+    case "HEAD":
+      return withChecks("HeadBucket", input, [], []);
+    case "PUT":
+      return withChecks("CreateBucket", input, [], createBucketRules);
+    case "DELETE":
+      return withChecks("DeleteBucket", input, [], []);
+    case "POST":
+      return notImplemented("PostObject", "Browser-based uploads (POST Object) are not implemented.");
+    default:
+      return { kind: "method-not-allowed" };
+  }
+}
+
+function routeObject(input: RouteInput): Route {
+  const { method, query, headers } = input;
+  const verb = verbByMethod[method];
+  if (verb === undefined) return { kind: "method-not-allowed" };
+  for (const name of query.keys()) {
+    const noun = objectSubresources[name];
+    if (noun === undefined) continue;
+    const operation = multipartOperation(method, query) ?? `${verb}${noun}`;
+    return notImplemented(operation, `The ${operation} operation is not implemented.`);
+  }
+  switch (method) {
+    case "GET":
+      return withChecks("GetObject", input, responseOverrideParameters, readObjectRules);
+    case "HEAD":
+      return withChecks("HeadObject", input, responseOverrideParameters, readObjectRules);
+    case "PUT":
+      if (headers.has("x-amz-copy-source")) return notImplemented("CopyObject", "The CopyObject operation is not implemented.");
+      return withChecks("PutObject", input, [], putObjectRules);
+    case "DELETE":
+      return withChecks("DeleteObject", input, [], deleteObjectRules);
+    case "POST":
+      return notImplemented("PostObject", "POST on an object is not implemented.");
+    default:
+      return { kind: "method-not-allowed" };
+  }
+}
+
+function multipartOperation(method: string, query: ReadonlyMap<string, string>): string | undefined {
+  if (query.has("uploads") && method === "POST") return "CreateMultipartUpload";
+  if (!query.has("uploadId")) return undefined;
+  switch (method) {
+    case "PUT":
+      return "UploadPart";
+    case "POST":
+      return "CompleteMultipartUpload";
+    case "GET":
+      return "ListParts";
+    case "DELETE":
+      return "AbortMultipartUpload";
+    default:
+      return undefined;
+  }
+}
+
+/** Picks the operation for a request whose bucket and key are resolved. */
+export function routeRequest(input: RouteInput): Route {
+  if (input.bucket === "") return routeService(input);
+  if (input.key === "") return routeBucket(input);
+  return routeObject(input);
+}

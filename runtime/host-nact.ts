@@ -1,0 +1,554 @@
+/**
+ * The production host: behaviours run as nact actors in this process.
+ *
+ * nact gives each actor a serial mailbox (one message at a time, in arrival
+ * order, the next waiting for an async handler) and a crash hook. It lacks
+ * what Cairn's rules need, so this file adds it around nact:
+ * - an async `initialState` that finishes before the first message;
+ * - bounded mailboxes (queued + running messages per actor);
+ * - dead letters that are counted and logged (nact drops them silently);
+ * - `ask` with a reply ref, a mandatory timeout on the host clock, and fault
+ *   values instead of rejections;
+ * - restarts with backoff and a restart limit, and `AssertionError` stopping
+ *   an actor at once.
+ *
+ * Behaviours never see nact: they get an `ActorContext`, and refs are plain
+ * `{ nodeId, path }` data. nact actors are all children of the system, named
+ * by a counter; the Cairn path lives in this host's registry.
+ */
+import { dispatch as nactDispatch, spawn as nactSpawn, start as nactStart, stop as nactStop } from "nact";
+import type { ActorSystemRef, Ref as NactRef, SupervisionContext } from "nact";
+import { assert, isAssertionError } from "./assert.ts";
+import type { ActorContext, ActorCrash, Behavior, Clock, Host, Random, SpawnOptions, SupervisionPolicy } from "./behavior.ts";
+import { sleepUnlessAborted, systemClock } from "./clock.ts";
+import { fault, type Fault } from "./fault.ts";
+import { randomSeed, seededRandom } from "./random.ts";
+import { actorRef, refText, type ActorRef, type NodeId } from "./ref.ts";
+
+export interface NactHostOptions {
+  readonly nodeId: NodeId;
+  /** Defaults to `systemClock()`. */
+  readonly clock?: Clock;
+  /** Defaults to `seededRandom(randomSeed())`; the seed is logged so the run can be replayed. */
+  readonly random?: Random;
+  /** Told about every crash and what was done about it. Without it crashes are logged. */
+  readonly onCrash?: (crash: ActorCrash) => void;
+  /** Structured log lines (dead letters, crashes, failed `stopped` hooks). Defaults to JSON on stderr. */
+  readonly log?: (line: Record<string, unknown>) => void;
+}
+
+/** The policy an actor gets when `spawn` is given none. */
+export const defaultSupervisionPolicy: SupervisionPolicy = {
+  restartsMax: 5,
+  windowMs: 60_000,
+  backoffMsInitial: 10,
+  backoffMsMax: 5_000,
+};
+
+/** The mailbox bound an actor gets when `spawn` is given none. */
+export const defaultMailboxMax = 10_000;
+
+/** Reply refs live under this path prefix; behaviours may not be spawned there. */
+const replyPathPrefix = "tmp/";
+
+// Segments of letters, digits and `._~:@=+-`, joined by single slashes: safe
+// in logs and map keys, and never ambiguous with a leading or doubled slash.
+const pathPattern = /^[A-Za-z0-9._~:@=+-]+(?:\/[A-Za-z0-9._~:@=+-]+)*$/;
+
+/** Starts a host for `options.nodeId` whose actors run on nact. */
+export function createNactHost(options: NactHostOptions): Host {
+  return new NactHost(options);
+}
+
+/** Why a message could not be delivered. */
+type Undeliverable = "unknown actor" | "actor stopped" | "mailbox full" | "other node (no remoting yet)";
+
+/** What travels through nact: the start signal, or a behaviour's message. */
+type Envelope = { readonly start: true } | { readonly start: false; readonly message: unknown };
+
+/** The services an actor cell needs from its host. */
+interface CellHost {
+  readonly nodeId: NodeId;
+  readonly clock: Clock;
+  readonly system: ActorSystemRef;
+  tell<T>(to: ActorRef<T>, message: T): void;
+  ask<T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T, timeoutMs: number): Promise<R | Fault>;
+  deadLetters(to: ActorRef<unknown>, count: number, reason: Undeliverable | "dropped from mailbox at stop"): void;
+  crashed(crash: ActorCrash): void;
+  log(line: Record<string, unknown>): void;
+  removed(cell: ActorCell): void;
+}
+
+interface PendingAsk {
+  settle(reply: unknown): void;
+}
+
+class NactHost implements Host {
+  readonly nodeId: NodeId;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly #onCrash: ((crash: ActorCrash) => void) | undefined;
+  readonly #log: (line: Record<string, unknown>) => void;
+  readonly #system: ActorSystemRef;
+  readonly #cellHost: CellHost;
+  /** Live and stopping actors by path, in spawn order (Map keeps insertion order). */
+  readonly #cells = new Map<string, ActorCell>();
+  readonly #asks = new Map<string, PendingAsk>();
+  #askSequence = 0;
+  #cellSequence = 0;
+  #deadLetterCount = 0;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(options: NactHostOptions) {
+    assert(typeof options.nodeId === "string" && options.nodeId.length > 0, "createNactHost: nodeId must be a non-empty string");
+    this.nodeId = options.nodeId;
+    this.clock = options.clock ?? systemClock();
+    this.#log = options.log ?? ((line) => console.error(JSON.stringify(line)));
+    this.#onCrash = options.onCrash;
+    if (options.random === undefined) {
+      this.random = seededRandom(randomSeed());
+      this.#log({ level: "info", event: "host-random-seed", nodeId: this.nodeId, seed: this.random.seed });
+    } else {
+      this.random = options.random;
+    }
+    this.#system = nactStart();
+    this.#cellHost = {
+      nodeId: this.nodeId,
+      clock: this.clock,
+      system: this.#system,
+      tell: (to, message) => this.tell(to, message),
+      ask: (to, build, timeoutMs) => this.ask(to, build, timeoutMs),
+      deadLetters: (to, count, reason) => this.#deadLetters(to, count, reason, undefined),
+      crashed: (crash) => this.#crashed(crash),
+      log: (line) => this.#log({ nodeId: this.nodeId, ...line }),
+      removed: (cell) => {
+        if (this.#cells.get(cell.ref.path) === cell) this.#cells.delete(cell.ref.path);
+      },
+    };
+  }
+
+  spawn<S, M>(path: string, behavior: Behavior<S, M>, options: SpawnOptions = {}): Promise<ActorRef<M>> {
+    assert(this.#shutdown === undefined, `spawn ${path}: host ${this.nodeId} is shut down`);
+    assert(typeof path === "string" && pathPattern.test(path), `spawn: invalid actor path ${JSON.stringify(path)}`);
+    assert(!path.startsWith(replyPathPrefix), `spawn ${path}: paths under ${replyPathPrefix} are reserved for reply refs`);
+    assert(!this.#cells.has(path), `spawn ${path}: path already in use on node ${this.nodeId}`);
+    const policy = options.supervision ?? defaultSupervisionPolicy;
+    checkPolicy(path, policy);
+    const mailboxMax = options.mailboxMax ?? defaultMailboxMax;
+    assert(Number.isSafeInteger(mailboxMax) && mailboxMax > 0, `spawn ${path}: mailboxMax must be a positive integer, got ${mailboxMax}`);
+
+    this.#cellSequence += 1;
+    const cell = new ActorCell({
+      host: this.#cellHost,
+      ref: actorRef<unknown>(this.nodeId, path),
+      nactName: `cell-${this.#cellSequence}`,
+      behavior: behavior as unknown as Behavior<unknown, unknown>,
+      policy,
+      mailboxMax,
+      random: this.random.fork(`actor:${path}`),
+    });
+    this.#cells.set(path, cell);
+    return cell.start().then(() => cell.ref as ActorRef<M>);
+  }
+
+  tell<T>(to: ActorRef<T>, message: T): void {
+    const outcome = this.#deliver(to, message);
+    if (outcome !== "delivered") this.#deadLetters(to, 1, outcome, message);
+  }
+
+  ask<T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T, timeoutMs: number): Promise<R | Fault> {
+    assert(
+      typeof timeoutMs === "number" && Number.isFinite(timeoutMs) && timeoutMs > 0,
+      `ask ${refText(to)}: timeoutMs must be a positive finite number, got ${timeoutMs}`,
+    );
+    const unreachable = this.#reachability(to);
+    if (unreachable !== undefined) {
+      // The request was never built, but it was still a message that could
+      // not be delivered: count it like any other.
+      this.#deadLetters(to, 1, unreachable, undefined);
+      return Promise.resolve(fault("Unreachable", `${refText(to)}: ${unreachable}`));
+    }
+
+    this.#askSequence += 1;
+    const replyRef = actorRef<R>(this.nodeId, `${replyPathPrefix}ask-${this.#askSequence}`);
+    const timer = new AbortController();
+    let resolve!: (result: R | Fault) => void;
+    const result = new Promise<R | Fault>((settle) => {
+      resolve = settle;
+    });
+    // Only the first reply counts; the ref is gone after it (or after the
+    // timeout), so a second or late reply is a dead letter.
+    const settle = (reply: R | Fault): void => {
+      if (this.#asks.get(replyRef.path) !== pending) return;
+      this.#asks.delete(replyRef.path);
+      timer.abort();
+      resolve(reply);
+    };
+    const pending: PendingAsk = { settle: (reply) => settle(reply as R) };
+    this.#asks.set(replyRef.path, pending);
+
+    let request: T;
+    try {
+      request = build(replyRef);
+    } catch (error) {
+      this.#asks.delete(replyRef.path);
+      throw error;
+    }
+    const outcome = this.#deliver(to, request);
+    if (outcome !== "delivered") {
+      this.#asks.delete(replyRef.path);
+      this.#deadLetters(to, 1, outcome, request);
+      const kind = outcome === "mailbox full" ? "Overloaded" : "Unreachable";
+      return Promise.resolve(fault(kind, `${refText(to)}: ${outcome}`));
+    }
+    void sleepUnlessAborted(this.clock, timeoutMs, timer.signal).then(() => {
+      if (!timer.signal.aborted) settle(fault("Timeout", `${refText(to)}: no reply within ${timeoutMs} ms`));
+    });
+    return result;
+  }
+
+  stop(ref: ActorRef<unknown>): Promise<void> {
+    if (ref.nodeId !== this.nodeId) {
+      this.#log({ level: "warn", event: "stop-ignored", nodeId: this.nodeId, actor: refText(ref), reason: "other node" });
+      return Promise.resolve();
+    }
+    const cell = this.#cells.get(ref.path);
+    return cell === undefined ? Promise.resolve() : cell.stop();
+  }
+
+  deadLetterCount(): number {
+    return this.#deadLetterCount;
+  }
+
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#shutdownOnce();
+    return this.#shutdown;
+  }
+
+  async #shutdownOnce(): Promise<void> {
+    // Reverse spawn order: later actors may depend on earlier ones (a
+    // partition on its disks), so they go first while their dependencies
+    // can still answer.
+    for (const cell of [...this.#cells.values()].reverse()) await cell.stop();
+    // Nothing is left to reply; release every waiting asker and its timer.
+    for (const pending of [...this.#asks.values()]) pending.settle(fault("Unreachable", `host ${this.nodeId} shut down`));
+    nactStop(this.#system);
+  }
+
+  #reachability(to: ActorRef<unknown>): Undeliverable | undefined {
+    if (to.nodeId !== this.nodeId) return "other node (no remoting yet)";
+    if (this.#asks.has(to.path)) return undefined;
+    const cell = this.#cells.get(to.path);
+    if (cell === undefined) return "unknown actor";
+    return cell.accepting() ? undefined : "actor stopped";
+  }
+
+  #deliver(to: ActorRef<unknown>, message: unknown): Undeliverable | "delivered" {
+    if (to.nodeId !== this.nodeId) return "other node (no remoting yet)";
+    const pending = this.#asks.get(to.path);
+    if (pending !== undefined) {
+      pending.settle(message);
+      return "delivered";
+    }
+    const cell = this.#cells.get(to.path);
+    if (cell === undefined) return "unknown actor";
+    return cell.accept(message);
+  }
+
+  #deadLetters(to: ActorRef<unknown>, count: number, reason: string, message: unknown): void {
+    if (count <= 0) return;
+    this.#deadLetterCount += count;
+    const line: Record<string, unknown> = { level: "warn", event: "dead-letter", nodeId: this.nodeId, to: refText(to), reason, count };
+    // Log the message kind only: a message may carry shard bytes or secrets.
+    const kind = messageKind(message);
+    if (kind !== undefined) line["kind"] = kind;
+    this.#log(line);
+  }
+
+  #crashed(crash: ActorCrash): void {
+    if (this.#onCrash === undefined) {
+      this.#log({ level: "error", event: "actor-crash", nodeId: this.nodeId, actor: crash.ref.path, action: crash.action, error: String(crash.error) });
+      return;
+    }
+    try {
+      this.#onCrash(crash);
+    } catch (error) {
+      // A broken listener must not take supervision down with it.
+      this.#log({ level: "error", event: "crash-listener-failed", nodeId: this.nodeId, actor: crash.ref.path, error: String(error) });
+    }
+  }
+}
+
+interface CellOptions {
+  readonly host: CellHost;
+  readonly ref: ActorRef<unknown>;
+  readonly nactName: string;
+  readonly behavior: Behavior<unknown, unknown>;
+  readonly policy: SupervisionPolicy;
+  readonly mailboxMax: number;
+  readonly random: Random;
+}
+
+/** A state box, so that `undefined` can be a behaviour's state and still differ from "no live state". */
+interface LiveState {
+  readonly value: unknown;
+}
+
+/**
+ * One actor: its nact actor, state, mailbox count and supervision record.
+ *
+ * `#busy` is true while a start, a message or a restart is in progress; stop
+ * waits for it to clear so `stopped` never runs beside `receive`.
+ */
+class ActorCell {
+  readonly ref: ActorRef<unknown>;
+  readonly #host: CellHost;
+  readonly #nactName: string;
+  readonly #behavior: Behavior<unknown, unknown>;
+  readonly #policy: SupervisionPolicy;
+  readonly #mailboxMax: number;
+  readonly #context: ActorContext<unknown>;
+  /** Aborted when a stop is requested, cutting a restart backoff short. */
+  readonly #stopSignal = new AbortController();
+  #nactRef: NactRef<Envelope> | undefined;
+  #state: LiveState | undefined;
+  /** Messages accepted and not yet finished (queued + running). */
+  #inFlightCount = 0;
+  #busy = false;
+  #idleWaiters: (() => void)[] = [];
+  #stopRequested = false;
+  #stopping: Promise<void> | undefined;
+  /** Monotonic times of the restarts inside the current window. */
+  #restartTimesMs: number[] = [];
+  /** Crashes since the last message handled without one; sets the backoff. */
+  #consecutiveCrashCount = 0;
+  #startSettled = false;
+  #resolveStart!: () => void;
+  #rejectStart!: (error: unknown) => void;
+
+  constructor(options: CellOptions) {
+    this.ref = options.ref;
+    this.#host = options.host;
+    this.#nactName = options.nactName;
+    this.#behavior = options.behavior;
+    this.#policy = options.policy;
+    this.#mailboxMax = options.mailboxMax;
+    const host = options.host;
+    this.#context = {
+      self: options.ref,
+      nodeId: host.nodeId,
+      clock: host.clock,
+      random: options.random,
+      tell: (to, message) => host.tell(to, message),
+      ask: (to, build, timeoutMs) => host.ask(to, build, timeoutMs),
+    };
+  }
+
+  /** Spawns the nact actor and resolves once `initialState` has completed. */
+  start(): Promise<void> {
+    const started = new Promise<void>((resolve, reject) => {
+      this.#resolveStart = resolve;
+      this.#rejectStart = reject;
+    });
+    try {
+      this.#nactRef = nactSpawn(
+        this.#host.system,
+        (_state: undefined, envelope: Envelope) => this.#handle(envelope),
+        this.#nactName,
+        { onCrash: (_message, error, context) => this.#onNactCrash(error, context) },
+      ) as NactRef<Envelope>;
+    } catch (error) {
+      this.#host.removed(this);
+      throw error;
+    }
+    // The start runs as the actor's first message, so anything told to it
+    // meanwhile (a timer it arms, say) queues behind its initial state.
+    nactDispatch(this.#nactRef, { start: true });
+    return started;
+  }
+
+  accepting(): boolean {
+    return !this.#stopRequested;
+  }
+
+  accept(message: unknown): "delivered" | "actor stopped" | "mailbox full" {
+    if (this.#stopRequested || this.#nactRef === undefined) return "actor stopped";
+    if (this.#inFlightCount >= this.#mailboxMax) return "mailbox full";
+    this.#inFlightCount += 1;
+    nactDispatch(this.#nactRef, { start: false, message });
+    return "delivered";
+  }
+
+  /** Stops the actor: waits for the message in progress, runs `stopped`, drops the rest as dead letters. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopOnce();
+    return this.#stopping;
+  }
+
+  async #stopOnce(): Promise<void> {
+    this.#stopRequested = true;
+    this.#stopSignal.abort();
+    await this.#whenIdle();
+    if (this.#nactRef !== undefined) nactStop(this.#nactRef);
+    // What is still counted never ran and never will.
+    this.#host.deadLetters(this.ref, this.#inFlightCount, "dropped from mailbox at stop");
+    this.#inFlightCount = 0;
+    await this.#releaseState();
+    this.#settleStart(new Error(`actor ${refText(this.ref)} was stopped before it started`));
+    this.#host.removed(this);
+  }
+
+  async #handle(envelope: Envelope): Promise<undefined> {
+    if (envelope.start) {
+      await this.#runStart();
+      return undefined;
+    }
+    if (this.#stopRequested) {
+      // Normally unreachable (stop halts nact before the next message), but
+      // if it happens the message is still accounted for.
+      this.#inFlightCount -= 1;
+      this.#host.deadLetters(this.ref, 1, "actor stopped");
+      return undefined;
+    }
+    this.#busy = true;
+    const state = this.#state;
+    assert(state !== undefined, `actor ${refText(this.ref)} received a message without a live state`);
+    // A throw or rejection here goes to nact's crash hook, #onNactCrash.
+    const next = await this.#behavior.receive(state.value, envelope.message, this.#context);
+    this.#state = { value: next };
+    this.#inFlightCount -= 1;
+    this.#consecutiveCrashCount = 0;
+    this.#becomeIdle();
+    return undefined;
+  }
+
+  async #runStart(): Promise<void> {
+    if (this.#stopRequested) {
+      this.#settleStart(new Error(`actor ${refText(this.ref)} was stopped before it started`));
+      return;
+    }
+    this.#busy = true;
+    try {
+      const value = await this.#behavior.initialState(this.#context);
+      this.#state = { value };
+      this.#settleStart();
+    } catch (error) {
+      // A failed first start is the spawner's to handle, not supervision's:
+      // spawn rejects and the path is freed.
+      this.#settleStart(error);
+      this.#stopRequested = true;
+      void this.stop();
+    } finally {
+      this.#becomeIdle();
+    }
+  }
+
+  // nact's typings name its decisions with the `Symbol` wrapper type.
+  async #onNactCrash(error: unknown, context: SupervisionContext<Envelope, ActorSystemRef>): Promise<Symbol> {
+    try {
+      const outcome = await this.#recover(error);
+      return outcome === "resume" ? context.resume : context.stop;
+    } catch (unexpected) {
+      // #recover catches the behaviour's errors itself; reaching here is a
+      // bug in this host. Stop the actor rather than leave it wedged.
+      this.#host.log({ level: "error", event: "supervision-failed", actor: this.ref.path, error: String(unexpected) });
+      this.#stopRequested = true;
+      this.#becomeIdle();
+      void this.stop();
+      return context.stop;
+    }
+  }
+
+  /** Restarts the actor after a crash, or stops it; nact holds the mailbox meanwhile. */
+  async #recover(error: unknown): Promise<"resume" | "stop"> {
+    // The message that crashed the actor is finished: it is not retried.
+    this.#inFlightCount -= 1;
+    let failure = error;
+    for (;;) {
+      const action = this.#decide(failure);
+      this.#host.crashed({ ref: this.ref, error: failure, action });
+      await this.#releaseState();
+      if (action === "stopped" || this.#stopRequested) {
+        // A stop requested during the `stopped` hook wins over the restart.
+        this.#stopRequested = true;
+        this.#becomeIdle();
+        void this.stop();
+        return "stop";
+      }
+      const backoffMs = Math.min(this.#policy.backoffMsMax, this.#policy.backoffMsInitial * 2 ** this.#consecutiveCrashCount);
+      this.#consecutiveCrashCount += 1;
+      await sleepUnlessAborted(this.#host.clock, backoffMs, this.#stopSignal.signal);
+      if (this.#stopRequested) {
+        this.#becomeIdle();
+        return "stop";
+      }
+      try {
+        const value = await this.#behavior.initialState(this.#context);
+        this.#state = { value };
+        this.#becomeIdle();
+        return "resume";
+      } catch (restartError) {
+        failure = restartError;
+      }
+    }
+  }
+
+  #decide(error: unknown): ActorCrash["action"] {
+    // A broken invariant means the state cannot be trusted: never resume it.
+    if (isAssertionError(error) || this.#stopRequested) return "stopped";
+    const nowMs = this.#host.clock.monotonicMs();
+    this.#restartTimesMs = this.#restartTimesMs.filter((timeMs) => nowMs - timeMs < this.#policy.windowMs);
+    if (this.#restartTimesMs.length >= this.#policy.restartsMax) return "stopped";
+    this.#restartTimesMs.push(nowMs);
+    return "restarted";
+  }
+
+  /** Runs `stopped` on the live state, if any; its failure is logged, never thrown. */
+  async #releaseState(): Promise<void> {
+    const state = this.#state;
+    if (state === undefined) return;
+    this.#state = undefined;
+    if (this.#behavior.stopped === undefined) return;
+    try {
+      await this.#behavior.stopped(state.value, this.#context);
+    } catch (error) {
+      this.#host.log({ level: "error", event: "actor-stopped-hook-failed", actor: this.ref.path, error: String(error) });
+    }
+  }
+
+  #whenIdle(): Promise<void> {
+    if (!this.#busy) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #becomeIdle(): void {
+    this.#busy = false;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Settles `start()`: resolved when called without a failure, rejected with it otherwise. */
+  #settleStart(...failure: [] | [unknown]): void {
+    if (this.#startSettled) return;
+    this.#startSettled = true;
+    if (failure.length === 0) this.#resolveStart();
+    else this.#rejectStart(failure[0]);
+  }
+}
+
+function checkPolicy(path: string, policy: SupervisionPolicy): void {
+  assert(Number.isSafeInteger(policy.restartsMax) && policy.restartsMax >= 0, `spawn ${path}: restartsMax must be an integer >= 0`);
+  assert(Number.isFinite(policy.windowMs) && policy.windowMs > 0, `spawn ${path}: windowMs must be positive and finite`);
+  assert(Number.isFinite(policy.backoffMsInitial) && policy.backoffMsInitial >= 0, `spawn ${path}: backoffMsInitial must be >= 0`);
+  assert(
+    Number.isFinite(policy.backoffMsMax) && policy.backoffMsMax >= policy.backoffMsInitial,
+    `spawn ${path}: backoffMsMax must be finite and >= backoffMsInitial`,
+  );
+}
+
+function messageKind(message: unknown): string | undefined {
+  if (typeof message !== "object" || message === null) return undefined;
+  const kind = (message as { kind?: unknown }).kind;
+  return typeof kind === "string" ? kind : undefined;
+}

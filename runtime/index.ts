@@ -1,0 +1,15 @@
+/**
+ * The public surface of `runtime/`: behaviours and their host, refs, faults,
+ * clocks, seeded randomness and assertions. Other folders import from here.
+ */
+export { AssertionError, assert, assertNever, isAssertionError } from "./assert.ts";
+export type { ActorContext, ActorCrash, Behavior, Clock, Host, Random, SpawnOptions, SupervisionPolicy } from "./behavior.ts";
+export { manualClock, sleepUnlessAborted, systemClock } from "./clock.ts";
+export type { AbortableClock, ManualClock } from "./clock.ts";
+export { fault, isFault } from "./fault.ts";
+export type { Fault, FaultKind } from "./fault.ts";
+export { createNactHost, defaultMailboxMax, defaultSupervisionPolicy } from "./host-nact.ts";
+export type { NactHostOptions } from "./host-nact.ts";
+export { randomSeed, seededRandom } from "./random.ts";
+export { actorRef, refText } from "./ref.ts";
+export type { ActorRef, NodeId } from "./ref.ts";
