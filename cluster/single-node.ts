@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { diskActorPath, diskBehavior } from "../actors/disk/index.ts";
 import type { DiskMessage, SyncDiskReply } from "../actors/disk/protocol.ts";
 import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
-import { serveBun } from "../gateway/adapter/bun/index.ts";
-import { ObjectService } from "../gateway/object-service.ts";
-import { createS3Handler } from "../gateway/s3/index.ts";
+import { createS3Handler, serveBun } from "../gateway/index.ts";
+import { ObjectService } from "./object-service.ts";
 import { createNactHost, isFault, type ActorRef, type Host } from "../runtime/index.ts";
 import type { RootCredentials } from "./credentials.ts";
 

@@ -9,7 +9,7 @@
  * out of `putObject` unchanged, and the object must then not be stored.
  * Operating faults (`Fault`) are thrown wrapped in `FaultError`.
  */
-import type { Fault } from "../runtime/fault.ts";
+import type { Fault } from "../runtime/index.ts";
 
 export class FaultError extends Error {
   readonly value: Fault;

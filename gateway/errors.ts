@@ -3,7 +3,7 @@
  * code to HTTP status and default message, and the one function from an
  * operating fault to an S3 error.
  */
-import type { Fault } from "../runtime/fault.ts";
+import type { Fault } from "../runtime/index.ts";
 
 export const s3ErrorTable = {
   AccessDenied: { status: 403, message: "Access Denied" },

@@ -9,7 +9,9 @@ import { spawn } from "node:child_process";
 
 const roots = ["runtime", "actors", "cluster", "gateway", "test"];
 const extra = process.argv.slice(2);
-const args = ["test", ...(extra.length > 0 ? extra : roots.map((root) => `./${root}/`))];
+// `bun test` ignores bunfig.toml's timeout when given paths, so it is passed here:
+// integration tests start real processes and move a gigabyte; this only bounds a hung test.
+const args = ["test", "--timeout", "300000", ...(extra.length > 0 ? extra : roots.map((root) => `./${root}/`))];
 
 const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
 let tail = "";

@@ -200,6 +200,8 @@ describe("AWS SDK v3 against the real server", () => {
     await s3.send(new CreateBucketCommand({ Bucket: "sdk-vhost" }));
     // The SDK puts the bucket in the host name; 127.0.0.1 cannot carry it, so
     // point it at localhost, which the server serves as a virtual-host domain.
+    // `sdk-vhost.localhost` need not resolve on every machine: the request keeps
+    // its Host header (and its signature over it) but is sent to 127.0.0.1.
     const client = new S3Client({
       endpoint: server.endpoint.replace("127.0.0.1", "localhost"),
       region: "us-east-1",
@@ -207,9 +209,21 @@ describe("AWS SDK v3 against the real server", () => {
       credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
       maxAttempts: 1,
     });
+    const seenHosts: string[] = [];
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { hostname: string; port?: number; headers: Record<string, string> };
+        request.headers.host ??= `${request.hostname}${request.port === undefined ? "" : `:${request.port}`}`;
+        seenHosts.push(request.headers.host);
+        request.hostname = "127.0.0.1";
+        return next(args);
+      },
+      { step: "build", priority: "low", name: "connectToLoopback" },
+    );
     await client.send(new PutObjectCommand({ Bucket: "sdk-vhost", Key: "v/h", Body: "virtual" }));
     const got = await s3.send(new GetObjectCommand({ Bucket: "sdk-vhost", Key: "v/h" }));
     expect(await got.Body!.transformToString()).toBe("virtual");
+    expect(seenHosts).toEqual([`sdk-vhost.localhost:${new URL(server.endpoint).port}`]);
     client.destroy();
   });
 

@@ -16,15 +16,18 @@ import { LmdbKeyValueView } from "./lmdb-layout.ts";
 import { OverlayTransaction } from "./overlay-transaction.ts";
 import type { MetaStore, MetaTransaction, TransactOptions } from "./store.ts";
 import { MetaStoreError } from "./store.ts";
+import { systemClock } from "../../runtime/index.ts";
+
+const systemMonotonicMs = systemClock().monotonicMs;
 
 export interface LmdbStoreOptions {
   /** Directory of the LMDB environment (created if missing). */
   readonly path: string;
   /**
    * Monotonic milliseconds, used only to refuse transactions older than
-   * `metaLimits.transactionMsMax`. Defaults to `performance.now`: this is the
-   * one clock read outside `runtime/`, because FoundationDB's 5 s limit is
-   * measured in real time and the store must refuse exactly what FDB refuses.
+   * `metaLimits.transactionMsMax`. Defaults to the runtime's system clock,
+   * because FoundationDB's 5 s limit is measured in real time and the store
+   * must refuse exactly what FDB refuses.
    */
   readonly monotonicMs?: () => number;
   /**
@@ -65,7 +68,7 @@ class LmdbStore implements MetaStore {
 
   constructor(db: BinaryDatabase, options: LmdbStoreOptions) {
     this.#db = db;
-    this.#monotonicMs = options.monotonicMs ?? (() => performance.now());
+    this.#monotonicMs = options.monotonicMs ?? systemMonotonicMs;
     this.#beforeRetry = options.beforeRetry;
   }
 

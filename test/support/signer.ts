@@ -69,9 +69,15 @@ export async function signedFetch(server: ServerProcess, request: RawRequest): P
 
 /** A presigned URL, as `aws s3 presign` or the SDK's presigner would make it. */
 export async function presignedUrl(server: ServerProcess, request: { method: string; path: string; expiresInSeconds: number; signedAtMs?: number }): Promise<string> {
-  const presigned = await signer(server).presign(toHttpRequest(server, request), {
+  // As the SDK's presigner does: the payload line of a presigned URL is
+  // UNSIGNED-PAYLOAD, and that header is neither signed nor hoisted.
+  const payloadHeader = "x-amz-content-sha256";
+  const toSign = toHttpRequest(server, { ...request, headers: { [payloadHeader]: "UNSIGNED-PAYLOAD" } });
+  const presigned = await signer(server).presign(toSign, {
     expiresIn: request.expiresInSeconds,
     signingDate: new Date(request.signedAtMs ?? Date.now()),
+    unsignableHeaders: new Set([payloadHeader]),
+    unhoistableHeaders: new Set([payloadHeader]),
   });
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(presigned.query ?? {})) query.append(name, String(value));

@@ -22,7 +22,7 @@ import type {
   DiskMessage,
   ReadShardReply,
 } from "../actors/disk/protocol.ts";
-import type { ObjectCatalog, ObjectRecord } from "../cluster/metadata/index.ts";
+import type { ObjectCatalog, ObjectRecord } from "./metadata/index.ts";
 import { assert, isFault, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
 import {
   FaultError,
@@ -32,7 +32,7 @@ import {
   type ObjectBackend,
   type ObjectInfo,
   type PutObjectInput,
-} from "./backend.ts";
+} from "../gateway/index.ts";
 
 export interface ObjectServiceOptions {
   readonly host: Host;

@@ -1,0 +1,18 @@
+/**
+ * The public surface of `gateway/`: the S3 core, its adapters, and the
+ * `ObjectBackend` interface the cluster implements behind it.
+ */
+export { createS3Handler, type S3HandlerOptions } from "./s3/index.ts";
+export { serveBun, type BunS3Server, type ServeBunOptions } from "./adapter/bun/index.ts";
+export {
+  FaultError,
+  type BucketInfo,
+  type ListObjectsInput,
+  type ListObjectsPage,
+  type ObjectBackend,
+  type ObjectInfo,
+  type PutObjectInput,
+  type StoredHeaders,
+} from "./backend.ts";
+export { S3Error, s3ErrorFromFault, s3ErrorTable, type S3ErrorCode } from "./errors.ts";
+export type { S3Handler, S3Request, S3Response } from "./http.ts";
