@@ -1,6 +1,7 @@
 /** Real S3 clients pointed at a test server. */
 import { S3Client } from "@aws-sdk/client-s3";
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import type { ServerProcess } from "./server.ts";
 
 /** The AWS SDK for JavaScript v3 with its default checksum and streaming settings. */
@@ -20,9 +21,15 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
+/**
+ * The Debian package's CLI (what `.ci/run` installs) when present, otherwise
+ * whatever `aws` is on PATH.
+ */
+export const awsCliPath = existsSync("/usr/bin/aws") ? "/usr/bin/aws" : "aws";
+
 /** Runs the AWS CLI against the server, with its own config so no user setting leaks in. */
 export async function awsCli(server: ServerProcess, args: string[], extraEnv: Record<string, string> = {}): Promise<CommandResult> {
-  const child = spawn("aws", ["--endpoint-url", server.endpoint, ...args], {
+  const child = spawn(awsCliPath, ["--endpoint-url", server.endpoint, ...args], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: process.env.HOME ?? "/tmp",
