@@ -3,12 +3,13 @@
  *
  * Environment overrides: CAIRN_PORT, CAIRN_HOST, CAIRN_DATA_DIR, CAIRN_DISKS,
  * CAIRN_DOMAIN (virtual-hosted-style base domain), CAIRN_REGION,
- * CAIRN_ACCESS_KEY and CAIRN_SECRET_KEY.
+ * CAIRN_ACCESS_KEY and CAIRN_SECRET_KEY, CAIRN_STORAGE_CLASSES (`NAME=K+M,…`).
  */
 import { resolve } from "node:path";
 import { mkdirSync } from "node:fs";
 import { loadRootCredentials } from "./credentials.ts";
-import { startSingleNode } from "./single-node.ts";
+import { ConfigurationError, startSingleNode } from "./single-node.ts";
+import { defaultStorageClasses, parseStorageClasses } from "./storage-classes.ts";
 
 function integerFromEnvironment(name: string, fallback: number, minimum: number, maximum: number): number {
   const text = process.env[name];
@@ -28,7 +29,7 @@ const log = (entry: Record<string, unknown>): void => {
 const dataDir = resolve(process.env.CAIRN_DATA_DIR ?? "./data");
 const hostname = process.env.CAIRN_HOST ?? "127.0.0.1";
 const port = integerFromEnvironment("CAIRN_PORT", 9000, 0, 65535);
-const diskCount = integerFromEnvironment("CAIRN_DISKS", 4, 1, 64);
+const diskCount = integerFromEnvironment("CAIRN_DISKS", 6, 1, 64);
 const region = process.env.CAIRN_REGION ?? "us-east-1";
 const virtualHostDomains = (process.env.CAIRN_DOMAIN ?? "localhost").split(",").filter((domain) => domain !== "");
 
@@ -41,16 +42,32 @@ try {
   process.exit(2);
 }
 
-const node = await startSingleNode({
+let storageClasses;
+try {
+  storageClasses = parseStorageClasses(process.env.CAIRN_STORAGE_CLASSES ?? defaultStorageClasses, diskCount);
+} catch (error) {
+  console.error(`cairn: CAIRN_STORAGE_CLASSES: ${(error as Error).message}`);
+  process.exit(2);
+}
+
+let node;
+try {
+  node = await startSingleNode({
   dataDir,
   hostname,
   port,
   diskCount,
+  storageClasses,
   credentials: credentials.credentials,
   region,
   virtualHostDomains,
   log,
 });
+} catch (error) {
+  if (!(error instanceof ConfigurationError)) throw error;
+  console.error(`cairn: cannot serve ${dataDir}: ${error.message}`);
+  process.exit(2);
+}
 const endpoint = `http://${hostname}:${node.port}`;
 if (credentials.source === "generated") {
   const { accessKeyId, secretAccessKey } = credentials.credentials;

@@ -1,29 +1,44 @@
 /**
  * The object service: the `ObjectBackend` the S3 core calls, over the object
- * catalog (metadata) and the disk actors (bytes).
+ * catalog (metadata), the placement-group actors (where) and the disk actors
+ * (bytes). ARCHITECTURE §3 is the map of this file.
  *
- * In this issue an object is stored whole on one disk actor chosen by a stable
- * hash of (bucket, key), as a sequence of shards of `chunkBytes` each. Erasure
- * coding across a placement group's acting set replaces this in issue 3; the
- * shape (prepare → stream shards → commit) is the one it keeps.
+ * PUT: the first `replicationBytesMax + 1` bytes decide the layout. A body
+ * that ends within them is replicated to m + 1 disks of the acting set; a
+ * longer one is cut into stripes of k × `shardBytes`, each encoded into
+ * k + m shards written to the acting set in parallel. A stripe counts once a
+ * write quorum of its shards (k + 1 by default) is durable; shards that
+ * missed are recorded with the PG for healing. The record is committed only
+ * after every stripe has its quorum.
+ *
+ * GET: only the data shards a range needs are read; parity is read and
+ * decoded only when a data shard is missing, unreadable or fails its CRC32C
+ * (the disk actor checks it), and the damage is reported to the PG.
  *
  * Invariants:
- * - A PUT is visible only after every shard is durable and the commit
- *   transaction is durable; a failed or abandoned PUT leaves only a pending
- *   record, which `collectGarbage` turns back into free space.
- * - Bytes are never buffered whole: at most `appendsInFlightMax` shards per
- *   PUT and `readsAheadMax` shards per GET are held in memory.
+ * - A PUT is visible only after every stripe reached its quorum and the
+ *   commit transaction is durable; a failed or abandoned PUT leaves only a
+ *   pending record, which `collectGarbage` turns back into free space.
+ * - The PG's index learns a dataId before any of its shards is written.
+ * - Bytes are never buffered whole: at most `stripesInFlightMax` stripes per
+ *   PUT and `stripesAheadMax` per GET are held in memory.
  */
 import { createHash } from "node:crypto";
-import { crc32c } from "@node-rs/crc32";
 import type {
   AppendShardReply,
   DeleteShardReply,
   DiskMessage,
   ReadShardReply,
 } from "../actors/disk/protocol.ts";
-import type { ObjectCatalog, ObjectRecord } from "./metadata/index.ts";
-import { assert, isFault, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
+import type {
+  GetActingSetReply,
+  PlacementGroupMessage,
+  ShardDamage,
+} from "../actors/placement-group/protocol.ts";
+import { createErasureCodec, type ErasureCodec, type ErasureScheme } from "./erasure/index.ts";
+import type { DataLayout, ObjectCatalog, ObjectRecord, PendingRecord } from "./metadata/index.ts";
+import { placementGroupOf } from "./placement/index.ts";
+import { assert, assertNever, fault, isFault, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
 import {
   FaultError,
   type BucketInfo,
@@ -37,48 +52,94 @@ import {
 export interface ObjectServiceOptions {
   readonly host: Host;
   readonly catalog: ObjectCatalog;
-  /** The disk actors, in a fixed order: an object's disk is chosen by hash modulo this list. */
-  readonly disks: readonly { readonly diskId: string; readonly ref: ActorRef<DiskMessage> }[];
-  /** Bytes per stored shard; the last shard of an object may be shorter. */
-  readonly chunkBytes?: number;
-  readonly appendsInFlightMax?: number;
-  readonly readsAheadMax?: number;
-  /** Bound on every ask to a disk actor. */
-  readonly diskAskTimeoutMs?: number;
+  /** The disk actors this node can reach, by disk id. */
+  readonly disks: ReadonlyMap<string, ActorRef<DiskMessage>>;
+  readonly placementGroupCount: number;
+  readonly placementGroupRef: (placementGroupId: number) => ActorRef<PlacementGroupMessage>;
+  /** The cluster map epoch this service places by. */
+  readonly mapEpoch: number;
+  /** Storage class name → erasure scheme (STANDARD must be present). */
+  readonly storageClasses: ReadonlyMap<string, ErasureScheme>;
+  /** Objects of at most this many bytes are replicated to m + 1 disks instead of coded. */
+  readonly replicationBytesMax?: number;
+  /** Bytes per shard of a full stripe (a stripe holds k of them). */
+  readonly shardBytes?: number;
+  /** Shards of a stripe that must be durable before it counts; default k + 1 (at most k + m). */
+  readonly writeQuorum?: (scheme: ErasureScheme) => number;
+  readonly stripesInFlightMax?: number;
+  readonly stripesAheadMax?: number;
+  /** Bound on every ask to a disk or PG actor. */
+  readonly askTimeoutMs?: number;
   /** PREPARING records older than this are treated as abandoned by `collectGarbage`. */
   readonly preparingMaxAgeMs?: number;
 }
 
-const epochCurrent = 0;
-
-/** Shard key of chunk `index` of the data `dataId`. */
+/** Shard key of chunk `index` of a single-disk or replicated object. */
 export function chunkShardKey(dataId: string, index: number): string {
   return `${dataId}/${index}`;
 }
 
+/** Shard key of shard `shardIndex` of stripe `stripeIndex` of an erasure-coded object. */
+export function stripeShardKey(dataId: string, stripeIndex: number, shardIndex: number): string {
+  return `${dataId}/${stripeIndex}.${shardIndex}`;
+}
+
+/** A shard that must be healed, as reported to the PG. */
+interface DamagedShard {
+  readonly stripeIndex: number;
+  readonly shardIndex: number;
+  readonly damage: ShardDamage;
+}
+
+type ErasureLayout = Extract<DataLayout, { kind: "erasure" }>;
+type ReplicatedLayout = Extract<DataLayout, { kind: "replicated" }>;
+
 export class ObjectService implements ObjectBackend {
+  readonly storageClasses: ReadonlySet<string>;
   readonly #host: Host;
   readonly #catalog: ObjectCatalog;
-  readonly #disks: ObjectServiceOptions["disks"];
-  readonly #chunkBytes: number;
-  readonly #appendsInFlightMax: number;
-  readonly #readsAheadMax: number;
-  readonly #diskAskTimeoutMs: number;
+  readonly #disks: ReadonlyMap<string, ActorRef<DiskMessage>>;
+  readonly #placementGroupCount: number;
+  readonly #placementGroupRef: (placementGroupId: number) => ActorRef<PlacementGroupMessage>;
+  readonly #mapEpoch: number;
+  readonly #schemes: ReadonlyMap<string, ErasureScheme>;
+  readonly #codecs = new Map<string, ErasureCodec>();
+  readonly #replicationBytesMax: number;
+  readonly #shardBytes: number;
+  readonly #writeQuorum: (scheme: ErasureScheme) => number;
+  readonly #stripesInFlightMax: number;
+  readonly #stripesAheadMax: number;
+  readonly #askTimeoutMs: number;
   readonly #preparingMaxAgeMs: number;
   /** Where the bytes of an ObjectInfo handed out by headObject live. */
   readonly #records = new WeakMap<ObjectInfo, ObjectRecord>();
   #dataIdCounter = 0;
 
   constructor(options: ObjectServiceOptions) {
-    assert(options.disks.length > 0, "an object service needs at least one disk");
+    assert(options.storageClasses.has("STANDARD"), "the STANDARD storage class must be configured");
     this.#host = options.host;
     this.#catalog = options.catalog;
     this.#disks = options.disks;
-    this.#chunkBytes = options.chunkBytes ?? 1024 * 1024;
-    this.#appendsInFlightMax = options.appendsInFlightMax ?? 4;
-    this.#readsAheadMax = options.readsAheadMax ?? 2;
-    this.#diskAskTimeoutMs = options.diskAskTimeoutMs ?? 30_000;
+    this.#placementGroupCount = options.placementGroupCount;
+    this.#placementGroupRef = options.placementGroupRef;
+    this.#mapEpoch = options.mapEpoch;
+    this.#schemes = options.storageClasses;
+    this.storageClasses = new Set(options.storageClasses.keys());
+    this.#replicationBytesMax = options.replicationBytesMax ?? 128 * 1024;
+    this.#shardBytes = options.shardBytes ?? 1024 * 1024;
+    this.#writeQuorum = options.writeQuorum ?? ((scheme) => Math.min(scheme.dataShards + 1, scheme.dataShards + scheme.parityShards));
+    this.#stripesInFlightMax = options.stripesInFlightMax ?? 2;
+    this.#stripesAheadMax = options.stripesAheadMax ?? 2;
+    this.#askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.#preparingMaxAgeMs = options.preparingMaxAgeMs ?? 24 * 3600_000;
+    for (const [name, scheme] of options.storageClasses) {
+      const quorum = this.#writeQuorum(scheme);
+      assert(
+        Number.isInteger(quorum) && quorum >= scheme.dataShards && quorum <= scheme.dataShards + scheme.parityShards,
+        `storage class ${name}: write quorum ${quorum} must lie in [k, k + m]`,
+      );
+      this.#codecs.set(name, createErasureCodec(scheme));
+    }
   }
 
   async listBuckets(): Promise<BucketInfo[]> {
@@ -100,89 +161,76 @@ export class ObjectService implements ObjectBackend {
 
   async putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket"> {
     if ((await this.#catalog.getBucket(input.bucket)) === undefined) return "no-such-bucket";
-    const disk = this.#diskFor(input.bucket, input.key);
+    const scheme = this.#schemes.get(input.storageClass);
+    const codec = this.#codecs.get(input.storageClass);
+    assert(scheme !== undefined && codec !== undefined, `storage class ${input.storageClass} is configured (the gateway checked)`);
+    const placementGroupId = placementGroupOf(input.bucket, input.key, this.#placementGroupCount);
+    const actingSet = await this.#actingSet(placementGroupId);
+    assert(actingSet.length >= scheme.dataShards + scheme.parityShards, `pg ${placementGroupId}: acting set smaller than ${input.storageClass}`);
+
+    const body = input.body[Symbol.asyncIterator]();
+    const md5 = createHash("md5");
+    // The head of the body decides the layout: small objects are replicated.
+    const head = await readUpTo(body, this.#replicationBytesMax + 1, md5);
+    const replicated = head.ended && head.bytes.byteLength <= this.#replicationBytesMax;
     const dataId = this.#newDataId();
-    const createdMs = this.#host.clock.nowMs();
+    const layout: DataLayout = replicated
+      ? { kind: "replicated", placementGroupId, copies: scheme.parityShards + 1, chunkBytes: this.#replicationBytesMax, chunkCount: -1 }
+      : {
+          kind: "erasure",
+          placementGroupId,
+          dataShards: scheme.dataShards,
+          parityShards: scheme.parityShards,
+          shardBytes: this.#shardBytes,
+          stripeCount: -1,
+        };
     // Recorded before any byte is written, so that a crash mid-stream leaves
     // something the garbage collector can find and free.
-    await this.#catalog.preparePut({ dataId, diskId: disk.diskId, chunkCount: -1, createdMs });
+    await this.#catalog.preparePut({ dataId, layout, createdMs: this.#host.clock.nowMs() });
+    const indexed = this.#askPlacementGroup(placementGroupId, (replyTo) => ({
+      kind: "IndexData",
+      epoch: this.#mapEpoch,
+      dataId,
+      bucket: input.bucket,
+      key: input.key,
+      replyTo,
+    }));
+    indexed.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
 
-    const md5 = createHash("md5");
-    const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
-    let chunkCount = 0;
-    let sizeBytes = 0;
-    let buffer = new Uint8Array(this.#chunkBytes);
-    let filled = 0;
-
-    const sendChunk = async (bytes: Uint8Array): Promise<void> => {
-      const index = chunkCount;
-      chunkCount += 1;
-      while (inFlight.size >= this.#appendsInFlightMax) await Promise.race(inFlight);
-      if (failure !== undefined) throw failure;
-      const append = this.#ask<AppendShardReply>(disk.ref, (replyTo) => ({
-        kind: "AppendShard",
-        epoch: epochCurrent,
-        shardKey: chunkShardKey(dataId, index),
-        bytes,
-        replyTo,
-      })).then(
-        () => undefined,
-        (error: unknown) => {
-          failure ??= error;
-        },
-      );
-      const tracked = append.finally(() => inFlight.delete(tracked));
-      inFlight.add(tracked);
-    };
-
+    let written: { unitCount: number; sizeBytes: number; damaged: DamagedShard[] };
     try {
-      for await (const piece of input.body) {
-        md5.update(piece);
-        sizeBytes += piece.byteLength;
-        let offset = 0;
-        while (offset < piece.byteLength) {
-          const take = Math.min(piece.byteLength - offset, this.#chunkBytes - filled);
-          buffer.set(piece.subarray(offset, offset + take), filled);
-          filled += take;
-          offset += take;
-          if (filled === this.#chunkBytes) {
-            await sendChunk(buffer);
-            buffer = new Uint8Array(this.#chunkBytes);
-            filled = 0;
-          }
-        }
-        if (failure !== undefined) throw failure;
-      }
-      if (filled > 0) await sendChunk(buffer.subarray(0, filled));
-      await Promise.all(inFlight);
-      if (failure !== undefined) throw failure;
+      written =
+        layout.kind === "replicated"
+          ? await this.#writeReplicated(dataId, layout, actingSet, head.bytes, scheme)
+          : await this.#writeStriped(dataId, layout, actingSet, head.bytes, body, md5, codec, scheme);
+      await indexed;
     } catch (error) {
-      await Promise.allSettled(inFlight);
+      await indexed.catch(() => undefined);
       // The pending record stays: the shards already written are freed by the
       // garbage collector, now or after a restart.
-      void this.#freeData({ dataId, diskId: disk.diskId, chunkCount: chunkCount }).catch(() => undefined);
+      void this.#freeData({ dataId, layout, createdMs: 0 }).catch(() => undefined);
       throw error;
     }
+    if (written.damaged.length > 0) await this.#recordDamage(placementGroupId, dataId, written.damaged);
 
+    const finalLayout: DataLayout =
+      layout.kind === "replicated" ? { ...layout, chunkCount: written.unitCount } : { ...layout, stripeCount: written.unitCount };
     const record: ObjectRecord = {
       bucket: input.bucket,
       key: input.key,
-      sizeBytes,
+      sizeBytes: written.sizeBytes,
       etag: md5.digest("hex"),
       lastModifiedMs: this.#host.clock.nowMs(),
       storageClass: input.storageClass,
       headers: { ...input.headers },
       userMetadata: { ...input.userMetadata },
       dataId,
-      diskId: disk.diskId,
-      chunkBytes: this.#chunkBytes,
-      chunkCount,
+      layout: finalLayout,
     };
     const committed = await this.#catalog.commitPut(record);
     if (committed === "no-such-bucket") {
       // The bucket was deleted while the body streamed in.
-      void this.#freeData({ dataId, diskId: disk.diskId, chunkCount }).catch(() => undefined);
+      void this.#freeData({ dataId, layout: finalLayout, createdMs: 0 }).catch(() => undefined);
       return "no-such-bucket";
     }
     if (committed.replaced !== undefined) void this.#freeRecord(committed.replaced).catch(() => undefined);
@@ -195,46 +243,26 @@ export class ObjectService implements ObjectBackend {
     return (await this.#catalog.getBucket(bucket)) === undefined ? "no-such-bucket" : "no-such-key";
   }
 
-  async *readObject(info: ObjectInfo, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array> {
+  readObject(info: ObjectInfo, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array> {
     const record = this.#records.get(info);
     assert(record !== undefined, "readObject takes an ObjectInfo returned by this service");
     assert(0 <= startBytes && startBytes <= endBytesExclusive && endBytesExclusive <= record.sizeBytes, "range within object");
-    if (startBytes === endBytesExclusive) return;
-    const disk = this.#disks.find((candidate) => candidate.diskId === record.diskId);
-    if (disk === undefined) throw new FaultError({ fault: "Unreachable", detail: `disk ${record.diskId} is not on this node` });
-
-    const first = Math.floor(startBytes / record.chunkBytes);
-    const last = Math.floor((endBytesExclusive - 1) / record.chunkBytes);
-    const readChunk = (index: number): Promise<Uint8Array> => {
-      const chunkStart = index * record.chunkBytes;
-      const from = Math.max(startBytes, chunkStart) - chunkStart;
-      const to = Math.min(endBytesExclusive, chunkStart + record.chunkBytes) - chunkStart;
-      return this.#ask<ReadShardReply>(disk.ref, (replyTo) => ({
-        kind: "ReadShard",
-        epoch: epochCurrent,
-        shardKey: chunkShardKey(record.dataId, index),
-        offsetBytes: from,
-        lengthBytes: to - from,
-        replyTo,
-      })).then((reply) => reply.bytes);
-    };
-    // Reads run a few shards ahead of the client so disk and network overlap,
-    // never more: a slow client holds at most `readsAheadMax` shards.
-    const ahead: Promise<Uint8Array>[] = [];
-    let next = first;
-    try {
-      while (next <= last || ahead.length > 0) {
-        while (next <= last && ahead.length < this.#readsAheadMax) {
-          const pending = readChunk(next);
-          pending.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
-          ahead.push(pending);
-          next += 1;
-        }
-        const bytes = await ahead.shift()!;
-        yield bytes;
-      }
-    } finally {
-      await Promise.allSettled(ahead);
+    const layout = record.layout;
+    switch (layout.kind) {
+      case "single":
+        return this.#readChunks(record, layout.chunkBytes, startBytes, endBytesExclusive, (index) =>
+          this.#readSingleChunk(record.dataId, layout.diskId, index, layout.chunkBytes, startBytes, endBytesExclusive),
+        );
+      case "replicated":
+        return this.#readChunks(record, layout.chunkBytes, startBytes, endBytesExclusive, (index) =>
+          this.#readReplicatedChunk(record, layout, index, startBytes, endBytesExclusive),
+        );
+      case "erasure":
+        return this.#readChunks(record, layout.dataShards * layout.shardBytes, startBytes, endBytesExclusive, (index) =>
+          this.#readStripe(record, layout, index, startBytes, endBytesExclusive),
+        );
+      default:
+        return assertNever(layout);
     }
   }
 
@@ -274,33 +302,364 @@ export class ObjectService implements ObjectBackend {
     }
   }
 
-  async #freeRecord(record: ObjectRecord): Promise<void> {
-    await this.#freeData({ dataId: record.dataId, diskId: record.diskId, chunkCount: record.chunkCount });
+  // ---- writing ----
+
+  async #writeReplicated(
+    dataId: string,
+    layout: ReplicatedLayout,
+    actingSet: readonly string[],
+    bytes: Uint8Array,
+    scheme: ErasureScheme,
+  ): Promise<{ unitCount: number; sizeBytes: number; damaged: DamagedShard[] }> {
+    if (bytes.byteLength === 0) return { unitCount: 0, sizeBytes: 0, damaged: [] };
+    // The same margin as a coded stripe: quorum - k more copies than one.
+    const quorum = Math.min(layout.copies, this.#writeQuorum(scheme) - scheme.dataShards + 1);
+    const outcomes = await Promise.all(
+      actingSet.slice(0, layout.copies).map((diskId) => this.#append(diskId, chunkShardKey(dataId, 0), bytes)),
+    );
+    const damaged: DamagedShard[] = [];
+    outcomes.forEach((outcome, position) => {
+      if (outcome !== undefined) damaged.push({ stripeIndex: 0, shardIndex: position, damage: "write-failed" });
+    });
+    if (outcomes.length - damaged.length < quorum) {
+      throw new FaultError(fault("QuorumLost", `${outcomes.length - damaged.length} of ${layout.copies} copies written, ${quorum} needed`));
+    }
+    return { unitCount: 1, sizeBytes: bytes.byteLength, damaged };
   }
 
-  /** Deletes every shard of `dataId`, then forgets the garbage record. */
-  async #freeData(data: { dataId: string; diskId: string; chunkCount: number }): Promise<void> {
-    const disk = this.#disks.find((candidate) => candidate.diskId === data.diskId);
-    if (disk === undefined) return; // Not ours to free; the node that has the disk will.
-    const deleteChunk = async (index: number): Promise<boolean> => {
-      const reply = await this.#ask<DeleteShardReply>(disk.ref, (replyTo) => ({
-        kind: "DeleteShard",
-        epoch: epochCurrent,
-        shardKey: chunkShardKey(data.dataId, index),
-        replyTo,
-      }));
+  async #writeStriped(
+    dataId: string,
+    layout: ErasureLayout,
+    actingSet: readonly string[],
+    head: Uint8Array,
+    body: AsyncIterator<Uint8Array>,
+    md5: ReturnType<typeof createHash>,
+    codec: ErasureCodec,
+    scheme: ErasureScheme,
+  ): Promise<{ unitCount: number; sizeBytes: number; damaged: DamagedShard[] }> {
+    const k = layout.dataShards;
+    const stripeBytes = k * layout.shardBytes;
+    const quorum = this.#writeQuorum(scheme);
+    const damaged: DamagedShard[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    let stripeCount = 0;
+    let sizeBytes = 0;
+
+    const sendStripe = async (stripe: Uint8Array, length: number): Promise<void> => {
+      const stripeIndex = stripeCount;
+      stripeCount += 1;
+      while (inFlight.size >= this.#stripesInFlightMax) await Promise.race(inFlight);
+      if (failure !== undefined) throw failure;
+      const shards = encodeStripe(codec, layout, stripe, length);
+      const write = Promise.all(
+        shards.map((shard, shardIndex) => this.#append(actingSet[shardIndex]!, stripeShardKey(dataId, stripeIndex, shardIndex), shard)),
+      ).then((outcomes) => {
+        let durable = 0;
+        outcomes.forEach((outcome, shardIndex) => {
+          if (outcome === undefined) durable += 1;
+          else damaged.push({ stripeIndex, shardIndex, damage: "write-failed" });
+        });
+        if (durable < quorum) {
+          failure ??= new FaultError(fault("QuorumLost", `stripe ${stripeIndex}: ${durable} of ${shards.length} shards durable, ${quorum} needed`));
+        }
+      });
+      const tracked: Promise<void> = write.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+    };
+
+    try {
+      let stripe = new Uint8Array(stripeBytes);
+      let filled = 0;
+      const take = async (piece: Uint8Array): Promise<void> => {
+        sizeBytes += piece.byteLength;
+        let offset = 0;
+        while (offset < piece.byteLength) {
+          const count = Math.min(piece.byteLength - offset, stripeBytes - filled);
+          stripe.set(piece.subarray(offset, offset + count), filled);
+          filled += count;
+          offset += count;
+          if (filled === stripeBytes) {
+            await sendStripe(stripe, filled);
+            stripe = new Uint8Array(stripeBytes);
+            filled = 0;
+          }
+        }
+        if (failure !== undefined) throw failure;
+      };
+      await take(head);
+      for (;;) {
+        const next = await body.next();
+        if (next.done === true) break;
+        md5.update(next.value);
+        await take(next.value);
+      }
+      if (filled > 0) await sendStripe(stripe, filled);
+      await Promise.all(inFlight);
+      if (failure !== undefined) throw failure;
+    } catch (error) {
+      await Promise.allSettled(inFlight);
+      throw error;
+    }
+    return { unitCount: stripeCount, sizeBytes, damaged };
+  }
+
+  /** Appends one shard; resolves to undefined when durable, or to the fault that kept it from being written. */
+  async #append(diskId: string, shardKey: string, bytes: Uint8Array): Promise<Fault | undefined> {
+    const disk = this.#disks.get(diskId);
+    if (disk === undefined) return fault("Unreachable", `disk ${diskId} is not reachable from this node`);
+    const reply = await this.#host.ask<DiskMessage, AppendShardReply | Fault>(
+      disk,
+      (replyTo) => ({ kind: "AppendShard", epoch: this.#mapEpoch, shardKey, bytes, replyTo }),
+      this.#askTimeoutMs,
+    );
+    return isFault(reply) ? reply : undefined;
+  }
+
+  // ---- reading ----
+
+  /**
+   * Yields the requested bytes unit by unit (chunk or stripe), reading a few
+   * units ahead of the client so disks and network overlap, never more: a
+   * slow client holds at most `stripesAheadMax` units.
+   */
+  async *#readChunks(
+    record: ObjectRecord,
+    unitBytes: number,
+    startBytes: number,
+    endBytesExclusive: number,
+    readUnit: (index: number) => Promise<Uint8Array>,
+  ): AsyncGenerator<Uint8Array> {
+    if (startBytes === endBytesExclusive || record.sizeBytes === 0) return;
+    const first = Math.floor(startBytes / unitBytes);
+    const last = Math.floor((endBytesExclusive - 1) / unitBytes);
+    const ahead: Promise<Uint8Array>[] = [];
+    let next = first;
+    try {
+      while (next <= last || ahead.length > 0) {
+        while (next <= last && ahead.length < this.#stripesAheadMax) {
+          const pending = readUnit(next);
+          pending.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
+          ahead.push(pending);
+          next += 1;
+        }
+        yield await ahead.shift()!;
+      }
+    } finally {
+      await Promise.allSettled(ahead);
+    }
+  }
+
+  async #readSingleChunk(dataId: string, diskId: string, index: number, chunkBytes: number, startBytes: number, endBytesExclusive: number): Promise<Uint8Array> {
+    const { from, to } = window(index * chunkBytes, chunkBytes, startBytes, endBytesExclusive);
+    const reply = await this.#read(diskId, chunkShardKey(dataId, index), from, to - from);
+    if (isFault(reply)) throw new FaultError(reply);
+    return reply;
+  }
+
+  async #readReplicatedChunk(record: ObjectRecord, layout: ReplicatedLayout, index: number, startBytes: number, endBytesExclusive: number): Promise<Uint8Array> {
+    const actingSet = await this.#actingSet(layout.placementGroupId);
+    const { from, to } = window(index * layout.chunkBytes, layout.chunkBytes, startBytes, endBytesExclusive);
+    const damaged: DamagedShard[] = [];
+    let lastFault: Fault | undefined;
+    try {
+      for (let position = 0; position < layout.copies; position += 1) {
+        const reply = await this.#read(actingSet[position]!, chunkShardKey(record.dataId, index), from, to - from);
+        if (!isFault(reply)) return reply;
+        lastFault = reply;
+        damaged.push({ stripeIndex: index, shardIndex: position, damage: damageOf(reply) });
+      }
+    } finally {
+      if (damaged.length > 0) void this.#recordDamage(layout.placementGroupId, record.dataId, damaged).catch(() => undefined);
+    }
+    throw new FaultError(fault("QuorumLost", `no copy of ${record.bucket}/${record.key} chunk ${index} is readable (last: ${lastFault?.fault ?? "none"})`));
+  }
+
+  /**
+   * The requested bytes of one stripe: the data shards they lie in, read in
+   * parallel; when one of those fails, every other shard is read too and the
+   * missing data shards are rebuilt from any k.
+   */
+  async #readStripe(record: ObjectRecord, layout: ErasureLayout, stripeIndex: number, startBytes: number, endBytesExclusive: number): Promise<Uint8Array> {
+    const k = layout.dataShards;
+    const width = k + layout.parityShards;
+    const stripeBytes = k * layout.shardBytes;
+    const stripeStart = stripeIndex * stripeBytes;
+    const stripeLength = Math.min(stripeBytes, record.sizeBytes - stripeStart);
+    const shardBytes = Math.ceil(stripeLength / k);
+    const { from, to } = window(stripeStart, stripeLength, startBytes, endBytesExclusive);
+    const firstShard = Math.floor(from / shardBytes);
+    const lastShard = Math.floor((to - 1) / shardBytes);
+    const actingSet = await this.#actingSet(layout.placementGroupId);
+    const shardKey = (shardIndex: number): string => stripeShardKey(record.dataId, stripeIndex, shardIndex);
+
+    // The healthy path: read just the needed slices of the needed data shards.
+    const needed: number[] = [];
+    for (let shardIndex = firstShard; shardIndex <= lastShard; shardIndex += 1) needed.push(shardIndex);
+    const slices = await Promise.all(
+      needed.map((shardIndex) => {
+        const shardFrom = Math.max(from - shardIndex * shardBytes, 0);
+        const shardTo = Math.min(to - shardIndex * shardBytes, shardBytes);
+        return this.#read(actingSet[shardIndex]!, shardKey(shardIndex), shardFrom, shardTo - shardFrom);
+      }),
+    );
+    if (slices.every((slice) => !isFault(slice))) return concatenate(slices as Uint8Array[], to - from);
+
+    // The degraded path: collect any k whole shards, rebuild the missing data shards.
+    const damaged: DamagedShard[] = [];
+    const shards: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(width).fill(undefined);
+    const noteFault = (shardIndex: number, reply: Fault): void => {
+      damaged.push({ stripeIndex, shardIndex, damage: damageOf(reply) });
+    };
+    needed.forEach((shardIndex, position) => {
+      const slice = slices[position]!;
+      if (isFault(slice)) noteFault(shardIndex, slice);
+    });
+    const failedNeeded = new Set(damaged.map((shard) => shard.shardIndex));
+    const others: number[] = [];
+    for (let shardIndex = 0; shardIndex < width; shardIndex += 1) if (!failedNeeded.has(shardIndex)) others.push(shardIndex);
+    const wholes = await Promise.all(others.map((shardIndex) => this.#read(actingSet[shardIndex]!, shardKey(shardIndex), 0, shardBytes)));
+    let present = 0;
+    others.forEach((shardIndex, position) => {
+      const reply = wholes[position]!;
+      if (isFault(reply)) noteFault(shardIndex, reply);
+      else if (reply.byteLength !== shardBytes) noteFault(shardIndex, fault("Corrupt", `shard ${shardKey(shardIndex)} has ${reply.byteLength} bytes, expected ${shardBytes}`));
+      else {
+        shards[shardIndex] = reply;
+        present += 1;
+      }
+    });
+    void this.#recordDamage(layout.placementGroupId, record.dataId, damaged).catch(() => undefined);
+    if (present < k) {
+      throw new FaultError(
+        fault("QuorumLost", `${record.bucket}/${record.key} stripe ${stripeIndex}: ${present} of ${width} shards readable, ${k} needed`),
+      );
+    }
+    const codec = this.#codecs.get(record.storageClass) ?? createErasureCodec({ dataShards: k, parityShards: layout.parityShards });
+    codec.reconstruct(shards, { dataOnly: true });
+    const out = new Uint8Array(to - from);
+    let written = 0;
+    for (let shardIndex = firstShard; shardIndex <= lastShard; shardIndex += 1) {
+      const shard = shards[shardIndex]!;
+      const shardFrom = Math.max(from - shardIndex * shardBytes, 0);
+      const shardTo = Math.min(to - shardIndex * shardBytes, shardBytes);
+      out.set(shard.subarray(shardFrom, shardTo), written);
+      written += shardTo - shardFrom;
+    }
+    return out;
+  }
+
+  /** Reads `lengthBytes` of a shard from `offsetBytes`; a fault (missing, corrupt, unreachable) as a value. */
+  async #read(diskId: string, shardKey: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array | Fault> {
+    const disk = this.#disks.get(diskId);
+    if (disk === undefined) return fault("Unreachable", `disk ${diskId} is not reachable from this node`);
+    const reply = await this.#host.ask<DiskMessage, ReadShardReply | Fault>(
+      disk,
+      (replyTo) => ({ kind: "ReadShard", epoch: this.#mapEpoch, shardKey, offsetBytes, lengthBytes, replyTo }),
+      this.#askTimeoutMs,
+    );
+    if (isFault(reply)) return reply;
+    if (reply.bytes.byteLength !== lengthBytes) {
+      return fault("Corrupt", `shard ${shardKey} on ${diskId}: ${reply.bytes.byteLength} bytes where ${lengthBytes} were asked`);
+    }
+    return reply.bytes;
+  }
+
+  // ---- placement groups ----
+
+  async #actingSet(placementGroupId: number): Promise<readonly string[]> {
+    const reply = await this.#askPlacementGroup<GetActingSetReply>(placementGroupId, (replyTo) => ({
+      kind: "GetActingSet",
+      epoch: this.#mapEpoch,
+      replyTo,
+    }));
+    return reply.diskIds;
+  }
+
+  async #recordDamage(placementGroupId: number, dataId: string, shards: readonly DamagedShard[]): Promise<void> {
+    if (shards.length === 0) return;
+    await this.#askPlacementGroup(placementGroupId, (replyTo) => ({
+      kind: "RecordDamagedShards",
+      epoch: this.#mapEpoch,
+      dataId,
+      shards: [...shards],
+      replyTo,
+    }));
+  }
+
+  async #askPlacementGroup<R>(placementGroupId: number, build: (replyTo: ActorRef<R | Fault>) => PlacementGroupMessage): Promise<R> {
+    const reply = await this.#host.ask<PlacementGroupMessage, R | Fault>(this.#placementGroupRef(placementGroupId), build, this.#askTimeoutMs);
+    if (isFault(reply)) throw new FaultError(reply);
+    return reply as R;
+  }
+
+  // ---- freeing ----
+
+  async #freeRecord(record: ObjectRecord): Promise<void> {
+    await this.#freeData({ dataId: record.dataId, layout: record.layout, createdMs: record.lastModifiedMs });
+  }
+
+  /** Deletes every shard of the data on every disk that may hold one, tells its PG, then forgets the garbage record. */
+  async #freeData(data: PendingRecord): Promise<void> {
+    const layout = data.layout;
+    const remove = async (diskId: string, shardKey: string): Promise<boolean> => {
+      const disk = this.#disks.get(diskId);
+      if (disk === undefined) throw new FaultError(fault("Unreachable", `disk ${diskId} is not reachable from this node`));
+      const reply = await this.#host.ask<DiskMessage, DeleteShardReply | Fault>(
+        disk,
+        (replyTo) => ({ kind: "DeleteShard", epoch: this.#mapEpoch, shardKey, replyTo }),
+        this.#askTimeoutMs,
+      );
+      if (isFault(reply)) throw new FaultError(reply);
       return reply.existed;
     };
-    if (data.chunkCount >= 0) {
-      for (let index = 0; index < data.chunkCount; index += 1) await deleteChunk(index);
-    } else {
-      // An abandoned PUT does not know how many shards it wrote. Shards are
-      // appended with up to `appendsInFlightMax` in flight, so once that many
-      // consecutive indexes are absent there can be no later one.
-      let absentRun = 0;
-      for (let index = 0; absentRun < this.#appendsInFlightMax + 1; index += 1) {
-        absentRun = (await deleteChunk(index)) ? 0 : absentRun + 1;
+    // Units (chunks or stripes) are written in order with at most
+    // `stripesInFlightMax` in flight, so when an abandoned PUT's count is
+    // unknown, a run of that many absent units means there is no later one.
+    const removeUnits = async (count: number, removeUnit: (index: number) => Promise<boolean>): Promise<void> => {
+      if (count >= 0) {
+        for (let index = 0; index < count; index += 1) await removeUnit(index);
+        return;
       }
+      let absentRun = 0;
+      for (let index = 0; absentRun < this.#stripesInFlightMax + 4; index += 1) {
+        absentRun = (await removeUnit(index)) ? 0 : absentRun + 1;
+      }
+    };
+    switch (layout.kind) {
+      case "single":
+        if (!this.#disks.has(layout.diskId)) return; // Not ours to free; the node that has the disk will.
+        await removeUnits(layout.chunkCount, (index) => remove(layout.diskId, chunkShardKey(data.dataId, index)));
+        break;
+      case "replicated": {
+        const actingSet = await this.#actingSet(layout.placementGroupId);
+        await removeUnits(layout.chunkCount, async (index) => {
+          const existed = await Promise.all(actingSet.slice(0, layout.copies).map((diskId) => remove(diskId, chunkShardKey(data.dataId, index))));
+          return existed.some(Boolean);
+        });
+        break;
+      }
+      case "erasure": {
+        const actingSet = await this.#actingSet(layout.placementGroupId);
+        const width = layout.dataShards + layout.parityShards;
+        await removeUnits(layout.stripeCount, async (stripeIndex) => {
+          const existed = await Promise.all(
+            actingSet.slice(0, width).map((diskId, shardIndex) => remove(diskId, stripeShardKey(data.dataId, stripeIndex, shardIndex))),
+          );
+          return existed.some(Boolean);
+        });
+        break;
+      }
+      default:
+        assertNever(layout);
+    }
+    if (layout.kind !== "single") {
+      await this.#askPlacementGroup(layout.placementGroupId, (replyTo) => ({
+        kind: "ForgetData",
+        epoch: this.#mapEpoch,
+        dataId: data.dataId,
+        replyTo,
+      }));
     }
     await this.#catalog.forgetGarbage(data.dataId);
   }
@@ -321,13 +680,6 @@ export class ObjectService implements ObjectBackend {
     return info;
   }
 
-  #diskFor(bucket: string, key: string): { diskId: string; ref: ActorRef<DiskMessage> } {
-    const hash = crc32c(`${bucket}\u0000${key}`);
-    const disk = this.#disks[hash % this.#disks.length];
-    assert(disk !== undefined, "disk index in range");
-    return disk;
-  }
-
   #newDataId(): string {
     // Clock, counter and randomness together: two PUTs never share an id,
     // even across restarts with the same random seed.
@@ -335,10 +687,59 @@ export class ObjectService implements ObjectBackend {
     const randomHex = Buffer.from(this.#host.random.bytes(8)).toString("hex");
     return `${this.#host.clock.nowMs().toString(36)}-${this.#dataIdCounter.toString(36)}-${randomHex}`;
   }
+}
 
-  async #ask<R>(to: ActorRef<DiskMessage>, build: (replyTo: ActorRef<R | Fault>) => DiskMessage): Promise<R> {
-    const reply = await this.#host.ask<DiskMessage, R | Fault>(to, build, this.#diskAskTimeoutMs);
-    if (isFault(reply)) throw new FaultError(reply);
-    return reply as R;
+/** Reads from `body` until `limit` bytes or its end, hashing what it reads. */
+async function readUpTo(
+  body: AsyncIterator<Uint8Array>,
+  limit: number,
+  md5: ReturnType<typeof createHash>,
+): Promise<{ bytes: Uint8Array; ended: boolean }> {
+  const pieces: Uint8Array[] = [];
+  let total = 0;
+  while (total < limit) {
+    const next = await body.next();
+    if (next.done === true) return { bytes: concatenate(pieces, total), ended: true };
+    md5.update(next.value);
+    pieces.push(next.value);
+    total += next.value.byteLength;
   }
+  return { bytes: concatenate(pieces, total), ended: false };
+}
+
+/** The k + m shards of one stripe: data shards are views of `stripe` (a short last stripe is zero-padded). */
+function encodeStripe(codec: ErasureCodec, layout: ErasureLayout, stripe: Uint8Array, length: number): Uint8Array[] {
+  const k = layout.dataShards;
+  const shardBytes = Math.ceil(length / k);
+  // `stripe` was zero-filled when allocated, so bytes past `length` are the padding.
+  const data: Uint8Array[] = [];
+  for (let index = 0; index < k; index += 1) data.push(stripe.subarray(index * shardBytes, (index + 1) * shardBytes));
+  const parity: Uint8Array[] = [];
+  for (let index = 0; index < layout.parityShards; index += 1) parity.push(new Uint8Array(shardBytes));
+  codec.encode(data, parity);
+  return [...data, ...parity];
+}
+
+/** The part [from, to) of the unit starting at `unitStart` of `unitBytes` that the range covers, relative to the unit. */
+function window(unitStart: number, unitBytes: number, startBytes: number, endBytesExclusive: number): { from: number; to: number } {
+  return {
+    from: Math.max(startBytes, unitStart) - unitStart,
+    to: Math.min(endBytesExclusive, unitStart + unitBytes) - unitStart,
+  };
+}
+
+function concatenate(pieces: readonly Uint8Array[], total: number): Uint8Array {
+  if (pieces.length === 1 && pieces[0]!.byteLength === total) return pieces[0]!;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const piece of pieces) {
+    out.set(piece, offset);
+    offset += piece.byteLength;
+  }
+  return out;
+}
+
+function damageOf(reply: Fault): ShardDamage {
+  if (reply.fault === "Corrupt") return "corrupt";
+  return "missing";
 }

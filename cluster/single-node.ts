@@ -1,7 +1,8 @@
 /**
- * A one-node Cairn: the nact host, one disk actor per disk directory, the
- * embedded `lmdb` metadata store, and the S3 gateway on Bun.serve. This is
- * what `npm start` runs; the fleet (issue 4) grows out of it.
+ * A one-node Cairn: the nact host, one disk actor per disk directory, one
+ * placement-group actor per PG, the embedded `lmdb` metadata store, and the
+ * S3 gateway on Bun.serve. This is what `npm start` runs; the fleet (issue 4)
+ * grows out of it.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +11,10 @@ import type { DiskMessage, SyncDiskReply } from "../actors/disk/protocol.ts";
 import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createS3Handler, serveBun } from "../gateway/index.ts";
 import { ObjectService } from "./object-service.ts";
+import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
+import { actingSet, type ClusterMap } from "./placement/index.ts";
+import type { ErasureScheme } from "./erasure/index.ts";
+import { clusterMapMismatch, loadOrCreateClusterMap } from "./cluster-map-store.ts";
 import { createNactHost, isFault, type ActorRef, type Host } from "../runtime/index.ts";
 import type { RootCredentials } from "./credentials.ts";
 
@@ -18,6 +23,8 @@ export interface SingleNodeConfig {
   readonly hostname: string;
   readonly port: number;
   readonly diskCount: number;
+  /** Storage class → scheme; every scheme fits `diskCount`. */
+  readonly storageClasses: ReadonlyMap<string, ErasureScheme>;
   readonly credentials: RootCredentials;
   readonly region: string;
   readonly virtualHostDomains: readonly string[];
@@ -31,26 +38,62 @@ export interface RunningNode {
 }
 
 const syncTimeoutMs = 60_000;
+const nodeId = "node-1";
+/**
+ * Fixed when a data directory is created (it is stored in the cluster map):
+ * objects are placed by it. 64 PGs spread six disks' shards within a few
+ * percent of even.
+ */
+const placementGroupCount = 64;
+
+/** Thrown when the data directory cannot be served with this configuration. */
+export class ConfigurationError extends Error {}
 
 /** Starts a one-node Cairn and resolves once it is ready to serve. */
 export async function startSingleNode(config: SingleNodeConfig): Promise<RunningNode> {
   mkdirSync(config.dataDir, { recursive: true });
   const host: Host = createNactHost({
-    nodeId: "node-1",
+    nodeId,
     onCrash: (crash) => config.log({ level: "error", event: "actor-crash", actor: crash.ref.path, action: crash.action, error: String(crash.error) }),
     log: config.log,
   });
   const store = await openLmdbStore({ path: join(config.dataDir, "meta") });
   const catalog = new ObjectCatalog(store);
 
-  const disks: { diskId: string; ref: ActorRef<DiskMessage> }[] = [];
-  for (let index = 0; index < config.diskCount; index += 1) {
-    const diskId = `disk-${index}`;
-    const ref = await host.spawn(diskActorPath(diskId), diskBehavior({ diskId, directory: join(config.dataDir, "disks", diskId) }));
-    disks.push({ diskId, ref });
+  const diskIds = Array.from({ length: config.diskCount }, (_, index) => `disk-${index}`);
+  const proposed: ClusterMap = {
+    epoch: 1,
+    placementGroupCount,
+    hosts: [{ hostId: nodeId, disks: diskIds.map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }],
+  };
+  const map = await loadOrCreateClusterMap(store, proposed);
+  const mismatch = clusterMapMismatch(map, proposed);
+  if (mismatch !== undefined) {
+    await host.shutdown();
+    await store.close();
+    throw new ConfigurationError(mismatch);
   }
 
-  const service = new ObjectService({ host, catalog, disks });
+  const disks = new Map<string, ActorRef<DiskMessage>>();
+  for (const diskId of diskIds) {
+    disks.set(diskId, await host.spawn(diskActorPath(diskId), diskBehavior({ diskId, directory: join(config.dataDir, "disks", diskId) })));
+  }
+  const width = Math.max(...[...config.storageClasses.values()].map((scheme) => scheme.dataShards + scheme.parityShards));
+  const placementGroups: ActorRef<PlacementGroupMessage>[] = [];
+  for (let placementGroupId = 0; placementGroupId < map.placementGroupCount; placementGroupId += 1) {
+    const behavior = placementGroupBehavior({ placementGroupId, store, diskIds: actingSet(placementGroupId, map, width), epoch: map.epoch });
+    placementGroups.push(await host.spawn(placementGroupActorPath(placementGroupId), behavior));
+  }
+
+  const service = new ObjectService({
+    host,
+    catalog,
+    disks,
+    placementGroupCount: map.placementGroupCount,
+    placementGroupRef: (placementGroupId) => placementGroups[placementGroupId]!,
+    mapEpoch: map.epoch,
+    storageClasses: config.storageClasses,
+  });
   const secrets = new Map([[config.credentials.accessKeyId, config.credentials.secretAccessKey]]);
   const handler = createS3Handler({
     backend: service,
@@ -75,9 +118,9 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     stop(): Promise<void> {
       stopping ??= (async () => {
         await server.stop();
-        for (const disk of disks) {
-          const reply = await host.ask<DiskMessage, SyncDiskReply>(disk.ref, (replyTo) => ({ kind: "SyncDisk", replyTo }), syncTimeoutMs);
-          if (isFault(reply)) config.log({ level: "error", event: "disk-sync-failed", disk: disk.diskId, fault: reply });
+        for (const [diskId, ref] of disks) {
+          const reply = await host.ask<DiskMessage, SyncDiskReply>(ref, (replyTo) => ({ kind: "SyncDisk", replyTo }), syncTimeoutMs);
+          if (isFault(reply)) config.log({ level: "error", event: "disk-sync-failed", disk: diskId, fault: reply });
         }
         await host.shutdown();
         await store.close();

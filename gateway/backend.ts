@@ -81,6 +81,11 @@ export interface ListObjectsPage {
 }
 
 export interface ObjectBackend {
+  /**
+   * The storage classes this store is configured to keep. A PUT naming one
+   * S3 knows but this set lacks gets InvalidStorageClass (as MinIO answers).
+   */
+  readonly storageClasses: ReadonlySet<string>;
   listBuckets(): Promise<BucketInfo[]>;
   createBucket(name: string): Promise<"created" | "exists">;
   headBucket(name: string): Promise<BucketInfo | undefined>;

@@ -14,11 +14,13 @@ export { bytesEqual, compareBytes, keyAfter } from "./bytes.ts";
 export {
   bucketKey,
   bucketRange,
+  clusterMapKey,
   credentialKey,
   credentialRange,
   formatVersionKey,
   garbageKey,
   garbageRange,
+  healShardFromStoredKey,
   keyspaceFormatVersion,
   objectKey,
   objectKeyFromStoredKey,
@@ -27,6 +29,11 @@ export {
   objectRange,
   pendingKey,
   pendingRange,
+  placementGroupDataKey,
+  placementGroupDataRange,
+  placementGroupHealDataRange,
+  placementGroupHealKey,
+  placementGroupHealRange,
   strinc,
 } from "./keyspace.ts";
 export type { KeyRange } from "./keyspace.ts";
@@ -35,6 +42,7 @@ export type { DecodedRecord, RecordKind } from "./record-codec.ts";
 export { decodeObjectRecord, encodeObjectRecord, ObjectCatalog } from "./object-catalog.ts";
 export type {
   BucketRecord,
+  DataLayout,
   ListObjectsRequest,
   ListObjectsResult,
   ObjectHeaders,

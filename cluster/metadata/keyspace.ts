@@ -10,6 +10,9 @@
  * | `("p", dataId)`            | pending (PREPARING) data record               |
  * | `("g", dataId)`            | garbage: data of replaced/deleted objects     |
  * | `("c", accessKeyId)`       | credentials                                   |
+ * | `("m",)`                   | the cluster map (hosts, disks, PG count)      |
+ * | `("pg", pg, "d", dataId)`  | a placement group's index: data it stores     |
+ * | `("pg", pg, "h", dataId, stripe, shard)` | a shard of that PG to heal      |
  *
  * The tuple encoding of a string is its UTF-8 bytes with each 0x00 escaped as
  * 0x00 0xff, then a 0x00 terminator. Encoded strings therefore sort exactly as
@@ -30,7 +33,7 @@ export interface KeyRange {
   readonly end: Uint8Array;
 }
 
-function encode(items: string[]): Uint8Array {
+function encode(items: (string | number)[]): Uint8Array {
   return new Uint8Array(pack(items));
 }
 
@@ -127,4 +130,44 @@ export function credentialKey(accessKeyId: string): Uint8Array {
 /** Every credential record. */
 export function credentialRange(): KeyRange {
   return tupleRange(encode(["c"]));
+}
+
+/** The key of `dataId` in placement group `placementGroupId`'s index. */
+export function placementGroupDataKey(placementGroupId: number, dataId: string): Uint8Array {
+  return encode(["pg", placementGroupId, "d", dataId]);
+}
+
+/** Every data entry of a placement group's index, in dataId order. */
+export function placementGroupDataRange(placementGroupId: number): KeyRange {
+  return tupleRange(encode(["pg", placementGroupId, "d"]));
+}
+
+/** The key of one shard that placement group `placementGroupId` must heal. */
+export function placementGroupHealKey(placementGroupId: number, dataId: string, stripeIndex: number, shardIndex: number): Uint8Array {
+  return encode(["pg", placementGroupId, "h", dataId, stripeIndex, shardIndex]);
+}
+
+/** Every shard a placement group must heal. */
+export function placementGroupHealRange(placementGroupId: number): KeyRange {
+  return tupleRange(encode(["pg", placementGroupId, "h"]));
+}
+
+/** Every shard of `dataId` that placement group `placementGroupId` must heal. */
+export function placementGroupHealDataRange(placementGroupId: number, dataId: string): KeyRange {
+  return tupleRange(encode(["pg", placementGroupId, "h", dataId]));
+}
+
+/** The (dataId, stripe, shard) named by a stored heal key; a key from another subspace is a bug. */
+export function healShardFromStoredKey(stored: Uint8Array): { dataId: string; stripeIndex: number; shardIndex: number } {
+  const items = unpack(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength));
+  const [tag, , sub, dataId, stripeIndex, shardIndex] = items;
+  if (items.length !== 6 || tag !== "pg" || sub !== "h" || typeof dataId !== "string" || typeof stripeIndex !== "number" || typeof shardIndex !== "number") {
+    throw new Error("healShardFromStoredKey: not a heal key");
+  }
+  return { dataId, stripeIndex, shardIndex };
+}
+
+/** The key of the cluster map. */
+export function clusterMapKey(): Uint8Array {
+  return encode(["m"]);
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { bucketKey, objectKey } from "./keyspace.ts";
 import { openLmdbStore } from "./lmdb-store.ts";
 import type { ListObjectsRequest, ObjectRecord } from "./object-catalog.ts";
-import { encodeObjectRecord, ObjectCatalog } from "./object-catalog.ts";
+import { decodeObjectRecord, encodeObjectRecord, ObjectCatalog } from "./object-catalog.ts";
 import { encodeRecord } from "./record-codec.ts";
 import type { MetaStore, MetaTransaction } from "./store.ts";
 
@@ -35,9 +35,7 @@ function record(bucket: string, key: string, dataId = `data-${bucket}-${key}`): 
     headers: { contentType: "text/plain", cacheControl: undefined },
     userMetadata: { owner: "test" },
     dataId,
-    diskId: "disk-0",
-    chunkBytes: 1_048_576,
-    chunkCount: 1,
+    layout: { kind: "single", diskId: "disk-0", chunkBytes: 1_048_576, chunkCount: 1 },
   };
 }
 
@@ -157,7 +155,7 @@ describe("object catalog: objects", () => {
   });
 
   test("put, replace and delete keep garbage for replaced data only", async () => {
-    await catalog.preparePut({ dataId: "d1", diskId: "disk-0", chunkCount: -1, createdMs: 100 });
+    await catalog.preparePut({ dataId: "d1", layout: { kind: "single", diskId: "disk-0", chunkBytes: 1_048_576, chunkCount: -1 }, createdMs: 100 });
     // A fresh PREPARING record is not garbage yet; a stale one is.
     expect(await catalog.listGarbage(200, 1_000, 10)).toEqual([]);
     expect((await catalog.listGarbage(2_000, 1_000, 10)).map((garbage) => garbage.dataId)).toEqual(["d1"]);
@@ -168,12 +166,12 @@ describe("object catalog: objects", () => {
     // Committing cleared the pending record.
     expect(await catalog.listGarbage(10_000, 1_000, 10)).toEqual([]);
 
-    await catalog.preparePut({ dataId: "d2", diskId: "disk-1", chunkCount: -1, createdMs: 150 });
+    await catalog.preparePut({ dataId: "d2", layout: { kind: "single", diskId: "disk-1", chunkBytes: 1_048_576, chunkCount: -1 }, createdMs: 150 });
     const second = { ...record("b", "k", "d2"), sizeBytes: 99, lastModifiedMs: 2_000 };
     const outcome = await catalog.commitPut(second);
     expect(outcome !== "no-such-bucket" && outcome.replaced?.dataId).toBe("d1");
     expect((await catalog.getObject("b", "k"))?.sizeBytes).toBe(99);
-    expect(await catalog.listGarbage(200, 1_000, 10)).toEqual([{ dataId: "d1", diskId: "disk-0", chunkCount: 1, createdMs: 2_000 }]);
+    expect(await catalog.listGarbage(200, 1_000, 10)).toEqual([{ dataId: "d1", layout: { kind: "single", diskId: "disk-0", chunkBytes: 1_048_576, chunkCount: 1 }, createdMs: 2_000 }]);
 
     // Re-committing the same data is idempotent and frees nothing.
     const again = await catalog.commitPut(second);
@@ -284,6 +282,32 @@ describe("object catalog: objects", () => {
       console.log(`listing property failed; replay with CAIRN_SEED=${seed}`);
       throw error;
     }
+  });
+});
+
+describe("object catalog: record formats", () => {
+  test("version-1 object and garbage records (single-disk layout) still decode", async () => {
+    const v1 = {
+      bucket: "b",
+      key: "old",
+      sizeBytes: 5,
+      etag: "e",
+      lastModifiedMs: 7,
+      storageClass: "STANDARD",
+      headers: {},
+      userMetadata: {},
+      dataId: "d-old",
+      diskId: "disk-2",
+      chunkBytes: 1_048_576,
+      chunkCount: 1,
+    };
+    const decoded = decodeObjectRecord(encodeRecord("object", 1, v1));
+    expect(decoded.layout).toEqual({ kind: "single", diskId: "disk-2", chunkBytes: 1_048_576, chunkCount: 1 });
+    expect(decoded.dataId).toBe("d-old");
+    expect("diskId" in decoded).toBe(false);
+    // A v2 record round-trips unchanged.
+    const current = record("b", "new", "d-new");
+    expect(decodeObjectRecord(encodeObjectRecord(current))).toEqual({ ...current, headers: { contentType: "text/plain" } });
   });
 });
 

@@ -44,6 +44,33 @@ export interface ObjectHeaders {
   expires?: string;
 }
 
+/**
+ * Where an object's bytes live. Placement is computed, not stored: a record
+ * names its placement group, and the PG's acting set (position = shard
+ * index) names the disks, so repair never rewrites an object record.
+ *
+ * - `single`: the whole object on one disk, in chunks `dataId/i` (written
+ *   by the foundation issue; version-1 records decode to it, still readable).
+ * - `replicated`: the object in chunks `dataId/i`, each on the first `copies`
+ *   disks of the acting set (small objects).
+ * - `erasure`: stripes of `dataShards × shardBytes` bytes; shard `j` of
+ *   stripe `i` is `dataId/i.j` on acting-set position `j`.
+ *
+ * In a pending record the count (`chunkCount`, `stripeCount`) is -1: the
+ * PUT did not finish, so how many were written is unknown.
+ */
+export type DataLayout =
+  | { kind: "single"; diskId: string; chunkBytes: number; chunkCount: number }
+  | { kind: "replicated"; placementGroupId: number; copies: number; chunkBytes: number; chunkCount: number }
+  | {
+      kind: "erasure";
+      placementGroupId: number;
+      dataShards: number;
+      parityShards: number;
+      shardBytes: number;
+      stripeCount: number;
+    };
+
 export interface ObjectRecord {
   bucket: string;
   key: string;
@@ -55,18 +82,12 @@ export interface ObjectRecord {
   userMetadata: Record<string, string>;
   /** Identity of the stored bytes. */
   dataId: string;
-  /** Which disk actor holds them (whole-object placement for now). */
-  diskId: string;
-  /** Bytes per stored shard (the last may be shorter). */
-  chunkBytes: number;
-  chunkCount: number;
+  layout: DataLayout;
 }
 
 export interface PendingRecord {
   dataId: string;
-  diskId: string;
-  /** Shards written; -1 when unknown (a PUT that never committed). */
-  chunkCount: number;
+  layout: DataLayout;
   createdMs: number;
 }
 
@@ -88,7 +109,9 @@ export interface ListObjectsResult {
   lastReturned?: string;
 }
 
-const recordVersion = 1;
+/** Version 2 records carry a `DataLayout`; version 1 had `diskId`, `chunkBytes`, `chunkCount` (the `single` layout). */
+const recordVersion = 2;
+const bucketRecordVersion = 1;
 /** Pairs per range read when listing without a delimiter, or buckets. */
 const readBatchMax = 1_000;
 /**
@@ -111,12 +134,21 @@ export function encodeObjectRecord(record: ObjectRecord): Uint8Array {
 /** Decodes a stored object record of any version. */
 export function decodeObjectRecord(bytes: Uint8Array): ObjectRecord {
   const record = decodeRecordOf("object", bytes);
+  if (record.version === 2) return record.value as ObjectRecord;
   assert(record.version === 1, `unknown object record version ${record.version}`);
-  return record.value as ObjectRecord;
+  const { diskId, chunkBytes, chunkCount, ...rest } = record.value as Omit<ObjectRecord, "layout"> & SingleLayoutFieldsV1;
+  return { ...rest, layout: { kind: "single", diskId, chunkBytes, chunkCount } };
+}
+
+/** The fields of a version-1 object or data record that version 2 moved into `layout`. */
+interface SingleLayoutFieldsV1 {
+  diskId: string;
+  chunkBytes: number;
+  chunkCount: number;
 }
 
 function encodeBucketRecord(record: BucketRecord): Uint8Array {
-  return encodeRecord("bucket", recordVersion, { name: record.name, createdMs: record.createdMs });
+  return encodeRecord("bucket", bucketRecordVersion, { name: record.name, createdMs: record.createdMs });
 }
 
 function decodeBucketRecord(bytes: Uint8Array): BucketRecord {
@@ -126,18 +158,16 @@ function decodeBucketRecord(bytes: Uint8Array): BucketRecord {
 }
 
 function encodeDataRecord(kind: "pending" | "garbage", record: PendingRecord): Uint8Array {
-  return encodeRecord(kind, recordVersion, {
-    dataId: record.dataId,
-    diskId: record.diskId,
-    chunkCount: record.chunkCount,
-    createdMs: record.createdMs,
-  });
+  return encodeRecord(kind, recordVersion, { dataId: record.dataId, layout: record.layout, createdMs: record.createdMs });
 }
 
 function decodeDataRecord(kind: "pending" | "garbage", bytes: Uint8Array): PendingRecord {
   const record = decodeRecordOf(kind, bytes);
+  if (record.version === 2) return record.value as PendingRecord;
   assert(record.version === 1, `unknown ${kind} record version ${record.version}`);
-  return record.value as PendingRecord;
+  // Version 1 had no chunk size: a single-layout chunk was 1 MiB, the only size ever written.
+  const { dataId, diskId, chunkCount, createdMs } = record.value as { dataId: string; createdMs: number } & SingleLayoutFieldsV1;
+  return { dataId, createdMs, layout: { kind: "single", diskId, chunkBytes: 1024 * 1024, chunkCount } };
 }
 
 /** Bucket and object metadata over a `MetaStore`. */
@@ -418,8 +448,7 @@ function markGarbage(tx: MetaTransaction, record: ObjectRecord, nowMs: number): 
     garbageKey(record.dataId),
     encodeDataRecord("garbage", {
       dataId: record.dataId,
-      diskId: record.diskId,
-      chunkCount: record.chunkCount,
+      layout: record.layout,
       createdMs: nowMs,
     }),
   );

@@ -21,6 +21,9 @@ export const recordKinds = {
   garbage: 4,
   credential: 5,
   keyspaceVersion: 6,
+  placementGroupData: 7,
+  placementGroupHeal: 8,
+  clusterMap: 9,
 } as const;
 
 export type RecordKind = keyof typeof recordKinds;

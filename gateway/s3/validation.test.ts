@@ -6,6 +6,7 @@ import {
   bucketNameProblem,
   parseLengthHeader,
   storageClassFromHeader,
+  storageClasses,
   userMetadataFromHeaders,
 } from "./validation.ts";
 
@@ -67,14 +68,18 @@ describe("key length", () => {
 
 describe("storage class", () => {
   test("defaults to STANDARD and keeps valid classes", () => {
-    expect(storageClassFromHeader(undefined)).toBe("STANDARD");
-    expect(storageClassFromHeader("STANDARD_IA")).toBe("STANDARD_IA");
-    expect(storageClassFromHeader("GLACIER_IR")).toBe("GLACIER_IR");
+    expect(storageClassFromHeader(undefined, storageClasses)).toBe("STANDARD");
+    expect(storageClassFromHeader("STANDARD_IA", storageClasses)).toBe("STANDARD_IA");
+    expect(storageClassFromHeader("GLACIER_IR", storageClasses)).toBe("GLACIER_IR");
+    // Known to S3 but not configured in this store.
+    const configured = new Set(["STANDARD", "REDUCED_REDUNDANCY"]);
+    expect(storageClassFromHeader("REDUCED_REDUNDANCY", configured)).toBe("REDUCED_REDUNDANCY");
+    expect(codeOf(() => storageClassFromHeader("GLACIER", configured))).toBe("InvalidStorageClass");
   });
 
   test("refuses unknown classes", () => {
-    expect(codeOf(() => storageClassFromHeader("CHEAP"))).toBe("InvalidStorageClass");
-    expect(codeOf(() => storageClassFromHeader("standard"))).toBe("InvalidStorageClass");
+    expect(codeOf(() => storageClassFromHeader("CHEAP", storageClasses))).toBe("InvalidStorageClass");
+    expect(codeOf(() => storageClassFromHeader("standard", storageClasses))).toBe("InvalidStorageClass");
   });
 });
 

@@ -69,11 +69,17 @@ export function assertValidKey(key: string): void {
   }
 }
 
-/** The storage class to store: STANDARD when the header is absent; InvalidStorageClass when unknown. */
-export function storageClassFromHeader(value: string | undefined): string {
-  if (value === undefined || value === "") return "STANDARD";
-  if (!storageClasses.has(value)) throw new S3Error("InvalidStorageClass", undefined, { StorageClassRequested: value });
-  return value;
+/**
+ * The storage class to store: STANDARD when the header is absent;
+ * InvalidStorageClass when S3 does not know it or the store is not
+ * configured for it.
+ */
+export function storageClassFromHeader(value: string | undefined, configured: ReadonlySet<string>): string {
+  const storageClass = value === undefined || value === "" ? "STANDARD" : value;
+  if (!storageClasses.has(storageClass) || !configured.has(storageClass)) {
+    throw new S3Error("InvalidStorageClass", undefined, { StorageClassRequested: storageClass });
+  }
+  return storageClass;
 }
 
 /** Collects `x-amz-meta-*` headers (names lower-case, prefix removed); MetadataTooLarge above 2 KB. */

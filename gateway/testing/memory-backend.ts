@@ -7,6 +7,7 @@
  * iterable propagates out of `putObject` unchanged and nothing is stored.
  */
 import { createHash } from "node:crypto";
+import { storageClasses as s3StorageClasses } from "../s3/validation.ts";
 import type {
   BucketInfo,
   ListObjectsInput,
@@ -33,6 +34,8 @@ export interface MemoryBackendOptions {
   readonly nowMs: () => number;
   /** Bytes per chunk yielded by `readObject`; small values exercise streaming. */
   readonly readChunkBytes?: number;
+  /** The classes it accepts; every class S3 knows by default. */
+  readonly storageClasses?: ReadonlySet<string>;
 }
 
 /** How a `putObject` call ended, reported to `onPutSettled` listeners. */
@@ -40,6 +43,8 @@ export type PutSettlement = { readonly key: string; readonly stored: boolean; re
 
 /** A test-only backend holding everything in maps. */
 export class MemoryBackend implements ObjectBackend {
+  /** Every class S3 knows, unless the options narrow it. */
+  readonly storageClasses: ReadonlySet<string>;
   readonly #buckets = new Map<string, MemoryBucket>();
   readonly #nowMs: () => number;
   readonly #readChunkBytes: number;
@@ -51,6 +56,7 @@ export class MemoryBackend implements ObjectBackend {
   constructor(options: MemoryBackendOptions) {
     this.#nowMs = options.nowMs;
     this.#readChunkBytes = options.readChunkBytes ?? 64 * 1024;
+    this.storageClasses = options.storageClasses ?? s3StorageClasses;
   }
 
   /** Makes the next call of `method` throw `error` (once). */

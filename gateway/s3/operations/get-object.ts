@@ -4,13 +4,35 @@ import type { OperationContext } from "../context.ts";
 import { findObject, planRead } from "../object-reply.ts";
 
 /**
- * Streams the object (or the requested range). The backend's iterable is
- * handed to the adapter as is: bytes flow as the client reads them.
+ * Streams the object (or the requested range): bytes flow as the client
+ * reads them. The first chunk is read before the status line is sent, so an
+ * object whose data cannot be read at all gets its S3 error (503 when too
+ * few disks answer) instead of a 200 with a cut-off body.
  */
 export async function getObject(context: OperationContext): Promise<S3Response> {
   const info = await findObject(context);
   const plan = planRead(context, info);
   if (plan.kind === "no-body") return plan.response;
   if (plan.endBytesExclusive === plan.startBytes) return { status: plan.status, headers: plan.headers };
-  return { status: plan.status, headers: plan.headers, body: context.backend.readObject(info, plan.startBytes, plan.endBytesExclusive) };
+  const iterator = context.backend.readObject(info, plan.startBytes, plan.endBytesExclusive)[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return { status: plan.status, headers: plan.headers, body: continueWith(first, iterator) };
+}
+
+/** The already-read first result, then the rest of the iterator; closing it early closes the source. */
+async function* continueWith(first: IteratorResult<Uint8Array>, iterator: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let done = first.done === true;
+  try {
+    if (!done) yield first.value;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done === true) {
+        done = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!done) await iterator.return?.();
+  }
 }

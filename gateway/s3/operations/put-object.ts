@@ -13,7 +13,7 @@ import { objectBytesMax, storageClassFromHeader, userMetadataFromHeaders } from 
  */
 export async function putObject(context: OperationContext): Promise<S3Response> {
   const headers = context.request.headers;
-  const storageClass = storageClassFromHeader(headers.get("x-amz-storage-class"));
+  const storageClass = storageClassFromHeader(headers.get("x-amz-storage-class"), context.backend.storageClasses);
   const userMetadata = userMetadataFromHeaders(headers);
   const stored = storedHeadersFrom(headers);
   const payload = openPayload(context, objectBytesMax);

@@ -1,0 +1,224 @@
+/**
+ * The PlacementGroupActor: owns one PG's acting set for the current cluster
+ * map epoch and the PG's index of what it stores and what it must heal.
+ *
+ * The index lives in the metadata store (keys `("pg", id, …)`), so it
+ * survives restarts and any node that later hosts the PG reads the same one.
+ * Index writes from concurrent PUTs are grouped: while one transaction is in
+ * flight, later writes queue and go together in the next one, and each
+ * request is answered only after the transaction holding it is durable.
+ */
+import {
+  assertNever,
+  fault,
+  type ActorContext,
+  type ActorRef,
+  type Behavior,
+  type Fault,
+} from "../../runtime/index.ts";
+import {
+  encodeRecord,
+  placementGroupDataKey,
+  placementGroupDataRange,
+  placementGroupHealDataRange,
+  placementGroupHealKey,
+  placementGroupHealRange,
+  type MetaStore,
+  type MetaTransaction,
+} from "../../cluster/metadata/index.ts";
+import type {
+  ForgetData,
+  IndexData,
+  PlacementGroupMessage,
+  RecordDamagedShards,
+  StatPlacementGroupReply,
+} from "./protocol.ts";
+
+export interface PlacementGroupBehaviorOptions {
+  readonly placementGroupId: number;
+  readonly store: MetaStore;
+  /** The acting set at `epoch`; position = shard index. */
+  readonly diskIds: readonly string[];
+  readonly epoch: number;
+  /** Bound on entries counted by `StatPlacementGroup`. */
+  readonly statScanMax?: number;
+  /** Bound on queued index writes; beyond it requests get `Overloaded`. */
+  readonly queuedWritesMax?: number;
+}
+
+type IndexWrite = IndexData | ForgetData | RecordDamagedShards;
+
+export interface PlacementGroupState {
+  readonly placementGroupId: number;
+  readonly epoch: number;
+  readonly diskIds: readonly string[];
+  /** Writes waiting for the next transaction (mutated in place by the flusher). */
+  readonly queue: IndexWrite[];
+  /** Whether a flush loop is running. */
+  flushing: boolean;
+  /** Errors from a flush that settled after `receive` returned: bugs, rethrown on the next message. */
+  readonly detachedErrors: unknown[];
+}
+
+/** The path under a node's root at which PG `placementGroupId` is spawned. */
+export function placementGroupActorPath(placementGroupId: number): string {
+  return `pgs/${placementGroupId}`;
+}
+
+const pgDataVersion = 1;
+const pgHealVersion = 1;
+
+/** The PlacementGroupActor behaviour for one PG. */
+export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): Behavior<PlacementGroupState, PlacementGroupMessage> {
+  const statScanMax = options.statScanMax ?? 100_000;
+  const queuedWritesMax = options.queuedWritesMax ?? 10_000;
+  return {
+    initialState(): PlacementGroupState {
+      return {
+        placementGroupId: options.placementGroupId,
+        epoch: options.epoch,
+        diskIds: [...options.diskIds],
+        queue: [],
+        flushing: false,
+        detachedErrors: [],
+      };
+    },
+
+    async receive(state, message, context): Promise<PlacementGroupState> {
+      const detached = state.detachedErrors[0];
+      if (detached !== undefined) throw detached;
+      if (message.epoch < state.epoch) {
+        context.tell<Fault>(message.replyTo, fault("Fenced", `pg ${state.placementGroupId}: epoch ${message.epoch} is below ${state.epoch}`));
+        return state;
+      }
+      switch (message.kind) {
+        case "GetActingSet":
+          context.tell(message.replyTo, {
+            kind: "GetActingSetReply",
+            placementGroupId: state.placementGroupId,
+            epoch: state.epoch,
+            diskIds: [...state.diskIds],
+          });
+          return state;
+        case "IndexData":
+        case "ForgetData":
+        case "RecordDamagedShards":
+          if (state.queue.length >= queuedWritesMax) {
+            context.tell<Fault>(message.replyTo, fault("Overloaded", `pg ${state.placementGroupId}: ${state.queue.length} index writes queued`));
+            return state;
+          }
+          state.queue.push(message);
+          if (!state.flushing) startFlushing(state, options.store, context);
+          return state;
+        case "StatPlacementGroup": {
+          const reply = await stat(state, options.store, statScanMax);
+          context.tell(message.replyTo, reply);
+          return state;
+        }
+        case "UpdateActingSet":
+          if (message.epoch === state.epoch) {
+            const same = message.diskIds.length === state.diskIds.length && message.diskIds.every((id, index) => id === state.diskIds[index]);
+            if (!same) {
+              context.tell<Fault>(message.replyTo, fault("Fenced", `pg ${state.placementGroupId}: epoch ${message.epoch} already has another acting set`));
+              return state;
+            }
+          }
+          context.tell(message.replyTo, { kind: "UpdateActingSetReply", epoch: message.epoch });
+          return { ...state, epoch: message.epoch, diskIds: [...message.diskIds] };
+        default:
+          return assertNever(message);
+      }
+    },
+  };
+}
+
+/** Drains the queue, one transaction per batch, answering each write after its batch is durable. */
+function startFlushing(state: PlacementGroupState, store: MetaStore, context: ActorContext<PlacementGroupMessage>): void {
+  state.flushing = true;
+  const loop = async (): Promise<void> => {
+    while (state.queue.length > 0) {
+      const batch = state.queue.splice(0, state.queue.length);
+      let failure: unknown;
+      try {
+        await store.transact(async (tx) => {
+          for (const write of batch) applyWrite(tx, state.placementGroupId, write);
+        });
+      } catch (error) {
+        failure = error;
+      }
+      for (const write of batch) {
+        if (failure !== undefined) {
+          context.tell<Fault>(write.replyTo, fault("Unreachable", `pg ${state.placementGroupId}: index write failed: ${String(failure)}`));
+        } else {
+          context.tell(write.replyTo as ActorRef<unknown>, replyFor(write));
+        }
+      }
+    }
+  };
+  loop().then(
+    () => {
+      state.flushing = false;
+    },
+    (error: unknown) => {
+      state.flushing = false;
+      state.detachedErrors.push(error);
+    },
+  );
+}
+
+function applyWrite(tx: MetaTransaction, placementGroupId: number, write: IndexWrite): void {
+  switch (write.kind) {
+    case "IndexData":
+      tx.set(
+        placementGroupDataKey(placementGroupId, write.dataId),
+        encodeRecord("placementGroupData", pgDataVersion, { bucket: write.bucket, key: write.key }),
+      );
+      return;
+    case "ForgetData": {
+      tx.clear(placementGroupDataKey(placementGroupId, write.dataId));
+      // Heal entries of data that no longer exists are moot.
+      const heal = placementGroupHealDataRange(placementGroupId, write.dataId);
+      tx.clearRange(heal.begin, heal.end);
+      return;
+    }
+    case "RecordDamagedShards":
+      for (const shard of write.shards) {
+        tx.set(
+          placementGroupHealKey(placementGroupId, write.dataId, shard.stripeIndex, shard.shardIndex),
+          encodeRecord("placementGroupHeal", pgHealVersion, { damage: shard.damage }),
+        );
+      }
+      return;
+    default:
+      assertNever(write);
+  }
+}
+
+function replyFor(write: IndexWrite): unknown {
+  switch (write.kind) {
+    case "IndexData":
+      return { kind: "IndexDataReply", dataId: write.dataId };
+    case "ForgetData":
+      return { kind: "ForgetDataReply", dataId: write.dataId };
+    case "RecordDamagedShards":
+      return { kind: "RecordDamagedShardsReply", recorded: write.shards.length };
+    default:
+      return assertNever(write);
+  }
+}
+
+async function stat(state: PlacementGroupState, store: MetaStore, scanMax: number): Promise<StatPlacementGroupReply> {
+  const count = async (range: { begin: Uint8Array; end: Uint8Array }): Promise<number> =>
+    store.transact(async (tx) => (await tx.getRange(range.begin, range.end, { limit: scanMax })).length);
+  const dataCount = await count(placementGroupDataRange(state.placementGroupId));
+  const damagedShardCount = await count(placementGroupHealRange(state.placementGroupId));
+  return {
+    kind: "StatPlacementGroupReply",
+    placementGroupId: state.placementGroupId,
+    epoch: state.epoch,
+    diskIds: [...state.diskIds],
+    dataCount,
+    damagedShardCount,
+    countsTruncated: dataCount >= scanMax || damagedShardCount >= scanMax,
+  };
+}

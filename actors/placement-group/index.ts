@@ -1,0 +1,23 @@
+/**
+ * The PlacementGroupActor's public surface. Other folders talk to a PG through
+ * the messages in `protocol.ts`; hosts spawn it with `placementGroupBehavior`
+ * at `placementGroupActorPath`.
+ */
+export { placementGroupActorPath, placementGroupBehavior } from "./behavior.ts";
+export type { PlacementGroupBehaviorOptions, PlacementGroupState } from "./behavior.ts";
+export {
+  ForgetData,
+  ForgetDataReply,
+  GetActingSet,
+  GetActingSetReply,
+  IndexData,
+  IndexDataReply,
+  PlacementGroupMessage,
+  RecordDamagedShards,
+  RecordDamagedShardsReply,
+  ShardDamage,
+  StatPlacementGroup,
+  StatPlacementGroupReply,
+  UpdateActingSet,
+  UpdateActingSetReply,
+} from "./protocol.ts";

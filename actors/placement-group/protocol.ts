@@ -1,0 +1,124 @@
+/**
+ * The PlacementGroupActor's interface: the messages it accepts and the
+ * replies it sends. Other folders import this file, never the behaviour.
+ *
+ * Kinds are wire ids: add new ones, never reuse or rename.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+
+const ReplyTo = Type.Object({ nodeId: Type.String(), path: Type.String() });
+const DataId = Type.String({ minLength: 1, maxLength: 256 });
+const Epoch = Type.Integer({ minimum: 0 });
+
+/** The disks of the PG's acting set at its current epoch; position = shard index. */
+export const GetActingSet = Type.Object({
+  kind: Type.Literal("GetActingSet"),
+  epoch: Epoch,
+  replyTo: ReplyTo,
+});
+export type GetActingSet = Static<typeof GetActingSet>;
+
+export const GetActingSetReply = Type.Object({
+  kind: Type.Literal("GetActingSetReply"),
+  placementGroupId: Type.Integer({ minimum: 0 }),
+  epoch: Epoch,
+  diskIds: Type.Array(Type.String()),
+});
+export type GetActingSetReply = Static<typeof GetActingSetReply>;
+
+/**
+ * Records that the PG may store shards of `dataId`: sent when a PUT begins,
+ * before its shards are written, so the index is a superset of what the PG
+ * stores and nothing written is ever unknown to repair and scrub. Replied
+ * once the entry is durable.
+ */
+export const IndexData = Type.Object({
+  kind: Type.Literal("IndexData"),
+  epoch: Epoch,
+  dataId: DataId,
+  bucket: Type.String(),
+  key: Type.String(),
+  replyTo: ReplyTo,
+});
+export type IndexData = Static<typeof IndexData>;
+
+export const IndexDataReply = Type.Object({ kind: Type.Literal("IndexDataReply"), dataId: DataId });
+export type IndexDataReply = Static<typeof IndexDataReply>;
+
+/** Removes `dataId` from the PG's index and its heal list, once its shards are freed. */
+export const ForgetData = Type.Object({
+  kind: Type.Literal("ForgetData"),
+  epoch: Epoch,
+  dataId: DataId,
+  replyTo: ReplyTo,
+});
+export type ForgetData = Static<typeof ForgetData>;
+
+export const ForgetDataReply = Type.Object({ kind: Type.Literal("ForgetDataReply"), dataId: DataId });
+export type ForgetDataReply = Static<typeof ForgetDataReply>;
+
+/** Why a shard needs healing. */
+export const ShardDamage = Type.Union([Type.Literal("write-failed"), Type.Literal("missing"), Type.Literal("corrupt")]);
+export type ShardDamage = Static<typeof ShardDamage>;
+
+/** Records shards that must be rebuilt (a write that missed a disk, a read that found one missing or corrupt). */
+export const RecordDamagedShards = Type.Object({
+  kind: Type.Literal("RecordDamagedShards"),
+  epoch: Epoch,
+  dataId: DataId,
+  shards: Type.Array(
+    Type.Object({
+      stripeIndex: Type.Integer({ minimum: 0 }),
+      shardIndex: Type.Integer({ minimum: 0, maximum: 31 }),
+      damage: ShardDamage,
+    }),
+    { minItems: 1, maxItems: 4096 },
+  ),
+  replyTo: ReplyTo,
+});
+export type RecordDamagedShards = Static<typeof RecordDamagedShards>;
+
+export const RecordDamagedShardsReply = Type.Object({ kind: Type.Literal("RecordDamagedShardsReply"), recorded: Type.Integer() });
+export type RecordDamagedShardsReply = Static<typeof RecordDamagedShardsReply>;
+
+/** Counts of what the PG stores and what it must heal (bounded scans). */
+export const StatPlacementGroup = Type.Object({
+  kind: Type.Literal("StatPlacementGroup"),
+  epoch: Epoch,
+  replyTo: ReplyTo,
+});
+export type StatPlacementGroup = Static<typeof StatPlacementGroup>;
+
+export const StatPlacementGroupReply = Type.Object({
+  kind: Type.Literal("StatPlacementGroupReply"),
+  placementGroupId: Type.Integer({ minimum: 0 }),
+  epoch: Epoch,
+  diskIds: Type.Array(Type.String()),
+  dataCount: Type.Integer({ minimum: 0 }),
+  damagedShardCount: Type.Integer({ minimum: 0 }),
+  /** True when a count reached the scan bound and is a lower bound. */
+  countsTruncated: Type.Boolean(),
+});
+export type StatPlacementGroupReply = Static<typeof StatPlacementGroupReply>;
+
+/** A new cluster map epoch gave the PG a new acting set. */
+export const UpdateActingSet = Type.Object({
+  kind: Type.Literal("UpdateActingSet"),
+  epoch: Epoch,
+  diskIds: Type.Array(Type.String(), { minItems: 1, maxItems: 32 }),
+  replyTo: ReplyTo,
+});
+export type UpdateActingSet = Static<typeof UpdateActingSet>;
+
+export const UpdateActingSetReply = Type.Object({ kind: Type.Literal("UpdateActingSetReply"), epoch: Epoch });
+export type UpdateActingSetReply = Static<typeof UpdateActingSetReply>;
+
+export const PlacementGroupMessage = Type.Union([
+  GetActingSet,
+  IndexData,
+  ForgetData,
+  RecordDamagedShards,
+  StatPlacementGroup,
+  UpdateActingSet,
+]);
+export type PlacementGroupMessage = Static<typeof PlacementGroupMessage>;
