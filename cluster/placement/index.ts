@@ -1,0 +1,8 @@
+/**
+ * The public surface of `cluster/placement/`: object → placement group by a
+ * stable hash, placement group → ordered disks by straw2 over hosts and
+ * disks. Other folders import from here.
+ */
+export { actingSet, actingSetWidthMax, allActingSets, eligibleDiskCount, eligibleHostCount } from "./acting-set.ts";
+export type { ClusterMap, PlacementDisk, PlacementHost } from "./map.ts";
+export { placementGroupCountMax, placementGroupOf } from "./placement-group.ts";
