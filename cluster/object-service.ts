@@ -38,7 +38,7 @@ import type {
 import { createErasureCodec, type ErasureCodec, type ErasureScheme } from "./erasure/index.ts";
 import type { DataLayout, ObjectCatalog, ObjectRecord, PendingRecord } from "./metadata/index.ts";
 import { placementGroupOf } from "./placement/index.ts";
-import { assert, assertNever, fault, isFault, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
+import { assert, assertNever, fault, isFault, memoryNudge, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
 import {
   FaultError,
   type BucketInfo,
@@ -114,6 +114,8 @@ export class ObjectService implements ObjectBackend {
   /** Where the bytes of an ObjectInfo handed out by headObject live. */
   readonly #records = new WeakMap<ObjectInfo, ObjectRecord>();
   #dataIdCounter = 0;
+  /** Shard buffers of GETs are dropped as soon as the client has them; see `runtime/memory.ts`. */
+  readonly #readNudge = memoryNudge();
 
   constructor(options: ObjectServiceOptions) {
     assert(options.storageClasses.has("STANDARD"), "the STANDARD storage class must be configured");
@@ -346,12 +348,18 @@ export class ObjectService implements ObjectBackend {
     let stripeCount = 0;
     let sizeBytes = 0;
 
-    const sendStripe = async (stripe: Uint8Array, length: number): Promise<void> => {
+    // Stripe buffers (data and parity) are reused once their writes settle:
+    // a PUT allocates at most `stripesInFlightMax + 1` of them whatever its size.
+    const free: StripeBuffers[] = [];
+    const takeBuffers = (): StripeBuffers =>
+      free.pop() ?? { data: new Uint8Array(stripeBytes), parity: new Uint8Array(layout.parityShards * layout.shardBytes) };
+
+    const sendStripe = async (buffers: StripeBuffers, length: number): Promise<void> => {
       const stripeIndex = stripeCount;
       stripeCount += 1;
       while (inFlight.size >= this.#stripesInFlightMax) await Promise.race(inFlight);
       if (failure !== undefined) throw failure;
-      const shards = encodeStripe(codec, layout, stripe, length);
+      const shards = encodeStripe(codec, layout, buffers, length);
       const write = Promise.all(
         shards.map((shard, shardIndex) => this.#append(actingSet[shardIndex]!, stripeShardKey(dataId, stripeIndex, shardIndex), shard)),
       ).then((outcomes) => {
@@ -363,25 +371,27 @@ export class ObjectService implements ObjectBackend {
         if (durable < quorum) {
           failure ??= new FaultError(fault("QuorumLost", `stripe ${stripeIndex}: ${durable} of ${shards.length} shards durable, ${quorum} needed`));
         }
+        // A timed-out append may still be reading the bytes: only settled writes return their buffers.
+        if (outcomes.every((outcome) => outcome === undefined || outcome.fault !== "Timeout")) free.push(buffers);
       });
       const tracked: Promise<void> = write.finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
     };
 
     try {
-      let stripe = new Uint8Array(stripeBytes);
+      let stripe = takeBuffers();
       let filled = 0;
       const take = async (piece: Uint8Array): Promise<void> => {
         sizeBytes += piece.byteLength;
         let offset = 0;
         while (offset < piece.byteLength) {
           const count = Math.min(piece.byteLength - offset, stripeBytes - filled);
-          stripe.set(piece.subarray(offset, offset + count), filled);
+          stripe.data.set(piece.subarray(offset, offset + count), filled);
           filled += count;
           offset += count;
           if (filled === stripeBytes) {
             await sendStripe(stripe, filled);
-            stripe = new Uint8Array(stripeBytes);
+            stripe = takeBuffers();
             filled = 0;
           }
         }
@@ -428,12 +438,12 @@ export class ObjectService implements ObjectBackend {
     unitBytes: number,
     startBytes: number,
     endBytesExclusive: number,
-    readUnit: (index: number) => Promise<Uint8Array>,
+    readUnit: (index: number) => Promise<Uint8Array | readonly Uint8Array[]>,
   ): AsyncGenerator<Uint8Array> {
     if (startBytes === endBytesExclusive || record.sizeBytes === 0) return;
     const first = Math.floor(startBytes / unitBytes);
     const last = Math.floor((endBytesExclusive - 1) / unitBytes);
-    const ahead: Promise<Uint8Array>[] = [];
+    const ahead: Promise<Uint8Array | readonly Uint8Array[]>[] = [];
     let next = first;
     try {
       while (next <= last || ahead.length > 0) {
@@ -443,7 +453,17 @@ export class ObjectService implements ObjectBackend {
           ahead.push(pending);
           next += 1;
         }
-        yield await ahead.shift()!;
+        const unit = await ahead.shift()!;
+        // A stripe comes as its data shards' slices, yielded as they are (no copy).
+        if (unit instanceof Uint8Array) {
+          yield unit;
+          this.#readNudge.noteBytesReleased(unit.byteLength);
+        } else {
+          for (const piece of unit) {
+            yield piece;
+            this.#readNudge.noteBytesReleased(piece.byteLength);
+          }
+        }
       }
     } finally {
       await Promise.allSettled(ahead);
@@ -480,7 +500,7 @@ export class ObjectService implements ObjectBackend {
    * parallel; when one of those fails, every other shard is read too and the
    * missing data shards are rebuilt from any k.
    */
-  async #readStripe(record: ObjectRecord, layout: ErasureLayout, stripeIndex: number, startBytes: number, endBytesExclusive: number): Promise<Uint8Array> {
+  async #readStripe(record: ObjectRecord, layout: ErasureLayout, stripeIndex: number, startBytes: number, endBytesExclusive: number): Promise<Uint8Array | readonly Uint8Array[]> {
     const k = layout.dataShards;
     const width = k + layout.parityShards;
     const stripeBytes = k * layout.shardBytes;
@@ -503,7 +523,7 @@ export class ObjectService implements ObjectBackend {
         return this.#read(actingSet[shardIndex]!, shardKey(shardIndex), shardFrom, shardTo - shardFrom);
       }),
     );
-    if (slices.every((slice) => !isFault(slice))) return concatenate(slices as Uint8Array[], to - from);
+    if (slices.every((slice) => !isFault(slice))) return slices as Uint8Array[];
 
     // The degraded path: collect any k whole shards, rebuild the missing data shards.
     const damaged: DamagedShard[] = [];
@@ -537,14 +557,12 @@ export class ObjectService implements ObjectBackend {
     }
     const codec = this.#codecs.get(record.storageClass) ?? createErasureCodec({ dataShards: k, parityShards: layout.parityShards });
     codec.reconstruct(shards, { dataOnly: true });
-    const out = new Uint8Array(to - from);
-    let written = 0;
+    const out: Uint8Array[] = [];
     for (let shardIndex = firstShard; shardIndex <= lastShard; shardIndex += 1) {
       const shard = shards[shardIndex]!;
       const shardFrom = Math.max(from - shardIndex * shardBytes, 0);
       const shardTo = Math.min(to - shardIndex * shardBytes, shardBytes);
-      out.set(shard.subarray(shardFrom, shardTo), written);
-      written += shardTo - shardFrom;
+      out.push(shard.subarray(shardFrom, shardTo));
     }
     return out;
   }
@@ -707,15 +725,25 @@ async function readUpTo(
   return { bytes: concatenate(pieces, total), ended: false };
 }
 
-/** The k + m shards of one stripe: data shards are views of `stripe` (a short last stripe is zero-padded). */
-function encodeStripe(codec: ErasureCodec, layout: ErasureLayout, stripe: Uint8Array, length: number): Uint8Array[] {
+/** A stripe's data bytes and room for its parity. */
+interface StripeBuffers {
+  readonly data: Uint8Array;
+  readonly parity: Uint8Array;
+}
+
+/**
+ * The k + m shards of one stripe of `length` bytes, as views of `buffers`.
+ * A short last stripe has shorter shards, the last data shard zero-padded.
+ */
+function encodeStripe(codec: ErasureCodec, layout: ErasureLayout, buffers: StripeBuffers, length: number): Uint8Array[] {
   const k = layout.dataShards;
   const shardBytes = Math.ceil(length / k);
-  // `stripe` was zero-filled when allocated, so bytes past `length` are the padding.
+  // The buffer may hold an earlier stripe's bytes past `length`: clear the padding.
+  buffers.data.fill(0, length, k * shardBytes);
   const data: Uint8Array[] = [];
-  for (let index = 0; index < k; index += 1) data.push(stripe.subarray(index * shardBytes, (index + 1) * shardBytes));
+  for (let index = 0; index < k; index += 1) data.push(buffers.data.subarray(index * shardBytes, (index + 1) * shardBytes));
   const parity: Uint8Array[] = [];
-  for (let index = 0; index < layout.parityShards; index += 1) parity.push(new Uint8Array(shardBytes));
+  for (let index = 0; index < layout.parityShards; index += 1) parity.push(buffers.parity.subarray(index * shardBytes, (index + 1) * shardBytes));
   codec.encode(data, parity);
   return [...data, ...parity];
 }

@@ -10,6 +10,8 @@ export { fault, isFault } from "./fault.ts";
 export type { Fault, FaultKind } from "./fault.ts";
 export { createNactHost, defaultMailboxMax, defaultSupervisionPolicy } from "./host-nact.ts";
 export type { NactHostOptions } from "./host-nact.ts";
+export { memoryNudge } from "./memory.ts";
+export type { MemoryNudge } from "./memory.ts";
 export { randomSeed, seededRandom } from "./random.ts";
 export { actorRef, refText } from "./ref.ts";
 export type { ActorRef, NodeId } from "./ref.ts";
