@@ -35,7 +35,7 @@ import type {
   PlacementGroupMessage,
   ShardDamage,
 } from "../actors/placement-group/protocol.ts";
-import { createErasureCodec, type ErasureCodec, type ErasureScheme } from "./erasure/index.ts";
+import { availableKernels, createErasureCodec, type ErasureCodec, type ErasureKernel, type ErasureScheme } from "./erasure/index.ts";
 import type { DataLayout, ObjectCatalog, ObjectRecord, PendingRecord } from "./metadata/index.ts";
 import { placementGroupOf } from "./placement/index.ts";
 import { assert, assertNever, fault, isFault, memoryNudge, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
@@ -114,6 +114,8 @@ export class ObjectService implements ObjectBackend {
   /** Where the bytes of an ObjectInfo handed out by headObject live. */
   readonly #records = new WeakMap<ObjectInfo, ObjectRecord>();
   #dataIdCounter = 0;
+  /** The fastest kernel here: ISA-L where `libisal2` is installed, else WebAssembly SIMD (identical bytes either way). */
+  readonly #kernel: ErasureKernel = availableKernels().at(-1) ?? "portable";
   /** Shard buffers of GETs are dropped as soon as the client has them; see `runtime/memory.ts`. */
   readonly #readNudge = memoryNudge();
 
@@ -140,7 +142,7 @@ export class ObjectService implements ObjectBackend {
         Number.isInteger(quorum) && quorum >= scheme.dataShards && quorum <= scheme.dataShards + scheme.parityShards,
         `storage class ${name}: write quorum ${quorum} must lie in [k, k + m]`,
       );
-      this.#codecs.set(name, createErasureCodec(scheme));
+      this.#codecs.set(name, createErasureCodec(scheme, { kernel: this.#kernel }));
     }
   }
 
@@ -555,7 +557,7 @@ export class ObjectService implements ObjectBackend {
         fault("QuorumLost", `${record.bucket}/${record.key} stripe ${stripeIndex}: ${present} of ${width} shards readable, ${k} needed`),
       );
     }
-    const codec = this.#codecs.get(record.storageClass) ?? createErasureCodec({ dataShards: k, parityShards: layout.parityShards });
+    const codec = this.#codecs.get(record.storageClass) ?? createErasureCodec({ dataShards: k, parityShards: layout.parityShards }, { kernel: this.#kernel });
     codec.reconstruct(shards, { dataOnly: true });
     const out: Uint8Array[] = [];
     for (let shardIndex = firstShard; shardIndex <= lastShard; shardIndex += 1) {
