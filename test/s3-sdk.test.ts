@@ -227,6 +227,26 @@ describe("AWS SDK v3 against the real server", () => {
     client.destroy();
   });
 
+  test("storage classes: the configured ones are stored and reported, the others refused", async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: "sdk-classes" }));
+    const body = new Uint8Array(6 * 1024 * 1024).map((_, index) => (index * 7) & 0xff);
+    // Coded (above the replication threshold) under REDUCED_REDUNDANCY = 4+1.
+    await s3.send(new PutObjectCommand({ Bucket: "sdk-classes", Key: "reduced", Body: body, StorageClass: "REDUCED_REDUNDANCY" }));
+    await s3.send(new PutObjectCommand({ Bucket: "sdk-classes", Key: "standard", Body: "small" }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: "sdk-classes", Key: "reduced" }));
+    expect(head.StorageClass).toBe("REDUCED_REDUNDANCY");
+    const got = await s3.send(new GetObjectCommand({ Bucket: "sdk-classes", Key: "reduced" }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(Buffer.from(body))).toBe(true);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "sdk-classes" }));
+    expect(listed.Contents?.map((item) => [item.Key, item.StorageClass])).toEqual([
+      ["reduced", "REDUCED_REDUNDANCY"],
+      ["standard", "STANDARD"],
+    ]);
+    // GLACIER is a class S3 knows, but this store is not configured for it.
+    expect(await errorName(s3.send(new PutObjectCommand({ Bucket: "sdk-classes", Key: "cold", Body: "x", StorageClass: "GLACIER" })))).toBe("InvalidStorageClass");
+    expect(await errorName(s3.send(new HeadObjectCommand({ Bucket: "sdk-classes", Key: "cold" })))).toBe("NotFound");
+  });
+
   test("a wrong secret is refused and changes nothing", async () => {
     await s3.send(new CreateBucketCommand({ Bucket: "sdk-auth" }));
     await s3.send(new PutObjectCommand({ Bucket: "sdk-auth", Key: "k", Body: "original" }));
