@@ -53,16 +53,16 @@ try {
 let node;
 try {
   node = await startSingleNode({
-  dataDir,
-  hostname,
-  port,
-  diskCount,
-  storageClasses,
-  credentials: credentials.credentials,
-  region,
-  virtualHostDomains,
-  log,
-});
+    dataDir,
+    hostname,
+    port,
+    diskCount,
+    storageClasses,
+    credentials: credentials.credentials,
+    region,
+    virtualHostDomains,
+    log,
+  });
 } catch (error) {
   if (!(error instanceof ConfigurationError)) throw error;
   console.error(`cairn: cannot serve ${dataDir}: ${error.message}`);

@@ -12,7 +12,7 @@ import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createS3Handler, serveBun } from "../gateway/index.ts";
 import { ObjectService } from "./object-service.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
-import { actingSet, type ClusterMap } from "./placement/index.ts";
+import { actingSet, actingSetWidthMax, eligibleDiskCount, type ClusterMap } from "./placement/index.ts";
 import type { ErasureScheme } from "./erasure/index.ts";
 import { clusterMapMismatch, loadOrCreateClusterMap } from "./cluster-map-store.ts";
 import { createNactHost, isFault, type ActorRef, type Host } from "../runtime/index.ts";
@@ -78,7 +78,11 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
   for (const diskId of diskIds) {
     disks.set(diskId, await host.spawn(diskActorPath(diskId), diskBehavior({ diskId, directory: join(config.dataDir, "disks", diskId) })));
   }
-  const width = Math.max(...[...config.storageClasses.values()].map((scheme) => scheme.dataShards + scheme.parityShards));
+  // Every PG's acting set orders all disks (up to 32); a class of k+m uses its
+  // first k+m positions. Sets of different widths are not prefixes of each
+  // other, so the width must not depend on the configured classes: adding a
+  // wider class later must not move what is stored.
+  const width = Math.min(actingSetWidthMax, eligibleDiskCount(map));
   const placementGroups: ActorRef<PlacementGroupMessage>[] = [];
   for (let placementGroupId = 0; placementGroupId < map.placementGroupCount; placementGroupId += 1) {
     const behavior = placementGroupBehavior({ placementGroupId, store, diskIds: actingSet(placementGroupId, map, width), epoch: map.epoch });

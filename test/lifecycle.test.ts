@@ -109,4 +109,38 @@ describe("server lifecycle", () => {
     check.destroy();
     await again.dispose();
   });
+
+  test("a configuration the data directory cannot serve is refused with a clear message, and the data stays", async () => {
+    const dataDir = newDataDir();
+    const first = await startServer({ dataDir });
+    const s3 = sdkClient(first);
+    await s3.send(new CreateBucketCommand({ Bucket: "kept" }));
+    await s3.send(new PutObjectCommand({ Bucket: "kept", Key: "k", Body: "still here" }));
+    s3.destroy();
+    expect(await first.stop()).toBe(0);
+
+    const refusal = async (env: Record<string, string>): Promise<string> =>
+      startServer({ dataDir, env }).then(
+        async (server) => {
+          await server.stop();
+          return "started";
+        },
+        (error: Error) => error.message,
+      );
+    const moreDisks = await refusal({ CAIRN_DISKS: "7" });
+    expect(moreDisks).toContain("server exited with 2");
+    expect(moreDisks).toContain("cairn: cannot serve");
+    expect(moreDisks).toContain("adding or removing disks needs backfill");
+    const badClasses = await refusal({ CAIRN_STORAGE_CLASSES: "STANDARD=6+3" });
+    expect(badClasses).toContain("server exited with 2");
+    expect(badClasses).toContain("needs 9 disks, there are 6");
+    expect(await refusal({ CAIRN_STORAGE_CLASSES: "STANDARD=four" })).toContain("is not NAME=K+M");
+
+    const again = await startServer({ dataDir });
+    const check = sdkClient(again);
+    const got = await check.send(new GetObjectCommand({ Bucket: "kept", Key: "k" }));
+    expect(await got.Body!.transformToString()).toBe("still here");
+    check.destroy();
+    await again.dispose();
+  });
 });
