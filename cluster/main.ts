@@ -3,13 +3,14 @@
  *
  * Environment overrides: CAIRN_PORT, CAIRN_HOST, CAIRN_DATA_DIR, CAIRN_DISKS,
  * CAIRN_DOMAIN (virtual-hosted-style base domain), CAIRN_REGION,
- * CAIRN_ACCESS_KEY and CAIRN_SECRET_KEY, CAIRN_STORAGE_CLASSES (`NAME=K+M,…`).
+ * CAIRN_ACCESS_KEY and CAIRN_SECRET_KEY, CAIRN_STORAGE_CLASSES (`NAME=K+M,…`),
+ * CAIRN_WRITE_QUORUM (`k+N`).
  */
 import { resolve } from "node:path";
 import { mkdirSync } from "node:fs";
 import { loadRootCredentials } from "./credentials.ts";
 import { ConfigurationError, startSingleNode } from "./single-node.ts";
-import { defaultStorageClasses, parseStorageClasses } from "./storage-classes.ts";
+import { defaultStorageClasses, defaultWriteQuorum, parseStorageClasses, parseWriteQuorum } from "./storage-classes.ts";
 
 function integerFromEnvironment(name: string, fallback: number, minimum: number, maximum: number): number {
   const text = process.env[name];
@@ -43,10 +44,17 @@ try {
 }
 
 let storageClasses;
+let writeQuorum;
 try {
   storageClasses = parseStorageClasses(process.env.CAIRN_STORAGE_CLASSES ?? defaultStorageClasses, diskCount);
 } catch (error) {
   console.error(`cairn: CAIRN_STORAGE_CLASSES: ${(error as Error).message}`);
+  process.exit(2);
+}
+try {
+  writeQuorum = parseWriteQuorum(process.env.CAIRN_WRITE_QUORUM ?? defaultWriteQuorum);
+} catch (error) {
+  console.error(`cairn: CAIRN_WRITE_QUORUM: ${(error as Error).message}`);
   process.exit(2);
 }
 
@@ -58,6 +66,7 @@ try {
     port,
     diskCount,
     storageClasses,
+    writeQuorum,
     credentials: credentials.credentials,
     region,
     virtualHostDomains,

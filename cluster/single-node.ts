@@ -25,6 +25,8 @@ export interface SingleNodeConfig {
   readonly diskCount: number;
   /** Storage class → scheme; every scheme fits `diskCount`. */
   readonly storageClasses: ReadonlyMap<string, ErasureScheme>;
+  /** Shards of a stripe that must be durable before a PUT counts it. */
+  readonly writeQuorum: (scheme: ErasureScheme) => number;
   readonly credentials: RootCredentials;
   readonly region: string;
   readonly virtualHostDomains: readonly string[];
@@ -97,6 +99,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     placementGroupRef: (placementGroupId) => placementGroups[placementGroupId]!,
     mapEpoch: map.epoch,
     storageClasses: config.storageClasses,
+    writeQuorum: config.writeQuorum,
   });
   const secrets = new Map([[config.credentials.accessKeyId, config.credentials.secretAccessKey]]);
   const handler = createS3Handler({

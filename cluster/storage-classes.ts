@@ -28,3 +28,19 @@ export function parseStorageClasses(text: string, diskCount: number): Map<string
   if (!classes.has("STANDARD")) throw new Error("the STANDARD storage class must be configured");
   return classes;
 }
+
+/** The default write quorum: k + 1 shards of every stripe durable. */
+export const defaultWriteQuorum = "k+1";
+
+/**
+ * Parses a write quorum `k+N` (or `k`): a stripe counts once k + N of its
+ * k + m shards are durable, at most all of them. Throws an Error whose
+ * message says what is wrong.
+ */
+export function parseWriteQuorum(text: string): (scheme: ErasureScheme) => number {
+  const match = /^k(?:\+(\d+))?$/.exec(text.trim());
+  if (match === null) throw new Error(`write quorum "${text}" is not k or k+N (e.g. k+1)`);
+  const extra = Number(match[1] ?? "0");
+  if (extra > 31) throw new Error(`write quorum "${text}": N must be at most 31`);
+  return (scheme) => Math.min(scheme.dataShards + extra, scheme.dataShards + scheme.parityShards);
+}
