@@ -103,6 +103,7 @@ export class ObjectService implements ObjectBackend {
   readonly #placementGroupRef: (placementGroupId: number) => ActorRef<PlacementGroupMessage>;
   readonly #mapEpoch: number;
   readonly #schemes: ReadonlyMap<string, ErasureScheme>;
+  /** Codecs by scheme (`k+m`): a record names its scheme, so reads never depend on today's class table. */
   readonly #codecs = new Map<string, ErasureCodec>();
   readonly #replicationBytesMax: number;
   readonly #shardBytes: number;
@@ -142,7 +143,6 @@ export class ObjectService implements ObjectBackend {
         Number.isInteger(quorum) && quorum >= scheme.dataShards && quorum <= scheme.dataShards + scheme.parityShards,
         `storage class ${name}: write quorum ${quorum} must lie in [k, k + m]`,
       );
-      this.#codecs.set(name, createErasureCodec(scheme, { kernel: this.#kernel }));
     }
   }
 
@@ -166,8 +166,8 @@ export class ObjectService implements ObjectBackend {
   async putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket"> {
     if ((await this.#catalog.getBucket(input.bucket)) === undefined) return "no-such-bucket";
     const scheme = this.#schemes.get(input.storageClass);
-    const codec = this.#codecs.get(input.storageClass);
-    assert(scheme !== undefined && codec !== undefined, `storage class ${input.storageClass} is configured (the gateway checked)`);
+    assert(scheme !== undefined, `storage class ${input.storageClass} is configured (the gateway checked)`);
+    const codec = this.#codecFor(scheme);
     const placementGroupId = placementGroupOf(input.bucket, input.key, this.#placementGroupCount);
     const actingSet = await this.#actingSet(placementGroupId);
     assert(actingSet.length >= scheme.dataShards + scheme.parityShards, `pg ${placementGroupId}: acting set smaller than ${input.storageClass}`);
@@ -252,6 +252,9 @@ export class ObjectService implements ObjectBackend {
     assert(record !== undefined, "readObject takes an ObjectInfo returned by this service");
     assert(0 <= startBytes && startBytes <= endBytesExclusive && endBytesExclusive <= record.sizeBytes, "range within object");
     const layout = record.layout;
+    // One acting-set lookup per GET, made when the first unit is read.
+    let actingSet: Promise<readonly string[]> | undefined;
+    const actingSetOnce = (placementGroupId: number): Promise<readonly string[]> => (actingSet ??= this.#actingSet(placementGroupId));
     switch (layout.kind) {
       case "single":
         return this.#readChunks(record, layout.chunkBytes, startBytes, endBytesExclusive, (index) =>
@@ -259,11 +262,11 @@ export class ObjectService implements ObjectBackend {
         );
       case "replicated":
         return this.#readChunks(record, layout.chunkBytes, startBytes, endBytesExclusive, (index) =>
-          this.#readReplicatedChunk(record, layout, index, startBytes, endBytesExclusive),
+          this.#readReplicatedChunk(record, layout, actingSetOnce(layout.placementGroupId), index, startBytes, endBytesExclusive),
         );
       case "erasure":
         return this.#readChunks(record, layout.dataShards * layout.shardBytes, startBytes, endBytesExclusive, (index) =>
-          this.#readStripe(record, layout, index, startBytes, endBytesExclusive),
+          this.#readStripe(record, layout, actingSetOnce(layout.placementGroupId), index, startBytes, endBytesExclusive),
         );
       default:
         return assertNever(layout);
@@ -479,8 +482,15 @@ export class ObjectService implements ObjectBackend {
     return reply;
   }
 
-  async #readReplicatedChunk(record: ObjectRecord, layout: ReplicatedLayout, index: number, startBytes: number, endBytesExclusive: number): Promise<Uint8Array> {
-    const actingSet = await this.#actingSet(layout.placementGroupId);
+  async #readReplicatedChunk(
+    record: ObjectRecord,
+    layout: ReplicatedLayout,
+    actingSetPending: Promise<readonly string[]>,
+    index: number,
+    startBytes: number,
+    endBytesExclusive: number,
+  ): Promise<Uint8Array> {
+    const actingSet = await actingSetPending;
     const { from, to } = window(index * layout.chunkBytes, layout.chunkBytes, startBytes, endBytesExclusive);
     const damaged: DamagedShard[] = [];
     let lastFault: Fault | undefined;
@@ -502,7 +512,14 @@ export class ObjectService implements ObjectBackend {
    * parallel; when one of those fails, every other shard is read too and the
    * missing data shards are rebuilt from any k.
    */
-  async #readStripe(record: ObjectRecord, layout: ErasureLayout, stripeIndex: number, startBytes: number, endBytesExclusive: number): Promise<Uint8Array | readonly Uint8Array[]> {
+  async #readStripe(
+    record: ObjectRecord,
+    layout: ErasureLayout,
+    actingSetPending: Promise<readonly string[]>,
+    stripeIndex: number,
+    startBytes: number,
+    endBytesExclusive: number,
+  ): Promise<Uint8Array | readonly Uint8Array[]> {
     const k = layout.dataShards;
     const width = k + layout.parityShards;
     const stripeBytes = k * layout.shardBytes;
@@ -512,7 +529,7 @@ export class ObjectService implements ObjectBackend {
     const { from, to } = window(stripeStart, stripeLength, startBytes, endBytesExclusive);
     const firstShard = Math.floor(from / shardBytes);
     const lastShard = Math.floor((to - 1) / shardBytes);
-    const actingSet = await this.#actingSet(layout.placementGroupId);
+    const actingSet = await actingSetPending;
     const shardKey = (shardIndex: number): string => stripeShardKey(record.dataId, stripeIndex, shardIndex);
 
     // The healthy path: read just the needed slices of the needed data shards.
@@ -557,8 +574,7 @@ export class ObjectService implements ObjectBackend {
         fault("QuorumLost", `${record.bucket}/${record.key} stripe ${stripeIndex}: ${present} of ${width} shards readable, ${k} needed`),
       );
     }
-    const codec = this.#codecs.get(record.storageClass) ?? createErasureCodec({ dataShards: k, parityShards: layout.parityShards }, { kernel: this.#kernel });
-    codec.reconstruct(shards, { dataOnly: true });
+    this.#codecFor({ dataShards: k, parityShards: layout.parityShards }).reconstruct(shards, { dataOnly: true });
     const out: Uint8Array[] = [];
     for (let shardIndex = firstShard; shardIndex <= lastShard; shardIndex += 1) {
       const shard = shards[shardIndex]!;
@@ -583,6 +599,16 @@ export class ObjectService implements ObjectBackend {
       return fault("Corrupt", `shard ${shardKey} on ${diskId}: ${reply.bytes.byteLength} bytes where ${lengthBytes} were asked`);
     }
     return reply.bytes;
+  }
+
+  #codecFor(scheme: ErasureScheme): ErasureCodec {
+    const name = `${scheme.dataShards}+${scheme.parityShards}`;
+    let codec = this.#codecs.get(name);
+    if (codec === undefined) {
+      codec = createErasureCodec(scheme, { kernel: this.#kernel });
+      this.#codecs.set(name, codec);
+    }
+    return codec;
   }
 
   // ---- placement groups ----
