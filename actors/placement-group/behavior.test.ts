@@ -52,7 +52,7 @@ describe("PlacementGroupActor", () => {
   });
 
   test("indexes data and damaged shards durably, and forgets both", async () => {
-    // Many concurrent writes: they are grouped into few transactions, and every one is answered.
+    // Many concurrent writes (the actor groups them into shared transactions): every one is answered and durable.
     const writes = [];
     for (let index = 0; index < 200; index += 1) {
       writes.push(ask((replyTo) => ({ kind: "IndexData", epoch: 3, dataId: `data-${index}`, bucket: "b", key: `k${index}`, replyTo })));
