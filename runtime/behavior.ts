@@ -80,6 +80,8 @@ export interface ActorCrash {
 /** A node's actor host. */
 export interface Host {
   readonly nodeId: NodeId;
+  /** This run of the node; every ref it hands out carries it. */
+  readonly incarnation: number;
   readonly clock: Clock;
   readonly random: Random;
   spawn<S, M>(path: string, behavior: Behavior<S, M>, options?: SpawnOptions): Promise<ActorRef<M>>;

@@ -163,7 +163,7 @@ describe("nact host: spawn and delivery", () => {
       },
     });
     expect(opened).toBe(true);
-    expect(ref).toEqual({ nodeId: "node-a", path: "disks/disk-0" });
+    expect(ref).toEqual({ nodeId: "node-a", incarnation: 1, path: "disks/disk-0" });
     expect(await host.ask(ref, (replyTo: ActorRef<boolean>) => ({ kind: "Ping" as const, replyTo }), askTimeoutMs)).toBe(true);
   });
 
@@ -171,7 +171,7 @@ describe("nact host: spawn and delivery", () => {
     const { host } = createTestHost();
     const probe = newProbe();
     const spawning = host.spawn("counter", counterBehavior(probe));
-    const ref = actorRef<CounterMessage>("node-a", "counter");
+    const ref = actorRef<CounterMessage>("node-a", 1, "counter");
     host.tell(ref, { kind: "Add", amount: 3 });
     await spawning;
     expect(await getTotal(host, ref)).toBe(3);
@@ -237,7 +237,7 @@ describe("nact host: spawn and delivery", () => {
     const { host } = createTestHost();
     const probe = newProbe();
     const spawning = host.spawn("counter", counterBehavior(probe));
-    const stopping = host.stop(actorRef("node-a", "counter"));
+    const stopping = host.stop(actorRef("node-a", 1, "counter"));
     await expect(spawning).rejects.toThrow(/stopped before it started/);
     await stopping;
     expect(probe.incarnations).toBe(0);
@@ -321,7 +321,7 @@ describe("nact host: ask", () => {
 
   test("asking or telling an unknown actor or another node is a counted, logged dead letter", async () => {
     const { host, logs } = createTestHost();
-    const nowhere = actorRef<CounterMessage>("node-a", "no/such/actor");
+    const nowhere = actorRef<CounterMessage>("node-a", 1, "no/such/actor");
     const reply = await getTotal(host, nowhere);
     expect(isFault(reply) && reply.fault).toBe("Unreachable");
     expect(host.deadLetterCount()).toBe(1);
@@ -330,7 +330,7 @@ describe("nact host: ask", () => {
     expect(host.deadLetterCount()).toBe(2);
 
     const elsewhere = await host.spawn("counter", counterBehavior(newProbe()));
-    const remote = actorRef<CounterMessage>("node-b", elsewhere.path);
+    const remote = actorRef<CounterMessage>("node-b", 1, elsewhere.path);
     host.tell(remote, { kind: "Add", amount: 1 });
     const remoteReply = await getTotal(host, remote);
     expect(isFault(remoteReply) && remoteReply.fault).toBe("Unreachable");
@@ -338,8 +338,21 @@ describe("nact host: ask", () => {
 
     const deadLetters = logs.filter((line) => line["event"] === "dead-letter");
     expect(deadLetters.length).toBe(4);
-    expect(deadLetters[1]).toMatchObject({ to: "node-a:no/such/actor", kind: "Add", reason: "unknown actor" });
-    expect(deadLetters[2]).toMatchObject({ to: "node-b:counter" });
+    expect(deadLetters[1]).toMatchObject({ to: "node-a#1:no/such/actor", kind: "Add", reason: "unknown actor" });
+    expect(deadLetters[2]).toMatchObject({ to: "node-b#1:counter" });
+  });
+
+  test("a ref of an earlier incarnation of this node is refused, never delivered to the actor now at its path", async () => {
+    const { host, logs } = createTestHost();
+    const probe = newProbe();
+    const current = await host.spawn("counter", counterBehavior(probe));
+    const earlier = actorRef<CounterMessage>("node-a", current.incarnation + 1, current.path);
+    host.tell(earlier, { kind: "Add", amount: 5 });
+    const reply = await getTotal(host, earlier);
+    expect(isFault(reply) && reply.fault).toBe("Unreachable");
+    expect(await getTotal(host, current)).toBe(0);
+    expect(host.deadLetterCount()).toBe(2);
+    expect(logs.filter((line) => line["event"] === "dead-letter").map((line) => line["reason"])).toEqual(["dead incarnation", "dead incarnation"]);
   });
 
   test("timeoutMs must be a positive finite number", async () => {
@@ -539,7 +552,7 @@ describe("nact host: stop and shutdown", () => {
     expect(isFault(reply) && reply.fault).toBe("Unreachable");
     // Stopping again, or stopping an unknown actor, is harmless.
     await host.stop(ref);
-    await host.stop(actorRef("node-a", "never-was"));
+    await host.stop(actorRef("node-a", 1, "never-was"));
   });
 
   test("shutdown stops every actor in reverse spawn order and releases waiting asks", async () => {

@@ -27,6 +27,11 @@ import { actorRef, refText, type ActorRef, type NodeId } from "./ref.ts";
 
 export interface NactHostOptions {
   readonly nodeId: NodeId;
+  /**
+   * This run of the node (a positive integer that grows across restarts;
+   * membership hands it out in a fleet). Defaults to 1.
+   */
+  readonly incarnation?: number;
   /** Defaults to `systemClock()`. */
   readonly clock?: Clock;
   /** Defaults to `seededRandom(randomSeed())`; the seed is logged so the run can be replayed. */
@@ -61,7 +66,7 @@ export function createNactHost(options: NactHostOptions): Host {
 }
 
 /** Why a message could not be delivered. */
-type Undeliverable = "unknown actor" | "actor stopped" | "mailbox full" | "other node (no remoting yet)";
+type Undeliverable = "unknown actor" | "actor stopped" | "mailbox full" | "dead incarnation" | "other node (no remoting yet)";
 
 /** What travels through nact: the start signal, or a behaviour's message. */
 type Envelope = { readonly start: true } | { readonly start: false; readonly message: unknown };
@@ -85,6 +90,7 @@ interface PendingAsk {
 
 class NactHost implements Host {
   readonly nodeId: NodeId;
+  readonly incarnation: number;
   readonly clock: Clock;
   readonly random: Random;
   readonly #onCrash: ((crash: ActorCrash) => void) | undefined;
@@ -102,6 +108,8 @@ class NactHost implements Host {
   constructor(options: NactHostOptions) {
     assert(typeof options.nodeId === "string" && options.nodeId.length > 0, "createNactHost: nodeId must be a non-empty string");
     this.nodeId = options.nodeId;
+    this.incarnation = options.incarnation ?? 1;
+    assert(Number.isSafeInteger(this.incarnation) && this.incarnation >= 1, "createNactHost: incarnation must be a positive integer");
     this.clock = options.clock ?? systemClock();
     this.#log = options.log ?? ((line) => console.error(JSON.stringify(line)));
     this.#onCrash = options.onCrash;
@@ -140,7 +148,7 @@ class NactHost implements Host {
     this.#cellSequence += 1;
     const cell = new ActorCell({
       host: this.#cellHost,
-      ref: actorRef<unknown>(this.nodeId, path),
+      ref: actorRef<unknown>(this.nodeId, this.incarnation, path),
       nactName: `cell-${this.#cellSequence}`,
       behavior: behavior as unknown as Behavior<unknown, unknown>,
       policy,
@@ -170,7 +178,7 @@ class NactHost implements Host {
     }
 
     this.#askSequence += 1;
-    const replyRef = actorRef<R>(this.nodeId, `${replyPathPrefix}ask-${this.#askSequence}`);
+    const replyRef = actorRef<R>(this.nodeId, this.incarnation, `${replyPathPrefix}ask-${this.#askSequence}`);
     const timer = new AbortController();
     let resolve!: (result: R | Fault) => void;
     const result = new Promise<R | Fault>((settle) => {
@@ -208,8 +216,8 @@ class NactHost implements Host {
   }
 
   stop(ref: ActorRef<unknown>): Promise<void> {
-    if (ref.nodeId !== this.nodeId) {
-      this.#log({ level: "warn", event: "stop-ignored", nodeId: this.nodeId, actor: refText(ref), reason: "other node" });
+    if (ref.nodeId !== this.nodeId || ref.incarnation !== this.incarnation) {
+      this.#log({ level: "warn", event: "stop-ignored", nodeId: this.nodeId, actor: refText(ref), reason: "other node or incarnation" });
       return Promise.resolve();
     }
     const cell = this.#cells.get(ref.path);
@@ -237,6 +245,7 @@ class NactHost implements Host {
 
   #reachability(to: ActorRef<unknown>): Undeliverable | undefined {
     if (to.nodeId !== this.nodeId) return "other node (no remoting yet)";
+    if (to.incarnation !== this.incarnation) return "dead incarnation";
     if (this.#asks.has(to.path)) return undefined;
     const cell = this.#cells.get(to.path);
     if (cell === undefined) return "unknown actor";
@@ -245,6 +254,7 @@ class NactHost implements Host {
 
   #deliver(to: ActorRef<unknown>, message: unknown): Undeliverable | "delivered" {
     if (to.nodeId !== this.nodeId) return "other node (no remoting yet)";
+    if (to.incarnation !== this.incarnation) return "dead incarnation";
     const pending = this.#asks.get(to.path);
     if (pending !== undefined) {
       pending.settle(message);

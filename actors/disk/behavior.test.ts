@@ -23,7 +23,7 @@ interface Told {
 function recordingContext(): { context: ActorContext<DiskMessage>; told: Told[] } {
   const told: Told[] = [];
   const context: ActorContext<DiskMessage> = {
-    self: actorRef<DiskMessage>("node-test", diskActorPath("disk-test")),
+    self: actorRef<DiskMessage>("node-test", 1, diskActorPath("disk-test")),
     nodeId: "node-test",
     clock: manualClock(0),
     random: seededRandom(1),
@@ -58,7 +58,7 @@ afterEach(async () => {
 
 function replyTo(): ActorRef<never> {
   replyCounter += 1;
-  return actorRef("node-client", `temp/reply-${replyCounter}`);
+  return actorRef("node-client", 1, `temp/reply-${replyCounter}`);
 }
 
 async function send(message: DiskMessage): Promise<void> {

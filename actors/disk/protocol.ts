@@ -11,7 +11,7 @@ export const shardKeyBytesMax = 512;
 /** Largest payload of one record. Objects larger than this are stored as several shards. */
 export const shardBytesMax = 8 * 1024 * 1024;
 
-const ReplyTo = Type.Object({ nodeId: Type.String(), path: Type.String() });
+const ReplyTo = Type.Object({ nodeId: Type.String(), incarnation: Type.Integer({ minimum: 1 }), path: Type.String() });
 const ShardKey = Type.String({ minLength: 1, maxLength: shardKeyBytesMax });
 
 /** Append one shard; the reply comes only after it is durable (fdatasync). */

@@ -6,7 +6,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 
-const ReplyTo = Type.Object({ nodeId: Type.String(), path: Type.String() });
+const ReplyTo = Type.Object({ nodeId: Type.String(), incarnation: Type.Integer({ minimum: 1 }), path: Type.String() });
 const DataId = Type.String({ minLength: 1, maxLength: 256 });
 const Epoch = Type.Integer({ minimum: 0 });
 
