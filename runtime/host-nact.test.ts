@@ -291,7 +291,7 @@ describe("nact host: ask", () => {
     // Messages are ordered, so once this Get is answered the late reply was sent.
     expect(await getTotal(host, ref)).toBe(0);
     expect(host.deadLetterCount()).toBe(1);
-    expect(logs.some((line) => line["event"] === "dead-letter" && String(line["to"]).startsWith("node-a:tmp/ask-"))).toBe(true);
+    expect(logs.some((line) => line["event"] === "dead-letter" && String(line["to"]).startsWith("node-a#1:tmp/ask-"))).toBe(true);
   });
 
   test("the ask timeout runs on the host clock", async () => {
