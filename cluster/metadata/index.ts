@@ -13,6 +13,7 @@ export type { LmdbStoreOptions } from "./lmdb-store.ts";
 export { bytesEqual, compareBytes, keyAfter } from "./bytes.ts";
 export {
   bucketKey,
+  bucketPartitionOwnerKey,
   bucketRange,
   clusterMapKey,
   credentialKey,
@@ -22,11 +23,19 @@ export {
   garbageRange,
   healShardFromStoredKey,
   keyspaceFormatVersion,
+  managerLeaseKey,
+  nodeKey,
+  nodeLeaseKey,
+  nodeLeaseRange,
+  nodeRange,
   objectKey,
   objectKeyFromStoredKey,
   objectKeyPrefix,
   objectPrefixRange,
   objectRange,
+  partitionUnitFromStoredKey,
+  partitionUnitKey,
+  partitionUnitRange,
   pendingKey,
   pendingRange,
   placementGroupDataKey,
@@ -34,6 +43,7 @@ export {
   placementGroupHealDataRange,
   placementGroupHealKey,
   placementGroupHealRange,
+  placementGroupOwnerKey,
   strinc,
 } from "./keyspace.ts";
 export type { KeyRange } from "./keyspace.ts";

@@ -8,6 +8,13 @@ import {
   objectKeyPrefix,
   objectPrefixRange,
   objectRange,
+  nodeKey,
+  nodeLeaseKey,
+  nodeLeaseRange,
+  nodeRange,
+  partitionUnitFromStoredKey,
+  partitionUnitKey,
+  partitionUnitRange,
   pendingKey,
   pendingRange,
   strinc,
@@ -93,5 +100,16 @@ describe("keyspace", () => {
     expect(within(objectKey("b\u0000", "a"), allKeys)).toBe(false);
     expect(within(objectKey("a", "a"), allKeys)).toBe(false);
     expect(objectKeyPrefix("b", "x").length).toBe(objectKey("b", "x").length - 1);
+  });
+
+  test("membership subspaces hold their own keys only", () => {
+    expect(within(nodeKey("n1"), nodeRange())).toBe(true);
+    expect(within(nodeLeaseKey("n1"), nodeRange())).toBe(false);
+    expect(within(nodeLeaseKey("n1"), nodeLeaseRange())).toBe(true);
+    expect(within(nodeKey("n1"), nodeLeaseRange())).toBe(false);
+    expect(within(partitionUnitKey("b", 3), partitionUnitRange())).toBe(true);
+    expect(within(pendingKey("d"), partitionUnitRange())).toBe(false);
+    expect(partitionUnitFromStoredKey(partitionUnitKey("b\u0000x", 7))).toEqual({ bucket: "b\u0000x", partition: 7 });
+    expect(() => partitionUnitFromStoredKey(nodeKey("n1"))).toThrow();
   });
 });

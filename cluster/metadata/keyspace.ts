@@ -13,6 +13,12 @@
  * | `("m",)`                   | the cluster map (hosts, disks, PG count)      |
  * | `("pg", pg, "d", dataId)`  | a placement group's index: data it stores     |
  * | `("pg", pg, "h", dataId, stripe, shard)` | a shard of that PG to heal      |
+ * | `("n", nodeId)`            | a node's registration (address, roles, disks, incarnation) |
+ * | `("nl", nodeId)`           | a node's lease                                |
+ * | `("ml",)`                  | the ClusterManager's lease (holder, term)     |
+ * | `("own", "pg", pg)`        | the owner (node, incarnation, epoch) of a PG  |
+ * | `("own", "bp", bucket, partition)` | the owner of a bucket partition       |
+ * | `("pu", bucket, partition)` | a bucket partition registered for assignment |
  *
  * The tuple encoding of a string is its UTF-8 bytes with each 0x00 escaped as
  * 0x00 0xff, then a 0x00 terminator. Encoded strings therefore sort exactly as
@@ -170,4 +176,59 @@ export function healShardFromStoredKey(stored: Uint8Array): { dataId: string; st
 /** The key of the cluster map. */
 export function clusterMapKey(): Uint8Array {
   return encode(["m"]);
+}
+
+/** The key of a node's registration record. */
+export function nodeKey(nodeId: string): Uint8Array {
+  return encode(["n", nodeId]);
+}
+
+/** Every node registration record, in nodeId order. */
+export function nodeRange(): KeyRange {
+  return tupleRange(encode(["n"]));
+}
+
+/** The key of a node's lease. */
+export function nodeLeaseKey(nodeId: string): Uint8Array {
+  return encode(["nl", nodeId]);
+}
+
+/** Every node lease, in nodeId order. */
+export function nodeLeaseRange(): KeyRange {
+  return tupleRange(encode(["nl"]));
+}
+
+/** The key of the ClusterManager's lease. */
+export function managerLeaseKey(): Uint8Array {
+  return encode(["ml"]);
+}
+
+/** The key of the owner record of placement group `placementGroupId`. */
+export function placementGroupOwnerKey(placementGroupId: number): Uint8Array {
+  return encode(["own", "pg", placementGroupId]);
+}
+
+/** The key of the owner record of partition `partition` of `bucket`. */
+export function bucketPartitionOwnerKey(bucket: string, partition: number): Uint8Array {
+  return encode(["own", "bp", bucket, partition]);
+}
+
+/** The key under which bucket partition (`bucket`, `partition`) is registered for assignment. */
+export function partitionUnitKey(bucket: string, partition: number): Uint8Array {
+  return encode(["pu", bucket, partition]);
+}
+
+/** Every registered bucket partition, in (bucket, partition) order. */
+export function partitionUnitRange(): KeyRange {
+  return tupleRange(encode(["pu"]));
+}
+
+/** The (bucket, partition) named by a stored partition-unit key; a key from another subspace is a bug. */
+export function partitionUnitFromStoredKey(stored: Uint8Array): { bucket: string; partition: number } {
+  const items = unpack(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength));
+  const [tag, bucket, partition] = items;
+  if (items.length !== 3 || tag !== "pu" || typeof bucket !== "string" || typeof partition !== "number") {
+    throw new Error("partitionUnitFromStoredKey: not a partition unit key");
+  }
+  return { bucket, partition };
 }

@@ -24,6 +24,12 @@ export const recordKinds = {
   placementGroupData: 7,
   placementGroupHeal: 8,
   clusterMap: 9,
+  // Membership (cluster/membership/records.ts defines their versions).
+  node: 10,
+  nodeLease: 11,
+  managerLease: 12,
+  unitOwner: 13,
+  partitionUnit: 14,
 } as const;
 
 export type RecordKind = keyof typeof recordKinds;
