@@ -1,6 +1,8 @@
 /**
  * The cluster map in the metadata store (key `("m",)`, record kind
- * `clusterMap`, version 1: the `ClusterMap` fields as a plain map).
+ * `clusterMap`, version 1: the `ClusterMap` fields as a plain map; the
+ * optional `placementVersion` and `actingSetPins` were added later and read
+ * as absent in maps stored before them).
  *
  * On one node the map is created on the first start from the configuration
  * and must match it afterwards: placement is computed from the map, so

@@ -12,7 +12,7 @@ import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createS3Handler, serveBun } from "../gateway/index.ts";
 import { ObjectService } from "./object-service.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
-import { actingSet, actingSetWidthMax, eligibleDiskCount, type ClusterMap } from "./placement/index.ts";
+import { actingSet, actingSetWidthMax, eligibleDiskCount, placementVersionCurrent, type ClusterMap } from "./placement/index.ts";
 import type { ErasureScheme } from "./erasure/index.ts";
 import { clusterMapMismatch, loadOrCreateClusterMap } from "./cluster-map-store.ts";
 import { createNactHost, isFault, type ActorRef, type Host } from "../runtime/index.ts";
@@ -66,6 +66,8 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
   const proposed: ClusterMap = {
     epoch: 1,
     placementGroupCount,
+    // A data directory keeps the version it was created with (its stored map).
+    placementVersion: placementVersionCurrent,
     hosts: [{ hostId: nodeId, disks: diskIds.map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }],
   };
   const map = await loadOrCreateClusterMap(store, proposed);

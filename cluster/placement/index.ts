@@ -3,6 +3,6 @@
  * stable hash, placement group → ordered disks by straw2 over hosts and
  * disks. Other folders import from here.
  */
-export { actingSet, actingSetWidthMax, allActingSets, eligibleDiskCount, eligibleHostCount } from "./acting-set.ts";
-export type { ClusterMap, PlacementDisk, PlacementHost } from "./map.ts";
+export { actingSet, actingSetWidthMax, allActingSets, carryActingSets, eligibleDiskCount, eligibleHostCount, placementVersionCurrent } from "./acting-set.ts";
+export type { ActingSetPin, ActingSetPins, ClusterMap, PlacementDisk, PlacementHost } from "./map.ts";
 export { placementGroupCountMax, placementGroupOf } from "./placement-group.ts";
