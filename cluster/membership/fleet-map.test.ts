@@ -1,0 +1,209 @@
+import { describe, expect, test } from "bun:test";
+import { encodeRecord } from "../metadata/index.ts";
+import { actingSet, eligibleDiskCount, type ClusterMap } from "../placement/index.ts";
+import { emptyFleetMap, planFleetMap, rendezvous, unitsOfNode, type FleetPlanInput, type PartitionUnit } from "./fleet-map.ts";
+import { decodeFleetMap, encodeFleetMap, type FleetMap, type NodeLease, type NodeRecord, type NodeRole } from "./records.ts";
+
+const leaseMs = 1_000;
+const skewMs = 100;
+
+function node(nodeId: string, incarnation = 1, roles: NodeRole[] = ["storage", "gateway"], diskCount = 2): NodeRecord {
+  const disks = Array.from({ length: diskCount }, (_, index) => ({ diskId: `${nodeId}/d${index}`, weight: 1 }));
+  return { nodeId, address: `ws://${nodeId}`, roles, disks, incarnation, registeredAtMs: 0 };
+}
+
+function lease(record: NodeRecord, expiresAtMs: number): NodeLease {
+  return { nodeId: record.nodeId, incarnation: record.incarnation, expiresAtMs, renewedAtMs: expiresAtMs - leaseMs };
+}
+
+const partitions: PartitionUnit[] = Array.from({ length: 12 }, (_, index) => ({ bucket: `b${index % 3}`, partition: index }));
+
+interface World {
+  records: NodeRecord[];
+  leases: Map<string, NodeLease>;
+  nowMs: number;
+  map: FleetMap;
+}
+
+function world(nodeIds: string[]): World {
+  const records = nodeIds.map((nodeId) => node(nodeId));
+  return { records, leases: new Map(records.map((record) => [record.nodeId, lease(record, 10_000)])), nowMs: 0, map: emptyFleetMap(32) };
+}
+
+function plan(w: World, movesMax = 1_000): ReturnType<typeof planFleetMap> {
+  const input: FleetPlanInput = {
+    previous: w.map,
+    nodes: w.records,
+    leases: w.leases,
+    partitionUnits: partitions,
+    nowMs: w.nowMs,
+    clockSkewMsMax: skewMs,
+    rebalanceMovesPerTickMax: movesMax,
+    managerTerm: 1,
+  };
+  const result = planFleetMap(input);
+  w.map = result.map;
+  return result;
+}
+
+function ownerByUnit(map: FleetMap): Map<string, string> {
+  return new Map([
+    ...map.placementGroups.map((entry) => [`pg/${entry.placementGroupId}`, entry.nodeId] as const),
+    ...map.partitions.map((entry) => [`bp/${entry.bucket}/${entry.partition}`, entry.nodeId] as const),
+  ]);
+}
+
+describe("planFleetMap", () => {
+  test("new nodes join, then receive every unit by the placement rule; an unchanged world changes nothing", () => {
+    const w = world(["n1", "n2", "n3"]);
+    const joined = plan(w);
+    expect(joined.changed).toBe(true);
+    expect(w.map.nodes.map((entry) => entry.state)).toEqual(["joining", "joining", "joining"]);
+    expect(w.map.placementGroups).toEqual([]);
+    plan(w);
+    expect(w.map.epoch).toBe(2);
+    expect(w.map.nodes.map((entry) => entry.state)).toEqual(["up", "up", "up"]);
+    expect(w.map.placementGroups.length).toBe(32);
+    expect(w.map.partitions.length).toBe(partitions.length);
+    const width = eligibleDiskCount(w.map.placement);
+    expect(width).toBe(6);
+    for (const entry of w.map.placementGroups) {
+      const firstDisk = actingSet(entry.placementGroupId, w.map.placement, width)[0]!;
+      expect(entry.nodeId).toBe(firstDisk.split("/")[0]!);
+      expect(entry.epoch).toBe(2);
+    }
+    for (const entry of w.map.partitions) expect(entry.nodeId).toBe(rendezvous(`bp/${entry.bucket}/${entry.partition}`, ["n1", "n2", "n3"])!);
+    expect(w.map.placement.epoch).toBe(w.map.epoch);
+    const again = plan(w);
+    expect(again.changed).toBe(false);
+    expect(w.map.epoch).toBe(2);
+  });
+
+  test("a lapsed lease (past expiry plus skew) marks the node down and moves all its units at once; others keep theirs", () => {
+    const w = world(["n1", "n2", "n3"]);
+    plan(w);
+    plan(w);
+    const before = w.map;
+    w.nowMs = 10_000 + skewMs; // expired on the holder's clock, inside the skew allowance
+    w.leases.set("n1", lease(w.records[1 - 1]!, 10_000));
+    for (const other of ["n2", "n3"]) w.leases.set(other, lease(w.records.find((r) => r.nodeId === other)!, 20_000));
+    expect(plan(w).changed).toBe(false);
+    w.nowMs = 10_000 + skewMs + 1;
+    const down = plan(w, 0); // the rebalancing limit does not hold back moves off a down node
+    expect(down.changed).toBe(true);
+    expect(w.map.epoch).toBe(before.epoch + 1);
+    expect(w.map.nodes.find((entry) => entry.nodeId === "n1")!.state).toBe("down");
+    expect(unitsOfNode(w.map, "n1")).toEqual([]);
+    const owners = ownerByUnit(w.map);
+    for (const [unit, owner] of ownerByUnit(before)) {
+      if (owner === "n1") {
+        expect(owners.get(unit)).not.toBe("n1");
+      } else {
+        expect(owners.get(unit)).toBe(owner);
+      }
+    }
+    // Moved units carry the new epoch; the rest keep the epoch of their assignment.
+    for (const entry of w.map.placementGroups) {
+      const was = before.placementGroups.find((old) => old.placementGroupId === entry.placementGroupId)!;
+      expect(entry.epoch).toBe(was.nodeId === "n1" ? w.map.epoch : was.epoch);
+    }
+    // PGs go to the node of the first disk of their acting set whose node is up.
+    const width = eligibleDiskCount(w.map.placement);
+    for (const entry of w.map.placementGroups) {
+      const firstUp = actingSet(entry.placementGroupId, w.map.placement, width).find((diskId) => !diskId.startsWith("n1/"))!;
+      expect(entry.nodeId).toBe(firstUp.split("/")[0]!);
+    }
+  });
+
+  test("a rejoining node gets its units back at most rebalanceMovesPerTickMax per map, ending where it started", () => {
+    const w = world(["n1", "n2", "n3", "n4"]);
+    plan(w);
+    plan(w);
+    const original = ownerByUnit(w.map);
+    const n1Units = [...original.values()].filter((owner) => owner === "n1").length;
+    expect(n1Units).toBeGreaterThan(4);
+    w.nowMs = 20_000;
+    for (const record of w.records) if (record.nodeId !== "n1") w.leases.set(record.nodeId, lease(record, 100_000));
+    plan(w);
+    expect(unitsOfNode(w.map, "n1")).toEqual([]);
+    // n1 restarts: a new run with a fresh lease.
+    w.records[0] = node("n1", 2);
+    w.leases.set("n1", lease(w.records[0]!, 100_000));
+    plan(w, 2);
+    expect(w.map.nodes.find((entry) => entry.nodeId === "n1")).toMatchObject({ state: "joining", incarnation: 2 });
+    expect(unitsOfNode(w.map, "n1")).toEqual([]);
+    let maps = 0;
+    let previousOwners = ownerByUnit(w.map);
+    for (;;) {
+      const result = plan(w, 2);
+      maps += 1;
+      const owners = ownerByUnit(w.map);
+      const moved = [...owners].filter(([unit, owner]) => previousOwners.get(unit) !== owner).length;
+      expect(moved).toBeLessThanOrEqual(2);
+      previousOwners = owners;
+      if (!result.changed) break;
+      expect(maps).toBeLessThan(100);
+    }
+    expect(ownerByUnit(w.map)).toEqual(original);
+    expect(maps).toBeGreaterThanOrEqual(Math.ceil(n1Units / 2));
+  });
+
+  test("a fast restart (new incarnation while up) is a death and a join: units move off at once with a new epoch", () => {
+    const w = world(["n1", "n2"]);
+    plan(w);
+    plan(w);
+    expect(unitsOfNode(w.map, "n1").length).toBeGreaterThan(0);
+    w.records[0] = node("n1", 2);
+    w.leases.set("n1", lease(w.records[0]!, 10_000));
+    plan(w, 0);
+    expect(w.map.nodes.find((entry) => entry.nodeId === "n1")).toMatchObject({ state: "joining", incarnation: 2 });
+    expect(unitsOfNode(w.map, "n1")).toEqual([]);
+    // A lease of the old run does not count for the new one.
+    w.leases.set("n1", { ...lease(w.records[0]!, 10_000), incarnation: 1 });
+    plan(w, 0);
+    expect(w.map.nodes.find((entry) => entry.nodeId === "n1")!.state).toBe("down");
+  });
+
+  test("partitions go to gateway nodes only; PGs prefer storage nodes", () => {
+    const w = world([]);
+    w.records = [node("s1", 1, ["storage"]), node("s2", 1, ["storage"]), node("g1", 1, ["gateway"], 0)];
+    w.leases = new Map(w.records.map((record) => [record.nodeId, lease(record, 10_000)]));
+    plan(w);
+    plan(w);
+    expect(new Set(w.map.partitions.map((entry) => entry.nodeId))).toEqual(new Set(["g1"]));
+    expect(new Set(w.map.placementGroups.map((entry) => entry.nodeId))).toEqual(new Set(["s1", "s2"]));
+    expect(w.map.placement.hosts.map((host) => host.hostId)).toEqual(["s1", "s2"]);
+  });
+
+  test("a v1 map (placement only) is read as a fleet map and written as v2 by the first plan", () => {
+    const v1: ClusterMap = { epoch: 3, placementGroupCount: 8, hosts: [{ hostId: "n1", disks: [{ diskId: "n1/d0", weight: 1, state: "in" }] }] };
+    const decoded = decodeFleetMap(encodeRecord("clusterMap", 1, v1));
+    expect(decoded).toMatchObject({ epoch: 3, managerTerm: 0, nodes: [], placementGroups: [], partitions: [] });
+    expect(decoded.placement).toEqual(v1);
+    const w: World = { records: [], leases: new Map(), nowMs: 0, map: decoded };
+    const result = plan(w);
+    expect(result.changed).toBe(true);
+    expect(w.map.epoch).toBe(4);
+    expect(decodeFleetMap(encodeFleetMap(w.map))).toEqual(w.map);
+    expect(() => decodeFleetMap(encodeRecord("clusterMap", 2, { epoch: 1 }))).toThrow();
+    expect(() => decodeFleetMap(encodeRecord("clusterMap", 3, v1))).toThrow();
+  });
+
+  test("rendezvous: removing a node moves only the keys it held (seeded keys)", () => {
+    const seed = 0x6e0de;
+    const keys = Array.from({ length: 500 }, (_, index) => `bp/bucket-${(index * seed) % 977}/${index}`);
+    const all = ["a", "b", "c", "d", "e"];
+    const without = all.filter((nodeId) => nodeId !== "c");
+    let held = 0;
+    for (const key of keys) {
+      const before = rendezvous(key, all)!;
+      const after = rendezvous(key, without)!;
+      if (before === "c") held += 1;
+      else expect(after).toBe(before);
+    }
+    // Roughly a fifth each: a broken hash would give one node everything.
+    expect(held).toBeGreaterThan(50);
+    expect(held).toBeLessThan(150);
+    expect(rendezvous("x", [])).toBeUndefined();
+  });
+});
