@@ -62,7 +62,7 @@ export type FleetFileContents = Static<typeof FleetFileSchema>;
 export type FleetNodeContents = Static<typeof FleetNodeSchema>;
 
 /** One node of a fleet, with its paths resolved. */
-export interface FleetNode {
+export interface FleetFileNode {
   readonly id: string;
   readonly roles: ReadonlySet<"storage" | "gateway">;
   readonly address: string;
@@ -82,7 +82,7 @@ export interface Fleet {
   readonly placementGroupCount: number;
   readonly storageClasses: string | undefined;
   readonly writeQuorum: string | undefined;
-  readonly nodes: readonly FleetNode[];
+  readonly nodes: readonly FleetFileNode[];
 }
 
 /** A fleet file that cannot be used; the message names the file and what is wrong. */
@@ -118,7 +118,7 @@ export function parseFleet(path: string, contents: unknown): Fleet {
   const ids = new Set<string>();
   const endpoints = new Set<string>();
   const directories = new Set<string>();
-  const nodes = file.nodes.map((node, index): FleetNode => {
+  const nodes = file.nodes.map((node, index): FleetFileNode => {
     const where = `nodes[${index}] (${node.id})`;
     if (ids.has(node.id)) problems.push(`${where}: the id is used twice`);
     ids.add(node.id);
@@ -157,7 +157,7 @@ export function parseFleet(path: string, contents: unknown): Fleet {
 }
 
 /** The node named `id`, or a `FleetFileError` listing the ids there are. */
-export function fleetNode(fleet: Fleet, id: string): FleetNode {
+export function fleetNode(fleet: Fleet, id: string): FleetFileNode {
   const node = fleet.nodes.find((candidate) => candidate.id === id);
   if (node === undefined) throw new FleetFileError(`${fleet.path}: no node "${id}" (nodes: ${fleet.nodes.map((candidate) => candidate.id).join(", ")})`);
   return node;

@@ -16,7 +16,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { systemClock } from "../../runtime/index.ts";
-import type { Fleet, FleetNode } from "./fleet-file.ts";
+import type { Fleet, FleetFileNode } from "./fleet-file.ts";
 import { ensureFleetSecret } from "./fleet-secret.ts";
 
 /** How long `up` waits for a node to report ready, and `down` for it to exit before SIGKILL. */
@@ -50,7 +50,7 @@ export function isLocalAddress(address: string): boolean {
 export type NodeState = "running" | "starting" | "stopped" | "remote";
 
 export interface NodeStatus {
-  readonly node: FleetNode;
+  readonly node: FleetFileNode;
   readonly state: NodeState;
   readonly pid: number | undefined;
   readonly ready: ReadyFile | undefined;
@@ -102,7 +102,7 @@ export function fleetStatus(fleet: Fleet): NodeStatus[] {
  */
 export async function fleetUp(fleet: Fleet, options: { readonly cliPath: string; readonly environment?: Record<string, string | undefined> }): Promise<NodeStatus[]> {
   ensureFleetSecret(fleet.secretPath);
-  const started: { node: FleetNode; pid: number }[] = [];
+  const started: { node: FleetFileNode; pid: number }[] = [];
   for (const status of fleetStatus(fleet)) {
     if (status.state !== "stopped") continue;
     const files = nodeRunFiles(fleet, status.node.id);
@@ -137,7 +137,7 @@ export async function fleetUp(fleet: Fleet, options: { readonly cliPath: string;
 }
 
 /** Stops every local node: SIGTERM, then SIGKILL for one still alive after `exitWaitMsMax`. */
-export async function fleetDown(fleet: Fleet): Promise<{ node: FleetNode; outcome: "stopped" | "killed" | "not running" }[]> {
+export async function fleetDown(fleet: Fleet): Promise<{ node: FleetFileNode; outcome: "stopped" | "killed" | "not running" }[]> {
   const clock = systemClock();
   const running = fleetStatus(fleet).filter((status) => status.pid !== undefined);
   for (const status of running) process.kill(status.pid!, "SIGTERM");
