@@ -1,3 +1,4 @@
+import type { TSchema } from "@sinclair/typebox";
 import type { Fault } from "./fault.ts";
 import type { ActorRef, NodeId } from "./ref.ts";
 
@@ -67,6 +68,13 @@ export interface SpawnOptions {
   readonly supervision?: SupervisionPolicy;
   /** Mailbox bound; a message beyond it is refused with an `Overloaded` fault (to an ask) or counted as a dead letter (a tell). */
   readonly mailboxMax?: number;
+  /**
+   * The schema of the messages this actor accepts (usually the union from its
+   * `protocol.ts`). A message from another node is checked against it once,
+   * where it is decoded, and refused as undeliverable ("invalid message") when
+   * it does not match. Local messages and replies to reply refs are not checked.
+   */
+  readonly wireSchema?: TSchema;
 }
 
 /** Something that went wrong in an actor, reported to the host's listener. */

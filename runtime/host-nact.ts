@@ -13,9 +13,19 @@
  *   an actor at once.
  *
  * Behaviours never see nact: they get an `ActorContext`, and refs are plain
- * `{ nodeId, path }` data. nact actors are all children of the system, named
- * by a counter; the Cairn path lives in this host's registry.
+ * `{ nodeId, incarnation, path }` data. nact actors are all children of the
+ * system, named by a counter; the Cairn path lives in this host's registry.
+ *
+ * With a `Transport` (runtime/transport/) a ref on another node is reached
+ * over it: a remote ask carries its number as `corr`, so a refusal from the
+ * peer ("undeliverable") or from the transport (link down beyond its grace,
+ * outbox full) settles the ask at once instead of at its timeout. Inbound
+ * messages are checked against the target's `wireSchema` here, where they
+ * arrive from the wire. Without a transport a ref on another node is a dead
+ * letter, as before.
  */
+import type { TSchema } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { dispatch as nactDispatch, spawn as nactSpawn, start as nactStart, stop as nactStop } from "nact";
 import type { ActorSystemRef, Ref as NactRef, SupervisionContext } from "nact";
 import { assert, isAssertionError } from "./assert.ts";
@@ -24,6 +34,7 @@ import { sleepUnlessAborted, systemClock } from "./clock.ts";
 import { fault, type Fault } from "./fault.ts";
 import { randomSeed, seededRandom } from "./random.ts";
 import { actorRef, refText, type ActorRef, type NodeId } from "./ref.ts";
+import type { Transport, TransportReceiver, UndeliverableReport } from "./transport/transport.ts";
 
 export interface NactHostOptions {
   readonly nodeId: NodeId;
@@ -40,6 +51,11 @@ export interface NactHostOptions {
   readonly onCrash?: (crash: ActorCrash) => void;
   /** Structured log lines (dead letters, crashes, failed `stopped` hooks). Defaults to JSON on stderr. */
   readonly log?: (line: Record<string, unknown>) => void;
+  /**
+   * Reaches actors on other nodes. Its `nodeId` and `incarnation` must be the
+   * host's; the host attaches to it and closes it at `shutdown`.
+   */
+  readonly transport?: Transport;
 }
 
 /** The policy an actor gets when `spawn` is given none. */
@@ -65,8 +81,20 @@ export function createNactHost(options: NactHostOptions): Host {
   return new NactHost(options);
 }
 
-/** Why a message could not be delivered. */
-type Undeliverable = "unknown actor" | "actor stopped" | "mailbox full" | "dead incarnation" | "other node (no remoting yet)";
+/** Why a message could not be delivered. Remote refusals reuse these words where they mean the same. */
+type Undeliverable =
+  | "unknown actor"
+  | "actor stopped"
+  | "mailbox full"
+  | "dead incarnation"
+  | "other node (no remoting yet)"
+  | "invalid message"
+  | "wrong node"
+  | "ask already ended"
+  | "unknown node"
+  | "unreachable"
+  | "outbox full"
+  | "not encodable";
 
 /** What travels through nact: the start signal, or a behaviour's message. */
 type Envelope = { readonly start: true } | { readonly start: false; readonly message: unknown };
@@ -86,6 +114,9 @@ interface CellHost {
 
 interface PendingAsk {
   settle(reply: unknown): void;
+  /** The node asked, when it is not this one, and the incarnation the ref named. */
+  readonly peer: NodeId | undefined;
+  readonly peerIncarnation: number;
 }
 
 class NactHost implements Host {
@@ -100,6 +131,7 @@ class NactHost implements Host {
   /** Live and stopping actors by path, in spawn order (Map keeps insertion order). */
   readonly #cells = new Map<string, ActorCell>();
   readonly #asks = new Map<string, PendingAsk>();
+  readonly #transport: Transport | undefined;
   #askSequence = 0;
   #cellSequence = 0;
   #deadLetterCount = 0;
@@ -133,6 +165,19 @@ class NactHost implements Host {
         if (this.#cells.get(cell.ref.path) === cell) this.#cells.delete(cell.ref.path);
       },
     };
+    this.#transport = options.transport;
+    if (this.#transport !== undefined) {
+      assert(
+        this.#transport.nodeId === this.nodeId && this.#transport.incarnation === this.incarnation,
+        `createNactHost: transport is for ${this.#transport.nodeId}#${this.#transport.incarnation}, host is ${this.nodeId}#${this.incarnation}`,
+      );
+      const receiver: TransportReceiver = {
+        deliver: (to, message, from) => this.#deliverInbound(to, message, from),
+        undeliverable: (report) => this.#undeliverable(report),
+        peerUnreachable: (nodeId, incarnationBelow, reason) => this.#peerUnreachable(nodeId, incarnationBelow, reason),
+      };
+      this.#transport.attach(receiver);
+    }
   }
 
   spawn<S, M>(path: string, behavior: Behavior<S, M>, options: SpawnOptions = {}): Promise<ActorRef<M>> {
@@ -143,6 +188,8 @@ class NactHost implements Host {
     const policy = options.supervision ?? defaultSupervisionPolicy;
     checkPolicy(path, policy);
     const mailboxMax = options.mailboxMax ?? defaultMailboxMax;
+    // Compiled once per spawn, not per message: inbound checks are on the hot path.
+    const wireCheck = options.wireSchema === undefined ? undefined : compileWireCheck(options.wireSchema);
     assert(Number.isSafeInteger(mailboxMax) && mailboxMax > 0, `spawn ${path}: mailboxMax must be a positive integer, got ${mailboxMax}`);
 
     this.#cellSequence += 1;
@@ -154,13 +201,14 @@ class NactHost implements Host {
       policy,
       mailboxMax,
       random: this.random.fork(`actor:${path}`),
+      wireCheck,
     });
     this.#cells.set(path, cell);
     return cell.start().then(() => cell.ref as ActorRef<M>);
   }
 
   tell<T>(to: ActorRef<T>, message: T): void {
-    const outcome = this.#deliver(to, message);
+    const outcome = this.#deliver(to, message, 0);
     if (outcome !== "delivered") this.#deadLetters(to, 1, outcome, message);
   }
 
@@ -192,7 +240,12 @@ class NactHost implements Host {
       timer.abort();
       resolve(reply);
     };
-    const pending: PendingAsk = { settle: (reply) => settle(reply as R) };
+    const askNumber = this.#askSequence;
+    const pending: PendingAsk = {
+      settle: (reply) => settle(reply as R),
+      peer: to.nodeId === this.nodeId ? undefined : to.nodeId,
+      peerIncarnation: to.incarnation,
+    };
     this.#asks.set(replyRef.path, pending);
 
     let request: T;
@@ -202,12 +255,11 @@ class NactHost implements Host {
       this.#asks.delete(replyRef.path);
       throw error;
     }
-    const outcome = this.#deliver(to, request);
+    const outcome = this.#deliver(to, request, askNumber);
     if (outcome !== "delivered") {
       this.#asks.delete(replyRef.path);
       this.#deadLetters(to, 1, outcome, request);
-      const kind = outcome === "mailbox full" ? "Overloaded" : "Unreachable";
-      return Promise.resolve(fault(kind, `${refText(to)}: ${outcome}`));
+      return Promise.resolve(fault(faultKindOf(outcome), `${refText(to)}: ${outcome}`));
     }
     void sleepUnlessAborted(this.clock, timeoutMs, timer.signal).then(() => {
       if (!timer.signal.aborted) settle(fault("Timeout", `${refText(to)}: no reply within ${timeoutMs} ms`));
@@ -238,13 +290,16 @@ class NactHost implements Host {
     // partition on its disks), so they go first while their dependencies
     // can still answer.
     for (const cell of [...this.#cells.values()].reverse()) await cell.stop();
+    // What still waits in the transport's outboxes is reported (and counted) as it closes.
+    if (this.#transport !== undefined) await this.#transport.close();
     // Nothing is left to reply; release every waiting asker and its timer.
     for (const pending of [...this.#asks.values()]) pending.settle(fault("Unreachable", `host ${this.nodeId} shut down`));
     nactStop(this.#system);
   }
 
   #reachability(to: ActorRef<unknown>): Undeliverable | undefined {
-    if (to.nodeId !== this.nodeId) return "other node (no remoting yet)";
+    // A remote ref is judged by the transport when the request is sent.
+    if (to.nodeId !== this.nodeId) return this.#transport === undefined ? "other node (no remoting yet)" : undefined;
     if (to.incarnation !== this.incarnation) return "dead incarnation";
     if (this.#asks.has(to.path)) return undefined;
     const cell = this.#cells.get(to.path);
@@ -252,8 +307,14 @@ class NactHost implements Host {
     return cell.accepting() ? undefined : "actor stopped";
   }
 
-  #deliver(to: ActorRef<unknown>, message: unknown): Undeliverable | "delivered" {
-    if (to.nodeId !== this.nodeId) return "other node (no remoting yet)";
+  /** `corr` is the ask's number for a request from `ask`, else 0. */
+  #deliver(to: ActorRef<unknown>, message: unknown, corr: number): Undeliverable | "delivered" {
+    if (to.nodeId !== this.nodeId) {
+      if (this.#transport === undefined) return "other node (no remoting yet)";
+      if (this.#shutdown !== undefined) return "unreachable";
+      const sent = this.#transport.send(to, message, corr);
+      return sent === "accepted" ? "delivered" : sent;
+    }
     if (to.incarnation !== this.incarnation) return "dead incarnation";
     const pending = this.#asks.get(to.path);
     if (pending !== undefined) {
@@ -263,6 +324,47 @@ class NactHost implements Host {
     const cell = this.#cells.get(to.path);
     if (cell === undefined) return "unknown actor";
     return cell.accept(message);
+  }
+
+  /** A message from another node, decoded by the transport. Returns why it was refused, which goes back to the sender. */
+  #deliverInbound(to: ActorRef<unknown>, message: unknown, from: NodeId): string {
+    const outcome = this.#inboundOutcome(to, message);
+    if (outcome !== "delivered") this.#deadLetters(to, 1, `from ${from}: ${outcome}`, message);
+    return outcome;
+  }
+
+  #inboundOutcome(to: ActorRef<unknown>, message: unknown): Undeliverable | "delivered" {
+    if (this.#shutdown !== undefined) return "actor stopped";
+    if (to.nodeId !== this.nodeId) return "wrong node";
+    if (to.incarnation !== this.incarnation) return "dead incarnation";
+    const pending = this.#asks.get(to.path);
+    if (pending !== undefined) {
+      // A reply: the asker's code checks it, the host does not.
+      pending.settle(message);
+      return "delivered";
+    }
+    if (to.path.startsWith(replyPathPrefix)) return "ask already ended";
+    const cell = this.#cells.get(to.path);
+    if (cell === undefined) return "unknown actor";
+    if (!cell.acceptsFromWire(message)) return "invalid message";
+    return cell.accept(message);
+  }
+
+  /** A message this node sent was refused by its peer, or never left (the transport gave up on it). */
+  #undeliverable(report: UndeliverableReport): void {
+    const reason = report.refusedBy === "peer" ? `refused by ${report.to.nodeId}: ${report.reason}` : report.reason;
+    this.#deadLetters(report.to, 1, reason, report.kind === undefined ? undefined : { kind: report.kind });
+    if (report.corr === 0) return;
+    this.#asks.get(`${replyPathPrefix}ask-${report.corr}`)?.settle(fault(faultKindOf(report.reason), `${refText(report.to)}: ${reason}`));
+  }
+
+  /** Asks waiting on a node (or on its runs below `incarnationBelow`) that can no longer answer. */
+  #peerUnreachable(nodeId: NodeId, incarnationBelow: number | undefined, reason: string): void {
+    for (const pending of [...this.#asks.values()]) {
+      if (pending.peer !== nodeId) continue;
+      if (incarnationBelow !== undefined && pending.peerIncarnation >= incarnationBelow) continue;
+      pending.settle(fault("Unreachable", `${nodeId}: ${reason}`));
+    }
   }
 
   #deadLetters(to: ActorRef<unknown>, count: number, reason: string, message: unknown): void {
@@ -297,6 +399,7 @@ interface CellOptions {
   readonly policy: SupervisionPolicy;
   readonly mailboxMax: number;
   readonly random: Random;
+  readonly wireCheck: ((message: unknown) => boolean) | undefined;
 }
 
 /** A state box, so that `undefined` can be a behaviour's state and still differ from "no live state". */
@@ -317,6 +420,7 @@ class ActorCell {
   readonly #behavior: Behavior<unknown, unknown>;
   readonly #policy: SupervisionPolicy;
   readonly #mailboxMax: number;
+  readonly #wireCheck: ((message: unknown) => boolean) | undefined;
   readonly #context: ActorContext<unknown>;
   /** Aborted when a stop is requested, cutting a restart backoff short. */
   readonly #stopSignal = new AbortController();
@@ -343,6 +447,7 @@ class ActorCell {
     this.#behavior = options.behavior;
     this.#policy = options.policy;
     this.#mailboxMax = options.mailboxMax;
+    this.#wireCheck = options.wireCheck;
     const host = options.host;
     this.#context = {
       self: options.ref,
@@ -379,6 +484,11 @@ class ActorCell {
 
   accepting(): boolean {
     return !this.#stopRequested;
+  }
+
+  /** True when a message from another node has the shape this actor declared (or it declared none). */
+  acceptsFromWire(message: unknown): boolean {
+    return this.#wireCheck === undefined || this.#wireCheck(message);
   }
 
   accept(message: unknown): "delivered" | "actor stopped" | "mailbox full" {
@@ -555,6 +665,25 @@ function checkPolicy(path: string, policy: SupervisionPolicy): void {
     Number.isFinite(policy.backoffMsMax) && policy.backoffMsMax >= policy.backoffMsInitial,
     `spawn ${path}: backoffMsMax must be finite and >= backoffMsInitial`,
   );
+}
+
+/**
+ * The fault an undeliverable message becomes for its asker. Remote refusals
+ * map like local ones, so a caller never needs to know where a ref lives:
+ * full queues are `Overloaded`; a message that does not match the target's
+ * wire schema (or cannot be framed) is `Corrupt`; everything else (unknown or
+ * stopped actor, dead incarnation, unreachable or unknown node) is
+ * `Unreachable`.
+ */
+function faultKindOf(reason: string): Fault["fault"] {
+  if (reason === "mailbox full" || reason === "outbox full") return "Overloaded";
+  if (reason === "invalid message" || reason === "not encodable") return "Corrupt";
+  return "Unreachable";
+}
+
+function compileWireCheck(schema: TSchema): (message: unknown) => boolean {
+  const compiled = TypeCompiler.Compile(schema);
+  return (message) => compiled.Check(message);
 }
 
 function messageKind(message: unknown): string | undefined {
