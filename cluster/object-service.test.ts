@@ -50,10 +50,8 @@ beforeEach(async () => {
   service = new ObjectService({
     host,
     catalog: new ObjectCatalog(store),
-    disks,
     placementGroupCount: map.placementGroupCount,
-    placementGroupRef: (id) => placementGroups[id]!,
-    mapEpoch: 1,
+    view: () => ({ epoch: 1, diskRef: (diskId) => disks.get(diskId), placementGroupRef: (id) => placementGroups[id] }),
     storageClasses: new Map([["STANDARD", { dataShards: 4, parityShards: 2 }]]),
     // Small stripes, so a few hundred KiB make many of them.
     shardBytes: 16 * 1024,

@@ -49,15 +49,27 @@ import {
   type PutObjectInput,
 } from "../gateway/index.ts";
 
+/**
+ * Where the service sends shard and PG requests under one cluster map epoch.
+ * On one node it never changes; in a fleet it follows the map (actors move
+ * between nodes and nodes restart with new incarnations), so the service asks
+ * for the current view at the start of each step rather than keeping refs.
+ */
+export interface PlacementView {
+  /** The cluster map epoch the refs belong to; requests carry it and stale ones are fenced. */
+  readonly epoch: number;
+  /** The disk's actor, or undefined when no live node has it now. */
+  diskRef(diskId: string): ActorRef<DiskMessage> | undefined;
+  /** The PG's actor, or undefined when it is not hosted anywhere now. */
+  placementGroupRef(placementGroupId: number): ActorRef<PlacementGroupMessage> | undefined;
+}
+
 export interface ObjectServiceOptions {
   readonly host: Host;
   readonly catalog: ObjectCatalog;
-  /** The disk actors this node can reach, by disk id. */
-  readonly disks: ReadonlyMap<string, ActorRef<DiskMessage>>;
   readonly placementGroupCount: number;
-  readonly placementGroupRef: (placementGroupId: number) => ActorRef<PlacementGroupMessage>;
-  /** The cluster map epoch this service places by. */
-  readonly mapEpoch: number;
+  /** The current view; called often, so it should return a cached value. */
+  readonly view: () => PlacementView;
   /** Storage class name → erasure scheme (STANDARD must be present). */
   readonly storageClasses: ReadonlyMap<string, ErasureScheme>;
   /** Objects of at most this many bytes are replicated to m + 1 disks instead of coded. */
@@ -98,10 +110,8 @@ export class ObjectService implements ObjectBackend {
   readonly storageClasses: ReadonlySet<string>;
   readonly #host: Host;
   readonly #catalog: ObjectCatalog;
-  readonly #disks: ReadonlyMap<string, ActorRef<DiskMessage>>;
   readonly #placementGroupCount: number;
-  readonly #placementGroupRef: (placementGroupId: number) => ActorRef<PlacementGroupMessage>;
-  readonly #mapEpoch: number;
+  readonly #view: () => PlacementView;
   readonly #schemes: ReadonlyMap<string, ErasureScheme>;
   /** Codecs by scheme (`k+m`): a record names its scheme, so reads never depend on today's class table. */
   readonly #codecs = new Map<string, ErasureCodec>();
@@ -124,10 +134,8 @@ export class ObjectService implements ObjectBackend {
     assert(options.storageClasses.has("STANDARD"), "the STANDARD storage class must be configured");
     this.#host = options.host;
     this.#catalog = options.catalog;
-    this.#disks = options.disks;
     this.#placementGroupCount = options.placementGroupCount;
-    this.#placementGroupRef = options.placementGroupRef;
-    this.#mapEpoch = options.mapEpoch;
+    this.#view = options.view;
     this.#schemes = options.storageClasses;
     this.storageClasses = new Set(options.storageClasses.keys());
     this.#replicationBytesMax = options.replicationBytesMax ?? 128 * 1024;
@@ -193,7 +201,7 @@ export class ObjectService implements ObjectBackend {
     await this.#catalog.preparePut({ dataId, layout, createdMs: this.#host.clock.nowMs() });
     const indexed = this.#askPlacementGroup(placementGroupId, (replyTo) => ({
       kind: "IndexData",
-      epoch: this.#mapEpoch,
+      epoch: this.#view().epoch,
       dataId,
       bucket: input.bucket,
       key: input.key,
@@ -421,11 +429,12 @@ export class ObjectService implements ObjectBackend {
 
   /** Appends one shard; resolves to undefined when durable, or to the fault that kept it from being written. */
   async #append(diskId: string, shardKey: string, bytes: Uint8Array): Promise<Fault | undefined> {
-    const disk = this.#disks.get(diskId);
-    if (disk === undefined) return fault("Unreachable", `disk ${diskId} is not reachable from this node`);
+    const view = this.#view();
+    const disk = view.diskRef(diskId);
+    if (disk === undefined) return fault("Unreachable", `disk ${diskId} is not reachable now`);
     const reply = await this.#host.ask<DiskMessage, AppendShardReply | Fault>(
       disk,
-      (replyTo) => ({ kind: "AppendShard", epoch: this.#mapEpoch, shardKey, bytes, replyTo }),
+      (replyTo) => ({ kind: "AppendShard", epoch: view.epoch, shardKey, bytes, replyTo }),
       this.#askTimeoutMs,
     );
     return isFault(reply) ? reply : undefined;
@@ -587,11 +596,12 @@ export class ObjectService implements ObjectBackend {
 
   /** Reads `lengthBytes` of a shard from `offsetBytes`; a fault (missing, corrupt, unreachable) as a value. */
   async #read(diskId: string, shardKey: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array | Fault> {
-    const disk = this.#disks.get(diskId);
-    if (disk === undefined) return fault("Unreachable", `disk ${diskId} is not reachable from this node`);
+    const view = this.#view();
+    const disk = view.diskRef(diskId);
+    if (disk === undefined) return fault("Unreachable", `disk ${diskId} is not reachable now`);
     const reply = await this.#host.ask<DiskMessage, ReadShardReply | Fault>(
       disk,
-      (replyTo) => ({ kind: "ReadShard", epoch: this.#mapEpoch, shardKey, offsetBytes, lengthBytes, replyTo }),
+      (replyTo) => ({ kind: "ReadShard", epoch: view.epoch, shardKey, offsetBytes, lengthBytes, replyTo }),
       this.#askTimeoutMs,
     );
     if (isFault(reply)) return reply;
@@ -616,7 +626,7 @@ export class ObjectService implements ObjectBackend {
   async #actingSet(placementGroupId: number): Promise<readonly string[]> {
     const reply = await this.#askPlacementGroup<GetActingSetReply>(placementGroupId, (replyTo) => ({
       kind: "GetActingSet",
-      epoch: this.#mapEpoch,
+      epoch: this.#view().epoch,
       replyTo,
     }));
     return reply.diskIds;
@@ -626,7 +636,7 @@ export class ObjectService implements ObjectBackend {
     if (shards.length === 0) return;
     await this.#askPlacementGroup(placementGroupId, (replyTo) => ({
       kind: "RecordDamagedShards",
-      epoch: this.#mapEpoch,
+      epoch: this.#view().epoch,
       dataId,
       shards: [...shards],
       replyTo,
@@ -634,7 +644,9 @@ export class ObjectService implements ObjectBackend {
   }
 
   async #askPlacementGroup<R>(placementGroupId: number, build: (replyTo: ActorRef<R | Fault>) => PlacementGroupMessage): Promise<R> {
-    const reply = await this.#host.ask<PlacementGroupMessage, R | Fault>(this.#placementGroupRef(placementGroupId), build, this.#askTimeoutMs);
+    const ref = this.#view().placementGroupRef(placementGroupId);
+    if (ref === undefined) throw new FaultError(fault("Unreachable", `placement group ${placementGroupId} is not hosted anywhere now`));
+    const reply = await this.#host.ask<PlacementGroupMessage, R | Fault>(ref, build, this.#askTimeoutMs);
     if (isFault(reply)) throw new FaultError(reply);
     return reply as R;
   }
@@ -649,11 +661,12 @@ export class ObjectService implements ObjectBackend {
   async #freeData(data: PendingRecord): Promise<void> {
     const layout = data.layout;
     const remove = async (diskId: string, shardKey: string): Promise<boolean> => {
-      const disk = this.#disks.get(diskId);
-      if (disk === undefined) throw new FaultError(fault("Unreachable", `disk ${diskId} is not reachable from this node`));
+      const view = this.#view();
+      const disk = view.diskRef(diskId);
+      if (disk === undefined) throw new FaultError(fault("Unreachable", `disk ${diskId} is not reachable now`));
       const reply = await this.#host.ask<DiskMessage, DeleteShardReply | Fault>(
         disk,
-        (replyTo) => ({ kind: "DeleteShard", epoch: this.#mapEpoch, shardKey, replyTo }),
+        (replyTo) => ({ kind: "DeleteShard", epoch: view.epoch, shardKey, replyTo }),
         this.#askTimeoutMs,
       );
       if (isFault(reply)) throw new FaultError(reply);
@@ -674,7 +687,8 @@ export class ObjectService implements ObjectBackend {
     };
     switch (layout.kind) {
       case "single":
-        if (!this.#disks.has(layout.diskId)) return; // Not ours to free; the node that has the disk will.
+        // Not reachable now: the record stays and a later collection frees it.
+        if (this.#view().diskRef(layout.diskId) === undefined) return;
         await removeUnits(layout.chunkCount, (index) => remove(layout.diskId, chunkShardKey(data.dataId, index)));
         break;
       case "replicated": {
@@ -702,7 +716,7 @@ export class ObjectService implements ObjectBackend {
     if (layout.kind !== "single") {
       await this.#askPlacementGroup(layout.placementGroupId, (replyTo) => ({
         kind: "ForgetData",
-        epoch: this.#mapEpoch,
+        epoch: this.#view().epoch,
         dataId: data.dataId,
         replyTo,
       }));

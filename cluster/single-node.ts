@@ -10,7 +10,7 @@ import { diskActorPath, diskBehavior } from "../actors/disk/index.ts";
 import type { DiskMessage, SyncDiskReply } from "../actors/disk/protocol.ts";
 import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createS3Handler, serveBun } from "../gateway/index.ts";
-import { ObjectService } from "./object-service.ts";
+import { ObjectService, type PlacementView } from "./object-service.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
 import { actingSet, actingSetWidthMax, eligibleDiskCount, placementVersionCurrent, type ClusterMap } from "./placement/index.ts";
 import type { ErasureScheme } from "./erasure/index.ts";
@@ -93,13 +93,17 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     placementGroups.push(await host.spawn(placementGroupActorPath(placementGroupId), behavior));
   }
 
+  const view: PlacementView = {
+    epoch: map.epoch,
+    diskRef: (diskId) => disks.get(diskId),
+    placementGroupRef: (placementGroupId) => placementGroups[placementGroupId],
+  };
   const service = new ObjectService({
     host,
     catalog,
-    disks,
     placementGroupCount: map.placementGroupCount,
-    placementGroupRef: (placementGroupId) => placementGroups[placementGroupId]!,
-    mapEpoch: map.epoch,
+    // One node: every actor is local and the map never changes while it runs.
+    view: () => view,
     storageClasses: config.storageClasses,
     writeQuorum: config.writeQuorum,
   });
