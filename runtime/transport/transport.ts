@@ -206,6 +206,8 @@ class Connection {
   /** Stops the handshake timer and, once adopted, the heartbeat. */
   readonly timers = new AbortController();
   phase: ConnectionPhase = "opening";
+  /** Set when this side closed the socket (as opposed to the peer or the network). */
+  closedHere = false;
   peerNodeId: NodeId | undefined;
   peerIncarnation: number | undefined;
   peerNonce: Uint8Array | undefined;
@@ -891,6 +893,7 @@ export class WebSocketTransport implements Transport {
 
   #closeConnection(connection: Connection, code: number, reason: string): void {
     if (connection.phase === "closed") return;
+    connection.closedHere = true;
     try {
       connection.socket.close(code, reason);
     } catch {
@@ -903,6 +906,9 @@ export class WebSocketTransport implements Transport {
   #socketClosed(connection: Connection, code: number, reason: string): void {
     if (connection.phase === "closed") return;
     const wasAdopted = connection.phase === "adopted";
+    if (!wasAdopted && !connection.closedHere && code === closeCodes.authentication) {
+      this.#log({ level: "warn", event: "transport-handshake-refused", nodeId: this.nodeId, peer: connection.peerNodeId, role: connection.role, reason });
+    }
     connection.phase = "closed";
     connection.timers.abort();
     this.#connections.delete(connection);
