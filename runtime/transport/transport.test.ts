@@ -283,3 +283,47 @@ describe("transport between two hosts over loopback", () => {
     expect(await echo(b, a.echo, "still here")).toMatchObject({ payload: "still here" });
   });
 });
+
+describe("transport across processes", () => {
+  test("a node in a child process: asks both ways, a 4 MiB shard, then SIGKILL → Unreachable promptly", async () => {
+    const a = await start({ nodeId: "node-a" });
+    const child = Bun.spawn([process.execPath, "run", `${import.meta.dir}/testing/child-node.ts`], {
+      env: { ...process.env, CAIRN_CHILD_NODE_ID: "node-b", CAIRN_PARENT_NODE_ID: "node-a", CAIRN_PARENT_PORT: String(a.address.port), CAIRN_TEST_SEED: String(seed) },
+      stdout: "pipe",
+      stderr: "ignore",
+    });
+    try {
+      const lines: Record<string, unknown>[] = [];
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        let buffered = "";
+        for await (const chunk of child.stdout) {
+          buffered += decoder.decode(chunk);
+          for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
+            lines.push(JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>);
+            buffered = buffered.slice(newline + 1);
+          }
+        }
+      })();
+      await waitFor(() => lines.some((line) => "ready" in line), "child ready", 15_000);
+      const port = (lines.find((line) => "ready" in line)!["ready"] as { port: number }).port;
+      directory.set("node-b", { host: "127.0.0.1", port });
+      await waitFor(() => lines.some((line) => "askedParent" in line), "child asked the parent", 15_000);
+      expect(lines.find((line) => "askedParent" in line)!["askedParent"]).toEqual({ from: "node-b", pid: child.pid });
+
+      const childEcho = actorRef<EchoMessage>("node-b", 1, "echo");
+      const shard = random.bytes(4 * 1024 * 1024);
+      const reply = await echo(a, childEcho, shard, 15_000);
+      if (isFault(reply)) throw new Error(`fault: ${reply.detail}`);
+      expect(Buffer.compare(reply.payload as Uint8Array, shard)).toBe(0);
+
+      const swallowed = a.host.ask<EchoMessage, unknown>(childEcho, (replyTo) => ({ kind: "Swallow", replyTo }), 120_000);
+      child.kill("SIGKILL");
+      await child.exited;
+      expectFault(await swallowed, "Unreachable");
+      await reading;
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
