@@ -15,3 +15,17 @@ export type { MemoryNudge } from "./memory.ts";
 export { randomSeed, seededRandom } from "./random.ts";
 export { actorRef, refText } from "./ref.ts";
 export type { ActorRef, NodeId } from "./ref.ts";
+export { closeCodes, createWebSocketTransport, defaultTransportLimits, WebSocketTransport } from "./transport/transport.ts";
+export type {
+  LinkEvent,
+  LinkState,
+  PeerAddress,
+  SendOutcome,
+  SendRefusal,
+  Transport,
+  TransportLimits,
+  TransportReceiver,
+  TransportStats,
+  UndeliverableReport,
+  WebSocketTransportOptions,
+} from "./transport/transport.ts";
