@@ -23,6 +23,7 @@
 import { assert, fault, type Fault } from "../../runtime/index.ts";
 import {
   clusterMapKey,
+  metaLimits,
   partitionUnitFromStoredKey,
   partitionUnitKey,
   partitionUnitRange,
@@ -68,7 +69,10 @@ export async function writeFleetMap(tx: MetaTransaction, term: number, map: Flee
   const stored = await readFleetMap(tx);
   assert(stored === undefined || map.epoch > stored.epoch, `writeFleetMap: epoch ${map.epoch} does not follow stored epoch ${stored?.epoch}`);
   assert(map.placement.epoch === map.epoch, "writeFleetMap: placement epoch must equal the map epoch");
-  tx.set(clusterMapKey(), encodeFleetMap(map));
+  const encoded = encodeFleetMap(map);
+  // The map is one value; past FDB's value limit the assignments must be split across keys, which is not built.
+  assert(encoded.length <= metaLimits.valueBytesMax, `writeFleetMap: the map is ${encoded.length} bytes, over the ${metaLimits.valueBytesMax}-byte value limit`);
+  tx.set(clusterMapKey(), encoded);
   return undefined;
 }
 
