@@ -204,7 +204,7 @@ function cairnPath(host: Host): Path {
   };
   return {
     ask: async () => {
-      check(await host.ask(sink, (replyTo) => ({ kind: "Echo", payload: "ping-0123456789", replyTo }), 10_000));
+      check(await host.ask<SinkMessage, unknown>(sink, (replyTo) => ({ kind: "Echo", payload: "ping-0123456789", replyTo }), 10_000));
     },
     tell: () => host.tell(sink, { kind: "Count" }),
     count: async () => check(await host.ask<SinkMessage, number>(sink, (replyTo) => ({ kind: "GetCount", replyTo }), 30_000)) as number,
