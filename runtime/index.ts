@@ -15,6 +15,12 @@ export type { MemoryNudge } from "./memory.ts";
 export { randomSeed, seededRandom } from "./random.ts";
 export { actorRef, refText } from "./ref.ts";
 export type { ActorRef, NodeId } from "./ref.ts";
+export { defaultNetworkOptions, longTailDelay, SimulatedNetwork, uniformDelay } from "./simulation/network.ts";
+export type { DelayDistribution, NetworkOptions, NetworkStats } from "./simulation/network.ts";
+export type { SimulatedClock } from "./simulation/simulated-clock.ts";
+export { SimulatedHost } from "./simulation/simulated-host.ts";
+export { createSimulatedWorld, SimulatedWorld, SimulationError } from "./simulation/world.ts";
+export type { AddNodeOptions, Delivery, NodeStart, SimulatedWorldOptions } from "./simulation/world.ts";
 export { closeCodes, createWebSocketTransport, defaultTransportLimits, WebSocketTransport } from "./transport/transport.ts";
 export type {
   LinkEvent,
