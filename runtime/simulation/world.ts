@@ -438,19 +438,18 @@ export class SimulatedWorld {
           this.#elapsedMs = Math.max(this.#elapsedMs, deadlineMs);
           return done();
         }
-        this.#queue.pop();
-        if (next.timeMs > this.#elapsedMs) {
-          this.#elapsedMs = next.timeMs;
-          this.#instantEventCount = 0;
-        }
+        // Checked before the event leaves the queue, so the report lists it.
         events += 1;
-        this.#instantEventCount += 1;
         if (events > this.#eventsPerRunMax) {
           throw this.#error(`${what}: more than ${this.#eventsPerRunMax} events in one run call; the run never goes idle; pending: ${this.#pendingSummary()}`);
         }
-        if (this.#instantEventCount > this.#eventsPerInstantMax) {
+        const instantCount = next.timeMs > this.#elapsedMs ? 1 : this.#instantEventCount + 1;
+        if (instantCount > this.#eventsPerInstantMax) {
           throw this.#error(`livelock: more than ${this.#eventsPerInstantMax} events at one instant; pending: ${this.#pendingSummary()}`);
         }
+        this.#queue.pop();
+        this.#instantEventCount = instantCount;
+        this.#elapsedMs = Math.max(this.#elapsedMs, next.timeMs);
         this.#eventCount += 1;
         next.run();
         await settleMicrotasks();
