@@ -1,3 +1,4 @@
+import { Type } from "@sinclair/typebox";
 import { afterEach, describe, expect, test } from "bun:test";
 import { AssertionError, assert } from "./assert.ts";
 import type { ActorCrash, Behavior, Clock, Host, SupervisionPolicy } from "./behavior.ts";
@@ -6,6 +7,7 @@ import { isFault, type Fault } from "./fault.ts";
 import { createNactHost } from "./host-nact.ts";
 import { seededRandom } from "./random.ts";
 import { actorRef, type ActorRef } from "./ref.ts";
+import type { SendOutcome, Transport, TransportReceiver } from "./transport/transport.ts";
 
 // ---------------------------------------------------------------------------
 // Test support
@@ -591,5 +593,150 @@ describe("nact host: stop and shutdown", () => {
     expect(probe.incarnations).toBe(1);
     expect(probe.stoppedStates.length).toBe(1);
     expect(host.deadLetterCount()).toBe(1);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Remote delivery through a transport (a fake one here; runtime/transport/
+// tests the real one over sockets).
+
+interface SentMessage {
+  readonly to: ActorRef<unknown>;
+  readonly message: unknown;
+  readonly corr: number;
+}
+
+function fakeTransport(outcome: () => SendOutcome): { transport: Transport; sent: SentMessage[]; receiver: () => TransportReceiver; closed: () => boolean } {
+  const sent: SentMessage[] = [];
+  let attached: TransportReceiver | undefined;
+  let closed = false;
+  const transport: Transport = {
+    nodeId: "node-a",
+    incarnation: 1,
+    attach: (receiver) => {
+      attached = receiver;
+    },
+    send: (to, message, corr) => {
+      sent.push({ to, message, corr });
+      return outcome();
+    },
+    close: async () => {
+      closed = true;
+    },
+  };
+  return { transport, sent, receiver: () => attached!, closed: () => closed };
+}
+
+describe("nact host: remote delivery through a transport", () => {
+  const remote = actorRef<CounterMessage>("node-b", 4, "counter");
+
+  function hostWith(transport: Transport): { host: Host; logs: Record<string, unknown>[] } {
+    const logs: Record<string, unknown>[] = [];
+    const host = createNactHost({ nodeId: "node-a", random: seededRandom(1), transport, log: (line) => logs.push(line) });
+    hosts.push(host);
+    return { host, logs };
+  }
+
+  test("a remote ask goes out with its number as corr; the reply, told to the reply ref, settles it", async () => {
+    const fake = fakeTransport(() => "accepted");
+    const { host } = hostWith(fake.transport);
+    const reply = host.ask<CounterMessage, number>(remote, (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+    expect(fake.sent.length).toBe(1);
+    const request = fake.sent[0]!;
+    expect(request.to).toEqual(remote);
+    expect(request.corr).toBeGreaterThan(0);
+    const replyTo = (request.message as { replyTo: ActorRef<number> }).replyTo;
+    expect(replyTo.path).toBe(`tmp/ask-${request.corr}`);
+    expect(fake.receiver().deliver(replyTo, 42, "node-b")).toBe("delivered");
+    expect(await reply).toBe(42);
+    // A second reply finds the ask ended: refused (and counted) here, the reason goes back to the sender.
+    expect(fake.receiver().deliver(replyTo, 43, "node-b")).toBe("ask already ended");
+    expect(host.deadLetterCount()).toBe(1);
+    // A tell carries corr 0.
+    host.tell(remote, { kind: "Add", amount: 1 });
+    expect(fake.sent[1]!.corr).toBe(0);
+  });
+
+  test("transport refusals become faults at once: outbox full → Overloaded, others → Unreachable; each a dead letter", async () => {
+    let outcome: SendOutcome = "outbox full";
+    const fake = fakeTransport(() => outcome);
+    const { host, logs } = hostWith(fake.transport);
+    const full = await host.ask<CounterMessage, number>(remote, (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+    expect(isFault(full) && full.fault).toBe("Overloaded");
+    for (const refusal of ["unknown node", "unreachable", "dead incarnation"] as const) {
+      outcome = refusal;
+      const reply = await host.ask<CounterMessage, number>(remote, (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+      expect(isFault(reply) && reply.fault).toBe("Unreachable");
+    }
+    outcome = "not encodable";
+    const tooBig = await host.ask<CounterMessage, number>(remote, (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+    expect(isFault(tooBig) && tooBig.fault).toBe("Corrupt");
+    host.tell(remote, { kind: "Add", amount: 1 });
+    expect(host.deadLetterCount()).toBe(6);
+    expect(logs.filter((line) => line["event"] === "dead-letter").map((line) => line["reason"])).toEqual([
+      "outbox full",
+      "unknown node",
+      "unreachable",
+      "dead incarnation",
+      "not encodable",
+      "not encodable",
+    ]);
+  });
+
+  test("an undeliverable report settles the ask it names at once; peerUnreachable ends asks to that node's older runs", async () => {
+    const clock = manualClock(0);
+    const fake = fakeTransport(() => "accepted");
+    const host = createNactHost({ nodeId: "node-a", clock, random: seededRandom(1), transport: fake.transport, log: () => undefined });
+    hosts.push(host);
+    const refused = host.ask<CounterMessage, number>(remote, (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+    const corr = fake.sent[0]!.corr;
+    fake.receiver().undeliverable({ to: remote, kind: "Get", corr, reason: "mailbox full", refusedBy: "peer" });
+    const refusedReply = await refused;
+    expect(isFault(refusedReply) && refusedReply.fault).toBe("Overloaded");
+    expect(host.deadLetterCount()).toBe(1);
+
+    const newer = actorRef<CounterMessage>("node-b", 5, "counter");
+    const toOld = host.ask<CounterMessage, number>(remote, (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+    const toNew = host.ask<CounterMessage, number>(newer, (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+    const toOther = host.ask<CounterMessage, number>(actorRef("node-c", 1, "counter"), (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+    fake.receiver().peerUnreachable("node-b", 5, "restarted");
+    const oldReply = await toOld;
+    expect(isFault(oldReply) && oldReply.fault).toBe("Unreachable");
+    fake.receiver().peerUnreachable("node-b", undefined, "gone");
+    const newReply = await toNew;
+    expect(isFault(newReply) && newReply.fault).toBe("Unreachable");
+    // node-c's ask is untouched: only its timeout (on the manual clock) ends it.
+    await clock.advance(askTimeoutMs);
+    const otherReply = await toOther;
+    expect(isFault(otherReply) && otherReply.fault).toBe("Timeout");
+  });
+
+  test("inbound messages are checked against wireSchema; local ones and replies are not", async () => {
+    const fake = fakeTransport(() => "accepted");
+    const { host } = hostWith(fake.transport);
+    const probe = newProbe();
+    const schema = Type.Union([
+      Type.Object({ kind: Type.Literal("Add"), amount: Type.Integer() }),
+      Type.Object({ kind: Type.Literal("Get"), replyTo: Type.Object({ nodeId: Type.String(), incarnation: Type.Integer(), path: Type.String() }) }),
+    ]);
+    const ref = await host.spawn("counter", counterBehavior(probe), { wireSchema: schema });
+    expect(fake.receiver().deliver(ref, { kind: "Add", amount: 2 }, "node-b")).toBe("delivered");
+    expect(fake.receiver().deliver(ref, { kind: "Add", amount: "2" }, "node-b")).toBe("invalid message");
+    expect(fake.receiver().deliver(ref, { kind: "Crash", how: "throw" }, "node-b")).toBe("invalid message");
+    expect(fake.receiver().deliver(actorRef("node-a", 2, "counter"), { kind: "Add", amount: 1 }, "node-b")).toBe("dead incarnation");
+    expect(fake.receiver().deliver(actorRef("node-a", 1, "nobody"), { kind: "Add", amount: 1 }, "node-b")).toBe("unknown actor");
+    expect(fake.receiver().deliver(actorRef("node-z", 1, "counter"), { kind: "Add", amount: 1 }, "node-b")).toBe("wrong node");
+    expect(host.deadLetterCount()).toBe(5);
+    // Locally the schema is not consulted: the message never crossed a wire.
+    host.tell(ref, { kind: "Add", amount: 0.5 });
+    const total = await host.ask<CounterMessage, number>(ref, (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+    expect(total).toBe(2.5);
+  });
+
+  test("shutdown closes the transport", async () => {
+    const fake = fakeTransport(() => "accepted");
+    const { host } = hostWith(fake.transport);
+    await host.shutdown();
+    expect(fake.closed()).toBe(true);
   });
 });
