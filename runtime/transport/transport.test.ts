@@ -176,6 +176,20 @@ describe("transport between two hosts over loopback", () => {
     expect(a.host.deadLetterCount()).toBe(beforeCount + 1);
   });
 
+  test("a stale run of a node (an older incarnation) cannot take the link from the current one", async () => {
+    const a = await start({ nodeId: "node-a" });
+    const b = await start({ nodeId: "node-b", incarnation: 5 });
+    expect(await echo(a, b.echo, "current")).toMatchObject({ payload: "current" });
+    const bAddress = directory.get("node-b")!;
+    const zombie = await start({ nodeId: "node-b", incarnation: 4 });
+    directory.set("node-b", bAddress);
+    expectFault(await echo(zombie, a.echo, "I am node-b", 60_000), "Unreachable");
+    expect(a.logs.some((line) => line["event"] === "transport-stale-incarnation" && line["incarnation"] === 4)).toBe(true);
+    expect(a.transport.peerIncarnation("node-b")).toBe(5);
+    expect(a.transport.linkState("node-b")).toBe("up");
+    expect(await echo(a, b.echo, "still current")).toMatchObject({ payload: "still current", from: "node-b" });
+  });
+
   test("a wrong fleet secret is refused at the handshake: logged, nothing delivered, the asker gets Unreachable", async () => {
     const a = await start({ nodeId: "node-a" });
     const intruder = await start({ nodeId: "node-z", fleetSecret: "not-the-fleet-secret-at-all-000000" });

@@ -10,7 +10,10 @@
  * When both dial at once, the connection dialed by the node with the lower
  * id wins, decided at the acceptor when the dialer's proof checks out:
  * - the acceptor has a link already: the new connection replaces it (the
- *   dialer would not dial unless its side of the old link was gone);
+ *   dialer would not dial unless its side of the old link was gone), except
+ *   when that link was dialed by the acceptor and the acceptor's id is the
+ *   lower: then the new one is a leftover of a simultaneous connect and is
+ *   refused (close 4001);
  * - the acceptor is dialing the same peer itself: if the dialer's id is
  *   lower, the acceptor drops its own dial and adopts; otherwise it refuses
  *   the connection (close 4001) and its own dial wins at the other end;
@@ -179,6 +182,7 @@ export const closeCodes = {
   sendFailed: 4005,
   shutdown: 4006,
   oversized: 4007,
+  staleIncarnation: 4008,
 } as const;
 
 /** The socket operations a connection needs, over Bun's server and client sockets alike. */
@@ -677,6 +681,7 @@ export class WebSocketTransport implements Transport {
           this.#authenticationFailed(connection);
           return;
         }
+        if (this.#staleIncarnation(connection)) return;
         connection.phase = "proof-sent";
         connection.socket.send(encodeControlFrame("proof", { proof: handshakeProof(this.#secret, "dialer", this.#facts(connection)) }));
         return;
@@ -736,9 +741,38 @@ export class WebSocketTransport implements Transport {
     this.#closeConnection(connection, closeCodes.authentication, "authentication failed");
   }
 
+  /**
+   * Refuses a peer that proves an older incarnation than one already seen:
+   * a stale run (a zombie process, an old binary restarted by hand) must not
+   * take the link from the current one.
+   */
+  #staleIncarnation(connection: Connection): boolean {
+    const known = this.#peers.get(connection.peerNodeId!)?.incarnation;
+    if (known === undefined || connection.peerIncarnation! >= known) return false;
+    this.#log({
+      level: "warn",
+      event: "transport-stale-incarnation",
+      nodeId: this.nodeId,
+      peer: connection.peerNodeId,
+      incarnation: connection.peerIncarnation,
+      knownIncarnation: known,
+    });
+    this.#closeConnection(connection, closeCodes.staleIncarnation, "stale incarnation");
+    return true;
+  }
+
   /** The acceptor's side of the one-link-per-pair rule (see the file comment). */
   #adoptInbound(connection: Connection): void {
+    if (this.#staleIncarnation(connection)) return;
     const peer = this.#peer(connection.peerNodeId!);
+    const existing = peer.link;
+    if (existing !== undefined && existing.role === "dialer" && connection.peerNodeId! > this.nodeId) {
+      // The lower node's link (ours) is up; a dial from the higher node is a
+      // leftover of a simultaneous connect, not a sign our link is dead. If
+      // it is dead after all, the heartbeat finds out and we redial.
+      this.#closeConnection(connection, closeCodes.superseded, "superseded: the lower node's connection wins");
+      return;
+    }
     if (peer.link === undefined && peer.dial !== undefined) {
       if (connection.peerNodeId! > this.nodeId) {
         this.#closeConnection(connection, closeCodes.superseded, "superseded: the lower node's connection wins");
@@ -791,7 +825,14 @@ export class WebSocketTransport implements Transport {
         const to = body["to"] as ActorRef<unknown>;
         const kind = typeof body["kind"] === "string" ? body["kind"] : undefined;
         const corr = body["corr"] as number;
-        const outcome = this.#receiver === undefined ? "no host attached" : this.#receiver.deliver(to, body["body"], peer.nodeId);
+        let outcome: string;
+        try {
+          outcome = this.#receiver === undefined ? "no host attached" : this.#receiver.deliver(to, body["body"], peer.nodeId);
+        } catch (error) {
+          // A host bug must not take the link down with it; the sender still hears of it.
+          this.#log({ level: "error", event: "transport-deliver-failed", nodeId: this.nodeId, peer: peer.nodeId, to: refText(to), error: String(error) });
+          outcome = "host error";
+        }
         if (outcome !== "delivered") {
           connection.socket.send(encodeControlFrame("undeliverable", { to, kind, corr, reason: outcome }));
         }
