@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { actorRef, createNactHost, isFault, manualClock, randomSeed, seededRandom, type Host, type ManualClock } from "../../runtime/index.ts";
-import { MetaStoreError, openLmdbStore, type MetaStore } from "../../cluster/metadata/index.ts";
+import { MetaStoreError, openLmdbStore, type MetaStore, type MetaTransaction, type TransactOptions } from "../../cluster/metadata/index.ts";
 import {
   checkOwner,
   readFleetMap,
@@ -52,10 +52,9 @@ class CuttableStore implements MetaStore {
   constructor(store: MetaStore) {
     this.#store = store;
   }
-  transact<T>(body: Parameters<MetaStore["transact"]>[0] & ((tx: never) => Promise<T>)): Promise<T>;
-  transact<T>(body: (tx: Parameters<Parameters<MetaStore["transact"]>[0]>[0]) => Promise<T>): Promise<T> {
+  transact<T>(body: (tx: MetaTransaction) => Promise<T>, options?: TransactOptions): Promise<T> {
     if (this.cut) return Promise.reject(new MetaStoreError("Closed", "node cut off from the metadata store (test)"));
-    return this.#store.transact(body);
+    return this.#store.transact(body, options);
   }
   close(): Promise<void> {
     return Promise.resolve();

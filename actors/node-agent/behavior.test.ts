@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { actorRef, createNactHost, isFault, manualClock, seededRandom, type Host, type ManualClock } from "../../runtime/index.ts";
-import { createMemoryStorage, MetaStoreError, openMemoryStore, type MetaStore } from "../../cluster/metadata/index.ts";
+import { createMemoryStorage, MetaStoreError, openMemoryStore, type MetaStore, type MetaTransaction, type TransactOptions } from "../../cluster/metadata/index.ts";
 import {
   acquireManagerLease,
   claimOwner,
@@ -26,11 +26,13 @@ const manager = { nodeId: "manager", incarnation: 1 };
 /** The store as the agent's node reaches it; the test can cut it. */
 class CuttableStore implements MetaStore {
   cut = false;
-  constructor(readonly inner: MetaStore) {}
-  transact<T>(body: Parameters<MetaStore["transact"]>[0] & ((tx: never) => Promise<T>)): Promise<T>;
-  transact<T>(body: (tx: Parameters<Parameters<MetaStore["transact"]>[0]>[0]) => Promise<T>): Promise<T> {
+  readonly #inner: MetaStore;
+  constructor(inner: MetaStore) {
+    this.#inner = inner;
+  }
+  transact<T>(body: (tx: MetaTransaction) => Promise<T>, options?: TransactOptions): Promise<T> {
     if (this.cut) return Promise.reject(new MetaStoreError("Closed", "cut off (test)"));
-    return this.inner.transact(body);
+    return this.#inner.transact(body, options);
   }
   close(): Promise<void> {
     return Promise.resolve();

@@ -40,7 +40,7 @@ import {
   type Host,
   type SimulatedWorld,
 } from "../../runtime/index.ts";
-import { createMemoryStorage, MetaStoreError, openMemoryStore, type MemoryStorage, type MetaStore } from "../../cluster/metadata/index.ts";
+import { createMemoryStorage, MetaStoreError, openMemoryStore, type MemoryStorage, type MetaStore, type MetaTransaction, type TransactOptions } from "../../cluster/metadata/index.ts";
 import { checkOwner, readFleetMap, registerNode, unitText, type FleetMap, type Unit } from "../../cluster/membership/index.ts";
 import { NodeAgentMessage, nodeAgentActorPath, nodeAgentBehavior } from "../../actors/node-agent/index.ts";
 import {
@@ -80,10 +80,9 @@ class CuttableStore implements MetaStore {
   constructor(inner: MetaStore) {
     this.#inner = inner;
   }
-  transact<T>(body: Parameters<MetaStore["transact"]>[0] & ((tx: never) => Promise<T>)): Promise<T>;
-  transact<T>(body: (tx: Parameters<Parameters<MetaStore["transact"]>[0]>[0]) => Promise<T>): Promise<T> {
+  transact<T>(body: (tx: MetaTransaction) => Promise<T>, options?: TransactOptions): Promise<T> {
     if (this.cut) return Promise.reject(new MetaStoreError("Closed", "node cut off from the metadata store (simulation)"));
-    return this.#inner.transact(body);
+    return this.#inner.transact(body, options);
   }
   close(): Promise<void> {
     return this.#inner.close();
