@@ -30,7 +30,7 @@ import type { ActorContext, ActorCrash, Behavior, Host, Random, SpawnOptions, Su
 import { fault, type Fault } from "../fault.ts";
 import { defaultMailboxMax, defaultSupervisionPolicy } from "../host-nact.ts";
 import { actorRef, refText, type ActorRef, type NodeId } from "../ref.ts";
-import type { SimulatedClock } from "./simulated-clock.ts";
+import type { SimulatedClock, TimerHandle } from "./simulated-clock.ts";
 
 /** Reply refs live under this path prefix; behaviours may not be spawned there. */
 const replyPathPrefix = "tmp/";
@@ -172,7 +172,7 @@ export class SimulatedHost implements Host {
     }
     this.#askSequence += 1;
     const replyRef = actorRef<R>(this.nodeId, this.incarnation, `${replyPathPrefix}ask-${this.#askSequence}`);
-    const timer = new AbortController();
+    let timer: TimerHandle | undefined;
     let resolve!: (result: R | Fault) => void;
     const result = new Promise<R | Fault>((settle) => {
       resolve = settle;
@@ -183,7 +183,7 @@ export class SimulatedHost implements Host {
       settle: (reply) => {
         if (this.#asks.get(replyRef.path) !== pending) return;
         this.#asks.delete(replyRef.path);
-        timer.abort();
+        timer?.cancel();
         resolve(reply as R);
       },
     };
@@ -206,9 +206,8 @@ export class SimulatedHost implements Host {
         return Promise.resolve(fault(outcome === "mailbox full" ? "Overloaded" : "Unreachable", `${refText(to)}: ${outcome}`));
       }
     }
-    void this.clock.sleep(timeoutMs, timer.signal).then(() => {
-      if (!timer.signal.aborted) pending.settle(fault("Timeout", `${refText(to)}: no reply within ${timeoutMs} ms`));
-    });
+    // A reply cancels this timer's event, so an answered ask leaves nothing queued.
+    timer = this.clock.timer(timeoutMs, () => pending.settle(fault("Timeout", `${refText(to)}: no reply within ${timeoutMs} ms`)));
     return result;
   }
 
@@ -278,7 +277,7 @@ export class SimulatedHost implements Host {
   #transmit(to: ActorRef<unknown>, message: unknown, replyPath: string | undefined): void {
     let copy: unknown;
     try {
-      copy = structuredClone(message);
+      copy = copyMessage(message);
     } catch (error) {
       // A message with functions or promises in it cannot cross a real wire either.
       assert(false, `message to ${refText(to)} cannot be sent to another node: ${String(error)}`);
@@ -611,4 +610,35 @@ function messageKind(message: unknown): string | undefined {
   if (typeof message !== "object" || message === null) return undefined;
   const kind = (message as { kind?: unknown }).kind;
   return typeof kind === "string" ? kind : undefined;
+}
+
+/**
+ * A deep copy of a message, as a wire would make it. Plain objects, arrays,
+ * byte arrays and primitives (the shape of every protocol message) are copied
+ * by hand, which is several times faster than `structuredClone` for small
+ * messages; anything else (a Map, a Date) goes through `structuredClone`,
+ * which refuses what no wire could carry (functions, promises).
+ */
+function copyMessage(value: unknown): unknown {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+    case "bigint":
+    case "undefined":
+      return value;
+    case "function":
+    case "symbol":
+      throw new Error(`a ${typeof value} cannot be copied into a message`);
+    case "object":
+      break;
+  }
+  if (value === null) return null;
+  if (Array.isArray(value)) return value.map(copyMessage);
+  if (value instanceof Uint8Array) return value.slice();
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return structuredClone(value);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = copyMessage((value as Record<string, unknown>)[key]);
+  return copy;
 }
