@@ -206,4 +206,17 @@ describe("planFleetMap", () => {
     expect(held).toBeLessThan(150);
     expect(rendezvous("x", [])).toBeUndefined();
   });
+
+  test("a disk id already held by another host is refused to the newcomer (reported), not handed to placement twice", () => {
+    const w = world(["n1", "n2"]);
+    w.records[1] = { ...w.records[1]!, disks: [{ diskId: "n1/d0", weight: 1 }, { diskId: "n2/d1", weight: 1 }] };
+    const result = plan(w);
+    expect(result.events).toContainEqual({ event: "disk-refused", nodeId: "n2", diskId: "n1/d0", heldBy: "n1" });
+    expect(w.map.placement.hosts.map((host) => [host.hostId, host.disks.map((disk) => disk.diskId)])).toEqual([
+      ["n1", ["n1/d0", "n1/d1"]],
+      ["n2", ["n2/d1"]],
+    ]);
+    plan(w);
+    expect(w.map.placementGroups).toHaveLength(32);
+  });
 });

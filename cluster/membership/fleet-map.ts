@@ -137,7 +137,8 @@ export interface FleetPlanInput {
 /** Something the plan decided, for the manager's log. */
 export type FleetPlanEvent =
   | { readonly event: "node-state"; readonly nodeId: string; readonly incarnation: number; readonly from: string; readonly to: string }
-  | { readonly event: "unit-assigned"; readonly unit: string; readonly from: string | undefined; readonly to: string; readonly reason: "unassigned" | "owner-not-up" | "rebalance" };
+  | { readonly event: "unit-assigned"; readonly unit: string; readonly from: string | undefined; readonly to: string; readonly reason: "unassigned" | "owner-not-up" | "rebalance" }
+  | { readonly event: "disk-refused"; readonly nodeId: string; readonly diskId: string; readonly heldBy: string };
 
 export interface FleetPlan {
   /** The next map; equal to `previous` when nothing changed. */
@@ -157,7 +158,7 @@ export function planFleetMap(input: FleetPlanInput): FleetPlan {
 
   const nodes = nextNodes(input, events);
   const nodesChanged = !sameJson(nodes, previous.nodes);
-  const hosts = nextHosts(previous.placement, input.nodes);
+  const hosts = nextHosts(previous.placement, input.nodes, events);
   const hostsChanged = !sameJson(hosts, sortedHosts(previous.placement.hosts));
   const placement = hostsChanged ? nextPlacement(previous.placement, hosts) : previous.placement;
 
@@ -270,16 +271,32 @@ function nextNodes(input: FleetPlanInput, events: FleetPlanEvent[]): FleetNode[]
  * Placement hosts: every storage node's registered disks (keeping each
  * disk's in/out state), plus hosts of the previous map with no node record
  * (a v1 map's hosts keep their data until an operator removes them).
+ *
+ * Disk ids are unique across the fleet. A node that registers a disk id
+ * another host already has (a misconfiguration: one-node servers name disks
+ * `disk-<n>`) is refused that disk, reported as an event, rather than
+ * handing placement a map it must reject: one bad node must not stop the
+ * manager of the whole fleet. The first holder, in nodeId order, keeps it.
  */
-function nextHosts(previous: ClusterMap, records: readonly NodeRecord[]): PlacementHost[] {
+function nextHosts(previous: ClusterMap, records: readonly NodeRecord[], events: FleetPlanEvent[]): PlacementHost[] {
   const hosts = new Map(previous.hosts.map((host) => [host.hostId, host]));
-  for (const record of records) {
+  const holderOf = (diskId: string, except: string): string | undefined => {
+    for (const host of hosts.values()) if (host.hostId !== except && host.disks.some((disk) => disk.diskId === diskId)) return host.hostId;
+    return undefined;
+  };
+  for (const record of [...records].sort((a, b) => compareText(a.nodeId, b.nodeId))) {
     if (!record.roles.includes("storage") || record.disks.length === 0) continue;
     const before = hosts.get(record.nodeId);
     const stateOf = new Map((before?.disks ?? []).map((disk) => [disk.diskId, disk.state]));
     const disks = record.disks
+      .filter((disk) => {
+        const heldBy = holderOf(disk.diskId, record.nodeId);
+        if (heldBy !== undefined) events.push({ event: "disk-refused", nodeId: record.nodeId, diskId: disk.diskId, heldBy });
+        return heldBy === undefined;
+      })
       .map((disk) => ({ diskId: disk.diskId, weight: disk.weight, state: stateOf.get(disk.diskId) ?? ("in" as const) }))
       .sort((a, b) => compareText(a.diskId, b.diskId));
+    if (disks.length === 0) continue;
     hosts.set(record.nodeId, { ...before, hostId: record.nodeId, disks });
   }
   return sortedHosts([...hosts.values()]);

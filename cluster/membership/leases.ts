@@ -66,6 +66,9 @@ export async function registerNode(
   assert(leaseMs > 0, `registerNode: leaseMs must be positive, got ${leaseMs}`);
   const diskIds = new Set(registration.disks.map((disk) => disk.diskId));
   assert(diskIds.size === registration.disks.length, `registerNode ${registration.nodeId}: duplicate disk ids`);
+  for (const disk of registration.disks) {
+    assert(disk.diskId.length > 0 && Number.isFinite(disk.weight) && disk.weight >= 0, `registerNode ${registration.nodeId}: bad disk ${JSON.stringify(disk)}`);
+  }
   return store.transact(async (tx) => {
     const storedBytes = await tx.get(nodeKey(registration.nodeId));
     const previous = storedBytes === undefined ? undefined : decodeNodeRecord(storedBytes);
