@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import type { Behavior } from "../behavior.ts";
 import { isFault, type Fault } from "../fault.ts";
 import { actorRef, type ActorRef } from "../ref.ts";
-import { uniformDelay } from "./network.ts";
+import { longTailDelay, uniformDelay } from "./network.ts";
 import { createSimulatedWorld, SimulationError, type SimulatedWorld } from "./world.ts";
 
 type SinkMessage =
@@ -147,6 +147,36 @@ describe("simulated world: network", () => {
     expect(received.slice(0, 30).some((note) => note.from !== received[0]!.from)).toBe(true);
     expect(world.network.stats()).toMatchObject({ sent: count * senders.length, delivered: count * senders.length, dropped: 0 });
     expect(receiver.deadLetterCount()).toBe(0);
+  });
+
+  test("duplication, when turned on, delivers copies in FIFO order; long-tail delays stay within their bounds", async () => {
+    const world = createSimulatedWorld({ seed: 8, network: { duplicateProbability: 0.5, delay: longTailDelay(2, 20, 400) } });
+    const received: { from: string; index: number; atMs: number }[] = [];
+    world.addNode("r", (host) => void host.spawn("sink", sink(received, world)));
+    const sender = world.addNode("s", () => {});
+    await world.runUntil(() => world.allStarted(), 1);
+    const target = actorRef<SinkMessage>("r", 1, "sink");
+    const count = 400;
+    for (let index = 0; index < count; index += 1) sender.tell(target, { kind: "Note", from: "s", index });
+    await world.runUntilIdle(10_000);
+    const duplicated = world.network.stats().duplicated;
+    expect(duplicated).toBeGreaterThan(count * 0.5 - 60);
+    expect(duplicated).toBeLessThan(count * 0.5 + 60);
+    expect(received.length).toBe(count + duplicated);
+    const indices = received.map((note) => note.index);
+    expect(indices).toEqual([...indices].sort((a, b) => a - b));
+    expect(new Set(indices).size).toBe(count);
+    // All were sent at time 0 and every delay is at least 2 ms.
+    expect(Math.min(...received.map((note) => note.atMs))).toBeGreaterThanOrEqual(2);
+
+    const random = world.random.fork("delays");
+    const delay = longTailDelay(2, 20, 400);
+    const draws = Array.from({ length: 5_000 }, () => delay(random));
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...draws)).toBeLessThanOrEqual(400);
+    const mean = draws.reduce((sum, draw) => sum + draw, 0) / draws.length;
+    expect(mean).toBeGreaterThan(15);
+    expect(mean).toBeLessThan(25);
   });
 
   test("drops follow dropProbability; a lost ask times out", async () => {
