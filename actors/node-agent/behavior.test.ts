@@ -26,12 +26,15 @@ const manager = { nodeId: "manager", incarnation: 1 };
 /** The store as the agent's node reaches it; the test can cut it. */
 class CuttableStore implements MetaStore {
   cut = false;
+  hang = false;
   readonly #inner: MetaStore;
   constructor(inner: MetaStore) {
     this.#inner = inner;
   }
   transact<T>(body: (tx: MetaTransaction) => Promise<T>, options?: TransactOptions): Promise<T> {
     if (this.cut) return Promise.reject(new MetaStoreError("Closed", "cut off (test)"));
+    // A store that takes every request and answers none (a hung connection).
+    if (this.hang) return new Promise<T>(() => undefined);
     return this.#inner.transact(body, options);
   }
   close(): Promise<void> {
@@ -220,5 +223,21 @@ describe("NodeAgent", () => {
     expect([...running.keys()]).toEqual(["pg/2"]);
     const reply = await host.ask<NodeAgentMessage, HeartbeatReply>(agentRef(), (replyTo) => ({ kind: "Heartbeat", term: 1, epoch: 1, replyTo }), 1_000);
     expect(reply).toEqual({ kind: "HeartbeatReply", nodeId: "n1", incarnation, epoch: 1 });
+  });
+
+  test("a renewal that never answers does not keep units running past the lease", async () => {
+    await writeMap([pg(1)]);
+    await advance(leaseRenewMs);
+    expect(running.size).toBe(1);
+    const lastRenewalMs = clock.nowMs();
+    view.hang = true;
+    await advance(leaseMs - 100);
+    expect(running.size).toBe(1);
+    await advance(200);
+    expect(clock.nowMs()).toBeGreaterThanOrEqual(lastRenewalMs + leaseMs);
+    expect(running.size).toBe(0);
+    view.hang = false;
+    await advance(2 * leaseRenewMs);
+    expect([...running.keys()]).toEqual(["pg/1"]);
   });
 });

@@ -149,16 +149,37 @@ export function nodeAgentBehavior(options: NodeAgentBehaviorOptions): Behavior<N
     const startMs = context.clock.nowMs();
     let outcome: Awaited<ReturnType<typeof renewNodeLease>> | "unreachable";
     let map: FleetMap | undefined;
-    try {
-      const result = await options.store.transact(async (tx) => {
+    const renewal = options.store
+      .transact(async (tx) => {
         const lease = await renewNodeLease(tx, state.run, context.clock.nowMs(), options.leaseMs);
         return { lease, map: isFault(lease) ? undefined : await readFleetMap(tx) };
-      });
-      outcome = result.lease;
-      map = result.map;
-    } catch (error) {
-      if (!(error instanceof MetaStoreError)) throw error;
-      log({ level: "warn", event: "lease-renewal-failed", nodeId: state.run.nodeId, error: error.message });
+      })
+      .then(
+        (result) => ({ settled: "done" as const, result }),
+        (error: unknown) => ({ settled: "failed" as const, error }),
+      );
+    // A renewal that hangs must not keep units running past the lease: race it
+    // against the lease's local end. A renewal that wins later is dropped; the
+    // next tick renews again and lifts the fence.
+    const untilEndMs = state.leaseValidUntilMs - startMs;
+    const expiry = new AbortController();
+    const first =
+      state.selfFenced || untilEndMs <= 0
+        ? await renewal
+        : await Promise.race([renewal, sleepUnlessAborted(context.clock, untilEndMs, expiry.signal).then(() => ({ settled: "expired" as const }))]);
+    expiry.abort();
+    if (first.settled === "done") {
+      outcome = first.result.lease;
+      map = first.result.map;
+    } else {
+      if (first.settled === "failed" && !(first.error instanceof MetaStoreError)) throw first.error;
+      const detail = first.settled === "failed" ? (first.error as MetaStoreError).message : "no answer before the lease ends";
+      log({ level: "warn", event: "lease-renewal-failed", nodeId: state.run.nodeId, error: detail });
+      if (first.settled === "expired") {
+        void renewal.then((late) => {
+          if (late.settled === "failed" && !(late.error instanceof MetaStoreError)) log({ level: "error", event: "lease-renewal-bug", nodeId: state.run.nodeId, error: String(late.error) });
+        });
+      }
       outcome = "unreachable";
     }
 
