@@ -11,7 +11,9 @@
  * Like the real transport, a sender learns that a link is down only after a
  * grace (`unreachableGraceMs`): before it, messages over a cut link vanish
  * (an ask then times out); after it, they are refused at once and come back
- * to the sender as undeliverable (an ask resolves to `Unreachable`).
+ * to the sender as undeliverable (an ask resolves to `Unreachable`), and
+ * asks already waiting across the cut give up with `Unreachable` at the end of
+ * the grace.
  */
 import { assert } from "../assert.ts";
 import type { Random } from "../behavior.ts";
@@ -73,6 +75,10 @@ export interface NetworkServices {
   schedule(delayMs: number, label: string, run: () => void): void;
   /** A seeded stream for `label`, the same for the same world seed and label. */
   random(label: string): Random;
+  /** Every node of the world, for links cut by `isolate`. */
+  nodeIds(): readonly NodeId[];
+  /** The link between `a` and `b` has been cut for the whole grace: asks waiting across it give up. */
+  linkDown(a: NodeId, b: NodeId): void;
 }
 
 export class SimulatedNetwork {
@@ -108,14 +114,18 @@ export class SimulatedNetwork {
       for (const b of groupB) {
         if (a === b) continue;
         const key = pairKey(a, b);
-        if (!this.#cuts.has(key)) this.#cuts.set(key, nowMs);
+        if (this.#cuts.has(key)) continue;
+        this.#cuts.set(key, nowMs);
+        this.#afterGrace(a, b);
       }
     }
   }
 
   /** Cuts `nodeId` from every other node, including nodes added later. */
   isolate(nodeId: NodeId): void {
-    if (!this.#isolated.has(nodeId)) this.#isolated.set(nodeId, this.#services.elapsedMs());
+    if (this.#isolated.has(nodeId)) return;
+    this.#isolated.set(nodeId, this.#services.elapsedMs());
+    for (const other of this.#services.nodeIds()) if (other !== nodeId) this.#afterGrace(nodeId, other);
   }
 
   /** Restores every link. */
@@ -174,6 +184,15 @@ export class SimulatedNetwork {
         arrive();
       });
     }
+  }
+
+  /** Once the grace has passed, tells the world the link is down if it has stayed cut all along. */
+  #afterGrace(a: NodeId, b: NodeId): void {
+    const graceMs = this.#options.unreachableGraceMs;
+    this.#services.schedule(graceMs, "link-down", () => {
+      const since = this.#cutSinceMs(a, b);
+      if (since !== undefined && this.#services.elapsedMs() - since >= graceMs) this.#services.linkDown(a, b);
+    });
   }
 
   #link(link: string): Random {

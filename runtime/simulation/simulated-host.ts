@@ -78,6 +78,9 @@ export interface SimulatedHostOptions {
 }
 
 interface PendingAsk {
+  /** The node and run the request went to, so a link known down can end the ask early. */
+  readonly peer: NodeId;
+  readonly peerIncarnation: number;
   settle(reply: unknown): void;
 }
 
@@ -180,6 +183,8 @@ export class SimulatedHost implements Host {
     // Only the first reply counts; the ref is gone after it (or after the
     // timeout), so a second or late reply is a dead letter.
     const pending: PendingAsk = {
+      peer: to.nodeId,
+      peerIncarnation: to.incarnation,
       settle: (reply) => {
         if (this.#asks.get(replyRef.path) !== pending) return;
         this.#asks.delete(replyRef.path);
@@ -265,6 +270,20 @@ export class SimulatedHost implements Host {
     if (envelope.replyPath === undefined) return;
     const pending = this.#asks.get(envelope.replyPath);
     pending?.settle(fault(reason === "mailbox full" ? "Overloaded" : "Unreachable", `${refText(envelope.to)}: ${reason}`));
+  }
+
+  /**
+   * The link to `nodeId` is known to be down (or that node has restarted):
+   * asks waiting on it, or on its runs below `incarnationBelow`, give up with
+   * `Unreachable` instead of waiting for their timeout, as with the real transport.
+   */
+  peerUnreachable(nodeId: NodeId, incarnationBelow: number | undefined, reason: string): void {
+    if (this.#killed) return;
+    for (const pending of [...this.#asks.values()]) {
+      if (pending.peer !== nodeId) continue;
+      if (incarnationBelow !== undefined && pending.peerIncarnation >= incarnationBelow) continue;
+      pending.settle(fault("Unreachable", `${nodeId}: ${reason}`));
+    }
   }
 
   async #shutdownOnce(): Promise<void> {

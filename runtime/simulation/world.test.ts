@@ -228,6 +228,42 @@ describe("simulated world: network", () => {
   });
 });
 
+describe("simulated world: links known down", () => {
+  test("asks waiting across a cut, or on a killed run, end Unreachable when the grace runs out", async () => {
+    const world = createSimulatedWorld({ seed: 12, network: { unreachableGraceMs: 700, delay: uniformDelay(5, 5) } });
+    const received: { from: string; index: number; atMs: number }[] = [];
+    for (const nodeId of ["a", "b", "c"]) world.addNode(nodeId, (host) => void host.spawn("sink", sink(received, world)));
+    await world.runUntil(() => world.allStarted(), 1);
+    const a = world.host("a");
+    const slowAsk = (nodeId: string): Promise<string | Fault> =>
+      a.ask<SinkMessage, string>(actorRef(nodeId, 1, "sink"), (replyTo) => ({ kind: "SlowEcho", holdMs: 3_000, replyTo }), 10_000);
+    const settledAt = new Map<string, { atMs: number; reply: string | Fault }>();
+    const track = (label: string, asking: Promise<string | Fault>): void =>
+      void asking.then((reply) => void settledAt.set(label, { atMs: world.elapsedMs(), reply }));
+
+    track("to b, cut", slowAsk("b"));
+    track("to c, killed", slowAsk("c"));
+    await world.runFor(100);
+    world.network.partition(["a"], ["b"]);
+    world.kill("c");
+    await world.runFor(699);
+    expect(settledAt.size).toBe(0);
+    await world.runFor(1);
+    expect(settledAt.get("to b, cut")).toMatchObject({ atMs: 800, reply: { fault: "Unreachable" } });
+    expect(settledAt.get("to c, killed")).toMatchObject({ atMs: 800, reply: { fault: "Unreachable" } });
+
+    // A cut healed within the grace gives nothing up.
+    world.network.heal();
+    track("to b, healed", slowAsk("b"));
+    await world.runFor(10);
+    world.network.partition(["a"], ["b"]);
+    await world.runFor(300);
+    world.network.heal();
+    await world.runUntil(() => settledAt.has("to b, healed"), 10_000);
+    expect(settledAt.get("to b, healed")!.reply).toBe("slow");
+  });
+});
+
 describe("simulated world: kill and restart", () => {
   test("a kill abandons handlers without hooks; asks to the dead node end Unreachable; restart brings incarnation 2", async () => {
     const world = createSimulatedWorld({ seed: 5 });

@@ -140,6 +140,11 @@ export class SimulatedWorld {
         elapsedMs: () => this.#elapsedMs,
         schedule: (delayMs, label, run) => void this.#schedule(delayMs, label, run, undefined),
         random: (label) => this.random.fork(label),
+        nodeIds: () => [...this.#nodes.keys()],
+        linkDown: (a, b) => {
+          this.#peerUnreachable(a, b, undefined, "link down");
+          this.#peerUnreachable(b, a, undefined, "link down");
+        },
       },
       options.network,
     );
@@ -202,7 +207,9 @@ export class SimulatedWorld {
    * Kills the node's current run at once: its actors vanish without their
    * `stopped` hooks, handlers in progress are abandoned, its timers never
    * fire and its pending asks never resolve. Messages it already put on the
-   * wire still arrive; messages to it come back undeliverable ("node down").
+   * wire still arrive; messages to it come back undeliverable ("node down"),
+   * and after `unreachableGraceMs` other nodes' asks still waiting on this run
+   * end `Unreachable`, as when the real transport sees the link stay down.
    */
   kill(nodeId: NodeId): void {
     const entry = this.#entry(nodeId);
@@ -211,6 +218,13 @@ export class SimulatedWorld {
     run.alive = false;
     run.host.kill();
     this.#log(entry.nodeId, run.incarnation, { level: "info", event: "node-killed" });
+    // Its peers' links to it close; after the grace their transports give up
+    // on asks to that run (a restarted run within the grace does not save them).
+    this.#schedule(this.network.options().unreachableGraceMs, "peer-down", () => {
+      for (const other of this.#nodes.keys()) {
+        if (other !== nodeId) this.#peerUnreachable(other, nodeId, run.incarnation + 1, "node down");
+      }
+    }, undefined);
   }
 
   /** Starts a new run of a down node, with incarnation + 1, and runs its start function again. */
@@ -352,6 +366,12 @@ export class SimulatedWorld {
       if (owner === undefined || owner.alive) action();
     });
     return { cancel: () => this.#queue.cancel(event) };
+  }
+
+  /** Asks on `at`'s current run waiting on `peer` (below `incarnationBelow`, if given) end `Unreachable`. */
+  #peerUnreachable(at: NodeId, peer: NodeId, incarnationBelow: number | undefined, reason: string): void {
+    const run = this.#nodes.get(at)?.current;
+    if (run !== undefined && run.alive) run.host.peerUnreachable(peer, incarnationBelow, reason);
   }
 
   #transmit(envelope: WireEnvelope): void {
