@@ -5,7 +5,8 @@
  * conflicts on the node's own clock), clocks skewed within the allowance, a
  * lossy network, and a fault schedule drawn from the seed: node kills and
  * restarts, a node isolated from the network *and* the store, network
- * partitions that leave the store reachable.
+ * partitions that leave the store reachable, a metadata store outage for
+ * every node.
  *
  * A workload makes one fenced metadata write per running unit every 100 ms
  * (`checkOwner` in the write's transaction), as unit actors will.
@@ -18,6 +19,7 @@
  *   `reassignBoundMs` of simulated time; an isolated node stops its units
  *   (self-fencing) before any other node starts them;
  * - a partition that leaves the store reachable marks no node down;
+ * - in a store outage, no unit runs anywhere once every lease has ended;
  * - maps move at most `rebalanceMovesPerTickMax` units per epoch between
  *   nodes that stay up (rate-limited rejoin);
  * - after each phase, healed or restarted nodes rejoin and the fleet settles:
@@ -301,7 +303,7 @@ function assignmentTable(map: FleetMap): Map<string, string> {
   ]);
 }
 
-type FaultKind = "kill" | "isolate" | "partition" | "calm";
+type FaultKind = "kill" | "isolate" | "partition" | "outage" | "calm";
 
 /** Runs one seed's scenario; throws with the seed on any broken invariant. Returns the trace hash and a summary. */
 async function runScenario(seed: number): Promise<{ traceHash: string; summary: string }> {
@@ -331,7 +333,7 @@ async function runScenario(seed: number): Promise<{ traceHash: string; summary: 
 
   const summary: string[] = [`${nodeCount} nodes`];
   for (let phase = 0; phase < phaseCount; phase += 1) {
-    const kinds: FaultKind[] = ["kill", "isolate", "partition", "calm", "kill", "isolate"];
+    const kinds: FaultKind[] = ["kill", "isolate", "partition", "outage", "calm", "kill", "isolate"];
     const kind = kinds[random.integer(kinds.length)]!;
     const hosting = nodeIds.filter((nodeId) => [...scenario.active.keys()].some((unit) => scenario.nodeOf(unit) === nodeId));
     const victim = hosting.length > 0 ? hosting[random.integer(hosting.length)]! : nodeIds[0]!;
@@ -349,6 +351,8 @@ async function runScenario(seed: number): Promise<{ traceHash: string; summary: 
       const sideB = sides.filter((entry) => entry.side === 1).map((entry) => entry.nodeId);
       if (sideA.length > 0 && sideB.length > 0) world.network.partition(sideA, sideB);
       scenario.mustStayUp = new Set(nodeIds);
+    } else if (kind === "outage") {
+      for (const view of scenario.views.values()) view.cut = true;
     }
 
     if (kind === "kill" || kind === "isolate") {
@@ -367,6 +371,11 @@ async function runScenario(seed: number): Promise<{ traceHash: string; summary: 
           if (stopMs === undefined || startMs === undefined || stopMs > startMs) fail(`${unit}: stopped on isolated ${victim} at ${stopMs}, started elsewhere at ${startMs}`);
         }
       }
+    } else if (kind === "outage") {
+      // Nobody can renew: by the end of every lease, nothing may run anywhere.
+      await world.runFor(timing.leaseMs + timing.leaseRenewMs + 100);
+      const stillRunning = [...scenario.active].filter(([, owners]) => owners.size > 0).map(([unit]) => unit);
+      if (stillRunning.length > 0) fail(`units running with the metadata store unreachable past every lease: ${stillRunning.join(", ")}`);
     } else {
       await world.runFor(reassignBoundMs);
       if (scenario.violations.length > 0) fail(scenario.violations.join("; "));
@@ -375,6 +384,7 @@ async function runScenario(seed: number): Promise<{ traceHash: string; summary: 
     // Heal or restart, then everything must settle again: rejoining is rate-limited (checked on every map).
     if (kind === "kill") world.restart(victim);
     if (kind === "isolate") scenario.views.get(victim)!.cut = false;
+    if (kind === "outage") for (const view of scenario.views.values()) view.cut = false;
     world.network.heal();
     scenario.mustStayUp = new Set();
     await expectRun(() => scenario.settled(), settleBoundMs, `the fleet settled after ${kind}`);
