@@ -55,6 +55,8 @@ export interface ClusterManagerBehaviorOptions {
   readonly heartbeatTimeoutMs: number;
   /** PG count of a fleet whose store has no map yet (fixed once written). */
   readonly placementGroupCount: number;
+  /** The acting-set width shards are stored at (the widest storage class); see `FleetPlanInput.actingSetWidth`. */
+  readonly actingSetWidth?: number;
   /** Structured log lines; defaults to JSON on stderr. */
   readonly log?: (line: Record<string, unknown>) => void;
 }
@@ -99,6 +101,7 @@ export function clusterManagerBehavior(options: ClusterManagerBehaviorOptions): 
           clockSkewMsMax: options.clockSkewMsMax,
           rebalanceMovesPerTickMax: options.rebalanceMovesPerTickMax,
           managerTerm: lease.term,
+          ...(options.actingSetWidth === undefined ? {} : { actingSetWidth: options.actingSetWidth }),
         });
         if (plan.changed) {
           const fenced = await writeFleetMap(tx, lease.term, plan.map);

@@ -30,8 +30,9 @@ function world(nodeIds: string[]): World {
   return { records, leases: new Map(records.map((record) => [record.nodeId, lease(record, 10_000)])), nowMs: 0, map: emptyFleetMap(32) };
 }
 
-function plan(w: World, movesMax = 1_000): ReturnType<typeof planFleetMap> {
+function plan(w: World, movesMax = 1_000, actingSetWidth?: number): ReturnType<typeof planFleetMap> {
   const input: FleetPlanInput = {
+    ...(actingSetWidth === undefined ? {} : { actingSetWidth }),
     previous: w.map,
     nodes: w.records,
     leases: w.leases,
@@ -218,5 +219,32 @@ describe("planFleetMap", () => {
     ]);
     plan(w);
     expect(w.map.placementGroups).toHaveLength(32);
+  });
+
+  test("with a fleet acting-set width, owners are the first up disk at that width and a joining node's disks are carried in with pins at it", () => {
+    const width = 3;
+    const w = world(["n1", "n2", "n3"]);
+    plan(w, 1_000, width);
+    plan(w, 1_000, width);
+    for (const entry of w.map.placementGroups) {
+      expect(entry.nodeId).toBe(actingSet(entry.placementGroupId, w.map.placement, width)[0]!.split("/")[0]!);
+    }
+    const before = w.map.placement;
+    w.records.push(node("n4"));
+    w.leases.set("n4", lease(w.records[3]!, 10_000));
+    plan(w, 1_000, width);
+    const after = w.map.placement;
+    expect(after.hosts.map((host) => host.hostId)).toEqual(["n1", "n2", "n3", "n4"]);
+    expect(after.actingSetPins?.width ?? width).toBe(width);
+    // Carried: a PG keeps every position whose disk is still in its set at this width.
+    for (let placementGroupId = 0; placementGroupId < 32; placementGroupId += 1) {
+      const old = actingSet(placementGroupId, before, width);
+      const next = actingSet(placementGroupId, after, width);
+      const kept = new Set(next);
+      old.forEach((diskId, position) => {
+        if (kept.has(diskId)) expect(next[position]).toBe(diskId);
+      });
+    }
+    expect(() => plan(w, 1_000, 0)).toThrow();
   });
 });

@@ -132,6 +132,13 @@ export interface FleetPlanInput {
   readonly clockSkewMsMax: number;
   readonly rebalanceMovesPerTickMax: number;
   readonly managerTerm: number;
+  /**
+   * The acting-set width the fleet stores shards at (its widest storage
+   * class). PG owners are the first disk of the set at this width, and pins
+   * are carried at it. Absent: the width of the map's pins, else every
+   * eligible disk up to 32 (the one-node server's rule).
+   */
+  readonly actingSetWidth?: number;
 }
 
 /** Something the plan decided, for the manager's log. */
@@ -160,7 +167,8 @@ export function planFleetMap(input: FleetPlanInput): FleetPlan {
   const nodesChanged = !sameJson(nodes, previous.nodes);
   const hosts = nextHosts(previous.placement, input.nodes, events);
   const hostsChanged = !sameJson(hosts, sortedHosts(previous.placement.hosts));
-  const placement = hostsChanged ? nextPlacement(previous.placement, hosts) : previous.placement;
+  assert(input.actingSetWidth === undefined || (Number.isSafeInteger(input.actingSetWidth) && input.actingSetWidth >= 1 && input.actingSetWidth <= actingSetWidthMax), `planFleetMap: actingSetWidth must be 1..${actingSetWidthMax}, got ${input.actingSetWidth}`);
+  const placement = hostsChanged ? nextPlacement(previous.placement, hosts, input.actingSetWidth) : previous.placement;
 
   const up = new Set(nodes.filter((node) => node.state === "up").map((node) => node.nodeId));
   const upWithRole = (role: "storage" | "gateway"): string[] =>
@@ -172,10 +180,12 @@ export function planFleetMap(input: FleetPlanInput): FleetPlan {
   const diskHost = new Map<string, string>();
   for (const host of placement.hosts) for (const disk of host.disks) diskHost.set(disk.diskId, host.hostId);
   // Only the first disks matter here. Pins are honoured at their own width;
-  // a map whose pins cannot apply is read unpinned rather than refused.
+  // a map whose pins cannot apply is read unpinned rather than refused, and a
+  // fleet with fewer eligible disks than its width uses what it has.
   const eligible = eligibleDiskCount(placement);
   const { actingSetPins: pins, ...unpinned } = placement;
-  const width = pins !== undefined && pins.width <= eligible ? pins.width : Math.min(actingSetWidthMax, eligible);
+  const widthWanted = input.actingSetWidth ?? (pins !== undefined && pins.width <= eligible ? pins.width : actingSetWidthMax);
+  const width = Math.min(widthWanted, eligible);
   const actingSets = width > 0 ? actingSetsOf(pins?.width === width ? placement : unpinned, width) : [];
 
   interface Candidate {
@@ -317,14 +327,15 @@ function actingSetsOf(map: ClusterMap, width: number): readonly (readonly string
 /**
  * The placement map with new hosts. Shards already stored stay where they
  * are: `carryActingSets` pins every PG's positions at the width in use (the
- * previous pins' width, else every eligible disk up to 32, as the one-node
- * server stores). When that width cannot be placed before or after, there is
- * nothing stored at it to keep and the map goes unpinned.
+ * fleet's width when given, else the previous pins' width, else every
+ * eligible disk up to 32, as the one-node server stores). When that width
+ * cannot be placed before or after, there is nothing stored at it to keep and
+ * the map goes unpinned.
  */
-function nextPlacement(previous: ClusterMap, hosts: PlacementHost[]): ClusterMap {
+function nextPlacement(previous: ClusterMap, hosts: PlacementHost[], fleetWidth: number | undefined): ClusterMap {
   const { actingSetPins: _previousPins, ...unpinned } = previous;
   const next: ClusterMap = { ...unpinned, hosts };
-  const width = previous.actingSetPins?.width ?? Math.min(actingSetWidthMax, eligibleDiskCount(previous));
+  const width = fleetWidth ?? previous.actingSetPins?.width ?? Math.min(actingSetWidthMax, eligibleDiskCount(previous));
   if (width === 0 || eligibleDiskCount(previous) < width || eligibleDiskCount(next) < width) return next;
   return carryActingSets(previous, next, width);
 }
