@@ -191,12 +191,20 @@ export function clusterManagerBehavior(options: ClusterManagerBehaviorOptions): 
         case "HeartbeatsSettled": {
           if (message.term !== state.term) return { ...state, heartbeatsInFlight: false };
           const missedHeartbeats = new Map(state.missedHeartbeats);
-          for (const nodeId of message.answered) missedHeartbeats.delete(nodeId);
+          for (const nodeId of message.answered) {
+            const missed = missedHeartbeats.get(nodeId);
+            if (missed !== undefined) log({ level: "info", event: "heartbeat-recovered", nodeId: state.run.nodeId, suspect: nodeId, missed });
+            missedHeartbeats.delete(nodeId);
+          }
           for (const miss of message.missed) {
             const count = (missedHeartbeats.get(miss.nodeId) ?? 0) + 1;
             missedHeartbeats.set(miss.nodeId, count);
-            // Suspicion only: the verdict is the node's lease, which the store judges.
-            log({ level: "warn", event: "heartbeat-missed", nodeId: state.run.nodeId, suspect: miss.nodeId, missed: count, fault: miss.fault });
+            // Suspicion only: the verdict is the node's lease, which the store
+            // judges. Logged on the first miss and every tenth after, so a long
+            // partition does not flood the log at the tick rate.
+            if (count === 1 || count % 10 === 0) {
+              log({ level: "warn", event: "heartbeat-missed", nodeId: state.run.nodeId, suspect: miss.nodeId, missed: count, fault: miss.fault });
+            }
           }
           return { ...state, missedHeartbeats, heartbeatsInFlight: false };
         }
