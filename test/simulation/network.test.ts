@@ -50,7 +50,7 @@ interface EchoReply {
 
 type DriverMessage =
   | { readonly kind: "Tick" }
-  | { readonly kind: "Ack"; readonly by: string; readonly byNodeId: NodeId; readonly byIncarnation: number; readonly sentAtMs: number };
+  | { readonly kind: "Ack"; readonly by: string; readonly byNodeId: NodeId; readonly byIncarnation: number; readonly sentAtEvent: number };
 
 interface AskRecord {
   readonly id: string;
@@ -60,6 +60,8 @@ interface AskRecord {
   readonly timeoutMs: number;
   resolutions: number;
   resolvedAtMs: number | undefined;
+  /** The world's event count at resolution: orders it against a kill at the same millisecond. */
+  resolvedAtEvent: number | undefined;
   outcome: "reply" | Fault["fault"] | undefined;
 }
 
@@ -69,6 +71,8 @@ interface RunRecord {
   readonly asks: Map<string, AskRecord>;
   /** `nodeId#incarnation` → simulated ms of its kill. */
   readonly killedAtMs: Map<string, number>;
+  /** `nodeId#incarnation` → the world's event count at its kill. */
+  readonly killedAtEvent: Map<string, number>;
   pings: number;
   acks: number;
   kills: number;
@@ -105,7 +109,7 @@ function workerBehavior(world: SimulatedWorld, record: RunRecord, store: MetaSto
             by: refText(self),
             byNodeId: self.nodeId,
             byIncarnation: self.incarnation,
-            sentAtMs: world.elapsedMs(),
+            sentAtEvent: world.eventCount(),
           });
           return lastSequences;
         }
@@ -133,9 +137,9 @@ function driverBehavior(world: SimulatedWorld, record: RunRecord, nodeIds: reado
       const self = context.self;
       if (message.kind === "Ack") {
         // An Ack sent by a handler that outlived its node's kill would be a leaked effect.
-        const killedAtMs = record.killedAtMs.get(`${message.byNodeId}#${message.byIncarnation}`);
-        if (killedAtMs !== undefined && message.sentAtMs >= killedAtMs) {
-          record.violations.push(`Ack from ${message.by} sent at ${message.sentAtMs}, after its kill at ${killedAtMs}`);
+        const killedAtEvent = record.killedAtEvent.get(`${message.byNodeId}#${message.byIncarnation}`);
+        if (killedAtEvent !== undefined && message.sentAtEvent >= killedAtEvent) {
+          record.violations.push(`Ack from ${message.by} sent at event ${message.sentAtEvent}, after its kill at event ${killedAtEvent}`);
         }
         record.acks += 1;
         return state;
@@ -170,6 +174,7 @@ function driverBehavior(world: SimulatedWorld, record: RunRecord, nodeIds: reado
             timeoutMs,
             resolutions: 0,
             resolvedAtMs: undefined,
+            resolvedAtEvent: undefined,
             outcome: undefined,
           };
           record.asks.set(id, ask);
@@ -178,6 +183,7 @@ function driverBehavior(world: SimulatedWorld, record: RunRecord, nodeIds: reado
             .then((reply) => {
               ask.resolutions += 1;
               ask.resolvedAtMs = world.elapsedMs();
+              ask.resolvedAtEvent = world.eventCount();
               if (isFault(reply)) {
                 ask.outcome = reply.fault;
               } else {
@@ -206,7 +212,7 @@ async function runFleet(seed: number, track: (world: SimulatedWorld) => Simulate
     }),
   );
   const nodeIds = Array.from({ length: 5 + setup.integer(3) }, (_, index) => `n${index + 1}`);
-  const record: RunRecord = { violations: [], asks: new Map(), killedAtMs: new Map(), pings: 0, acks: 0, kills: 0, partitions: 0, crashes: 0 };
+  const record: RunRecord = { violations: [], asks: new Map(), killedAtMs: new Map(), killedAtEvent: new Map(), pings: 0, acks: 0, kills: 0, partitions: 0, crashes: 0 };
   let workloadActive = true;
   // One metadata cluster for the fleet: it survives node kills, as FoundationDB would.
   const storage = createMemoryStorage();
@@ -246,6 +252,7 @@ async function runFleet(seed: number, track: (world: SimulatedWorld) => Simulate
       if (draw < 0.3 && up.length > 2) {
         const victim = up[faults.integer(up.length)]!;
         record.killedAtMs.set(`${victim}#${world.incarnation(victim)}`, world.elapsedMs());
+        record.killedAtEvent.set(`${victim}#${world.incarnation(victim)}`, world.eventCount());
         world.kill(victim);
         record.kills += 1;
         world.schedule(100 + faults.integer(1_400), "restart", () => {
@@ -281,8 +288,10 @@ async function runFleet(seed: number, track: (world: SimulatedWorld) => Simulate
       record.violations.push(`ask ${ask.id} resolved at ${ask.resolvedAtMs}, after its deadline ${deadlineMs}`);
     }
     if (askerLived && ask.resolutions !== 1) record.violations.push(`ask ${ask.id} (deadline ${deadlineMs}) never resolved`);
-    if (!askerLived && ask.resolvedAtMs !== undefined && killedAtMs !== undefined && ask.resolvedAtMs >= killedAtMs) {
-      record.violations.push(`ask ${ask.id} resolved at ${ask.resolvedAtMs}, after its asker died at ${killedAtMs}`);
+    // Event counts, not milliseconds: a resolution and a kill may share a millisecond, in either order.
+    const killedAtEvent = record.killedAtEvent.get(`${ask.askerNodeId}#${ask.askerIncarnation}`);
+    if (ask.resolvedAtEvent !== undefined && killedAtEvent !== undefined && ask.resolvedAtEvent >= killedAtEvent) {
+      record.violations.push(`ask ${ask.id} resolved at event ${ask.resolvedAtEvent} (${ask.resolvedAtMs} ms), after its asker died at event ${killedAtEvent}`);
     }
     if (ask.outcome === "reply") coverage.replies += 1;
     if (ask.outcome === "Timeout") coverage.timeouts += 1;
