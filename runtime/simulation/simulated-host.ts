@@ -97,6 +97,7 @@ export class SimulatedHost implements Host {
   #deadLetterCount = 0;
   #shutdown: Promise<void> | undefined;
   #killed = false;
+  readonly #cellHost: CellHost;
 
   constructor(options: SimulatedHostOptions) {
     assert(options.nodeId.length > 0, "SimulatedHost: nodeId must be non-empty");
@@ -106,6 +107,17 @@ export class SimulatedHost implements Host {
     this.clock = options.clock;
     this.random = options.random;
     this.#services = options.services;
+    this.#cellHost = {
+      nodeId: this.nodeId,
+      clock: this.clock,
+      services: this.#services,
+      tell: (to, message) => this.tell(to, message),
+      ask: (to, build, timeoutMs) => this.ask(to, build, timeoutMs),
+      deadLetters: (to, count, reason) => this.#deadLetters(to, count, reason, undefined),
+      removed: (cell) => {
+        if (this.#cells.get(cell.ref.path) === cell) this.#cells.delete(cell.ref.path);
+      },
+    };
   }
 
   /** True until the node is killed or has shut down. */
@@ -134,8 +146,7 @@ export class SimulatedHost implements Host {
     assert(Number.isSafeInteger(mailboxMax) && mailboxMax > 0, `spawn ${path}: mailboxMax must be a positive integer, got ${mailboxMax}`);
     const compiled = options.wireSchema === undefined ? undefined : TypeCompiler.Compile(options.wireSchema);
     const cell = new SimulatedCell({
-      host: this,
-      services: this.#services,
+      host: this.#cellHost,
       ref: actorRef<unknown>(this.nodeId, this.incarnation, path),
       behavior: behavior as unknown as Behavior<unknown, unknown>,
       policy,
@@ -339,21 +350,22 @@ export class SimulatedHost implements Host {
   #log(line: Record<string, unknown>): void {
     this.#services.log(line);
   }
+}
 
-  /** For cells: count dead letters at this host. */
-  cellDeadLetters(to: ActorRef<unknown>, count: number, reason: string): void {
-    this.#deadLetters(to, count, reason, undefined);
-  }
-
-  /** For cells: the cell has stopped and its path is free. */
-  cellRemoved(cell: SimulatedCell): void {
-    if (this.#cells.get(cell.ref.path) === cell) this.#cells.delete(cell.ref.path);
-  }
+/** What a cell needs from its host. */
+interface CellHost {
+  readonly nodeId: NodeId;
+  readonly clock: SimulatedClock;
+  readonly services: HostServices;
+  tell<T>(to: ActorRef<T>, message: T): void;
+  ask<T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T, timeoutMs: number): Promise<R | Fault>;
+  deadLetters(to: ActorRef<unknown>, count: number, reason: string): void;
+  /** The cell has stopped and its path is free. */
+  removed(cell: SimulatedCell): void;
 }
 
 interface CellOptions {
-  readonly host: SimulatedHost;
-  readonly services: HostServices;
+  readonly host: CellHost;
   readonly ref: ActorRef<unknown>;
   readonly behavior: Behavior<unknown, unknown>;
   readonly policy: SupervisionPolicy;
@@ -378,7 +390,7 @@ interface LiveState {
  */
 class SimulatedCell {
   readonly ref: ActorRef<unknown>;
-  readonly #host: SimulatedHost;
+  readonly #host: CellHost;
   readonly #services: HostServices;
   readonly #behavior: Behavior<unknown, unknown>;
   readonly #policy: SupervisionPolicy;
@@ -405,7 +417,7 @@ class SimulatedCell {
   constructor(options: CellOptions) {
     this.ref = options.ref;
     this.#host = options.host;
-    this.#services = options.services;
+    this.#services = options.host.services;
     this.#behavior = options.behavior;
     this.#policy = options.policy;
     this.#mailboxMax = options.mailboxMax;
@@ -469,12 +481,12 @@ class SimulatedCell {
     await this.#whenIdle();
     if (this.#killed) return;
     // What is still queued never ran and never will.
-    this.#host.cellDeadLetters(this.ref, this.#queue.length, "dropped from mailbox at stop");
+    this.#host.deadLetters(this.ref, this.#queue.length, "dropped from mailbox at stop");
     this.#queue = [];
     await this.#releaseState();
     if (this.#killed) return;
     this.#settleStart(new Error(`actor ${refText(this.ref)} was stopped before it started`));
-    this.#host.cellRemoved(this);
+    this.#host.removed(this);
   }
 
   async #runStart(): Promise<void> {

@@ -75,10 +75,15 @@ export class SimulationError extends Error {
   }
 }
 
+/** Whether a run of a node is alive; shared by its host's services, timers and the world. */
+interface RunLiveness {
+  alive: boolean;
+}
+
 interface NodeRun {
   readonly incarnation: number;
   readonly host: SimulatedHost;
-  alive: boolean;
+  readonly liveness: RunLiveness;
   started: boolean;
 }
 
@@ -159,15 +164,12 @@ export class SimulatedWorld {
   addNode(nodeId: NodeId, start: NodeStart, options: AddNodeOptions = {}): SimulatedHost {
     assert(typeof nodeId === "string" && nodeId.length > 0, "addNode: nodeId must be a non-empty string");
     assert(!this.#nodes.has(nodeId), `addNode: node ${nodeId} already exists`);
-    const entry: NodeEntry = {
-      nodeId,
-      start,
-      clockOffsetMs: options.clockOffsetMs ?? 0,
-      current: undefined as unknown as NodeRun,
-      hosts: [],
-    };
+    const clockOffsetMs = options.clockOffsetMs ?? 0;
+    const run = this.#newRun(nodeId, 1, clockOffsetMs);
+    const entry: NodeEntry = { nodeId, start, clockOffsetMs, current: run, hosts: [run.host] };
     this.#nodes.set(nodeId, entry);
-    return this.#startRun(entry, 1);
+    this.#launch(entry);
+    return run.host;
   }
 
   nodeIds(): NodeId[] {
@@ -176,18 +178,18 @@ export class SimulatedWorld {
 
   /** True while the node's current run is alive (not killed, not shut down). */
   isUp(nodeId: NodeId): boolean {
-    return this.#entry(nodeId).current.alive;
+    return this.#entry(nodeId).current.liveness.alive;
   }
 
   /** True once the current run's start function has finished. */
   isStarted(nodeId: NodeId): boolean {
     const run = this.#entry(nodeId).current;
-    return run.alive && run.started;
+    return run.liveness.alive && run.started;
   }
 
   /** True when every node is up and started. */
   allStarted(): boolean {
-    for (const entry of this.#nodes.values()) if (!(entry.current.alive && entry.current.started)) return false;
+    for (const entry of this.#nodes.values()) if (!(entry.current.liveness.alive && entry.current.started)) return false;
     return true;
   }
 
@@ -199,7 +201,7 @@ export class SimulatedWorld {
   /** The host of the node's current run; the node must be up. */
   host(nodeId: NodeId): SimulatedHost {
     const run = this.#entry(nodeId).current;
-    assert(run.alive, `host: node ${nodeId} is down`);
+    assert(run.liveness.alive, `host: node ${nodeId} is down`);
     return run.host;
   }
 
@@ -214,8 +216,8 @@ export class SimulatedWorld {
   kill(nodeId: NodeId): void {
     const entry = this.#entry(nodeId);
     const run = entry.current;
-    assert(run.alive, `kill: node ${nodeId} is already down`);
-    run.alive = false;
+    assert(run.liveness.alive, `kill: node ${nodeId} is already down`);
+    run.liveness.alive = false;
     run.host.kill();
     this.#log(entry.nodeId, run.incarnation, { level: "info", event: "node-killed" });
     // Its peers' links to it close; after the grace their transports give up
@@ -230,8 +232,12 @@ export class SimulatedWorld {
   /** Starts a new run of a down node, with incarnation + 1, and runs its start function again. */
   restart(nodeId: NodeId): SimulatedHost {
     const entry = this.#entry(nodeId);
-    assert(!entry.current.alive, `restart: node ${nodeId} is up; kill it first`);
-    return this.#startRun(entry, entry.current.incarnation + 1);
+    assert(!entry.current.liveness.alive, `restart: node ${nodeId} is up; kill it first`);
+    const run = this.#newRun(nodeId, entry.current.incarnation + 1, entry.clockOffsetMs);
+    entry.current = run;
+    entry.hosts.push(run.host);
+    this.#launch(entry);
+    return run.host;
   }
 
   /** Runs `action` after `delayMs` of simulated time (a fault schedule, a workload step). */
@@ -304,51 +310,49 @@ export class SimulatedWorld {
     return entry;
   }
 
-  #startRun(entry: NodeEntry, incarnation: number): SimulatedHost {
-    const run: NodeRun = {
-      incarnation,
-      alive: true,
-      started: false,
-      host: undefined as unknown as SimulatedHost,
-    };
-    const nodeId = entry.nodeId;
+  /** A new run of a node: its liveness, clock, random stream and host. */
+  #newRun(nodeId: NodeId, incarnation: number, clockOffsetMs: number): NodeRun {
+    // The host's services close over the run's liveness, which exists before the host does.
+    const liveness: RunLiveness = { alive: true };
     const host = new SimulatedHost({
       nodeId,
       incarnation,
-      clock: this.#clockFor(run, entry.clockOffsetMs),
+      clock: this.#clockFor(liveness, clockOffsetMs),
       random: this.random.fork(`node:${nodeId}#${incarnation}`),
       services: {
-        alive: () => run.alive,
-        schedule: (delayMs, label, action) => void this.#schedule(delayMs, label, action, run),
+        alive: () => liveness.alive,
+        schedule: (delayMs, label, action) => void this.#schedule(delayMs, label, action, liveness),
         transmit: (envelope) => this.#transmit(envelope),
         delivered: (what, to, message) => this.#delivered(what, to, message),
         crashed: (crash) => this.#crashed(nodeId, incarnation, crash),
         log: (line) => this.#log(nodeId, incarnation, line),
         shutDown: () => {
-          run.alive = false;
+          liveness.alive = false;
           this.#log(nodeId, incarnation, { level: "info", event: "node-shut-down" });
         },
       },
     });
-    (run as { host: SimulatedHost }).host = host;
-    entry.current = run;
-    entry.hosts.push(host);
-    this.#log(nodeId, incarnation, { level: "info", event: "node-started" });
-    // Started one microtask later, so `addNode` returns the host first.
-    void Promise.resolve()
-      .then(() => entry.start(host))
-      .then(
-        () => {
-          if (run.alive) run.started = true;
-        },
-        (error: unknown) => {
-          if (run.alive) this.#fail(`node ${nodeId}#${incarnation}: its start function failed: ${describe(error)}`, error);
-        },
-      );
-    return host;
+    return { incarnation, host, liveness, started: false };
   }
 
-  #clockFor(owner: NodeRun | undefined, offsetMs: number): SimulatedClock {
+  /** Runs the node's start function on its current run, one microtask later (so callers get the host first). */
+  #launch(entry: NodeEntry): void {
+    const run = entry.current;
+    const { nodeId } = entry;
+    this.#log(nodeId, run.incarnation, { level: "info", event: "node-started" });
+    void Promise.resolve()
+      .then(() => entry.start(run.host))
+      .then(
+        () => {
+          if (run.liveness.alive) run.started = true;
+        },
+        (error: unknown) => {
+          if (run.liveness.alive) this.#fail(`node ${nodeId}#${run.incarnation}: its start function failed: ${describe(error)}`, error);
+        },
+      );
+  }
+
+  #clockFor(owner: RunLiveness | undefined, offsetMs: number): SimulatedClock {
     return simulatedClock(
       {
         startMs: this.#startMs,
@@ -359,7 +363,7 @@ export class SimulatedWorld {
     );
   }
 
-  #schedule(delayMs: number, label: string, action: () => void, owner: NodeRun | undefined): TimerHandle {
+  #schedule(delayMs: number, label: string, action: () => void, owner: RunLiveness | undefined): TimerHandle {
     if (owner !== undefined && !owner.alive) return { cancel: () => {} };
     const event = this.#queue.push(this.#elapsedMs + delayMs, label, () => {
       // A dead run's timers and turns never fire: its handlers stay abandoned.
@@ -371,7 +375,7 @@ export class SimulatedWorld {
   /** Asks on `at`'s current run waiting on `peer` (below `incarnationBelow`, if given) end `Unreachable`. */
   #peerUnreachable(at: NodeId, peer: NodeId, incarnationBelow: number | undefined, reason: string): void {
     const run = this.#nodes.get(at)?.current;
-    if (run !== undefined && run.alive) run.host.peerUnreachable(peer, incarnationBelow, reason);
+    if (run !== undefined && run.liveness.alive) run.host.peerUnreachable(peer, incarnationBelow, reason);
   }
 
   #transmit(envelope: WireEnvelope): void {
@@ -385,7 +389,7 @@ export class SimulatedWorld {
 
   #arrive(envelope: WireEnvelope): void {
     const run = this.#nodes.get(envelope.to.nodeId)?.current;
-    if (run === undefined || !run.alive) {
+    if (run === undefined || !run.liveness.alive) {
       this.#bounce(envelope, "node down");
       return;
     }
@@ -401,7 +405,7 @@ export class SimulatedWorld {
 
   #returnToSender(envelope: WireEnvelope, reason: Undeliverable): void {
     const run = this.#nodes.get(envelope.fromNodeId)?.current;
-    if (run === undefined || !run.alive || run.incarnation !== envelope.fromIncarnation) return;
+    if (run === undefined || !run.liveness.alive || run.incarnation !== envelope.fromIncarnation) return;
     this.#delivered("undeliverable", envelope.to, reason);
     run.host.undeliverable(envelope, reason);
   }
