@@ -445,6 +445,13 @@ describe("simulated host: stop and shutdown", () => {
     expect(isFault(reply) && reply.fault).toBe("Unreachable");
     expect(world.isUp("node-a")).toBe(false);
     expect(() => host.spawn("late", named("late"))).toThrow(AssertionError);
+    // Its transport is closed: nothing more leaves the node.
+    const before = host.deadLetterCount();
+    host.tell(actorRef<CounterMessage>("node-b", 1, "counter"), { kind: "Add", amount: 1 });
+    const remote = await host.ask<CounterMessage, number>(actorRef("node-b", 1, "counter"), (replyTo) => ({ kind: "Get", replyTo }), askTimeoutMs);
+    expect(isFault(remote) && remote.fault).toBe("Unreachable");
+    expect(host.deadLetterCount()).toBe(before + 2);
+    expect(world.network.stats().sent).toBe(0);
   });
 
   test("a stop during the restart backoff ends the restart without a fresh state", async () => {

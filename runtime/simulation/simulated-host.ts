@@ -162,7 +162,9 @@ export class SimulatedHost implements Host {
     // A dead node's abandoned handlers may still run to their end; nothing they send leaves the node.
     if (this.#killed) return;
     if (to.nodeId !== this.nodeId) {
-      this.#transmit(to, message, undefined);
+      // After a completed shutdown the node's transport is closed too.
+      if (this.#services.alive()) this.#transmit(to, message, undefined);
+      else this.#deadLetters(to, 1, "node down", message);
       return;
     }
     const outcome = this.#deliverLocal(to, message);
@@ -177,6 +179,10 @@ export class SimulatedHost implements Host {
     // An abandoned handler of a dead node waits for ever: nothing it started may come back to life.
     if (this.#killed) return new Promise<R | Fault>(() => {});
     const remote = to.nodeId !== this.nodeId;
+    if (remote && !this.#services.alive()) {
+      this.#deadLetters(to, 1, "node down", undefined);
+      return Promise.resolve(fault("Unreachable", `${refText(to)}: this node is shut down`));
+    }
     if (!remote) {
       const unreachable = this.#reachability(to);
       if (unreachable !== undefined) {
