@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { systemClock } from "../../runtime/index.ts";
 import type { Fleet, FleetFileNode } from "./fleet-file.ts";
 import { ensureFleetSecret } from "./fleet-secret.ts";
+import { loadRootCredentials } from "../credentials.ts";
 
 /** How long `up` waits for a node to report ready, and `down` for it to exit before SIGKILL. */
 const readyWaitMsMax = 60_000;
@@ -100,8 +101,15 @@ export function fleetStatus(fleet: Fleet): NodeStatus[] {
  * ready. Resolves to the statuses; rejects naming the node and the tail of
  * its log when one exits or does not become ready in time.
  */
-export async function fleetUp(fleet: Fleet, options: { readonly cliPath: string; readonly environment?: Record<string, string | undefined> }): Promise<NodeStatus[]> {
+export async function fleetUp(
+  fleet: Fleet,
+  options: { readonly cliPath: string; readonly environment?: Record<string, string | undefined> },
+): Promise<{ statuses: NodeStatus[]; credentials: ReturnType<typeof loadRootCredentials> }> {
   ensureFleetSecret(fleet.secretPath);
+  // Created here, before any node starts, so the nodes of this machine read
+  // one file instead of racing to create it.
+  mkdirSync(fleet.stateDirectory, { recursive: true });
+  const credentials = loadRootCredentials({ dataDir: fleet.stateDirectory, environment: { ...process.env, ...options.environment } });
   const started: { node: FleetFileNode; pid: number }[] = [];
   for (const status of fleetStatus(fleet)) {
     if (status.state !== "stopped") continue;
@@ -133,7 +141,7 @@ export async function fleetUp(fleet: Fleet, options: { readonly cliPath: string;
       await clock.sleep(pollIntervalMs);
     }
   }
-  return fleetStatus(fleet);
+  return { statuses: fleetStatus(fleet), credentials };
 }
 
 /** Stops every local node: SIGTERM, then SIGKILL for one still alive after `exitWaitMsMax`. */

@@ -29,7 +29,7 @@ import {
   partitionUnitRange,
   type MetaTransaction,
 } from "../metadata/index.ts";
-import { actingSetWidthMax, allActingSets, carryActingSets, eligibleDiskCount, type ClusterMap, type PlacementHost } from "../placement/index.ts";
+import { actingSetWidthMax, allActingSets, carryActingSets, eligibleDiskCount, placementVersionCurrent, type ClusterMap, type PlacementHost } from "../placement/index.ts";
 import { checkManagerTerm, leaseLapsed } from "./leases.ts";
 import {
   decodeFleetMap,
@@ -102,7 +102,9 @@ export async function readPartitionUnits(tx: MetaTransaction): Promise<Partition
 
 /** An empty fleet map for a new fleet. */
 export function emptyFleetMap(placementGroupCount: number): FleetMap {
-  return { epoch: 0, managerTerm: 0, nodes: [], placement: { epoch: 0, placementGroupCount, hosts: [] }, placementGroups: [], partitions: [] };
+  // A new fleet places by the current algorithm; the map keeps it for life.
+  const placement: ClusterMap = { epoch: 0, placementGroupCount, placementVersion: placementVersionCurrent, hosts: [] };
+  return { epoch: 0, managerTerm: 0, nodes: [], placement, placementGroups: [], partitions: [] };
 }
 
 /** Which node a unit is assigned to in `map`, and at which epoch. */

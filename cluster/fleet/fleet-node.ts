@@ -1,0 +1,292 @@
+/**
+ * One node of a fleet (`cairn node --fleet FILE --id ID`): what every machine
+ * of a deployment runs, and what `cairn fleet up` starts locally.
+ *
+ * Start order, each step needing the one before:
+ * 1. register the node in the shared metadata store, which hands out this
+ *    run's incarnation;
+ * 2. the transport (listening on the node's cluster port, peers' addresses
+ *    from the fleet file) and the nact host with that incarnation;
+ * 3. the disk actors of a storage node (cross-node messages checked against
+ *    the disk protocol's schema);
+ * 4. the ClusterManager (every node runs one; the lease holder acts) and the
+ *    NodeAgent, which starts and stops the placement-group actors the fleet
+ *    map assigns to this run;
+ * 5. on a gateway node, the S3 endpoint over the object service, which reads
+ *    the fleet map (polled from the store) to find disks and PG actors
+ *    wherever they live;
+ * 6. the ready file (`fleet-launcher.ts`), once this run is in the map.
+ *
+ * SIGTERM or SIGINT stops it cleanly in the reverse order.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { diskActorPath, diskBehavior } from "../../actors/disk/index.ts";
+import { DiskMessage, type SyncDiskReply } from "../../actors/disk/protocol.ts";
+import { placementGroupActorPath, placementGroupBehavior } from "../../actors/placement-group/index.ts";
+import { PlacementGroupMessage } from "../../actors/placement-group/protocol.ts";
+import { clusterManagerActorPath, clusterManagerBehavior, ClusterManagerMessage } from "../../actors/cluster-manager/index.ts";
+import { nodeAgentActorPath, nodeAgentBehavior, NodeAgentMessage } from "../../actors/node-agent/index.ts";
+import { createS3Handler, serveBun, type BunS3Server } from "../../gateway/index.ts";
+import { actorRef, createNactHost, createWebSocketTransport, isFault, systemClock, type ActorRef, type Host } from "../../runtime/index.ts";
+import { loadRootCredentials } from "../credentials.ts";
+import { readFleetMap, registerNode, type FleetMap, type Unit } from "../membership/index.ts";
+import { ObjectCatalog, openLmdbStore, type MetaStore } from "../metadata/index.ts";
+import { ObjectService, type PlacementView } from "../object-service.ts";
+import { actingSet } from "../placement/index.ts";
+import { defaultStorageClasses, defaultWriteQuorum, parseStorageClasses, parseWriteQuorum } from "../storage-classes.ts";
+import { fleetNode, type Fleet } from "./fleet-file.ts";
+import { nodeRunFiles, readyFileVersion, type ReadyFile } from "./fleet-launcher.ts";
+import { readFleetSecret } from "./fleet-secret.ts";
+
+/** Timing of membership; a dead node's units run elsewhere about `leaseMs + clockSkewMsMax + tickMs` after it died. */
+export interface FleetTiming {
+  readonly leaseMs: number;
+  readonly leaseRenewMs: number;
+  readonly managerTickMs: number;
+  readonly clockSkewMsMax: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly rebalanceMovesPerTickMax: number;
+  /** How often a gateway rereads the fleet map. */
+  readonly mapPollMs: number;
+}
+
+export const defaultFleetTiming: FleetTiming = {
+  leaseMs: 2_000,
+  leaseRenewMs: 400,
+  managerTickMs: 250,
+  clockSkewMsMax: 250,
+  heartbeatTimeoutMs: 200,
+  rebalanceMovesPerTickMax: 8,
+  mapPollMs: 100,
+};
+
+const syncTimeoutMs = 60_000;
+const askTimeoutMs = 10_000;
+
+const logClock = systemClock();
+const log = (entry: Record<string, unknown>): void => {
+  process.stderr.write(`${JSON.stringify({ time: new Date(logClock.nowMs()).toISOString(), ...entry })}\n`);
+};
+
+/** The fleet's acting-set width: the widest configured scheme, so every class uses a prefix of one distinct-host set. */
+export function fleetActingSetWidth(fleet: Fleet): number {
+  const diskCount = fleet.nodes.reduce((sum, node) => sum + node.disks.length, 0);
+  const classes = parseStorageClasses(fleet.storageClasses ?? defaultStorageClasses, diskCount);
+  return Math.max(...[...classes.values()].map((scheme) => scheme.dataShards + scheme.parityShards));
+}
+
+/** Runs node `nodeId` of `fleet` until SIGTERM or SIGINT. */
+export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTiming = defaultFleetTiming): Promise<void> {
+  const node = fleetNode(fleet, nodeId);
+  const secret = readFleetSecret(fleet.secretPath);
+  const diskCount = fleet.nodes.reduce((sum, candidate) => sum + candidate.disks.length, 0);
+  const storageClasses = parseStorageClasses(fleet.storageClasses ?? defaultStorageClasses, diskCount);
+  const writeQuorum = parseWriteQuorum(fleet.writeQuorum ?? defaultWriteQuorum);
+  const width = fleetActingSetWidth(fleet);
+  const clock = systemClock();
+  const nodeLog = (entry: Record<string, unknown>): void => log({ node: nodeId, ...entry });
+
+  mkdirSync(fleet.metadataPath, { recursive: true });
+  const store: MetaStore = await openLmdbStore({ path: fleet.metadataPath });
+  const { record } = await registerNode(
+    store,
+    {
+      nodeId,
+      address: `${node.address}:${node.clusterPort}`,
+      roles: [...node.roles],
+      disks: node.disks.map((disk) => ({ diskId: disk.diskId, weight: 1 })),
+    },
+    clock.nowMs(),
+    timing.leaseMs,
+  );
+  const incarnation = record.incarnation;
+  nodeLog({ level: "info", event: "node-registered", incarnation });
+
+  const peers = new Map(fleet.nodes.map((peer) => [peer.id, { host: peer.address, port: peer.clusterPort }]));
+  const transport = createWebSocketTransport({
+    nodeId,
+    incarnation,
+    listen: { host: node.address, port: node.clusterPort },
+    fleetSecret: secret,
+    peers: (peerId) => peers.get(peerId),
+    log: nodeLog,
+  });
+  const host: Host = createNactHost({
+    nodeId,
+    incarnation,
+    transport,
+    log: nodeLog,
+    onCrash: (crash) => nodeLog({ level: "error", event: "actor-crash", actor: crash.ref.path, action: crash.action, error: String(crash.error) }),
+  });
+
+  const disks: ActorRef<DiskMessage>[] = [];
+  for (const disk of node.disks) {
+    disks.push(await host.spawn(diskActorPath(disk.diskId), diskBehavior({ diskId: disk.diskId, directory: disk.directory }), { wireSchema: DiskMessage }));
+  }
+
+  // The map as this node last read it; the gateway and the PG starts use it.
+  let map: FleetMap | undefined = await store.transact((tx) => readFleetMap(tx));
+  const refreshMap = async (): Promise<FleetMap | undefined> => {
+    const stored = await store.transact((tx) => readFleetMap(tx));
+    if (stored !== undefined && (map === undefined || stored.epoch > map.epoch)) map = stored;
+    return map;
+  };
+
+  const placementGroups = new Map<number, ActorRef<PlacementGroupMessage>>();
+  const startUnit = async (unit: Unit, epoch: number): Promise<void> => {
+    if (unit.kind !== "placementGroup") {
+      // Bucket partitions arrive with the metadata model (issue 5); none is registered before then.
+      nodeLog({ level: "warn", event: "unit-kind-not-hosted", unit });
+      return;
+    }
+    const current = await refreshMap();
+    if (current === undefined || current.epoch < epoch) throw new Error(`pg ${unit.placementGroupId}: no map of epoch ${epoch} yet`);
+    const existing = placementGroups.get(unit.placementGroupId);
+    if (existing !== undefined) await host.stop(existing);
+    const diskIds = actingSet(unit.placementGroupId, current.placement, width);
+    const ref = await host.spawn(
+      placementGroupActorPath(unit.placementGroupId),
+      placementGroupBehavior({ placementGroupId: unit.placementGroupId, store, diskIds, epoch }),
+      { wireSchema: PlacementGroupMessage },
+    );
+    placementGroups.set(unit.placementGroupId, ref);
+  };
+  const stopUnit = async (unit: Unit): Promise<void> => {
+    if (unit.kind !== "placementGroup") return;
+    const ref = placementGroups.get(unit.placementGroupId);
+    placementGroups.delete(unit.placementGroupId);
+    if (ref !== undefined) await host.stop(ref);
+  };
+
+  await host.spawn(
+    clusterManagerActorPath,
+    clusterManagerBehavior({
+      store,
+      tickMs: timing.managerTickMs,
+      leaseMs: timing.leaseMs,
+      clockSkewMsMax: timing.clockSkewMsMax,
+      rebalanceMovesPerTickMax: timing.rebalanceMovesPerTickMax,
+      heartbeatTimeoutMs: timing.heartbeatTimeoutMs,
+      placementGroupCount: fleet.placementGroupCount,
+      actingSetWidth: width,
+      log: nodeLog,
+    }),
+    { wireSchema: ClusterManagerMessage },
+  );
+  await host.spawn(
+    nodeAgentActorPath,
+    nodeAgentBehavior({ store, leaseMs: timing.leaseMs, leaseRenewMs: timing.leaseRenewMs, startUnit, stopUnit, log: nodeLog }),
+    { wireSchema: NodeAgentMessage },
+  );
+
+  // The map poller: one small read per period, so a gateway learns of moved
+  // actors and restarted nodes within `mapPollMs` of the manager's write.
+  const polling = new AbortController();
+  const pollLoop = (async () => {
+    while (!polling.signal.aborted) {
+      try {
+        await refreshMap();
+      } catch (error) {
+        nodeLog({ level: "warn", event: "map-read-failed", error: String(error) });
+      }
+      await clock.sleep(timing.mapPollMs);
+    }
+  })();
+
+  let server: BunS3Server | undefined;
+  if (node.roles.has("gateway")) {
+    const { credentials } = loadSharedCredentials(fleet);
+    let viewEpoch = -1;
+    let view: PlacementView = { epoch: 0, diskRef: () => undefined, placementGroupRef: () => undefined };
+    const currentView = (): PlacementView => {
+      if (map !== undefined && map.epoch !== viewEpoch) {
+        view = placementViewOf(map);
+        viewEpoch = map.epoch;
+      }
+      return view;
+    };
+    const service = new ObjectService({
+      host,
+      catalog: new ObjectCatalog(store),
+      placementGroupCount: fleet.placementGroupCount,
+      view: currentView,
+      storageClasses,
+      writeQuorum,
+      askTimeoutMs,
+    });
+    const secrets = new Map([[credentials.accessKeyId, credentials.secretAccessKey]]);
+    const handler = createS3Handler({
+      backend: service,
+      lookupSecret: (accessKeyId) => secrets.get(accessKeyId),
+      nowMs: () => host.clock.nowMs(),
+      newRequestId: () => Buffer.from(host.random.bytes(8)).toString("hex").toUpperCase(),
+      virtualHostDomains: ["localhost"],
+      region: process.env.CAIRN_REGION ?? "us-east-1",
+      log: nodeLog,
+    });
+    server = await serveBun({ handler, hostname: node.address, port: node.s3Port! });
+  }
+
+  // Ready once this run is in the map, so `fleet up` returns a fleet that routes.
+  while ((await refreshMap())?.nodes.some((entry) => entry.nodeId === nodeId && entry.incarnation === incarnation) !== true) {
+    await clock.sleep(timing.mapPollMs);
+  }
+  const files = nodeRunFiles(fleet, nodeId);
+  mkdirSync(files.directory, { recursive: true });
+  const ready: ReadyFile = { version: readyFileVersion, pid: process.pid, incarnation, clusterPort: node.clusterPort, s3Port: node.s3Port };
+  writeFileSync(`${files.ready}.tmp`, JSON.stringify(ready));
+  renameSync(`${files.ready}.tmp`, files.ready);
+  nodeLog({ level: "info", event: "node-ready", incarnation, s3: node.s3Port === undefined ? null : `http://${node.address}:${node.s3Port}` });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    nodeLog({ level: "info", event: "node-stopping", signal });
+    rmSync(files.ready, { force: true });
+    await server?.stop();
+    polling.abort();
+    await pollLoop;
+    for (const disk of disks) {
+      const reply = await host.ask<DiskMessage, SyncDiskReply>(disk, (replyTo) => ({ kind: "SyncDisk", replyTo }), syncTimeoutMs);
+      if (isFault(reply)) nodeLog({ level: "error", event: "disk-sync-failed", disk: disk.path, fault: reply });
+    }
+    await host.shutdown();
+    await store.close();
+    nodeLog({ level: "info", event: "node-stopped" });
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+
+  /** Refs of the map's disks and PG actors, at the incarnations the map names; nodes that are down have none. */
+  function placementViewOf(current: FleetMap): PlacementView {
+    const liveIncarnation = new Map(current.nodes.filter((entry) => entry.state !== "down").map((entry) => [entry.nodeId, entry.incarnation]));
+    const diskNode = new Map<string, string>();
+    for (const placementHost of current.placement.hosts) for (const disk of placementHost.disks) diskNode.set(disk.diskId, placementHost.hostId);
+    const placementGroupNode = new Map(current.placementGroups.map((entry) => [entry.placementGroupId, entry.nodeId]));
+    return {
+      epoch: current.epoch,
+      diskRef(diskId) {
+        const owner = diskNode.get(diskId);
+        const ownerIncarnation = owner === undefined ? undefined : liveIncarnation.get(owner);
+        return ownerIncarnation === undefined ? undefined : actorRef<DiskMessage>(owner!, ownerIncarnation, diskActorPath(diskId));
+      },
+      placementGroupRef(placementGroupId) {
+        const owner = placementGroupNode.get(placementGroupId);
+        const ownerIncarnation = owner === undefined ? undefined : liveIncarnation.get(owner);
+        return ownerIncarnation === undefined ? undefined : actorRef<PlacementGroupMessage>(owner!, ownerIncarnation, placementGroupActorPath(placementGroupId));
+      },
+    };
+  }
+}
+
+/**
+ * The fleet's root credentials: from the environment, else the state
+ * directory's file (which `fleet up` creates before it starts any node, so
+ * nodes on one machine never race to create it).
+ */
+function loadSharedCredentials(fleet: Fleet): ReturnType<typeof loadRootCredentials> {
+  mkdirSync(fleet.stateDirectory, { recursive: true });
+  return loadRootCredentials({ dataDir: fleet.stateDirectory, environment: process.env });
+}
