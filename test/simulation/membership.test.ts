@@ -9,7 +9,9 @@
  * every node.
  *
  * A workload makes one fenced metadata write per running unit every 100 ms
- * (`checkOwner` in the write's transaction), as unit actors will.
+ * (`checkOwner` in the write's transaction), as unit actors will; each write
+ * is a PUT of its own key, and every acknowledged one must read back with its
+ * value at the end of the run.
  *
  * Invariants checked over every run:
  * - at most one running owner per unit per epoch (checked at every start);
@@ -29,6 +31,7 @@
  *
  * Replay one seed: CAIRN_SEED=<n> bun test test/simulation/membership.test.ts
  * More seeds:      CAIRN_SIM_SEEDS=<count> bun test test/simulation/membership.test.ts
+ * Longer runs:     CAIRN_SIM_PHASES=<phases per seed, default 2> (CI runs 100 seeds of 2 phases)
  */
 import { describe, expect, test } from "bun:test";
 import {
@@ -72,7 +75,8 @@ const unitCount = placementGroupCount + partitions.length;
  */
 const reassignBoundMs = timing.leaseMs + timing.clockSkewMsMax + timing.leaseRenewMs + 2 * timing.tickMs + timing.leaseRenewMs + 600;
 const settleBoundMs = 60_000;
-const phaseCount = 4;
+/** Fault phases per seed: small by default so CI runs many seeds (`CAIRN_SIM_PHASES` for longer runs). */
+const phaseCount = Number(process.env["CAIRN_SIM_PHASES"] ?? 2);
 const checkPeriodMs = 100;
 
 /** A node's path to the metadata cluster; the scenario cuts it to isolate the node from the store. */
@@ -110,6 +114,9 @@ class Scenario {
   readonly active = new Map<string, Map<string, Owner>>();
   readonly history: { timeMs: number; what: "start" | "stop"; unit: string; run: string }[] = [];
   readonly writes = new Map<string, Owner[]>();
+  /** Every acknowledged workload write: its own key and the value it stored. Each must read back at the end. */
+  readonly acknowledged: { key: Uint8Array; value: string }[] = [];
+  #writeSequence = 0;
   readonly violations: string[] = [];
   map: FleetMap | undefined;
   /** Epoch of `map` and the time it was first seen. */
@@ -234,11 +241,16 @@ class Scenario {
 
   #write(text: string, owner: Owner): void {
     const view = this.#view(owner.nodeId);
+    // Each write is a "PUT" of its own key, so every acknowledged one can be read back at the end.
+    this.#writeSequence += 1;
+    const key = new TextEncoder().encode(`\u0020workload/${text}/${this.#writeSequence}`);
+    const valueText = ownerText(owner);
+    const value = new TextEncoder().encode(valueText);
     void view
       .transact(async (tx) => {
         const fenced = await checkOwner(tx, owner.unit, owner);
         if (fenced !== undefined) return fenced;
-        tx.set(new TextEncoder().encode(`\u0020workload/${text}`), new Uint8Array([owner.epoch & 0xff]));
+        tx.set(key, value);
         return undefined;
       })
       .then(
@@ -251,6 +263,7 @@ class Scenario {
             }
             return;
           }
+          this.acknowledged.push({ key, value: valueText });
           const list = this.writes.get(text) ?? [];
           list.push(owner);
           this.writes.set(text, list);
@@ -280,6 +293,22 @@ class Scenario {
       if (owners[0]!.incarnation !== node.incarnation) return false;
     }
     return true;
+  }
+
+  /** Acknowledged writes that do not read back with their value. */
+  async lostWrites(): Promise<string[]> {
+    const lost: string[] = [];
+    const decoder = new TextDecoder();
+    for (let start = 0; start < this.acknowledged.length; start += 500) {
+      const batch = this.acknowledged.slice(start, start + 500);
+      const values = await this.checkerStore.transact((tx) => Promise.all(batch.map((write) => tx.get(write.key))));
+      batch.forEach((write, index) => {
+        const stored = values[index];
+        const text = stored === undefined ? "nothing" : decoder.decode(stored);
+        if (text !== write.value) lost.push(`${decoder.decode(write.key).trim()}: acknowledged ${write.value}, reads ${text}`);
+      });
+    }
+    return lost;
   }
 
   writeProblems(): string[] {
@@ -393,14 +422,19 @@ async function runScenario(seed: number): Promise<{ traceHash: string; summary: 
   if (scenario.violations.length > 0) fail(scenario.violations.join("; "));
   const problems = scenario.writeProblems();
   if (problems.length > 0) fail(problems.join("; "));
+  // Settle the checker's reads inside the world, then check every acknowledged write reads back.
+  let lost: string[] | undefined;
+  void scenario.lostWrites().then((found) => (lost = found));
+  await expectRun(() => lost !== undefined, 5_000, "acknowledged writes read back");
+  if (lost!.length > 0) fail(`${lost!.length} acknowledged writes lost: ${lost!.slice(0, 5).join("; ")}`);
   if (world.crashes().length > 0) fail(`actors crashed: ${world.crashes().map((crash) => `${crash.ref.path}: ${String(crash.error)}`).join("; ")}`);
   const writeCount = [...scenario.writes.values()].reduce((sum, list) => sum + list.length, 0);
-  summary.push(`${writeCount} fenced writes, final epoch ${scenario.map?.epoch}, ${world.elapsedMs()} simulated ms`);
+  summary.push(`${writeCount} fenced writes (all read back), final epoch ${scenario.map?.epoch}, ${world.elapsedMs()} simulated ms`);
   return { traceHash: world.traceHash(), summary: summary.join(", ") };
 }
 
 const fixedSeed = process.env["CAIRN_SEED"];
-const seedCount = Number(process.env["CAIRN_SIM_SEEDS"] ?? 6);
+const seedCount = Number(process.env["CAIRN_SIM_SEEDS"] ?? 100);
 const seeds = fixedSeed !== undefined ? [Number(fixedSeed)] : (() => {
   const base = seededRandom(randomSeed());
   return Array.from({ length: seedCount }, () => base.integer(2 ** 32));
