@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fleetNode, FleetFileError, parseFleet, readFleetFile } from "./fleet-file.ts";
@@ -98,6 +98,14 @@ describe("fleet file", () => {
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
+  });
+
+  test("the README's example fleet file is valid", () => {
+    const readme = readFileSync(join(import.meta.dir, "../../README.md"), "utf8");
+    const example = /## Running a fleet[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const fleet = parseFleet("/srv/cairn/fleet.json", JSON.parse(example!));
+    expect(fleet.nodes.map((node) => node.id)).toEqual(["n1", "n2", "n3", "n4", "n5"]);
   });
 
   test("local addresses", () => {
