@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openLmdbStore, placementGroupHealRange, type MetaStore } from "../../cluster/metadata/index.ts";
-import { createNactHost, isFault, seededRandom, type ActorRef, type Host } from "../../runtime/index.ts";
+import { createNactHost, isFault, seededRandom, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
+import { checkOwner, claimOwner } from "../../cluster/membership/index.ts";
 import { placementGroupActorPath, placementGroupBehavior } from "./behavior.ts";
 import type {
   GetActingSetReply,
@@ -95,5 +96,33 @@ describe("PlacementGroupActor", () => {
     expect(reply.diskIds).toEqual(["d3", "d2", "d4"]);
     const old = await host.ask<PlacementGroupMessage, unknown>(pg, (replyTo) => ({ kind: "IndexData", epoch: 3, dataId: "x", bucket: "b", key: "k", replyTo }), askTimeoutMs);
     expect(isFault(old) && old.fault).toBe("Fenced");
+  });
+
+  test("in a fleet every index write checks this run still owns the PG; a newer owner refuses the batch and the actor is told", async () => {
+    const unit = { kind: "placementGroup" as const, placementGroupId: 6 };
+    const run = { nodeId: "node-test", incarnation: 1, epoch: 3 };
+    expect(await store.transact((tx) => claimOwner(tx, unit, run))).toBeUndefined();
+    const refusals: Fault[] = [];
+    const owned = await host.spawn(
+      placementGroupActorPath(6),
+      placementGroupBehavior({
+        placementGroupId: 6,
+        store,
+        diskIds: ["d1", "d2", "d3"],
+        epoch: 3,
+        fence: (tx) => checkOwner(tx, unit, run),
+        onFenced: (refusal) => refusals.push(refusal),
+      }),
+    );
+    const index = (dataId: string): Promise<unknown> =>
+      host.ask<PlacementGroupMessage, unknown>(owned, (replyTo) => ({ kind: "IndexData", epoch: 3, dataId, bucket: "b", key: dataId, replyTo }), askTimeoutMs);
+    expect(await index("while-owner")).toEqual({ kind: "IndexDataReply", dataId: "while-owner" });
+    // Another node takes the PG over at a later epoch.
+    expect(await store.transact((tx) => claimOwner(tx, unit, { nodeId: "node-other", incarnation: 1, epoch: 4 }))).toBeUndefined();
+    const refused = await Promise.all([index("after-1"), index("after-2")]);
+    for (const reply of refused) expect(isFault(reply) && reply.fault).toBe("Fenced");
+    expect(refusals.map((refusal) => refusal.fault)).toEqual(["Fenced"]);
+    const counted = await host.ask<PlacementGroupMessage, StatPlacementGroupReply>(owned, (replyTo) => ({ kind: "StatPlacementGroup", epoch: 3, replyTo }), askTimeoutMs);
+    expect(isFault(counted) ? counted : counted.dataCount).toBe(1);
   });
 });

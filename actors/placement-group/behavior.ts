@@ -44,6 +44,14 @@ export interface PlacementGroupBehaviorOptions {
   readonly statScanMax?: number;
   /** Bound on queued index writes; beyond it requests get `Overloaded`. */
   readonly queuedWritesMax?: number;
+  /**
+   * Checked inside every index-write transaction (in a fleet: this run's
+   * ownership of the PG at `epoch`, `checkOwner`). A fault refuses the whole
+   * batch with that fault, and `onFenced` is told once: a newer owner exists,
+   * so this actor must stop.
+   */
+  readonly fence?: (tx: MetaTransaction) => Promise<Fault | undefined>;
+  readonly onFenced?: (refusal: Fault) => void;
 }
 
 type IndexWrite = IndexData | ForgetData | RecordDamagedShards;
@@ -56,6 +64,8 @@ export interface PlacementGroupState {
   readonly queue: IndexWrite[];
   /** Whether a flush loop is running. */
   flushing: boolean;
+  /** Whether a write was refused by `fence`: a newer owner exists. */
+  fenced: boolean;
   /** Errors from a flush that settled after `receive` returned: bugs, rethrown on the next message. */
   readonly detachedErrors: unknown[];
 }
@@ -80,6 +90,7 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
         diskIds: [...options.diskIds],
         queue: [],
         flushing: false,
+        fenced: false,
         detachedErrors: [],
       };
     },
@@ -108,7 +119,7 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
             return state;
           }
           state.queue.push(message);
-          if (!state.flushing) startFlushing(state, options.store, context);
+          if (!state.flushing) startFlushing(state, options, context);
           return state;
         case "StatPlacementGroup": {
           const reply = await stat(state, options.store, statScanMax);
@@ -133,21 +144,32 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
 }
 
 /** Drains the queue, one transaction per batch, answering each write after its batch is durable. */
-function startFlushing(state: PlacementGroupState, store: MetaStore, context: ActorContext<PlacementGroupMessage>): void {
+function startFlushing(state: PlacementGroupState, options: PlacementGroupBehaviorOptions, context: ActorContext<PlacementGroupMessage>): void {
+  const store = options.store;
   state.flushing = true;
   const loop = async (): Promise<void> => {
     while (state.queue.length > 0) {
       const batch = state.queue.splice(0, state.queue.length);
       let failure: unknown;
+      let refusal: Fault | undefined;
       try {
-        await store.transact(async (tx) => {
+        refusal = await store.transact(async (tx): Promise<Fault | undefined> => {
+          const fenced = options.fence === undefined ? undefined : await options.fence(tx);
+          if (fenced !== undefined) return fenced;
           for (const write of batch) applyWrite(tx, state.placementGroupId, write);
+          return undefined;
         });
       } catch (error) {
         failure = error;
       }
+      if (refusal !== undefined && !state.fenced) {
+        state.fenced = true;
+        options.onFenced?.(refusal);
+      }
       for (const write of batch) {
-        if (failure !== undefined) {
+        if (refusal !== undefined) {
+          context.tell<Fault>(write.replyTo, refusal);
+        } else if (failure !== undefined) {
           context.tell<Fault>(write.replyTo, fault("Unreachable", `pg ${state.placementGroupId}: index write failed: ${String(failure)}`));
         } else {
           context.tell(write.replyTo as ActorRef<unknown>, replyFor(write));

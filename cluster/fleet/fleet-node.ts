@@ -29,7 +29,7 @@ import { nodeAgentActorPath, nodeAgentBehavior, NodeAgentMessage } from "../../a
 import { createS3Handler, serveBun, type BunS3Server } from "../../gateway/index.ts";
 import { actorRef, createNactHost, createWebSocketTransport, isFault, systemClock, type ActorRef, type Host } from "../../runtime/index.ts";
 import { loadRootCredentials } from "../credentials.ts";
-import { readFleetMap, registerNode, type FleetMap, type Unit } from "../membership/index.ts";
+import { checkOwner, readFleetMap, registerNode, type FleetMap, type Unit } from "../membership/index.ts";
 import { ObjectCatalog, openLmdbStore, type MetaStore } from "../metadata/index.ts";
 import { ObjectService, type PlacementView } from "../object-service.ts";
 import { actingSet } from "../placement/index.ts";
@@ -146,7 +146,15 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     const diskIds = actingSet(unit.placementGroupId, current.placement, width);
     const ref = await host.spawn(
       placementGroupActorPath(unit.placementGroupId),
-      placementGroupBehavior({ placementGroupId: unit.placementGroupId, store, diskIds, epoch }),
+      placementGroupBehavior({
+        placementGroupId: unit.placementGroupId,
+        store,
+        diskIds,
+        epoch,
+        // Every index write proves, in its own transaction, that this run still owns the PG at this epoch.
+        fence: (tx) => checkOwner(tx, unit, { nodeId, incarnation, epoch }),
+        onFenced: () => host.tell<NodeAgentMessage>(actorRef(nodeId, incarnation, nodeAgentActorPath), { kind: "ReportFenced", unit, epoch }),
+      }),
       { wireSchema: PlacementGroupMessage },
     );
     placementGroups.set(unit.placementGroupId, ref);
