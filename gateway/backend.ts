@@ -20,6 +20,9 @@ export class FaultError extends Error {
   }
 }
 
+/** A bucket's versioning state; "Unversioned" until PutBucketVersioning was ever called. */
+export type BucketVersioning = "Unversioned" | "Enabled" | "Suspended";
+
 export interface BucketInfo {
   readonly name: string;
   readonly createdMs: number;
@@ -49,6 +52,16 @@ export interface ObjectInfo {
   readonly userMetadata: Readonly<Record<string, string>>;
   /** Opaque identity of the stored bytes; only the backend reads it. */
   readonly dataId: string;
+  /** S3 version id; "null" for the null version (written while the bucket was unversioned or suspended). */
+  readonly versionId: string;
+}
+
+/** A delete marker (a version with no data). */
+export interface DeleteMarkerInfo {
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId: string;
+  readonly lastModifiedMs: number;
 }
 
 export interface PutObjectInput {
@@ -59,6 +72,10 @@ export interface PutObjectInput {
   readonly headers: StoredHeaders;
   readonly userMetadata: Readonly<Record<string, string>>;
   readonly storageClass: string;
+  /** Retries of one client request carry the same token (the SDKs' `amz-sdk-invocation-id`, or
+   *  `x-cairn-idempotency-token`); a PUT whose token already committed for this bucket and key returns that
+   *  version instead of writing a second one. */
+  readonly idempotencyToken?: string;
 }
 
 export interface ListObjectsInput {
@@ -80,6 +97,27 @@ export interface ListObjectsPage {
   readonly lastReturned?: string;
 }
 
+export interface ListObjectVersionsInput {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly delimiter: string; // "" = none
+  readonly keyMarker: string; // "" = from the start
+  readonly versionIdMarker: string; // "" = none; only meaningful with keyMarker
+  readonly maxKeys: number; // 0..1000
+}
+
+export type VersionEntry =
+  | { readonly kind: "version"; readonly info: ObjectInfo; readonly isLatest: boolean }
+  | { readonly kind: "deleteMarker"; readonly marker: DeleteMarkerInfo; readonly isLatest: boolean };
+
+export interface ListObjectVersionsPage {
+  readonly entries: readonly VersionEntry[]; // key order, then newest first within a key
+  readonly commonPrefixes: readonly string[];
+  readonly isTruncated: boolean;
+  readonly nextKeyMarker?: string;
+  readonly nextVersionIdMarker?: string;
+}
+
 export interface ObjectBackend {
   /**
    * The storage classes this store is configured to keep. A PUT naming one
@@ -92,14 +130,29 @@ export interface ObjectBackend {
   deleteBucket(name: string): Promise<"deleted" | "not-found" | "not-empty">;
   /** Stores the object; resolves once data and metadata are durable. */
   putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket">;
-  headObject(bucket: string, key: string): Promise<ObjectInfo | "no-such-bucket" | "no-such-key">;
+  getBucketVersioning(bucket: string): Promise<BucketVersioning | "no-such-bucket">;
+  putBucketVersioning(bucket: string, status: "Enabled" | "Suspended"): Promise<"ok" | "no-such-bucket">;
+  /** `versionId` undefined = the current version. */
+  headObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<ObjectInfo | { readonly deleteMarker: DeleteMarkerInfo } | "no-such-bucket" | "no-such-key" | "no-such-version">;
   /**
    * Streams bytes [startBytes, endBytesExclusive) of an object found by
    * `headObject`. Chunks are yielded as they are read; a fault mid-stream is
    * thrown as `FaultError`.
    */
   readObject(info: ObjectInfo, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array>;
-  /** Deleting a missing key succeeds (S3 semantics). */
-  deleteObject(bucket: string, key: string): Promise<"deleted" | "no-such-bucket">;
+  /** Without versionId: in an Enabled bucket adds a delete marker; in a Suspended one replaces the null version by a
+   *  null delete marker; in an Unversioned one removes the object. With versionId: removes exactly that version
+   *  (object version or delete marker); the previous version becomes current. A missing key or version succeeds. */
+  deleteObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket">;
+  /** Current versions only, never delete markers (a key whose current version is a delete marker is absent). */
   listObjects(input: ListObjectsInput): Promise<ListObjectsPage | "no-such-bucket">;
+  listObjectVersions(input: ListObjectVersionsInput): Promise<ListObjectVersionsPage | "no-such-bucket">;
 }

@@ -7,12 +7,17 @@ export { serveBun, type BunS3Server, type ServeBunOptions } from "./adapter/bun/
 export {
   FaultError,
   type BucketInfo,
+  type BucketVersioning,
+  type DeleteMarkerInfo,
   type ListObjectsInput,
   type ListObjectsPage,
+  type ListObjectVersionsInput,
+  type ListObjectVersionsPage,
   type ObjectBackend,
   type ObjectInfo,
   type PutObjectInput,
   type StoredHeaders,
+  type VersionEntry,
 } from "./backend.ts";
 export { S3Error, s3ErrorFromFault, s3ErrorTable, type S3ErrorCode } from "./errors.ts";
 export type { S3Handler, S3Request, S3Response } from "./http.ts";
