@@ -9,6 +9,10 @@
  * | `("o", bucket, key)`       | current object record                         |
  * | `("p", dataId)`            | pending (PREPARING) data record               |
  * | `("g", dataId)`            | garbage: data of replaced/deleted objects     |
+ * | `("ov", bucket, key, order)` | every version of an object (delete markers too), newest first: `order` decreases with time |
+ * | `("on", bucket, key)`      | the order of the key's null version, when it has one |
+ * | `("it", bucket, key, token)` | idempotency token → the version its PUT committed |
+ * | `("ix", expiresMs, bucket, key, token)` | expiry index of idempotency tokens, oldest first |
  * | `("c", accessKeyId)`       | credentials                                   |
  * | `("m",)`                   | the cluster map (hosts, disks, PG count)      |
  * | `("pg", pg, "d", dataId)`  | a placement group's index: data it stores     |
@@ -126,6 +130,81 @@ export function garbageKey(dataId: string): Uint8Array {
 /** Every garbage record. */
 export function garbageRange(): KeyRange {
   return tupleRange(encode(["g"]));
+}
+
+/**
+ * The key of one version of an object. `order` is a non-negative safe
+ * integer that decreases as versions are added, so a key's versions read
+ * newest first in key order (the tuple encoding orders integers numerically).
+ */
+export function objectVersionKey(bucket: string, key: string, order: number): Uint8Array {
+  return encode(["ov", bucket, key, order]);
+}
+
+/** Every version of one object, newest first. */
+export function objectVersionsOfKeyRange(bucket: string, key: string): KeyRange {
+  return tupleRange(encode(["ov", bucket, key]));
+}
+
+/** Every version of every object of a bucket, in key order, newest first within a key. */
+export function objectVersionRange(bucket: string): KeyRange {
+  return tupleRange(encode(["ov", bucket]));
+}
+
+/**
+ * The bytes that begin the stored version key of every object of `bucket`
+ * whose key starts with `keyPrefix` (the encoded key without its terminator).
+ */
+export function objectVersionKeyPrefix(bucket: string, keyPrefix: string): Uint8Array {
+  const full = encode(["ov", bucket, keyPrefix]);
+  return full.subarray(0, full.length - 1);
+}
+
+/** The (bucket, key, order) named by a stored version key; a key from another subspace is a bug. */
+export function objectVersionFromStoredKey(stored: Uint8Array): { bucket: string; key: string; order: number } {
+  const items = unpack(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength));
+  const [tag, bucket, key, order] = items;
+  if (items.length !== 4 || tag !== "ov" || typeof bucket !== "string" || typeof key !== "string" || typeof order !== "number") {
+    throw new Error("objectVersionFromStoredKey: not an object version key");
+  }
+  return { bucket, key, order };
+}
+
+/** The key that names the order of an object's null version. */
+export function nullVersionKey(bucket: string, key: string): Uint8Array {
+  return encode(["on", bucket, key]);
+}
+
+/** The key of an idempotency token of a PUT to (bucket, key). */
+export function idempotencyTokenKey(bucket: string, key: string, token: string): Uint8Array {
+  return encode(["it", bucket, key, token]);
+}
+
+/** The expiry index entry of an idempotency token. */
+export function idempotencyExpiryKey(expiresMs: number, bucket: string, key: string, token: string): Uint8Array {
+  return encode(["ix", expiresMs, bucket, key, token]);
+}
+
+/** Expiry index entries of tokens that expire before `beforeMs`, oldest first. */
+export function idempotencyExpiryRange(beforeMs: number): KeyRange {
+  return { begin: tupleRange(encode(["ix"])).begin, end: encode(["ix", beforeMs]) };
+}
+
+/** The (expiresMs, bucket, key, token) named by a stored expiry index key. */
+export function idempotencyExpiryFromStoredKey(stored: Uint8Array): { expiresMs: number; bucket: string; key: string; token: string } {
+  const items = unpack(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength));
+  const [tag, expiresMs, bucket, key, token] = items;
+  if (
+    items.length !== 5 ||
+    tag !== "ix" ||
+    typeof expiresMs !== "number" ||
+    typeof bucket !== "string" ||
+    typeof key !== "string" ||
+    typeof token !== "string"
+  ) {
+    throw new Error("idempotencyExpiryFromStoredKey: not an expiry index key");
+  }
+  return { expiresMs, bucket, key, token };
 }
 
 /** The key of the credentials of an access key id. */

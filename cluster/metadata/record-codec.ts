@@ -30,6 +30,11 @@ export const recordKinds = {
   managerLease: 12,
   unitOwner: 13,
   partitionUnit: 14,
+  // Versioning (object-catalog.ts and object-versions.ts define their versions).
+  deleteMarker: 15,
+  nullVersion: 16,
+  idempotencyToken: 17,
+  idempotencyExpiry: 18,
 } as const;
 
 export type RecordKind = keyof typeof recordKinds;
