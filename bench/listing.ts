@@ -1,0 +1,259 @@
+/**
+ * ListObjects on a bucket of 1,000,000 objects (lmdb backend).
+ *
+ *   bun run bench/listing.ts [--pages N] [--seed S] [--path DIR]
+ *   npm run bench:listing -- --pages 200
+ *
+ * Fills a fresh LMDB environment (a temporary directory unless --path names
+ * one; an existing --path that already holds the data set is reused) with one
+ * bucket of 1,000,000 object records, written through the MetaStore in
+ * transactions inside FoundationDB's limits:
+ *
+ * | key shape                                   | keys    | what it exercises                        |
+ * |---------------------------------------------|---------|------------------------------------------|
+ * | `object-NNNNNNN` (no "/")                   | 100,000 | the flat part                            |
+ * | `logs/2026-11-29/host-0000/NNNNNNN`         | 500,000 | one huge common prefix                   |
+ * | `logs/2026-11-29/host-NNNN/…`, 1..1999      | 290,000 | uneven prefixes (a few big, most small)  |
+ * | `cmp/small/p-NNNN/NN` (1,000 × 10)          |  10,000 | 1,000 common prefixes, 10 keys each      |
+ * | `cmp/large/p-NNNN/NNN` (1,000 × 100)        | 100,000 | 1,000 common prefixes, 100 keys each     |
+ *
+ * Then times pages of 1,000 (p50 / p99 / max over --pages pages, default
+ * 200, each from a random start marker drawn from the seeded source) for:
+ * no delimiter; delimiter "/" at the top; delimiter "/" under the prefix
+ * `logs/2026-11-29/` (pages of 1,000 common prefixes, host-0000's 500,000
+ * keys among those skipped); and the two `cmp/` prefixes, same number of
+ * common prefixes with 10x more keys beneath. Besides the time it counts the
+ * pairs the listing read from the store per page, the machine-independent
+ * evidence that skipping a common prefix does not read the keys beneath it.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { encodeObjectRecord, ObjectCatalog, objectKey, openLmdbStore } from "../cluster/metadata/index.ts";
+import type { KeyValue, ListObjectsRequest, MetaStore, MetaTransaction, ObjectRecord } from "../cluster/metadata/index.ts";
+import { randomSeed, seededRandom, systemClock } from "../runtime/index.ts";
+
+const { values } = parseArgs({
+  options: {
+    pages: { type: "string", default: "200" },
+    seed: { type: "string" },
+    path: { type: "string" },
+  },
+});
+const pages = Number(values.pages);
+const seed = values.seed === undefined ? randomSeed() : Number(values.seed);
+const random = seededRandom(seed);
+const clock = systemClock();
+const bucket = "bench";
+const pageKeys = 1_000;
+/** Records per filling transaction: about 250 bytes each, well inside the 10 MB limit. */
+const fillBatchRecords = 20_000;
+
+interface Shape {
+  readonly name: string;
+  readonly count: number;
+  readonly key: (index: number) => string;
+}
+
+const pad = (value: number, width: number): string => String(value).padStart(width, "0");
+
+/** host-0001..host-1999 share 290,000 keys unevenly: every 100th host holds 1,000, the rest 100 or 120. */
+function unevenHostCounts(): number[] {
+  const counts: number[] = [];
+  for (let host = 1; host < 2_000; host++) counts.push(host % 100 === 0 ? 1_000 : host % 2 === 0 ? 120 : 100);
+  const total = counts.reduce((sum, count) => sum + count, 0);
+  // The last host absorbs the remainder so the whole set is exactly 290,000.
+  counts[counts.length - 1] = (counts[counts.length - 1] as number) + (290_000 - total);
+  return counts;
+}
+const hostCounts = unevenHostCounts();
+const hostStarts: number[] = [];
+{
+  let start = 0;
+  for (const count of hostCounts) {
+    hostStarts.push(start);
+    start += count;
+  }
+}
+
+function unevenHostKey(index: number): string {
+  let low = 0;
+  let high = hostStarts.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if ((hostStarts[middle] as number) <= index) low = middle;
+    else high = middle - 1;
+  }
+  return `logs/2026-11-29/host-${pad(low + 1, 4)}/${pad(index - (hostStarts[low] as number), 7)}.log`;
+}
+
+const shapes: readonly Shape[] = [
+  { name: "flat", count: 100_000, key: (index) => `object-${pad(index, 7)}` },
+  { name: "host-0000", count: 500_000, key: (index) => `logs/2026-11-29/host-0000/${pad(index, 7)}.log` },
+  { name: "hosts", count: 290_000, key: unevenHostKey },
+  { name: "cmp-small", count: 10_000, key: (index) => `cmp/small/p-${pad(Math.floor(index / 10), 4)}/${pad(index % 10, 2)}` },
+  { name: "cmp-large", count: 100_000, key: (index) => `cmp/large/p-${pad(Math.floor(index / 100), 4)}/${pad(index % 100, 3)}` },
+];
+const totalKeys = shapes.reduce((sum, shape) => sum + shape.count, 0);
+
+function record(key: string, index: number): ObjectRecord {
+  return {
+    bucket,
+    key,
+    sizeBytes: 1_000 + index,
+    etag: `"${(index * 2_654_435_761).toString(16).padStart(32, "0").slice(-32)}"`,
+    lastModifiedMs: 1_795_000_000_000 + index,
+    storageClass: "STANDARD",
+    headers: { contentType: "application/octet-stream" },
+    userMetadata: {},
+    dataId: `d${pad(index, 8)}`,
+    layout: { kind: "erasure", placementGroupId: index % 128, dataShards: 4, parityShards: 2, shardBytes: 262_144, stripeCount: 1 },
+  };
+}
+
+async function fill(store: MetaStore): Promise<void> {
+  const startMs = clock.monotonicMs();
+  await new ObjectCatalog(store).createBucket(bucket, 1_795_000_000_000);
+  let written = 0;
+  let transactions = 0;
+  for (const shape of shapes) {
+    for (let first = 0; first < shape.count; first += fillBatchRecords) {
+      const last = Math.min(first + fillBatchRecords, shape.count);
+      await store.transact(async (tx) => {
+        for (let index = first; index < last; index++) {
+          const key = shape.key(index);
+          tx.set(objectKey(bucket, key), encodeObjectRecord(record(key, written + index - first)));
+        }
+      });
+      written += last - first;
+      transactions += 1;
+    }
+  }
+  console.log(`filled ${written} records in ${transactions} transactions, ${((clock.monotonicMs() - startMs) / 1000).toFixed(1)} s`);
+}
+
+/** Counts the pairs every range read returns, to show what a listing reads. */
+class CountingStore implements MetaStore {
+  readonly #inner: MetaStore;
+  pairsRead = 0;
+  rangeReads = 0;
+  transactions = 0;
+
+  constructor(inner: MetaStore) {
+    this.#inner = inner;
+  }
+
+  transact<T>(body: (tx: MetaTransaction) => Promise<T>): Promise<T> {
+    this.transactions += 1;
+    return this.#inner.transact((tx) =>
+      body({
+        get: (key) => tx.get(key),
+        getRange: async (begin, end, options): Promise<KeyValue[]> => {
+          const pairs = await tx.getRange(begin, end, options);
+          this.rangeReads += 1;
+          this.pairsRead += pairs.length;
+          return pairs;
+        },
+        set: (key, value) => tx.set(key, value),
+        clear: (key) => tx.clear(key),
+        clearRange: (begin, end) => tx.clearRange(begin, end),
+        add: (key, delta) => tx.add(key, delta),
+      }),
+    );
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+interface CaseResult {
+  readonly name: string;
+  readonly timesMs: number[];
+  readonly entriesMin: number;
+  readonly pairsPerPage: number;
+  readonly rangeReadsPerPage: number;
+  readonly transactionsPerPage: number;
+}
+
+async function timeCase(store: MetaStore, name: string, request: () => ListObjectsRequest): Promise<CaseResult> {
+  const counting = new CountingStore(store);
+  const catalog = new ObjectCatalog(counting);
+  // Warm-up: JIT and the page cache, not measured.
+  for (let page = 0; page < 5; page++) await catalog.listObjects(request());
+  counting.pairsRead = 0;
+  counting.rangeReads = 0;
+  counting.transactions = 0;
+  const timesMs: number[] = [];
+  let entriesMin = Number.POSITIVE_INFINITY;
+  for (let page = 0; page < pages; page++) {
+    const input = request();
+    const startMs = clock.monotonicMs();
+    const result = await catalog.listObjects(input);
+    timesMs.push(clock.monotonicMs() - startMs);
+    if (result === "no-such-bucket") throw new Error("the bench bucket is missing");
+    entriesMin = Math.min(entriesMin, result.objects.length + result.commonPrefixes.length);
+  }
+  return {
+    name,
+    timesMs,
+    entriesMin,
+    pairsPerPage: counting.pairsRead / pages,
+    rangeReadsPerPage: counting.rangeReads / pages,
+    transactionsPerPage: counting.transactions / pages,
+  };
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] as number;
+}
+
+function report(result: CaseResult): void {
+  const sorted = [...result.timesMs].sort((a, b) => a - b);
+  console.log(
+    `${result.name.padEnd(44)} ${percentile(sorted, 0.5).toFixed(2).padStart(7)} ${percentile(sorted, 0.99).toFixed(2).padStart(7)} ` +
+      `${(sorted[sorted.length - 1] as number).toFixed(2).padStart(7)}   ${String(result.entriesMin).padStart(5)} ` +
+      `${result.pairsPerPage.toFixed(0).padStart(7)} ${result.rangeReadsPerPage.toFixed(1).padStart(7)} ${result.transactionsPerPage.toFixed(1).padStart(5)}`,
+  );
+}
+
+/** A uniformly random key of the whole data set. */
+function randomKey(): string {
+  let index = random.integer(totalKeys);
+  for (const shape of shapes) {
+    if (index < shape.count) return shape.key(index);
+    index -= shape.count;
+  }
+  throw new Error("unreachable");
+}
+
+const path = values.path ?? mkdtempSync(join(tmpdir(), "cairn-bench-listing-"));
+const store = await openLmdbStore({ path });
+try {
+  console.log(`listing bench: ${totalKeys} objects in one bucket, lmdb at ${path}, ${pages} pages per case, seed ${seed}`);
+  const existing = await store.transact((tx) => tx.get(objectKey(bucket, shapes[shapes.length - 1]!.key(99_999))));
+  if (existing === undefined) await fill(store);
+  else console.log("reusing the data set already at --path");
+
+  console.log(`${"case (pages of 1,000)".padEnd(44)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"max ms".padStart(7)}   ${"min n".padStart(5)} ${"pairs".padStart(7)} ${"reads".padStart(7)} ${"txs".padStart(5)}`);
+  const base = { bucket, maxKeys: pageKeys };
+  report(await timeCase(store, "no delimiter, random start", () => ({ ...base, prefix: "", delimiter: "", after: randomKey() })));
+  report(await timeCase(store, 'delimiter "/", top level, random start', () => ({ ...base, prefix: "", delimiter: "/", after: randomKey() })));
+  // Starts among the first 1,000 hosts so every page holds 1,000 common prefixes; from the
+  // very start the page rolls up host-0000 (500,000 keys) too.
+  const hostPrefix = "logs/2026-11-29/";
+  report(
+    await timeCase(store, `delimiter "/", prefix ${hostPrefix}`, () => {
+      const host = random.integer(1_000);
+      return { ...base, prefix: hostPrefix, delimiter: "/", after: host === 0 ? "" : `${hostPrefix}host-${pad(host, 4)}/` };
+    }),
+  );
+  report(await timeCase(store, 'delimiter "/", prefix cmp/small/ (1,000 x 10)', () => ({ ...base, prefix: "cmp/small/", delimiter: "/", after: "" })));
+  report(await timeCase(store, 'delimiter "/", prefix cmp/large/ (1,000 x 100)', () => ({ ...base, prefix: "cmp/large/", delimiter: "/", after: "" })));
+  report(await timeCase(store, "prefix logs/2026-11-29/host-0000/, no delim.", () => ({ ...base, prefix: `${hostPrefix}host-0000/`, delimiter: "", after: `${hostPrefix}host-0000/${pad(random.integer(499_000), 7)}.log` })));
+  console.log("min n: fewest entries on a page; pairs / reads / txs: pairs read from the store, range reads and transactions per page");
+} finally {
+  await store.close();
+  if (values.path === undefined) rmSync(path, { recursive: true, force: true });
+}
