@@ -34,6 +34,7 @@ export const s3ErrorTable = {
   MissingSecurityHeader: { status: 400, message: "Your request is missing a required header." },
   NoSuchBucket: { status: 404, message: "The specified bucket does not exist." },
   NoSuchKey: { status: 404, message: "The specified key does not exist." },
+  NoSuchVersion: { status: 404, message: "The specified version does not exist." },
   NotImplemented: { status: 501, message: "A header you provided implies functionality that is not implemented." },
   PreconditionFailed: { status: 412, message: "At least one of the preconditions you specified did not hold." },
   RequestTimeTooSkewed: { status: 403, message: "The difference between the request time and the server's time is too large." },
@@ -55,12 +56,15 @@ export class S3Error extends Error {
   readonly status: number;
   /** Extra elements for the XML body, e.g. `{ BucketName: "x" }`. */
   readonly extra: Readonly<Record<string, string>>;
-  constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}) {
+  /** Headers the error reply carries, e.g. `x-amz-delete-marker` on a 404 for a deleted key (HEAD replies too). */
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(code: S3ErrorCode, message?: string, extra: Record<string, string> = {}, headers: Record<string, string> = {}) {
     super(message ?? s3ErrorTable[code].message);
     this.name = "S3Error";
     this.code = code;
     this.status = s3ErrorTable[code].status;
     this.extra = extra;
+    this.headers = headers;
   }
 }
 

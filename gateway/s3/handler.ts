@@ -16,7 +16,6 @@ import type { S3Handler, S3Request, S3Response } from "../http.ts";
 import { authenticate, type SecretLookup } from "../sigv4/index.ts";
 import { parseQuery, resolveAddress } from "./addressing.ts";
 import type { Operation, OperationContext, Owner } from "./context.ts";
-import { RangeNotSatisfiable } from "./object-reply.ts";
 import { createBucket } from "./operations/create-bucket.ts";
 import { deleteBucket } from "./operations/delete-bucket.ts";
 import { deleteObject } from "./operations/delete-object.ts";
@@ -80,7 +79,7 @@ export function createS3Handler(options: S3HandlerOptions): S3Handler {
     } catch (error) {
       const s3Error = toS3Error(error, options, requestId, operation);
       code = s3Error.code;
-      response = errorResponse(s3Error, request, requestId, identity, error);
+      response = errorResponse(s3Error, request, requestId, identity);
     }
     options.log?.({ requestId, method: request.method, path: request.rawPath, operation, status: response.status, ...(code === undefined ? {} : { code }) });
     return response;
@@ -162,10 +161,9 @@ function errorResponse(
   request: S3Request,
   requestId: string,
   identity: Record<string, string>,
-  cause: unknown,
 ): S3Response {
   const headers: Record<string, string> = { ...identity };
-  if (cause instanceof RangeNotSatisfiable) Object.assign(headers, cause.headers);
+  Object.assign(headers, error.headers);
   if (request.method === "HEAD") return { status: error.status, headers };
   headers["content-type"] = "application/xml";
   const body = writeXmlDocument(

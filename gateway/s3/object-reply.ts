@@ -8,18 +8,32 @@ import { S3Error } from "../errors.ts";
 import type { S3Response } from "../http.ts";
 import type { OperationContext } from "./context.ts";
 import { parseRange } from "./range.ts";
+import { deleteMarkerError, showsVersionIds, versionIdHeader, versionIdParameter } from "./versioning.ts";
 
 /** How to answer a read: the byte window to stream, or a reply with no body. */
 export type ReadPlan =
   | { readonly kind: "bytes"; readonly status: 200 | 206; readonly headers: Record<string, string>; readonly startBytes: number; readonly endBytesExclusive: number }
   | { readonly kind: "no-body"; readonly response: S3Response };
 
-/** The object, or NoSuchBucket / NoSuchKey. */
-export async function findObject(context: OperationContext): Promise<ObjectInfo> {
-  const info = await context.backend.headObject(context.bucket, context.key);
-  if (info === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
-  if (info === "no-such-key") throw new S3Error("NoSuchKey", undefined, { Key: context.key });
-  return info;
+/** An object version found for GET/HEAD, and the version headers its reply carries. */
+export interface FoundObject {
+  readonly info: ObjectInfo;
+  readonly versionHeaders: Record<string, string>;
+}
+
+/**
+ * The version the request names (`versionId`, else the current one), or the
+ * S3 error: NoSuchBucket, NoSuchKey, NoSuchVersion, or a delete marker's
+ * 404/405 (see `deleteMarkerError`).
+ */
+export async function findObject(context: OperationContext): Promise<FoundObject> {
+  const versionId = versionIdParameter(context);
+  const found = await context.backend.headObject(context.bucket, context.key, versionId);
+  if (found === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+  if (found === "no-such-key") throw new S3Error("NoSuchKey", undefined, { Key: context.key });
+  if (found === "no-such-version") throw new S3Error("NoSuchVersion", undefined, { Key: context.key, VersionId: versionId ?? "" });
+  if ("deleteMarker" in found) throw deleteMarkerError(context, found.deleteMarker, versionId !== undefined);
+  return { info: found, versionHeaders: versionIdHeader(found.versionId, await showsVersionIds(context, found.versionId)) };
 }
 
 /** Decides status, headers and byte window for GET/HEAD of `info`. */
@@ -54,10 +68,8 @@ export function planRead(context: OperationContext, info: ObjectInfo): ReadPlan 
  * with a 416. The handler copies `headers` onto the error reply.
  */
 export class RangeNotSatisfiable extends S3Error {
-  readonly headers: Record<string, string>;
   constructor(sizeBytes: number, requested: string) {
-    super("InvalidRange", undefined, { RangeRequested: requested, ActualObjectSize: String(sizeBytes) });
-    this.headers = { "content-range": `bytes */${sizeBytes}` };
+    super("InvalidRange", undefined, { RangeRequested: requested, ActualObjectSize: String(sizeBytes) }, { "content-range": `bytes */${sizeBytes}` });
   }
 }
 

@@ -4,30 +4,45 @@
  * outside tests.
  *
  * It keeps the contract the real backend keeps: an error thrown by the body
- * iterable propagates out of `putObject` unchanged and nothing is stored.
+ * iterable propagates out of `putObject` unchanged and nothing is stored; the
+ * versioning rules of `ObjectBackend` (version ids, the null version, delete
+ * markers, ListObjectVersions order and markers, idempotency tokens) hold as
+ * written in `gateway/backend.ts`.
  */
 import { createHash } from "node:crypto";
 import { storageClasses as s3StorageClasses } from "../s3/validation.ts";
 import type {
   BucketInfo,
+  BucketVersioning,
+  DeleteMarkerInfo,
   ListObjectsInput,
   ListObjectsPage,
+  ListObjectVersionsInput,
+  ListObjectVersionsPage,
   ObjectBackend,
   ObjectInfo,
   PutObjectInput,
+  VersionEntry,
 } from "../backend.ts";
 
 type MethodName = keyof ObjectBackend;
 
-interface StoredObject {
-  readonly info: ObjectInfo;
-  readonly data: Uint8Array;
-}
+/** One version of a key: stored bytes, or a delete marker. */
+type StoredVersion =
+  | { readonly kind: "version"; readonly info: ObjectInfo; readonly data: Uint8Array }
+  | { readonly kind: "deleteMarker"; readonly marker: DeleteMarkerInfo };
 
 interface MemoryBucket {
   readonly info: BucketInfo;
-  readonly objects: Map<string, StoredObject>;
+  versioning: BucketVersioning;
+  /** Per key, every version newest first; a key with no versions is removed. */
+  readonly versions: Map<string, StoredVersion[]>;
+  /** `key \n token` → committed version id, oldest first (bounded, see `idempotencyTokensMax`). */
+  readonly tokens: Map<string, string>;
 }
+
+/** Tokens remembered per bucket; the oldest is forgotten first (the real store expires them by time). */
+const idempotencyTokensMax = 10_000;
 
 export interface MemoryBackendOptions {
   /** Time stamps for buckets and objects (tests pass a fake or the runtime clock). */
@@ -52,6 +67,7 @@ export class MemoryBackend implements ObjectBackend {
   readonly #putListeners: ((settlement: PutSettlement) => void)[] = [];
   readonly #putStartListeners: ((key: string) => void)[] = [];
   #dataCounter = 0;
+  #versionCounter = 0;
 
   constructor(options: MemoryBackendOptions) {
     this.#nowMs = options.nowMs;
@@ -74,14 +90,24 @@ export class MemoryBackend implements ObjectBackend {
     this.#putStartListeners.push(listener);
   }
 
-  /** The stored bytes of an object, for assertions. */
+  /** The stored bytes of a key's current version, for assertions. */
   storedBytes(bucket: string, key: string): Uint8Array | undefined {
-    return this.#buckets.get(bucket)?.objects.get(key)?.data;
+    const current = this.#buckets.get(bucket)?.versions.get(key)?.[0];
+    return current?.kind === "version" ? current.data : undefined;
   }
 
-  /** How many objects a bucket holds. */
+  /** How many keys have a live current version. */
   objectCount(bucket: string): number {
-    return this.#buckets.get(bucket)?.objects.size ?? 0;
+    let count = 0;
+    for (const versions of this.#buckets.get(bucket)?.versions.values() ?? []) if (versions[0]?.kind === "version") count += 1;
+    return count;
+  }
+
+  /** How many versions (delete markers included) a bucket holds. */
+  versionCount(bucket: string): number {
+    let count = 0;
+    for (const versions of this.#buckets.get(bucket)?.versions.values() ?? []) count += versions.length;
+    return count;
   }
 
   #maybeFail(method: MethodName): void {
@@ -99,7 +125,7 @@ export class MemoryBackend implements ObjectBackend {
   async createBucket(name: string): Promise<"created" | "exists"> {
     this.#maybeFail("createBucket");
     if (this.#buckets.has(name)) return "exists";
-    this.#buckets.set(name, { info: { name, createdMs: this.#nowMs() }, objects: new Map() });
+    this.#buckets.set(name, { info: { name, createdMs: this.#nowMs() }, versioning: "Unversioned", versions: new Map(), tokens: new Map() });
     return "created";
   }
 
@@ -112,9 +138,23 @@ export class MemoryBackend implements ObjectBackend {
     this.#maybeFail("deleteBucket");
     const bucket = this.#buckets.get(name);
     if (bucket === undefined) return "not-found";
-    if (bucket.objects.size > 0) return "not-empty";
+    // Delete markers and noncurrent versions keep a bucket non-empty, as in S3.
+    if (bucket.versions.size > 0) return "not-empty";
     this.#buckets.delete(name);
     return "deleted";
+  }
+
+  async getBucketVersioning(name: string): Promise<BucketVersioning | "no-such-bucket"> {
+    this.#maybeFail("getBucketVersioning");
+    return this.#buckets.get(name)?.versioning ?? "no-such-bucket";
+  }
+
+  async putBucketVersioning(name: string, status: "Enabled" | "Suspended"): Promise<"ok" | "no-such-bucket"> {
+    this.#maybeFail("putBucketVersioning");
+    const bucket = this.#buckets.get(name);
+    if (bucket === undefined) return "no-such-bucket";
+    bucket.versioning = status;
+    return "ok";
   }
 
   async putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket"> {
@@ -145,7 +185,17 @@ export class MemoryBackend implements ObjectBackend {
         this.#settle({ key: input.key, stored: false });
         return "no-such-bucket";
       }
+      const tokenKey = input.idempotencyToken === undefined ? undefined : `${input.key}\n${input.idempotencyToken}`;
+      if (tokenKey !== undefined) {
+        const committed = bucket.tokens.get(tokenKey);
+        const earlier = bucket.versions.get(input.key)?.find((version) => version.kind === "version" && version.info.versionId === committed);
+        if (earlier?.kind === "version") {
+          this.#settle({ key: input.key, stored: false });
+          return earlier.info;
+        }
+      }
       this.#dataCounter += 1;
+      const versionId = bucket.versioning === "Enabled" ? this.#newVersionId() : "null";
       const info: ObjectInfo = {
         bucket: input.bucket,
         key: input.key,
@@ -156,8 +206,14 @@ export class MemoryBackend implements ObjectBackend {
         headers: { ...input.headers },
         userMetadata: { ...input.userMetadata },
         dataId: `memory-${this.#dataCounter}`,
+        versionId,
       };
-      bucket.objects.set(input.key, { info, data });
+      this.#addVersion(bucket, input.key, { kind: "version", info, data });
+      if (tokenKey !== undefined) {
+        bucket.tokens.delete(tokenKey);
+        bucket.tokens.set(tokenKey, versionId);
+        if (bucket.tokens.size > idempotencyTokensMax) bucket.tokens.delete(bucket.tokens.keys().next().value!);
+      }
       this.#settle({ key: input.key, stored: true });
       return info;
     } catch (error) {
@@ -166,39 +222,89 @@ export class MemoryBackend implements ObjectBackend {
     }
   }
 
+  /** Opaque, unique, URL-safe, 32 characters, like the real store's ids (but from a counter: tests stay deterministic). */
+  #newVersionId(): string {
+    this.#versionCounter += 1;
+    return createHash("sha256").update(`memory-version-${this.#versionCounter}`).digest("base64url").slice(0, 32);
+  }
+
+  /** Makes `version` current; a null version replaces the key's earlier null version (object or marker). */
+  #addVersion(bucket: MemoryBucket, key: string, version: StoredVersion): void {
+    const versionId = version.kind === "version" ? version.info.versionId : version.marker.versionId;
+    const earlier = (bucket.versions.get(key) ?? []).filter((old) => versionId !== "null" || versionIdOf(old) !== "null");
+    bucket.versions.set(key, [version, ...earlier]);
+  }
+
   #settle(settlement: PutSettlement): void {
     for (const listener of this.#putListeners) listener(settlement);
   }
 
-  async headObject(bucket: string, key: string): Promise<ObjectInfo | "no-such-bucket" | "no-such-key"> {
+  async headObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<ObjectInfo | { readonly deleteMarker: DeleteMarkerInfo } | "no-such-bucket" | "no-such-key" | "no-such-version"> {
     this.#maybeFail("headObject");
     const found = this.#buckets.get(bucket);
     if (found === undefined) return "no-such-bucket";
-    return found.objects.get(key)?.info ?? "no-such-key";
+    const versions = found.versions.get(key) ?? [];
+    const version = versionId === undefined ? versions[0] : versions.find((candidate) => versionIdOf(candidate) === versionId);
+    if (version === undefined) return versionId === undefined ? "no-such-key" : "no-such-version";
+    return version.kind === "version" ? version.info : { deleteMarker: version.marker };
   }
 
   async *readObject(info: ObjectInfo, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array> {
     this.#maybeFail("readObject");
-    const stored = this.#buckets.get(info.bucket)?.objects.get(info.key);
-    if (stored === undefined || stored.info.dataId !== info.dataId) throw new Error(`memory backend: ${info.key} was replaced or deleted`);
+    const stored = this.#buckets.get(info.bucket)?.versions.get(info.key)?.find((version) => version.kind === "version" && version.info.dataId === info.dataId);
+    if (stored?.kind !== "version") throw new Error(`memory backend: ${info.key} was replaced or deleted`);
     for (let position = startBytes; position < endBytesExclusive; position += this.#readChunkBytes) {
       yield stored.data.slice(position, Math.min(endBytesExclusive, position + this.#readChunkBytes));
     }
   }
 
-  async deleteObject(bucket: string, key: string): Promise<"deleted" | "no-such-bucket"> {
+  async deleteObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket"> {
     this.#maybeFail("deleteObject");
     const found = this.#buckets.get(bucket);
     if (found === undefined) return "no-such-bucket";
-    found.objects.delete(key);
-    return "deleted";
+    const versions = found.versions.get(key) ?? [];
+    if (versionId !== undefined) {
+      const removed = versions.find((version) => versionIdOf(version) === versionId);
+      const remaining = versions.filter((version) => version !== removed);
+      if (remaining.length === 0) found.versions.delete(key);
+      else found.versions.set(key, remaining);
+      return { deleteMarker: removed?.kind === "deleteMarker", versionId };
+    }
+    switch (found.versioning) {
+      case "Unversioned":
+        found.versions.delete(key);
+        return { deleteMarker: false };
+      case "Enabled":
+      case "Suspended": {
+        const markerId = found.versioning === "Enabled" ? this.#newVersionId() : "null";
+        this.#addVersion(found, key, { kind: "deleteMarker", marker: { bucket, key, versionId: markerId, lastModifiedMs: this.#nowMs() } });
+        return { deleteMarker: true, versionId: markerId };
+      }
+      default: {
+        const unknown: never = found.versioning;
+        throw new Error(`unknown versioning state ${String(unknown)}`);
+      }
+    }
   }
 
   async listObjects(input: ListObjectsInput): Promise<ListObjectsPage | "no-such-bucket"> {
     this.#maybeFail("listObjects");
     const bucket = this.#buckets.get(input.bucket);
     if (bucket === undefined) return "no-such-bucket";
-    const keys = [...bucket.objects.keys()].filter((key) => key.startsWith(input.prefix)).sort(compareUtf8);
+    const live = new Map<string, ObjectInfo>();
+    for (const [key, versions] of bucket.versions) {
+      const current = versions[0];
+      if (current?.kind === "version" && key.startsWith(input.prefix)) live.set(key, current.info);
+    }
+    const keys = [...live.keys()].sort(compareUtf8);
     const objects: ObjectInfo[] = [];
     const commonPrefixes: string[] = [];
     let lastReturned: string | undefined;
@@ -210,12 +316,66 @@ export class MemoryBackend implements ObjectBackend {
       if (rolledUp !== undefined && commonPrefixes[commonPrefixes.length - 1] === rolledUp) continue;
       if (count === input.maxKeys) return { objects, commonPrefixes, isTruncated: true, ...(lastReturned === undefined ? {} : { lastReturned }) };
       if (rolledUp !== undefined) commonPrefixes.push(rolledUp);
-      else objects.push(bucket.objects.get(key)!.info);
+      else objects.push(live.get(key)!);
       lastReturned = entry;
       count += 1;
     }
     return { objects, commonPrefixes, isTruncated: false };
   }
+
+  /**
+   * Versions in key order, newest first within a key. With a key marker
+   * alone, listing starts after that key; with a version id marker too, it
+   * starts after that version of that key (an unknown one skips the key). A
+   * common prefix counts once against `maxKeys`.
+   */
+  async listObjectVersions(input: ListObjectVersionsInput): Promise<ListObjectVersionsPage | "no-such-bucket"> {
+    this.#maybeFail("listObjectVersions");
+    const bucket = this.#buckets.get(input.bucket);
+    if (bucket === undefined) return "no-such-bucket";
+    const keys = [...bucket.versions.keys()].filter((key) => key.startsWith(input.prefix)).sort(compareUtf8);
+    const entries: VersionEntry[] = [];
+    const commonPrefixes: string[] = [];
+    let last: { key: string; versionId?: string } | undefined;
+    const truncated = (): ListObjectVersionsPage => ({
+      entries,
+      commonPrefixes,
+      isTruncated: true,
+      ...(last === undefined ? {} : { nextKeyMarker: last.key }),
+      ...(last?.versionId === undefined ? {} : { nextVersionIdMarker: last.versionId }),
+    });
+    for (const key of keys) {
+      const rolledUp = rollUp(key, input.prefix, input.delimiter);
+      if (rolledUp !== undefined) {
+        if (input.keyMarker !== "" && compareUtf8(rolledUp, input.keyMarker) <= 0) continue;
+        if (commonPrefixes[commonPrefixes.length - 1] === rolledUp) continue;
+        if (entries.length + commonPrefixes.length === input.maxKeys) return truncated();
+        commonPrefixes.push(rolledUp);
+        last = { key: rolledUp };
+        continue;
+      }
+      const order = input.keyMarker === "" ? 1 : compareUtf8(key, input.keyMarker);
+      if (order < 0) continue;
+      let versions = bucket.versions.get(key)!;
+      if (order === 0) {
+        if (input.versionIdMarker === "") continue;
+        const at = versions.findIndex((version) => versionIdOf(version) === input.versionIdMarker);
+        if (at < 0) continue;
+        versions = versions.slice(at + 1);
+      }
+      for (const version of versions) {
+        if (entries.length + commonPrefixes.length === input.maxKeys) return truncated();
+        const isLatest = version === bucket.versions.get(key)![0];
+        entries.push(version.kind === "version" ? { kind: "version", info: version.info, isLatest } : { kind: "deleteMarker", marker: version.marker, isLatest });
+        last = { key, versionId: versionIdOf(version) };
+      }
+    }
+    return { entries, commonPrefixes, isTruncated: false };
+  }
+}
+
+function versionIdOf(version: StoredVersion): string {
+  return version.kind === "version" ? version.info.versionId : version.marker.versionId;
 }
 
 function rollUp(key: string, prefix: string, delimiter: string): string | undefined {

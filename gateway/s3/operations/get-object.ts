@@ -1,4 +1,4 @@
-/** GetObject: `GET /bucket/key`. */
+/** GetObject: `GET /bucket/key[?versionId=…]`. */
 import type { S3Response } from "../../http.ts";
 import type { OperationContext } from "../context.ts";
 import { findObject, planRead } from "../object-reply.ts";
@@ -10,13 +10,14 @@ import { findObject, planRead } from "../object-reply.ts";
  * few disks answer) instead of a 200 with a cut-off body.
  */
 export async function getObject(context: OperationContext): Promise<S3Response> {
-  const info = await findObject(context);
+  const { info, versionHeaders } = await findObject(context);
   const plan = planRead(context, info);
-  if (plan.kind === "no-body") return plan.response;
-  if (plan.endBytesExclusive === plan.startBytes) return { status: plan.status, headers: plan.headers };
+  if (plan.kind === "no-body") return { ...plan.response, headers: { ...plan.response.headers, ...versionHeaders } };
+  const headers = { ...plan.headers, ...versionHeaders };
+  if (plan.endBytesExclusive === plan.startBytes) return { status: plan.status, headers };
   const iterator = context.backend.readObject(info, plan.startBytes, plan.endBytesExclusive)[Symbol.asyncIterator]();
   const first = await iterator.next();
-  return { status: plan.status, headers: plan.headers, body: continueWith(first, iterator) };
+  return { status: plan.status, headers, body: continueWith(first, iterator) };
 }
 
 /** The already-read first result, then the rest of the iterator; closing it early closes the source. */

@@ -1,12 +1,12 @@
-/** HeadObject: `HEAD /bucket/key`. */
+/** HeadObject: `HEAD /bucket/key[?versionId=…]`. */
 import type { S3Response } from "../../http.ts";
 import type { OperationContext } from "../context.ts";
 import { findObject, planRead } from "../object-reply.ts";
 
 /** GetObject's status and headers without the body (Content-Length stays). */
 export async function headObject(context: OperationContext): Promise<S3Response> {
-  const info = await findObject(context);
+  const { info, versionHeaders } = await findObject(context);
   const plan = planRead(context, info);
-  if (plan.kind === "no-body") return plan.response;
-  return { status: plan.status, headers: plan.headers };
+  if (plan.kind === "no-body") return { ...plan.response, headers: { ...plan.response.headers, ...versionHeaders } };
+  return { status: plan.status, headers: { ...plan.headers, ...versionHeaders } };
 }

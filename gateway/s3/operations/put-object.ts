@@ -4,6 +4,7 @@ import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
 import type { OperationContext } from "../context.ts";
 import { openPayload } from "../payload.ts";
+import { showsVersionIds, versionIdHeader } from "../versioning.ts";
 import { objectBytesMax, storageClassFromHeader, userMetadataFromHeaders } from "../validation.ts";
 
 /**
@@ -16,6 +17,7 @@ export async function putObject(context: OperationContext): Promise<S3Response> 
   const storageClass = storageClassFromHeader(headers.get("x-amz-storage-class"), context.backend.storageClasses);
   const userMetadata = userMetadataFromHeaders(headers);
   const stored = storedHeadersFrom(headers);
+  const idempotencyToken = idempotencyTokenFrom(headers);
   const payload = openPayload(context, objectBytesMax);
   const outcome = await context.backend.putObject({
     bucket: context.bucket,
@@ -24,10 +26,39 @@ export async function putObject(context: OperationContext): Promise<S3Response> 
     headers: stored,
     userMetadata,
     storageClass,
+    ...(idempotencyToken === undefined ? {} : { idempotencyToken }),
   });
   if (outcome === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
   // TODO(issue 6): echo verified x-amz-checksum-* values once checksums are checked and stored.
-  return { status: 200, headers: { etag: `"${outcome.etag}"` } };
+  const versionHeaders = versionIdHeader(outcome.versionId, await showsVersionIds(context, outcome.versionId));
+  return { status: 200, headers: { etag: `"${outcome.etag}"`, ...versionHeaders } };
+}
+
+/** The longest idempotency token kept; SDK invocation ids are 36-character UUIDs. */
+export const idempotencyTokenCharactersMax = 256;
+
+/**
+ * The token that makes a retried PUT land once: `x-cairn-idempotency-token`
+ * when the client sets one (InvalidArgument when it is empty or too long),
+ * else `amz-sdk-invocation-id`, which the AWS SDKs and boto3 send unchanged
+ * on every retry of one call. An unusable invocation id is ignored rather
+ * than refused: it is SDK bookkeeping, and the PUT is valid without it.
+ */
+export function idempotencyTokenFrom(headers: ReadonlyMap<string, string>): string | undefined {
+  const explicit = headers.get("x-cairn-idempotency-token");
+  if (explicit !== undefined) {
+    const token = explicit.trim();
+    if (token === "" || token.length > idempotencyTokenCharactersMax) {
+      throw new S3Error("InvalidArgument", `x-cairn-idempotency-token must be 1 to ${idempotencyTokenCharactersMax} characters.`, {
+        ArgumentName: "x-cairn-idempotency-token",
+        ArgumentValue: explicit,
+      });
+    }
+    return token;
+  }
+  const invocation = headers.get("amz-sdk-invocation-id")?.trim();
+  if (invocation === undefined || invocation === "" || invocation.length > idempotencyTokenCharactersMax) return undefined;
+  return invocation;
 }
 
 /** The standard headers S3 stores with an object. `aws-chunked` is transfer framing, not content coding. */
