@@ -21,12 +21,15 @@ import { deleteBucket } from "./operations/delete-bucket.ts";
 import { deleteObject } from "./operations/delete-object.ts";
 import { deleteObjects } from "./operations/delete-objects.ts";
 import { getBucketLocation } from "./operations/get-bucket-location.ts";
+import { getBucketVersioning } from "./operations/get-bucket-versioning.ts";
 import { getObject } from "./operations/get-object.ts";
 import { headBucket } from "./operations/head-bucket.ts";
 import { headObject } from "./operations/head-object.ts";
 import { listBuckets } from "./operations/list-buckets.ts";
 import { listObjects } from "./operations/list-objects.ts";
+import { listObjectVersions } from "./operations/list-object-versions.ts";
 import { listObjectsV2 } from "./operations/list-objects-v2.ts";
+import { putBucketVersioning } from "./operations/put-bucket-versioning.ts";
 import { putObject } from "./operations/put-object.ts";
 import { routeRequest, type OperationName } from "./router.ts";
 import { assertValidBucketName, assertValidKey } from "./validation.ts";
@@ -58,6 +61,9 @@ const operations: Readonly<Record<OperationName, Operation>> = {
   DeleteObjects: deleteObjects,
   ListObjectsV2: listObjectsV2,
   ListObjects: listObjects,
+  GetBucketVersioning: getBucketVersioning,
+  PutBucketVersioning: putBucketVersioning,
+  ListObjectVersions: listObjectVersions,
 };
 
 /** Builds the S3 request handler over a backend. */

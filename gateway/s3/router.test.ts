@@ -28,6 +28,23 @@ describe("routeRequest", () => {
     expect(operation(route("DELETE", "b", "k"))).toBe("DeleteObject");
   });
 
+  test("versioning operations and versionId on object operations", () => {
+    expect(operation(route("GET", "b", "", { versioning: "" }))).toBe("GetBucketVersioning");
+    expect(operation(route("PUT", "b", "", { versioning: "" }))).toBe("PutBucketVersioning");
+    expect(operation(route("GET", "b", "", { versions: "", prefix: "p", delimiter: "/", "key-marker": "k", "version-id-marker": "v", "max-keys": "2", "encoding-type": "url" }))).toBe(
+      "ListObjectVersions",
+    );
+    expect(operation(route("GET", "b", "k", { versionId: "v" }))).toBe("GetObject");
+    expect(operation(route("HEAD", "b", "k", { versionId: "v" }))).toBe("HeadObject");
+    expect(operation(route("DELETE", "b", "k", { versionId: "v" }))).toBe("DeleteObject");
+    // A version of a sub-resource is still the sub-resource's operation, not a plain GET.
+    expect(operation(route("GET", "b", "k", { versionId: "v", tagging: "" }))).toBe("501:GetObjectTagging");
+    expect(operation(route("PUT", "b", "k", { versionId: "v" }))).toBe("501:PutObject");
+    expect(operation(route("GET", "b", "", { versions: "", marker: "m" }))).toBe("501:ListObjectVersions");
+    expect(operation(route("DELETE", "b", "", { versioning: "" }))).toBe("405");
+    expect(operation(route("PUT", "b", "", { versions: "" }))).toBe("405");
+  });
+
   test("signature query parameters are accepted everywhere", () => {
     const presign = { "X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": "c", "X-Amz-Date": "d", "X-Amz-Expires": "60", "X-Amz-SignedHeaders": "host", "X-Amz-Signature": "s" };
     expect(operation(route("GET", "b", "k", presign))).toBe("GetObject");
@@ -36,9 +53,7 @@ describe("routeRequest", () => {
 
   test("unimplemented bucket sub-resources are 501, named as AWS names them", () => {
     expect(operation(route("GET", "b", "", { tagging: "" }))).toBe("501:GetBucketTagging");
-    expect(operation(route("PUT", "b", "", { versioning: "" }))).toBe("501:PutBucketVersioning");
     expect(operation(route("GET", "b", "", { uploads: "" }))).toBe("501:ListMultipartUploads");
-    expect(operation(route("GET", "b", "", { versions: "" }))).toBe("501:ListObjectVersions");
     expect(operation(route("PUT", "b", "", { policy: "" }))).toBe("501:PutBucketPolicy");
     expect(operation(route("DELETE", "b", "", { cors: "" }))).toBe("501:DeleteBucketCors");
     expect(operation(route("GET", "b", "", { acl: "" }))).toBe("501:GetBucketAcl");
@@ -55,7 +70,6 @@ describe("routeRequest", () => {
     expect(operation(route("GET", "b", "k", { tagging: "" }))).toBe("501:GetObjectTagging");
     expect(operation(route("PUT", "b", "k", { acl: "" }))).toBe("501:PutObjectAcl");
     expect(operation(route("GET", "b", "k", { partNumber: "1" }))).toBe("501:GetObjectPart");
-    expect(operation(route("GET", "b", "k", { versionId: "v" }))).toBe("501:GetObjectVersion");
     expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "/a/b" }))).toBe("501:CopyObject");
     expect(operation(route("POST", "b", "k"))).toBe("501:PostObject");
   });

@@ -4,7 +4,7 @@
  *
  * Anything this gateway does not implement is routed to NotImplemented (501)
  * rather than falling through to a neighbouring operation: a request that
- * asks for tagging, versioning, a multipart step or a copy must never get a
+ * asks for tagging, a multipart step or a copy must never get a
  * plain GET/PUT's success. For the same reason every operation lists the
  * query parameters it understands, and any other parameter is a 501.
  */
@@ -22,7 +22,10 @@ export type OperationName =
   | "DeleteObject"
   | "DeleteObjects"
   | "ListObjectsV2"
-  | "ListObjects";
+  | "ListObjects"
+  | "GetBucketVersioning"
+  | "PutBucketVersioning"
+  | "ListObjectVersions";
 
 export type Route =
   | { readonly kind: "operation"; readonly name: OperationName }
@@ -97,12 +100,12 @@ const objectSubresources: Readonly<Record<string, string>> = {
   torrent: "ObjectTorrent",
   uploadId: "MultipartUpload",
   uploads: "MultipartUpload",
-  versionId: "ObjectVersion",
 };
 
 const verbByMethod: Readonly<Record<string, string>> = { GET: "Get", HEAD: "Head", PUT: "Put", DELETE: "Delete", POST: "Post" };
 
 const listObjectsParameters = ["prefix", "delimiter", "marker", "max-keys", "encoding-type"];
+const listObjectVersionsParameters = ["versions", "prefix", "delimiter", "key-marker", "version-id-marker", "max-keys", "encoding-type"];
 const listObjectsV2Parameters = ["list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after", "fetch-owner", "encoding-type"];
 const responseOverrideParameters = [
   "response-content-type",
@@ -112,6 +115,8 @@ const responseOverrideParameters = [
   "response-content-disposition",
   "response-content-encoding",
 ];
+
+const readObjectParameters = ["versionId", ...responseOverrideParameters];
 
 function notImplemented(operation: string, reason: string): Route {
   return { kind: "not-implemented", operation, reason };
@@ -202,6 +207,11 @@ function routeBucket(input: RouteInput): Route {
     if (name === "location" && method === "GET") return withChecks("GetBucketLocation", input, ["location"], []);
     if (name === "delete" && method === "POST") return withChecks("DeleteObjects", input, ["delete"], []);
     if (name === "delete") return { kind: "method-not-allowed" };
+    if (name === "versioning" && method === "GET") return withChecks("GetBucketVersioning", input, ["versioning"], []);
+    if (name === "versioning" && method === "PUT") return withChecks("PutBucketVersioning", input, ["versioning"], []);
+    if (name === "versions" && method === "GET") return withChecks("ListObjectVersions", input, listObjectVersionsParameters, []);
+    // S3 has no other method on these two; answering 501 would suggest one is coming.
+    if (name === "versioning" || name === "versions") return { kind: "method-not-allowed" };
     const operation = name === "uploads" && method === "GET" ? "ListMultipartUploads" : name === "versions" ? "ListObjectVersions" : `${verb}${noun}`;
     return notImplemented(operation, `The ${operation} operation is not implemented.`);
   }
@@ -237,14 +247,14 @@ function routeObject(input: RouteInput): Route {
   }
   switch (method) {
     case "GET":
-      return withChecks("GetObject", input, responseOverrideParameters, readObjectRules);
+      return withChecks("GetObject", input, readObjectParameters, readObjectRules);
     case "HEAD":
-      return withChecks("HeadObject", input, responseOverrideParameters, readObjectRules);
+      return withChecks("HeadObject", input, readObjectParameters, readObjectRules);
     case "PUT":
       if (headers.has("x-amz-copy-source")) return notImplemented("CopyObject", "The CopyObject operation is not implemented.");
       return withChecks("PutObject", input, [], putObjectRules);
     case "DELETE":
-      return withChecks("DeleteObject", input, [], deleteObjectRules);
+      return withChecks("DeleteObject", input, ["versionId"], deleteObjectRules);
     case "POST":
       return notImplemented("PostObject", "POST on an object is not implemented.");
     default:

@@ -1,10 +1,11 @@
-/** DeleteObjects: `POST /bucket?delete` with a `<Delete>` document. */
+/** DeleteObjects: `POST /bucket?delete` with a `<Delete>` document (keys, optionally with VersionId). */
 import { S3Error, s3ErrorFromFault } from "../../errors.ts";
 import { FaultError } from "../../backend.ts";
 import type { S3Response } from "../../http.ts";
 import { xmlHeaders, type OperationContext } from "../context.ts";
 import { readSmallBody } from "../payload.ts";
 import { keyBytesMax, utf8ByteLength } from "../validation.ts";
+import { isWellFormedVersionId } from "../versioning.ts";
 import { childElement, childElements, parseXml, writeXmlDocument, xmlBodyBytesMax, xmlElement, xmlText, type XmlNode } from "../xml.ts";
 
 /** S3's limit on keys per request. */
@@ -18,9 +19,15 @@ interface DeleteEntry {
   readonly versionId?: string;
 }
 
-type DeleteOutcome = { readonly entry: DeleteEntry; readonly error?: S3Error };
+/** How one entry ended: deleted (with what the backend reported) or an error. */
+type DeleteOutcome = {
+  readonly entry: DeleteEntry;
+  readonly error?: S3Error;
+  readonly deleteMarker?: boolean;
+  readonly deleteMarkerVersionId?: string;
+};
 
-/** Deletes up to 1000 keys; the reply lists what was deleted (unless Quiet) and what failed. */
+/** Deletes up to 1000 keys or versions; the reply lists what was deleted (unless Quiet) and what failed. */
 export async function deleteObjects(context: OperationContext): Promise<S3Response> {
   const headers = context.request.headers;
   const hasChecksum = [...headers.keys()].some((name) => name.startsWith("x-amz-checksum-")) ||
@@ -39,7 +46,7 @@ export async function deleteObjects(context: OperationContext): Promise<S3Respon
   const nodes: XmlNode[] = [];
   for (const outcome of outcomes) {
     if (outcome.error === undefined) {
-      if (!quiet) nodes.push(xmlElement("Deleted", [xmlText("Key", outcome.entry.key), versionNode(outcome.entry)]));
+      if (!quiet) nodes.push(deletedNode(outcome));
       continue;
     }
     nodes.push(
@@ -54,20 +61,38 @@ export async function deleteObjects(context: OperationContext): Promise<S3Respon
   return { status: 200, headers: xmlHeaders(), body: writeXmlDocument(xmlElement("DeleteResult", nodes)) };
 }
 
+/**
+ * A `<Deleted>` entry as S3 writes it: DeleteMarker says whether a delete
+ * marker was created (simple delete) or removed (delete by version);
+ * DeleteMarkerVersionId is that marker's id.
+ */
+function deletedNode(outcome: DeleteOutcome): XmlNode {
+  const marker = outcome.deleteMarker === true;
+  return xmlElement("Deleted", [
+    xmlText("Key", outcome.entry.key),
+    versionNode(outcome.entry),
+    marker ? xmlText("DeleteMarker", "true") : undefined,
+    marker && outcome.deleteMarkerVersionId !== undefined ? xmlText("DeleteMarkerVersionId", outcome.deleteMarkerVersionId) : undefined,
+  ]);
+}
+
 function versionNode(entry: DeleteEntry): XmlNode | undefined {
   return entry.versionId === undefined ? undefined : xmlText("VersionId", entry.versionId);
 }
 
 async function deleteOne(context: OperationContext, entry: DeleteEntry): Promise<DeleteOutcome> {
-  if (entry.versionId !== undefined) {
-    // Versioning arrives in issue 5; deleting "a version" now would delete the object.
-    return { entry, error: new S3Error("NotImplemented", "Deleting a specific version is not implemented.") };
-  }
   if (utf8ByteLength(entry.key) > keyBytesMax) return { entry, error: new S3Error("KeyTooLongError") };
+  if (entry.versionId !== undefined && !isWellFormedVersionId(entry.versionId)) {
+    return { entry, error: new S3Error("InvalidArgument", "Invalid version id specified") };
+  }
   try {
-    const outcome = await context.backend.deleteObject(context.bucket, entry.key);
+    const outcome = await context.backend.deleteObject(context.bucket, entry.key, entry.versionId);
     if (outcome === "no-such-bucket") return { entry, error: new S3Error("NoSuchBucket") };
-    return { entry };
+    return {
+      entry,
+      deleteMarker: outcome.deleteMarker,
+      ...(outcome.versionId === undefined ? {} : { deleteMarkerVersionId: outcome.versionId }),
+    };
   } catch (error) {
     if (error instanceof FaultError) return { entry, error: s3ErrorFromFault(error.value) };
     throw error;
