@@ -4,7 +4,9 @@
  * Environment overrides: CAIRN_PORT, CAIRN_HOST, CAIRN_DATA_DIR, CAIRN_DISKS,
  * CAIRN_DOMAIN (virtual-hosted-style base domain), CAIRN_REGION,
  * CAIRN_ACCESS_KEY and CAIRN_SECRET_KEY, CAIRN_STORAGE_CLASSES (`NAME=K+M,…`),
- * CAIRN_WRITE_QUORUM (`k+N`).
+ * CAIRN_WRITE_QUORUM (`k+N`), CAIRN_PREPARING_MAX_AGE_MS (a PUT PREPARING for
+ * longer is taken for crashed and its data reclaimed; default 1 h),
+ * CAIRN_JANITOR_INTERVAL_MS (time between Janitor runs; default 1 min).
  */
 import { resolve } from "node:path";
 import { mkdirSync } from "node:fs";
@@ -32,6 +34,8 @@ const hostname = process.env.CAIRN_HOST ?? "127.0.0.1";
 const port = integerFromEnvironment("CAIRN_PORT", 9000, 0, 65535);
 const diskCount = integerFromEnvironment("CAIRN_DISKS", 6, 1, 64);
 const region = process.env.CAIRN_REGION ?? "us-east-1";
+const preparingMaxAgeMs = integerFromEnvironment("CAIRN_PREPARING_MAX_AGE_MS", 3_600_000, 0, 30 * 24 * 3_600_000);
+const janitorIntervalMs = integerFromEnvironment("CAIRN_JANITOR_INTERVAL_MS", 60_000, 1, 24 * 3_600_000);
 const virtualHostDomains = (process.env.CAIRN_DOMAIN ?? "localhost").split(",").filter((domain) => domain !== "");
 
 mkdirSync(dataDir, { recursive: true });
@@ -71,6 +75,8 @@ try {
     region,
     virtualHostDomains,
     log,
+    preparingMaxAgeMs,
+    janitorIntervalMs,
   });
 } catch (error) {
   if (!(error instanceof ConfigurationError)) throw error;

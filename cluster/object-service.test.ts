@@ -84,6 +84,7 @@ async function put(key: string, bytes: Uint8Array): Promise<ObjectInfo> {
 async function get(key: string, start?: number, end?: number): Promise<Uint8Array> {
   const info = await service.headObject("b", key);
   if (typeof info === "string") throw new Error(info);
+  if ("deleteMarker" in info) throw new Error(`${key}: the current version is a delete marker`);
   const parts: Uint8Array[] = [];
   for await (const part of service.readObject(info, start ?? 0, end ?? info.sizeBytes)) parts.push(part);
   return new Uint8Array(Buffer.concat(parts));

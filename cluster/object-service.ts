@@ -36,12 +36,24 @@ import type {
   ShardDamage,
 } from "../actors/placement-group/protocol.ts";
 import { availableKernels, createErasureCodec, type ErasureCodec, type ErasureKernel, type ErasureScheme } from "./erasure/index.ts";
-import type { DataLayout, ObjectCatalog, ObjectRecord, PendingRecord } from "./metadata/index.ts";
+import {
+  versionSuffixFrom,
+  versionSuffixLength,
+  type DataLayout,
+  type DeleteMarkerRecord,
+  type ObjectCatalog,
+  type ObjectRecord,
+  type PendingRecord,
+} from "./metadata/index.ts";
 import { placementGroupOf } from "./placement/index.ts";
 import { assert, assertNever, fault, isFault, memoryNudge, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
 import {
   FaultError,
   type BucketInfo,
+  type BucketVersioning,
+  type DeleteMarkerInfo,
+  type ListObjectVersionsInput,
+  type ListObjectVersionsPage,
   type ListObjectsInput,
   type ListObjectsPage,
   type ObjectBackend,
@@ -82,9 +94,16 @@ export interface ObjectServiceOptions {
   readonly stripesAheadMax?: number;
   /** Bound on every ask to a disk or PG actor. */
   readonly askTimeoutMs?: number;
-  /** PREPARING records older than this are treated as abandoned by `collectGarbage`. */
+  /** PREPARING records older than this are treated as abandoned by `collectGarbage` (default 1 h). */
   readonly preparingMaxAgeMs?: number;
+  /** How long a committed PUT's idempotency token makes its retries return the same version (default 15 min). */
+  readonly idempotencyTokenLifetimeMs?: number;
 }
+
+/** Default bound on a PUT's PREPARING time before its data may be reclaimed. */
+export const preparingMaxAgeMsDefault = 3_600_000;
+/** Default lifetime of an idempotency token: far longer than any SDK's retry schedule. */
+export const idempotencyTokenLifetimeMsDefault = 15 * 60_000;
 
 /** Shard key of chunk `index` of a single-disk or replicated object. */
 export function chunkShardKey(dataId: string, index: number): string {
@@ -122,6 +141,7 @@ export class ObjectService implements ObjectBackend {
   readonly #stripesAheadMax: number;
   readonly #askTimeoutMs: number;
   readonly #preparingMaxAgeMs: number;
+  readonly #tokenLifetimeMs: number;
   /** Where the bytes of an ObjectInfo handed out by headObject live. */
   readonly #records = new WeakMap<ObjectInfo, ObjectRecord>();
   #dataIdCounter = 0;
@@ -144,7 +164,8 @@ export class ObjectService implements ObjectBackend {
     this.#stripesInFlightMax = options.stripesInFlightMax ?? 2;
     this.#stripesAheadMax = options.stripesAheadMax ?? 2;
     this.#askTimeoutMs = options.askTimeoutMs ?? 30_000;
-    this.#preparingMaxAgeMs = options.preparingMaxAgeMs ?? 24 * 3600_000;
+    this.#preparingMaxAgeMs = options.preparingMaxAgeMs ?? preparingMaxAgeMsDefault;
+    this.#tokenLifetimeMs = options.idempotencyTokenLifetimeMs ?? idempotencyTokenLifetimeMsDefault;
     for (const [name, scheme] of options.storageClasses) {
       const quorum = this.#writeQuorum(scheme);
       assert(
@@ -227,7 +248,7 @@ export class ObjectService implements ObjectBackend {
 
     const finalLayout: DataLayout =
       layout.kind === "replicated" ? { ...layout, chunkCount: written.unitCount } : { ...layout, stripeCount: written.unitCount };
-    const record: ObjectRecord = {
+    const record: Omit<ObjectRecord, "versionId"> = {
       bucket: input.bucket,
       key: input.key,
       sizeBytes: written.sizeBytes,
@@ -239,20 +260,42 @@ export class ObjectService implements ObjectBackend {
       dataId,
       layout: finalLayout,
     };
-    const committed = await this.#catalog.commitPut(record);
+    const committed = await this.#catalog.commitPut({
+      record,
+      versionSuffix: this.#newVersionSuffix(),
+      ...(input.idempotencyToken === undefined ? {} : { idempotencyToken: input.idempotencyToken }),
+      tokenLifetimeMs: this.#tokenLifetimeMs,
+      nowMs: this.#host.clock.nowMs(),
+    });
     if (committed === "no-such-bucket") {
       // The bucket was deleted while the body streamed in.
       void this.#freeData({ dataId, layout: finalLayout, createdMs: 0 }).catch(() => undefined);
       return "no-such-bucket";
     }
-    if (committed.replaced !== undefined) void this.#freeRecord(committed.replaced).catch(() => undefined);
-    return this.#info(record);
+    if (committed === "abandoned") {
+      // The PUT outlived the PREPARING bound and the Janitor reclaimed its data: it must not become visible.
+      throw new FaultError(fault("Timeout", `PUT ${input.bucket}/${input.key} took longer than ${this.#preparingMaxAgeMs} ms to commit`));
+    }
+    this.#freeSoon(committed.freed);
+    return this.#info(committed.record);
   }
 
-  async headObject(bucket: string, key: string): Promise<ObjectInfo | "no-such-bucket" | "no-such-key"> {
-    const record = await this.#catalog.getObject(bucket, key);
-    if (record !== undefined) return this.#info(record);
-    return (await this.#catalog.getBucket(bucket)) === undefined ? "no-such-bucket" : "no-such-key";
+  async getBucketVersioning(bucket: string): Promise<BucketVersioning | "no-such-bucket"> {
+    return (await this.#catalog.getBucketVersioning(bucket)) ?? "no-such-bucket";
+  }
+
+  putBucketVersioning(bucket: string, status: "Enabled" | "Suspended"): Promise<"ok" | "no-such-bucket"> {
+    return this.#catalog.putBucketVersioning(bucket, status);
+  }
+
+  async headObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<ObjectInfo | { readonly deleteMarker: DeleteMarkerInfo } | "no-such-bucket" | "no-such-key" | "no-such-version"> {
+    const found = await this.#catalog.headObject(bucket, key, versionId);
+    if (typeof found === "string") return found;
+    return found.kind === "object" ? this.#info(found.record) : { deleteMarker: markerInfo(found.marker) };
   }
 
   readObject(info: ObjectInfo, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array> {
@@ -281,11 +324,35 @@ export class ObjectService implements ObjectBackend {
     }
   }
 
-  async deleteObject(bucket: string, key: string): Promise<"deleted" | "no-such-bucket"> {
-    const outcome = await this.#catalog.deleteObject(bucket, key);
+  async deleteObject(
+    bucket: string,
+    key: string,
+    versionId?: string,
+  ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket"> {
+    const outcome = await this.#catalog.deleteObject(bucket, key, {
+      ...(versionId === undefined ? {} : { versionId }),
+      nowMs: this.#host.clock.nowMs(),
+      versionSuffix: this.#newVersionSuffix(),
+    });
     if (outcome === "no-such-bucket") return outcome;
-    if (outcome.removed !== undefined) void this.#freeRecord(outcome.removed).catch(() => undefined);
-    return "deleted";
+    this.#freeSoon(outcome.freed);
+    return { deleteMarker: outcome.deleteMarker, ...(outcome.versionId === undefined ? {} : { versionId: outcome.versionId }) };
+  }
+
+  async listObjectVersions(input: ListObjectVersionsInput): Promise<ListObjectVersionsPage | "no-such-bucket"> {
+    const page = await this.#catalog.listObjectVersions(input);
+    if (page === "no-such-bucket") return page;
+    return {
+      entries: page.entries.map((entry) =>
+        entry.kind === "version"
+          ? { kind: "version" as const, info: this.#info(entry.record), isLatest: entry.isLatest }
+          : { kind: "deleteMarker" as const, marker: markerInfo(entry.marker), isLatest: entry.isLatest },
+      ),
+      commonPrefixes: page.commonPrefixes,
+      isTruncated: page.isTruncated,
+      ...(page.nextKeyMarker === undefined ? {} : { nextKeyMarker: page.nextKeyMarker }),
+      ...(page.nextVersionIdMarker === undefined ? {} : { nextVersionIdMarker: page.nextVersionIdMarker }),
+    };
   }
 
   async listObjects(input: ListObjectsInput): Promise<ListObjectsPage | "no-such-bucket"> {
@@ -300,21 +367,38 @@ export class ObjectService implements ObjectBackend {
   }
 
   /**
-   * Frees the bytes of replaced and deleted objects and of abandoned PUTs.
-   * Runs at start and may run on a schedule; every step is idempotent, so a
-   * crash part-way only leaves work for the next run.
+   * Frees the bytes of replaced and deleted versions and of abandoned PUTs
+   * (PREPARING for longer than `preparingMaxAgeMs`: first turned into garbage
+   * in one transaction, so they can no longer commit), at most `runMax` per
+   * call. The Janitor runs it on a schedule; every step is idempotent, so a
+   * crash part-way only leaves work for the next run. A data item that cannot
+   * be freed now (a disk unreachable) stays recorded and is retried later.
    */
-  async collectGarbage(batchMax = 100): Promise<number> {
-    let freed = 0;
+  async collectGarbage(batchMax = 100, runMax = 10_000): Promise<{ readonly freed: number; readonly abandoned: number; readonly failed: number }> {
+    assert(Number.isInteger(batchMax) && batchMax > 0 && Number.isInteger(runMax) && runMax > 0, "garbage bounds are positive");
+    let abandoned = 0;
     for (;;) {
-      const batch = await this.#catalog.listGarbage(this.#host.clock.nowMs(), this.#preparingMaxAgeMs, batchMax);
-      if (batch.length === 0) return freed;
-      for (const garbage of batch) {
-        await this.#freeData(garbage);
-        freed += 1;
-      }
-      if (batch.length < batchMax) return freed;
+      const batch = await this.#catalog.abandonStalePending(this.#host.clock.nowMs(), this.#preparingMaxAgeMs, batchMax);
+      abandoned += batch.length;
+      if (batch.length < batchMax || abandoned >= runMax) break;
     }
+    let freed = 0;
+    let failed = 0;
+    while (freed + failed < runMax) {
+      const batch = await this.#catalog.listGarbage(Math.min(batchMax, runMax - freed - failed));
+      if (batch.length === 0) break;
+      for (const garbage of batch) {
+        try {
+          await this.#freeData(garbage);
+          freed += 1;
+        } catch {
+          failed += 1;
+        }
+      }
+      // Garbage that failed is still listed first: stop rather than retry it in a loop.
+      if (failed > 0 || batch.length < batchMax) break;
+    }
+    return { freed, abandoned, failed };
   }
 
   // ---- writing ----
@@ -653,8 +737,9 @@ export class ObjectService implements ObjectBackend {
 
   // ---- freeing ----
 
-  async #freeRecord(record: ObjectRecord): Promise<void> {
-    await this.#freeData({ dataId: record.dataId, layout: record.layout, createdMs: record.lastModifiedMs });
+  /** Frees data that a commit just made garbage, in the background; what fails stays for the Janitor. */
+  #freeSoon(garbage: readonly PendingRecord[]): void {
+    for (const data of garbage) void this.#freeData(data).catch(() => undefined);
   }
 
   /** Deletes every shard of the data on every disk that may hold one, tells its PG, then forgets the garbage record. */
@@ -735,9 +820,14 @@ export class ObjectService implements ObjectBackend {
       headers: record.headers,
       userMetadata: record.userMetadata,
       dataId: record.dataId,
+      versionId: record.versionId,
     };
     this.#records.set(info, record);
     return info;
+  }
+
+  #newVersionSuffix(): string {
+    return versionSuffixFrom(this.#host.random.bytes(versionSuffixLength));
   }
 
   #newDataId(): string {
@@ -807,6 +897,10 @@ function concatenate(pieces: readonly Uint8Array[], total: number): Uint8Array {
     offset += piece.byteLength;
   }
   return out;
+}
+
+function markerInfo(marker: DeleteMarkerRecord): DeleteMarkerInfo {
+  return { bucket: marker.bucket, key: marker.key, versionId: marker.versionId, lastModifiedMs: marker.lastModifiedMs };
 }
 
 function damageOf(reply: Fault): ShardDamage {

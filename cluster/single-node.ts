@@ -11,6 +11,7 @@ import type { DiskMessage, SyncDiskReply } from "../actors/disk/protocol.ts";
 import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createS3Handler, serveBun } from "../gateway/index.ts";
 import { ObjectService, type PlacementView } from "./object-service.ts";
+import { Janitor } from "./janitor.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
 import { actingSet, actingSetWidthMax, eligibleDiskCount, placementVersionCurrent, type ClusterMap } from "./placement/index.ts";
 import type { ErasureScheme } from "./erasure/index.ts";
@@ -31,6 +32,10 @@ export interface SingleNodeConfig {
   readonly region: string;
   readonly virtualHostDomains: readonly string[];
   readonly log: (entry: Record<string, unknown>) => void;
+  /** A PUT PREPARING for longer than this is taken for crashed; the Janitor reclaims its data (default 1 h). */
+  readonly preparingMaxAgeMs?: number;
+  /** Time between Janitor runs (default 1 min). */
+  readonly janitorIntervalMs?: number;
 }
 
 export interface RunningNode {
@@ -106,6 +111,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     view: () => view,
     storageClasses: config.storageClasses,
     writeQuorum: config.writeQuorum,
+    ...(config.preparingMaxAgeMs === undefined ? {} : { preparingMaxAgeMs: config.preparingMaxAgeMs }),
   });
   const secrets = new Map([[config.credentials.accessKeyId, config.credentials.secretAccessKey]]);
   const handler = createS3Handler({
@@ -118,12 +124,16 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     log: config.log,
   });
   const server = await serveBun({ handler, hostname: config.hostname, port: config.port });
-  // Space left behind by an earlier crash or by replaced objects is freed in
-  // the background; the node serves meanwhile.
-  void service.collectGarbage().then(
-    (freed) => freed > 0 && config.log({ level: "info", event: "garbage-collected", count: freed }),
-    (error: unknown) => config.log({ level: "warn", event: "garbage-collection-failed", error: String(error) }),
+  // Records written before versioning move into the versions subspace, so
+  // ListObjectVersions sees them (writes migrate the keys they touch anyway).
+  void catalog.migrateLegacyObjects().then(
+    (migrated) => migrated > 0 && config.log({ level: "info", event: "legacy-objects-migrated", count: migrated }),
+    (error: unknown) => config.log({ level: "warn", event: "legacy-migration-failed", error: String(error) }),
   );
+  // Space left behind by an earlier crash or by replaced objects is freed in
+  // the background, now and on a schedule; the node serves meanwhile.
+  const janitor = new Janitor({ host, service, catalog, intervalMs: config.janitorIntervalMs ?? 60_000, log: config.log });
+  janitor.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -131,6 +141,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     stop(): Promise<void> {
       stopping ??= (async () => {
         await server.stop();
+        await janitor.stop();
         for (const [diskId, ref] of disks) {
           const reply = await host.ask<DiskMessage, SyncDiskReply>(ref, (replyTo) => ({ kind: "SyncDisk", replyTo }), syncTimeoutMs);
           if (isFault(reply)) config.log({ level: "error", event: "disk-sync-failed", disk: diskId, fault: reply });

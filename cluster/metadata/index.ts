@@ -52,8 +52,20 @@ export type { KeyRange } from "./keyspace.ts";
 export { decodeRecord, decodeRecordOf, encodeRecord, recordKinds } from "./record-codec.ts";
 export type { DecodedRecord, RecordKind } from "./record-codec.ts";
 export { decodeObjectRecord, encodeObjectRecord, ObjectCatalog } from "./object-catalog.ts";
+export { nullVersionId, orderOfVersionId, versionSuffixFrom, versionSuffixLength } from "./object-versions.ts";
+export type {
+  CommitPutInput,
+  CommitPutResult,
+  DeleteMarkerRecord,
+  DeleteResult,
+  HeadResult,
+  ListVersionsRequest,
+  ListVersionsResult,
+  VersionListEntry,
+} from "./object-versions.ts";
 export type {
   BucketRecord,
+  BucketVersioning,
   DataLayout,
   ListObjectsRequest,
   ListObjectsResult,

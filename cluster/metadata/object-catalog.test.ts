@@ -36,7 +36,21 @@ function record(bucket: string, key: string, dataId = `data-${bucket}-${key}`): 
     userMetadata: { owner: "test" },
     dataId,
     layout: { kind: "single", diskId: "disk-0", chunkBytes: 1_048_576, chunkCount: 1 },
+    versionId: "null",
   };
+}
+
+const suffix = "abcdefghijklmnopqrstu";
+
+/** PREPARE then COMMIT of `recordOf` (its versionId is chosen by the commit). */
+async function commit(recordOf: ObjectRecord, token?: string): Promise<Awaited<ReturnType<ObjectCatalog["commitPut"]>>> {
+  const { versionId: _ignored, ...rest } = recordOf;
+  await catalog.preparePut({ dataId: rest.dataId, layout: rest.layout, createdMs: rest.lastModifiedMs });
+  return catalog.commitPut({ record: rest, versionSuffix: suffix, tokenLifetimeMs: 60_000, nowMs: rest.lastModifiedMs, ...(token === undefined ? {} : { idempotencyToken: token }) });
+}
+
+function deleteCurrent(bucket: string, key: string): ReturnType<ObjectCatalog["deleteObject"]> {
+  return catalog.deleteObject(bucket, key, { nowMs: 5_000, versionSuffix: suffix });
 }
 
 /** Writes many object records directly, a bounded batch per transaction (a PUT each would fsync each). */
@@ -124,18 +138,18 @@ describe("object catalog: buckets", () => {
     expect(await catalog.createBucket("beta", 10)).toBe("created");
     expect(await catalog.createBucket("alpha", 20)).toBe("created");
     expect(await catalog.createBucket("beta", 30)).toBe("exists");
-    expect(await catalog.getBucket("beta")).toEqual({ name: "beta", createdMs: 10 });
+    expect(await catalog.getBucket("beta")).toEqual({ name: "beta", createdMs: 10, versioning: "Unversioned" });
     expect(await catalog.getBucket("gamma")).toBeUndefined();
     expect((await catalog.listBuckets()).map((bucket) => bucket.name)).toEqual(["alpha", "beta"]);
 
-    expect(await catalog.commitPut(record("beta", "k"))).toEqual({});
+    expect(await commit(record("beta", "k"))).toMatchObject({ duplicate: false });
     expect(await catalog.deleteBucket("beta")).toBe("not-empty");
     // An object in a bucket whose name extends this one's must not count.
     expect(await catalog.createBucket("alpha-2", 40)).toBe("created");
-    expect(await catalog.commitPut(record("alpha-2", "k"))).toEqual({});
+    expect(await commit(record("alpha-2", "k"))).toMatchObject({ duplicate: false });
     expect(await catalog.deleteBucket("alpha")).toBe("deleted");
     expect(await catalog.deleteBucket("alpha")).toBe("not-found");
-    expect((await catalog.deleteObject("beta", "k")) !== "no-such-bucket").toBe(true);
+    expect((await deleteCurrent("beta", "k")) !== "no-such-bucket").toBe(true);
     expect(await catalog.deleteBucket("beta")).toBe("deleted");
     expect((await catalog.listBuckets()).map((bucket) => bucket.name)).toEqual(["alpha-2"]);
   });
@@ -156,42 +170,53 @@ describe("object catalog: objects", () => {
 
   test("put, replace and delete keep garbage for replaced data only", async () => {
     await catalog.preparePut({ dataId: "d1", layout: { kind: "single", diskId: "disk-0", chunkBytes: 1_048_576, chunkCount: -1 }, createdMs: 100 });
-    // A fresh PREPARING record is not garbage yet; a stale one is.
-    expect(await catalog.listGarbage(200, 1_000, 10)).toEqual([]);
-    expect((await catalog.listGarbage(2_000, 1_000, 10)).map((garbage) => garbage.dataId)).toEqual(["d1"]);
+    // A fresh PREPARING record is not abandoned yet; a stale one is, and becomes garbage.
+    expect(await catalog.abandonStalePending(200, 1_000, 10)).toEqual([]);
+    expect(await catalog.listGarbage(10)).toEqual([]);
 
     const first = record("b", "k", "d1");
-    expect(await catalog.commitPut(first)).toEqual({});
+    const { versionId: _first, ...firstRest } = first;
+    const committed = await catalog.commitPut({ record: firstRest, versionSuffix: suffix, tokenLifetimeMs: 1, nowMs: 1_000 });
+    expect(committed).toEqual({ record: first, freed: [], duplicate: false });
     expect(await catalog.getObject("b", "k")).toEqual({ ...first, headers: { contentType: "text/plain" } });
-    // Committing cleared the pending record.
-    expect(await catalog.listGarbage(10_000, 1_000, 10)).toEqual([]);
+    // Committing cleared the pending record: nothing is abandoned later.
+    expect(await catalog.abandonStalePending(10_000, 1_000, 10)).toEqual([]);
 
-    await catalog.preparePut({ dataId: "d2", layout: { kind: "single", diskId: "disk-1", chunkBytes: 1_048_576, chunkCount: -1 }, createdMs: 150 });
     const second = { ...record("b", "k", "d2"), sizeBytes: 99, lastModifiedMs: 2_000 };
-    const outcome = await catalog.commitPut(second);
-    expect(outcome !== "no-such-bucket" && outcome.replaced?.dataId).toBe("d1");
+    const outcome = await commit(second);
+    expect(typeof outcome !== "string" && outcome.freed.map((data) => data.dataId)).toEqual(["d1"]);
     expect((await catalog.getObject("b", "k"))?.sizeBytes).toBe(99);
-    expect(await catalog.listGarbage(200, 1_000, 10)).toEqual([{ dataId: "d1", layout: { kind: "single", diskId: "disk-0", chunkBytes: 1_048_576, chunkCount: 1 }, createdMs: 2_000 }]);
+    expect(await catalog.listGarbage(10)).toEqual([{ dataId: "d1", layout: { kind: "single", diskId: "disk-0", chunkBytes: 1_048_576, chunkCount: 1 }, createdMs: 2_000 }]);
 
-    // Re-committing the same data is idempotent and frees nothing.
-    const again = await catalog.commitPut(second);
-    expect(again !== "no-such-bucket" && again.replaced?.dataId).toBe("d2");
-    expect((await catalog.listGarbage(200, 1_000, 10)).map((garbage) => garbage.dataId)).toEqual(["d1"]);
+    // Re-committing the same data (its pending record gone) is idempotent and frees nothing.
+    const { versionId: _second, ...secondRest } = second;
+    const again = await catalog.commitPut({ record: secondRest, versionSuffix: suffix, tokenLifetimeMs: 1, nowMs: 2_500 });
+    expect(typeof again !== "string" && again.duplicate && again.record.dataId).toBe("d2");
+    expect((await catalog.listGarbage(10)).map((garbage) => garbage.dataId)).toEqual(["d1"]);
 
     await catalog.forgetGarbage("d1");
-    expect(await catalog.listGarbage(200, 1_000, 10)).toEqual([]);
+    expect(await catalog.listGarbage(10)).toEqual([]);
 
-    const removed = await catalog.deleteObject("b", "k");
-    expect(removed !== "no-such-bucket" && removed.removed?.dataId).toBe("d2");
+    const removed = await deleteCurrent("b", "k");
+    expect(removed !== "no-such-bucket" && removed.freed.map((data) => data.dataId)).toEqual(["d2"]);
     expect(await catalog.getObject("b", "k")).toBeUndefined();
-    expect(await catalog.deleteObject("b", "k")).toEqual({});
-    expect((await catalog.listGarbage(200, 1_000, 10)).map((garbage) => garbage.dataId)).toEqual(["d2"]);
-    expect(await catalog.listGarbage(200, 1_000, 0)).toEqual([]);
+    expect(await deleteCurrent("b", "k")).toEqual({ deleteMarker: false, freed: [] });
+    expect((await catalog.listGarbage(10)).map((garbage) => garbage.dataId)).toEqual(["d2"]);
+    expect(await catalog.listGarbage(0)).toEqual([]);
+  });
+
+  test("a stale PREPARING record becomes garbage, and its PUT can no longer commit", async () => {
+    await catalog.preparePut({ dataId: "slow", layout: { kind: "single", diskId: "disk-0", chunkBytes: 1_048_576, chunkCount: -1 }, createdMs: 100 });
+    expect((await catalog.abandonStalePending(2_000, 1_000, 10)).map((data) => data.dataId)).toEqual(["slow"]);
+    expect((await catalog.listGarbage(10)).map((data) => data.dataId)).toEqual(["slow"]);
+    const { versionId: _ignored, ...rest } = record("b", "k", "slow");
+    expect(await catalog.commitPut({ record: rest, versionSuffix: suffix, tokenLifetimeMs: 1, nowMs: 2_100 })).toBe("abandoned");
+    expect(await catalog.getObject("b", "k")).toBeUndefined();
   });
 
   test("a missing bucket is reported, and nothing is written under it", async () => {
-    expect(await catalog.commitPut(record("nope", "k"))).toBe("no-such-bucket");
-    expect(await catalog.deleteObject("nope", "k")).toBe("no-such-bucket");
+    expect(await commit(record("nope", "k"))).toBe("no-such-bucket");
+    expect(await deleteCurrent("nope", "k")).toBe("no-such-bucket");
     expect(await catalog.listObjects({ bucket: "nope", prefix: "", delimiter: "", after: "", maxKeys: 10 })).toBe("no-such-bucket");
     expect(await catalog.getObject("nope", "k")).toBeUndefined();
   });
@@ -305,8 +330,12 @@ describe("object catalog: record formats", () => {
     expect(decoded.layout).toEqual({ kind: "single", diskId: "disk-2", chunkBytes: 1_048_576, chunkCount: 1 });
     expect(decoded.dataId).toBe("d-old");
     expect("diskId" in decoded).toBe(false);
-    // A v2 record round-trips unchanged.
-    const current = record("b", "new", "d-new");
+    expect(decoded.versionId).toBe("null");
+    // A version-2 record (before versioning) is the null version.
+    const { versionId: _ignored, ...v2 } = record("b", "mid", "d-mid");
+    expect(decodeObjectRecord(encodeRecord("object", 2, v2))).toEqual({ ...v2, headers: { contentType: "text/plain" }, userMetadata: { owner: "test" }, versionId: "null" } as ObjectRecord);
+    // A version-3 record round-trips unchanged.
+    const current = { ...record("b", "new", "d-new"), versionId: "0000000000aabcdefghijklmnopqrstu" };
     expect(decodeObjectRecord(encodeObjectRecord(current))).toEqual({ ...current, headers: { contentType: "text/plain" } });
   });
 });

@@ -2,11 +2,20 @@
  * Bucket and object metadata over a `MetaStore`: the model the gateway's
  * object service writes and reads.
  *
- * Record formats (see `record-codec.ts` for the envelope), all version 1:
- * - bucket   `("b", name)`          → `BucketRecord`
- * - object   `("o", bucket, key)`   → `ObjectRecord`
- * - pending  `("p", dataId)`        → `PendingRecord` (bytes being written, not yet committed)
- * - garbage  `("g", dataId)`        → `PendingRecord` (bytes of a replaced or deleted object)
+ * Record formats (see `record-codec.ts` for the envelope):
+ *
+ * | kind, version | key                  | fields                                                      |
+ * |---------------|----------------------|-------------------------------------------------------------|
+ * | bucket, 1     | `("b", name)`        | `name`, `createdMs` (reads as versioning "Unversioned")     |
+ * | bucket, 2     | `("b", name)`        | `name`, `createdMs`, `versioning` ("Unversioned" / "Enabled" / "Suspended") |
+ * | object, 1     | `("o", bucket, key)` | `ObjectRecord` fields with `diskId`, `chunkBytes`, `chunkCount` instead of `layout`, no `versionId` |
+ * | object, 2     | `("o", bucket, key)` | `ObjectRecord` without `versionId` (reads as the null version) |
+ * | object, 3     | `("o", …)`, `("ov", …)` | `ObjectRecord` with `versionId`                           |
+ * | pending, 1-2  | `("p", dataId)`      | `PendingRecord` (bytes being written, not yet committed)    |
+ * | garbage, 1-2  | `("g", dataId)`      | `PendingRecord` (bytes of a replaced or deleted version)    |
+ *
+ * The versioned model (`("ov")` versions, delete markers, the null version,
+ * idempotency tokens) and its invariants are in `object-versions.ts`.
  *
  * Invariants: an object record exists only under an existing bucket; a
  * `dataId` is referenced by at most one of {an object record, a pending
@@ -22,17 +31,42 @@ import {
   garbageRange,
   objectKey,
   objectRange,
+  objectVersionRange,
   pendingKey,
   pendingRange,
 } from "./keyspace.ts";
+import {
+  abandonStalePendingStep,
+  commitPutStep,
+  deleteCurrentStep,
+  deleteVersionStep,
+  headStep,
+  listVersionsSteps,
+  migrateLegacyStep,
+  removeExpiredTokensStep,
+  versioningOf,
+  versionListStart,
+  type CommitPutInput,
+  type CommitPutResult,
+  type DeleteResult,
+  type HeadResult,
+  type ListVersionsRequest,
+  type ListVersionsResult,
+  type VersionListState,
+} from "./object-versions.ts";
 import { listObjects } from "./object-listing.ts";
 import type { ListObjectsRequest, ListObjectsResult } from "./object-listing.ts";
 import { decodeRecordOf, encodeRecord } from "./record-codec.ts";
 import type { MetaStore, MetaTransaction } from "./store.ts";
 
+/** A bucket's versioning state; "Unversioned" until versioning was ever configured. */
+export type BucketVersioning = "Unversioned" | "Enabled" | "Suspended";
+
 export interface BucketRecord {
   name: string;
   createdMs: number;
+  /** Absent in version-1 records: "Unversioned". */
+  versioning?: BucketVersioning;
 }
 
 export interface ObjectHeaders {
@@ -83,6 +117,8 @@ export interface ObjectRecord {
   /** Identity of the stored bytes. */
   dataId: string;
   layout: DataLayout;
+  /** S3 version id; "null" for the null version (and for records written before versioning). */
+  versionId: string;
 }
 
 export interface PendingRecord {
@@ -93,26 +129,38 @@ export interface PendingRecord {
 
 export type { ListObjectsRequest, ListObjectsResult } from "./object-listing.ts";
 
-/** Version 2 records carry a `DataLayout`; version 1 had `diskId`, `chunkBytes`, `chunkCount` (the `single` layout). */
-const recordVersion = 2;
-const bucketRecordVersion = 1;
+/** Version 3 object records carry a `versionId`; version 2 a `DataLayout`; version 1 had `diskId`, `chunkBytes`, `chunkCount` (the `single` layout). */
+const objectRecordVersion = 3;
+/** Pending and garbage records: version 2 carries a `DataLayout`. */
+const dataRecordVersion = 2;
+const bucketRecordVersion = 2;
 /** Pairs per range read when listing buckets or pending records. */
 const readBatchMax = 1_000;
-/** Pending records examined per `listGarbage` call. */
+/** Pending records examined per `abandonStalePending` call. */
 const pendingScanMax = 10_000;
+/**
+ * First batch of a delimited version listing: small, then doubling while no
+ * key rolls up, so the versions read beneath one common prefix before the
+ * seek are bounded by the batch size, never by how many it holds.
+ */
+const versionListBatchInitial = 8;
+/** Range reads per version-listing transaction, keeping each far inside FDB's 5 s limit. */
+const versionListReadsPerTransactionMax = 16;
 
-/** Encodes an object record as stored (kind `object`, version 1). */
+/** Encodes an object record as stored (kind `object`, version 3). */
 export function encodeObjectRecord(record: ObjectRecord): Uint8Array {
-  return encodeRecord("object", recordVersion, withoutUndefined(record));
+  assert(typeof record.versionId === "string" && record.versionId !== "", "an object record carries its version id");
+  return encodeRecord("object", objectRecordVersion, withoutUndefined(record));
 }
 
-/** Decodes a stored object record of any version. */
+/** Decodes a stored object record of any version; records from before versioning are the null version. */
 export function decodeObjectRecord(bytes: Uint8Array): ObjectRecord {
   const record = decodeRecordOf("object", bytes);
-  if (record.version === 2) return record.value as ObjectRecord;
+  if (record.version === 3) return record.value as ObjectRecord;
+  if (record.version === 2) return { ...(record.value as Omit<ObjectRecord, "versionId">), versionId: "null" };
   assert(record.version === 1, `unknown object record version ${record.version}`);
-  const { diskId, chunkBytes, chunkCount, ...rest } = record.value as Omit<ObjectRecord, "layout"> & SingleLayoutFieldsV1;
-  return { ...rest, layout: { kind: "single", diskId, chunkBytes, chunkCount } };
+  const { diskId, chunkBytes, chunkCount, ...rest } = record.value as Omit<ObjectRecord, "layout" | "versionId"> & SingleLayoutFieldsV1;
+  return { ...rest, layout: { kind: "single", diskId, chunkBytes, chunkCount }, versionId: "null" };
 }
 
 /** The fields of a version-1 object or data record that version 2 moved into `layout`. */
@@ -122,21 +170,27 @@ interface SingleLayoutFieldsV1 {
   chunkCount: number;
 }
 
-function encodeBucketRecord(record: BucketRecord): Uint8Array {
-  return encodeRecord("bucket", bucketRecordVersion, { name: record.name, createdMs: record.createdMs });
+export function encodeBucketRecord(record: BucketRecord): Uint8Array {
+  return encodeRecord("bucket", bucketRecordVersion, {
+    name: record.name,
+    createdMs: record.createdMs,
+    versioning: record.versioning ?? "Unversioned",
+  });
 }
 
-function decodeBucketRecord(bytes: Uint8Array): BucketRecord {
+export function decodeBucketRecord(bytes: Uint8Array): BucketRecord {
   const record = decodeRecordOf("bucket", bytes);
+  if (record.version === 2) return record.value as BucketRecord;
   assert(record.version === 1, `unknown bucket record version ${record.version}`);
-  return record.value as BucketRecord;
+  const { name, createdMs } = record.value as { name: string; createdMs: number };
+  return { name, createdMs, versioning: "Unversioned" };
 }
 
-function encodeDataRecord(kind: "pending" | "garbage", record: PendingRecord): Uint8Array {
-  return encodeRecord(kind, recordVersion, { dataId: record.dataId, layout: record.layout, createdMs: record.createdMs });
+export function encodeDataRecord(kind: "pending" | "garbage", record: PendingRecord): Uint8Array {
+  return encodeRecord(kind, dataRecordVersion, { dataId: record.dataId, layout: record.layout, createdMs: record.createdMs });
 }
 
-function decodeDataRecord(kind: "pending" | "garbage", bytes: Uint8Array): PendingRecord {
+export function decodeDataRecord(kind: "pending" | "garbage", bytes: Uint8Array): PendingRecord {
   const record = decodeRecordOf(kind, bytes);
   if (record.version === 2) return record.value as PendingRecord;
   assert(record.version === 1, `unknown ${kind} record version ${record.version}`);
@@ -157,7 +211,7 @@ export class ObjectCatalog {
   async createBucket(name: string, nowMs: number): Promise<"created" | "exists"> {
     return this.#store.transact(async (tx) => {
       if ((await tx.get(bucketKey(name))) !== undefined) return "exists";
-      tx.set(bucketKey(name), encodeBucketRecord({ name, createdMs: nowMs }));
+      tx.set(bucketKey(name), encodeBucketRecord({ name, createdMs: nowMs, versioning: "Unversioned" }));
       return "created";
     });
   }
@@ -183,22 +237,46 @@ export class ObjectCatalog {
     }
   }
 
-  /** Deletes a bucket that holds no object. */
+  /** Deletes a bucket that holds no object version (current, noncurrent or delete marker). */
   async deleteBucket(name: string): Promise<"deleted" | "not-found" | "not-empty"> {
     return this.#store.transact(async (tx) => {
       if ((await tx.get(bucketKey(name))) === undefined) return "not-found";
       const objects = objectRange(name);
       if ((await tx.getRange(objects.begin, objects.end, { limit: 1 })).length > 0) return "not-empty";
+      const versions = objectVersionRange(name);
+      if ((await tx.getRange(versions.begin, versions.end, { limit: 1 })).length > 0) return "not-empty";
       tx.clear(bucketKey(name));
       return "deleted";
     });
   }
 
+  /** A bucket's versioning state, or undefined when there is no such bucket. */
+  async getBucketVersioning(name: string): Promise<BucketVersioning | undefined> {
+    const bucket = await this.getBucket(name);
+    return bucket === undefined ? undefined : versioningOf(bucket);
+  }
+
+  /** Enables or suspends versioning; a bucket never returns to "Unversioned". */
+  async putBucketVersioning(name: string, status: "Enabled" | "Suspended"): Promise<"ok" | "no-such-bucket"> {
+    return this.#store.transact(async (tx) => {
+      const bytes = await tx.get(bucketKey(name));
+      if (bytes === undefined) return "no-such-bucket";
+      tx.set(bucketKey(name), encodeBucketRecord({ ...decodeBucketRecord(bytes), versioning: status }));
+      return "ok";
+    });
+  }
+
+  /** The current version of an object, when it is live (not a delete marker). */
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
     return this.#store.transact(async (tx) => {
       const bytes = await tx.get(objectKey(bucket, key));
       return bytes === undefined ? undefined : decodeObjectRecord(bytes);
     });
+  }
+
+  /** The current version (undefined `versionId`) or one version of an object: its record or delete marker. */
+  async headObject(bucket: string, key: string, versionId?: string): Promise<HeadResult> {
+    return this.#store.transact((tx) => headStep(tx, bucket, key, versionId));
   }
 
   /** Records the intent to write data before its bytes are written (PREPARING). */
@@ -209,70 +287,130 @@ export class ObjectCatalog {
   }
 
   /**
-   * In one transaction: checks the bucket exists, replaces the current record,
-   * clears the pending record, and records the replaced object's data as
-   * garbage. Returns the replaced record.
+   * Commits a PUT in one transaction: checks the bucket; in an Enabled bucket
+   * adds a new version, otherwise replaces the null version (its data becomes
+   * garbage); makes it current; clears the pending record; records the token.
+   * When `idempotencyToken` already committed a version of this key (and has
+   * not expired), writes no version, returns that one with `duplicate`, and
+   * this attempt's data becomes garbage. "abandoned": the pending record is
+   * gone (the Janitor reclaimed it), so the data may be freed: nothing is
+   * committed.
    */
-  async commitPut(record: ObjectRecord): Promise<{ replaced?: ObjectRecord } | "no-such-bucket"> {
-    return this.#store.transact(async (tx) => {
-      if ((await tx.get(bucketKey(record.bucket))) === undefined) return "no-such-bucket";
-      const key = objectKey(record.bucket, record.key);
-      const previous = await tx.get(key);
-      tx.set(key, encodeObjectRecord(record));
-      tx.clear(pendingKey(record.dataId));
-      if (previous === undefined) return {};
-      const replaced = decodeObjectRecord(previous);
-      // Re-committing the same data (a retried commit) must not mark live bytes as garbage.
-      if (replaced.dataId !== record.dataId) markGarbage(tx, replaced, record.lastModifiedMs);
-      return { replaced };
-    });
+  async commitPut(input: CommitPutInput): Promise<CommitPutResult | "no-such-bucket" | "abandoned"> {
+    return this.#store.transact((tx) => commitPutStep(tx, input));
   }
 
-  /** Removes an object's record and records its data as garbage. */
-  async deleteObject(bucket: string, key: string): Promise<{ removed?: ObjectRecord } | "no-such-bucket"> {
+  /**
+   * Without `versionId`: an Enabled bucket gains a delete marker; a
+   * Suspended one has its null version replaced by a null delete marker; an
+   * Unversioned one loses the object. With `versionId`: that version (object
+   * or delete marker) is removed for good and the next newest becomes
+   * current. A missing key or version succeeds. Removed data becomes garbage.
+   */
+  async deleteObject(
+    bucket: string,
+    key: string,
+    options: { readonly versionId?: string; readonly nowMs: number; readonly versionSuffix: string },
+  ): Promise<DeleteResult | "no-such-bucket"> {
+    return this.#store.transact((tx) =>
+      options.versionId === undefined
+        ? deleteCurrentStep(tx, bucket, key, options.nowMs, options.versionSuffix)
+        : deleteVersionStep(tx, bucket, key, options.versionId, options.nowMs),
+    );
+  }
+
+  /**
+   * One page of a bucket's versions with S3's ListObjectVersions semantics:
+   * keys in UTF-8 binary order and newest first within a key, after
+   * (`keyMarker`, `versionIdMarker`); with a delimiter, keys roll up into
+   * common prefixes, each skipped by seeking past it, never by reading it.
+   */
+  async listObjectVersions(request: ListVersionsRequest): Promise<ListVersionsResult | "no-such-bucket"> {
+    assert(Number.isInteger(request.maxKeys) && request.maxKeys >= 0, `listObjectVersions: bad maxKeys ${request.maxKeys}`);
+    let state: VersionListState | "no-such-bucket" = await this.#store.transact(async (tx) => {
+      if ((await tx.get(bucketKey(request.bucket))) === undefined) return "no-such-bucket" as const;
+      const start = await versionListStart(tx, request);
+      return {
+        cursor: start.cursor,
+        entries: [],
+        commonPrefixes: [],
+        previousKey: start.previousKey,
+        last: undefined,
+        isTruncated: false,
+        done: request.maxKeys === 0,
+        batchLimit: request.delimiter === "" ? readBatchMax : versionListBatchInitial,
+      };
+    });
+    if (state === "no-such-bucket") return state;
+    while (!state.done) {
+      const before: VersionListState = state;
+      state = await this.#store.transact((tx) =>
+        listVersionsSteps(
+          tx,
+          { ...before, entries: [...before.entries], commonPrefixes: [...before.commonPrefixes] },
+          request,
+          versionListReadsPerTransactionMax,
+          readBatchMax,
+          versionListBatchInitial,
+        ),
+      );
+    }
+    const last = state.last;
+    return {
+      entries: state.entries,
+      commonPrefixes: state.commonPrefixes,
+      isTruncated: state.isTruncated,
+      ...(state.isTruncated && last !== undefined ? { nextKeyMarker: last.key } : {}),
+      ...(state.isTruncated && last?.versionId !== undefined ? { nextVersionIdMarker: last.versionId } : {}),
+    };
+  }
+
+  /** Replaced, deleted and abandoned data whose bytes may be freed, at most `limit`. */
+  async listGarbage(limit: number): Promise<PendingRecord[]> {
+    assert(Number.isInteger(limit) && limit >= 0, `listGarbage: bad limit ${limit}`);
+    if (limit === 0) return [];
     return this.#store.transact(async (tx) => {
-      if ((await tx.get(bucketKey(bucket))) === undefined) return "no-such-bucket";
-      const stored = objectKey(bucket, key);
-      const previous = await tx.get(stored);
-      if (previous === undefined) return {};
-      const removed = decodeObjectRecord(previous);
-      tx.clear(stored);
-      markGarbage(tx, removed, removed.lastModifiedMs);
-      return { removed };
+      const garbage = garbageRange();
+      return (await tx.getRange(garbage.begin, garbage.end, { limit })).map((pair) => decodeDataRecord("garbage", pair.value));
     });
   }
 
   /**
-   * Data whose bytes may be freed, at most `limit`: replaced and deleted
-   * objects' data, then PREPARING records older than `preparingMaxAgeMs` at
-   * `nowMs` (their PUT crashed or was abandoned). At most `pendingScanMax`
-   * pending records are examined per call.
+   * Turns PREPARING records older than `maxAgeMs` at `nowMs` into garbage (their
+   * PUT crashed or was abandoned), at most `limit`, examining at most
+   * `pendingScanMax` pending records. A commit of such data afterwards is refused.
    */
-  async listGarbage(nowMs: number, preparingMaxAgeMs: number, limit: number): Promise<PendingRecord[]> {
-    assert(Number.isInteger(limit) && limit >= 0, `listGarbage: bad limit ${limit}`);
+  async abandonStalePending(nowMs: number, maxAgeMs: number, limit: number): Promise<PendingRecord[]> {
+    assert(Number.isInteger(limit) && limit >= 0, `abandonStalePending: bad limit ${limit}`);
     if (limit === 0) return [];
-    return this.#store.transact(async (tx) => {
-      const out: PendingRecord[] = [];
-      const garbage = garbageRange();
-      for (const pair of await tx.getRange(garbage.begin, garbage.end, { limit })) {
-        out.push(decodeDataRecord("garbage", pair.value));
+    return this.#store.transact((tx) => abandonStalePendingStep(tx, pendingRange(), nowMs, maxAgeMs, limit, pendingScanMax));
+  }
+
+  /** Removes idempotency tokens expired at `nowMs`, at most `limit`; returns how many. */
+  async removeExpiredTokens(nowMs: number, limit: number): Promise<number> {
+    assert(Number.isInteger(limit) && limit >= 0, `removeExpiredTokens: bad limit ${limit}`);
+    if (limit === 0) return 0;
+    return this.#store.transact((tx) => removeExpiredTokensStep(tx, nowMs, limit));
+  }
+
+  /**
+   * Moves every record written before versioning into the versions subspace
+   * (so ListObjectVersions sees it), in transactions of at most `batchMax`
+   * keys. Idempotent; writes also migrate the keys they touch.
+   */
+  async migrateLegacyObjects(batchMax = readBatchMax): Promise<number> {
+    let migrated = 0;
+    for (const bucket of await this.listBuckets()) {
+      const range = objectRange(bucket.name);
+      let cursor: Uint8Array | undefined = range.begin;
+      while (cursor !== undefined) {
+        const from: Uint8Array = cursor;
+        const step = await this.#store.transact((tx) => migrateLegacyStep(tx, { begin: from, end: range.end }, batchMax));
+        migrated += step.migrated;
+        cursor = step.next;
       }
-      const pending = pendingRange();
-      let cursor = pending.begin;
-      let examined = 0;
-      while (out.length < limit && examined < pendingScanMax) {
-        const batch = await tx.getRange(cursor, pending.end, { limit: Math.min(readBatchMax, pendingScanMax - examined) });
-        for (const pair of batch) {
-          const record = decodeDataRecord("pending", pair.value);
-          if (nowMs - record.createdMs > preparingMaxAgeMs && out.length < limit) out.push(record);
-        }
-        examined += batch.length;
-        const last = batch[batch.length - 1];
-        if (last === undefined || batch.length < readBatchMax) break;
-        cursor = keyAfter(last.key);
-      }
-      return out;
-    });
+    }
+    return migrated;
   }
 
   /** Forgets `dataId` as garbage (and as pending) once its bytes are freed. */
@@ -287,17 +425,6 @@ export class ObjectCatalog {
   async listObjects(input: ListObjectsRequest): Promise<ListObjectsResult | "no-such-bucket"> {
     return listObjects(this.#store, input);
   }
-}
-
-function markGarbage(tx: MetaTransaction, record: ObjectRecord, nowMs: number): void {
-  tx.set(
-    garbageKey(record.dataId),
-    encodeDataRecord("garbage", {
-      dataId: record.dataId,
-      layout: record.layout,
-      createdMs: nowMs,
-    }),
-  );
 }
 
 /** A copy without undefined fields, so that optional headers that are absent take no bytes. */
