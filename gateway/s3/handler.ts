@@ -181,7 +181,7 @@ function errorResponse(
       xmlText("RequestId", requestId),
       xmlText("HostId", hostIdFor(requestId)),
     ]),
-    undefined,
+    null,
   );
   return { status: error.status, headers, body };
 }

@@ -252,10 +252,15 @@ export function xmlElement(name: string, children: readonly (XmlNode | undefined
   return { name, children };
 }
 
-/** Writes a reply document with the XML declaration and the S3 namespace on the root. */
-export function writeXmlDocument(root: XmlNode, namespace: string | undefined = s3Namespace): string {
+/**
+ * Writes a reply document with the XML declaration and, unless `namespace`
+ * is null, a namespace on the root (the S3 one by default). Error replies
+ * pass null: S3 writes `<Error>` without one, and botocore only recognises an
+ * S3 error body whose root tag is exactly `Error`.
+ */
+export function writeXmlDocument(root: XmlNode, namespace: string | null = s3Namespace): string {
   const parts: string[] = ['<?xml version="1.0" encoding="UTF-8"?>\n'];
-  writeNode(root, parts, namespace);
+  writeNode(root, parts, namespace ?? undefined);
   return parts.join("");
 }
 

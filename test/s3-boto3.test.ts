@@ -1,0 +1,74 @@
+/**
+ * S3 versioning on the real server process driven by boto3: Debian's
+ * `python3-boto3` run by the system `/usr/bin/python3` (what `.ci/run`
+ * installs). The checks live in test/support/boto3-versioning.py; this file
+ * starts the server, runs the script with a bound, and reports its verdict.
+ * Without boto3 the test is skipped and says why.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { repositoryRoot, startServer, type ServerProcess } from "./support/server.ts";
+
+const pythonPath = "/usr/bin/python3";
+const scriptPath = join(repositoryRoot, "test/support/boto3-versioning.py");
+const scriptTimeoutMs = 45_000;
+
+/** Why boto3 cannot run here, or undefined when it can. */
+function boto3Missing(): string | undefined {
+  const probe = spawnSync(pythonPath, ["-c", "import boto3"], { encoding: "utf8", timeout: 10_000 });
+  if (probe.error !== undefined) return `${pythonPath} cannot run (${probe.error.message})`;
+  if (probe.status !== 0) return `boto3 is not importable by ${pythonPath} (install Debian's python3-boto3, as .ci/run does): ${probe.stderr.trim()}`;
+  return undefined;
+}
+
+const missing = boto3Missing();
+if (missing !== undefined) console.log(`test/s3-boto3.test.ts: SKIPPED: ${missing}`);
+
+let server: ServerProcess | undefined;
+
+beforeAll(async () => {
+  if (missing === undefined) server = await startServer();
+});
+afterAll(async () => {
+  await server?.dispose();
+});
+
+async function runScript(active: ServerProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(pythonPath, [scriptPath], {
+    env: {
+      PATH: "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/tmp",
+      CAIRN_ENDPOINT: active.endpoint,
+      CAIRN_ACCESS_KEY: active.accessKeyId,
+      CAIRN_SECRET_KEY: active.secretAccessKey,
+      CAIRN_BUCKET_PREFIX: "boto",
+      AWS_CONFIG_FILE: "/dev/null",
+      AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+      AWS_EC2_METADATA_DISABLED: "true",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: scriptTimeoutMs,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const code = await new Promise<number | null>((resolve) => child.on("close", (exitCode) => resolve(exitCode)));
+  return { code, stdout, stderr };
+}
+
+describe("boto3 against the real server", () => {
+  test.skipIf(missing !== undefined)(
+    "versioning: versions, delete markers, ListObjectVersions with prefix, delimiter and paging, suspend, DeleteObjects by version",
+    async () => {
+      const result = await runScript(server!);
+      const verdict = result.stdout.trim().split("\n").at(-1) ?? "";
+      if (result.code !== 0) throw new Error(`boto3 script exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
+      const parsed = JSON.parse(verdict) as { ok: boolean; checks: number };
+      expect(parsed.ok).toBe(true);
+      expect(parsed.checks).toBeGreaterThanOrEqual(30);
+    },
+    scriptTimeoutMs + 5_000,
+  );
+});
