@@ -156,3 +156,33 @@ describe("object service: the striped data path", () => {
     expect(error instanceof FaultError && error.value.fault).toBe("QuorumLost");
   });
 });
+
+describe("object service: versioning", () => {
+  test("version ids in ObjectInfo, delete markers through head, reads of a noncurrent version", async () => {
+    const unversioned = await put("v", bytesOf(1_000));
+    expect(unversioned.versionId).toBe("null");
+    expect(await service.getBucketVersioning("b")).toBe("Unversioned");
+    expect(await service.putBucketVersioning("b", "Enabled")).toBe("ok");
+    const first = bytesOf(50_000);
+    const v1 = await put("v", first);
+    expect(v1.versionId).toMatch(/^[0-9a-z]{32}$/);
+    await put("v", bytesOf(3_000));
+    const deleted = await service.deleteObject("b", "v");
+    expect(deleted !== "no-such-bucket" && deleted.deleteMarker).toBe(true);
+    const current = await service.headObject("b", "v");
+    expect(typeof current !== "string" && "deleteMarker" in current && current.deleteMarker.versionId).toBe(deleted !== "no-such-bucket" ? deleted.versionId! : "");
+    const old = await service.headObject("b", "v", v1.versionId);
+    if (typeof old === "string" || "deleteMarker" in old) throw new Error("v1 not found");
+    const parts: Uint8Array[] = [];
+    for await (const part of service.readObject(old, 0, old.sizeBytes)) parts.push(part);
+    expect(Buffer.concat(parts).equals(Buffer.from(first))).toBe(true);
+    const page = await service.listObjectVersions({ bucket: "b", prefix: "", delimiter: "", keyMarker: "", versionIdMarker: "", maxKeys: 2 });
+    expect(page !== "no-such-bucket" && page.entries.map((entry) => [entry.kind, entry.isLatest])).toEqual([
+      ["deleteMarker", true],
+      ["version", false],
+    ]);
+    expect(page !== "no-such-bucket" && page.isTruncated && page.nextKeyMarker).toBe("v");
+    expect(await service.headObject("b", "v", "0000000000000000000000000000zzzz")).toBe("no-such-version");
+    expect(await service.deleteBucket("b")).toBe("not-empty");
+  });
+});

@@ -273,7 +273,9 @@ export class ObjectService implements ObjectBackend {
       return "no-such-bucket";
     }
     if (committed === "abandoned") {
-      // The PUT outlived the PREPARING bound and the Janitor reclaimed its data: it must not become visible.
+      // The PUT outlived the PREPARING bound and the Janitor reclaimed its data: it must not become
+      // visible, and what it wrote after the reclaim is freed here (the Janitor no longer knows it).
+      void this.#freeData({ dataId, layout: finalLayout, createdMs: 0 }).catch(() => undefined);
       throw new FaultError(fault("Timeout", `PUT ${input.bucket}/${input.key} took longer than ${this.#preparingMaxAgeMs} ms to commit`));
     }
     this.#freeSoon(committed.freed);
