@@ -563,7 +563,7 @@ export function buildFakeFoundationDbLibrary(directory: string): { path: string 
     return { skipped: `no C compiler (cc) to build the stand-in libfdb_c: ${String(error)}` };
   }
   if (result.exitCode !== 0) {
-    throw new Error(`building the stand-in libfdb_c failed:\n${result.stderr.toString()}`);
+    throw new Error(`building the stand-in libfdb_c failed:\n${result.stderr?.toString() ?? ""}`);
   }
   return { path: library };
 }

@@ -37,6 +37,7 @@ import {
   unprefixKey,
   type FoundationDbStoreOptions,
 } from "./foundationdb-store.ts";
+import { stopFoundationDbNetwork } from "./foundationdb-network.ts";
 import { runMetaStoreConformance } from "./store.case.test.ts";
 import { MetaStoreError, metaLimits, type MetaStore, type MetaStoreErrorCode } from "./store.ts";
 
@@ -398,6 +399,18 @@ if ("skipped" in fake) {
           await store.close();
         }
       }
+    });
+
+    // Last: it stops every network this process started, the real one included.
+    test("stopFoundationDbNetwork joins the network thread, which cannot be restarted", async () => {
+      stopFoundationDbNetwork();
+      let caught: unknown;
+      try {
+        await openFoundationDbStore(options);
+      } catch (error) {
+        caught = error;
+      }
+      expect((caught as Error).message).toContain("cannot be restarted");
     });
   });
 }
