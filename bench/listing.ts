@@ -108,6 +108,7 @@ function record(key: string, index: number): ObjectRecord {
     headers: { contentType: "application/octet-stream" },
     userMetadata: {},
     dataId: `d${pad(index, 8)}`,
+    versionId: "null",
     layout: { kind: "erasure", placementGroupId: index % 128, dataShards: 4, parityShards: 2, shardBytes: 262_144, stripeCount: 1 },
   };
 }

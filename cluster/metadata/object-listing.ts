@@ -3,10 +3,22 @@
  * current, live objects in S3's order, with prefix, delimiter and a start
  * marker. Only this file reads the subspace for listing; records are decoded
  * with `decodeObjectRecord` (object-catalog.ts owns their format).
+ *
+ * Cost of a page (what `bench/listing.ts` measures on 1,000,000 objects):
+ * - without a delimiter, one range read of `maxKeys + 1` pairs;
+ * - with one, every common prefix costs one seek, a range read of ONE pair at
+ *   `strinc(prefix)`, whatever the number of keys beneath it. Between common
+ *   prefixes, runs of plain keys are read in batches that double from 2 up to
+ *   `readBatchMax`, so a run costs O(log n) reads and a batch overshoots into
+ *   the next common prefix by at most as many keys as it has just listed.
+ * - Only listed objects are decoded; keys are read from the stored bytes by
+ *   hand (the tuple layer's generic decoder is several times slower).
+ * - A page spans several transactions when it needs more than
+ *   `readsPerTransactionMax` range reads, so no transaction nears FDB's 5 s.
  */
 import { assert } from "../../runtime/index.ts";
-import { compareBytes, keyAfter, strinc } from "./bytes.ts";
-import { bucketKey, objectKey, objectKeyFromStoredKey, objectKeyPrefix } from "./keyspace.ts";
+import { compareBytes, concatBytes, keyAfter, strinc } from "./bytes.ts";
+import { bucketKey, objectKey, objectKeyPrefix } from "./keyspace.ts";
 import { decodeObjectRecord } from "./object-catalog.ts";
 import type { ObjectRecord } from "./object-catalog.ts";
 import type { MetaStore, MetaTransaction } from "./store.ts";
@@ -29,17 +41,19 @@ export interface ListObjectsResult {
   lastReturned?: string;
 }
 
-/** Pairs per range read when listing without a delimiter. */
-const readBatchMax = 1_000;
+/** Pairs per range read at most (S3 pages hold at most 1,000 entries; one more tells whether more follow). */
+const readBatchMax = 1_001;
+/** First batch after a common prefix, and with a delimiter at the start: growing from here costs O(log n) reads. */
+const delimitedBatchInitial = 2;
 /**
- * First batch size when listing with a delimiter. A batch may run into a
- * rolled-up prefix, whose keys are then skipped by seeking; starting small
- * and doubling while no roll-up occurs bounds the keys read beneath each
- * common prefix by the current batch size, never by how many keys it holds.
+ * Range reads per transaction. A full page of 1,000 common prefixes needs
+ * about 1,000 one-pair seeks; 256 per transaction keeps each one far inside
+ * FDB's 5 s even at a millisecond per read, for four cheap transactions.
  */
-const delimitedBatchInitial = 8;
-/** Range reads per transaction, keeping each far inside FDB's 5 s limit. */
-const readsPerTransactionMax = 16;
+const readsPerTransactionMax = 256;
+
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
 
 /**
  * One page of a bucket listing with S3's semantics: keys in UTF-8 binary
@@ -52,9 +66,16 @@ export async function listObjects(store: MetaStore, input: ListObjectsRequest): 
   const { bucket, prefix, delimiter, after, maxKeys } = input;
   assert(Number.isInteger(maxKeys) && maxKeys >= 0, `listObjects: bad maxKeys ${maxKeys}`);
   const region = objectKeyPrefix(bucket, prefix);
-  const end = strinc(region);
+  const shape: ListShape = {
+    bucket,
+    prefix,
+    delimiter,
+    maxKeys,
+    end: strinc(region),
+    keysBase: objectKeyPrefix(bucket, ""),
+  };
   let state: ListState = {
-    cursor: listStart(bucket, prefix, delimiter, after, region),
+    cursor: listStart(shape, after, region),
     objects: [],
     commonPrefixes: [],
     lastReturned: undefined,
@@ -68,12 +89,8 @@ export async function listObjects(store: MetaStore, input: ListObjectsRequest): 
     first = false;
     const next = await store.transact(async (tx) => {
       if (checkBucket && (await tx.get(bucketKey(bucket))) === undefined) return "no-such-bucket" as const;
-      return listSteps(tx, { ...state, objects: [...state.objects], commonPrefixes: [...state.commonPrefixes] }, {
-        prefix,
-        delimiter,
-        maxKeys,
-        end,
-      });
+      // A copy: the body may run again after a conflict and must start from the same state.
+      return listSteps(tx, { ...state, objects: [...state.objects], commonPrefixes: [...state.commonPrefixes] }, shape);
     });
     if (next === "no-such-bucket") return next;
     state = next;
@@ -98,10 +115,14 @@ interface ListState {
 }
 
 interface ListShape {
+  readonly bucket: string;
   readonly prefix: string;
   readonly delimiter: string;
   readonly maxKeys: number;
+  /** End of the listed region: every stored key starting with the encoded prefix is below it. */
   readonly end: Uint8Array;
+  /** The bytes every stored key of the bucket starts with: `("o", bucket)` and the string type code. */
+  readonly keysBase: Uint8Array;
 }
 
 /**
@@ -109,14 +130,17 @@ interface ListShape {
  * than `after` and, when `after` lies under a common prefix, past every key
  * of that common prefix (they were all rolled up into it, which is <= after).
  */
-function listStart(bucket: string, prefix: string, delimiter: string, after: string, region: Uint8Array): Uint8Array {
+function listStart(shape: ListShape, after: string, region: Uint8Array): Uint8Array {
   let start = region;
   if (after === "") return start;
-  const afterNext = keyAfter(objectKey(bucket, after));
+  const afterStored = concatBytes(shape.keysBase, encodeKeyBody(after), terminator);
+  // Pairs this file's hand-written key encoding with the tuple layer's, once per page.
+  assert(compareBytes(afterStored, objectKey(shape.bucket, after)) === 0, "listObjects: key encoding differs from keyspace.ts");
+  const afterNext = keyAfter(afterStored);
   if (compareBytes(afterNext, start) > 0) start = afterNext;
-  const rolledUp = delimiter === "" ? undefined : commonPrefixOf(after, prefix, delimiter);
+  const rolledUp = shape.delimiter === "" ? undefined : commonPrefixOf(after, shape.prefix, shape.delimiter);
   if (rolledUp !== undefined) {
-    const pastPrefix = strinc(objectKeyPrefix(bucket, rolledUp));
+    const pastPrefix = pastCommonPrefix(shape, rolledUp);
     if (compareBytes(pastPrefix, start) > 0) start = pastPrefix;
   }
   return start;
@@ -129,27 +153,39 @@ function commonPrefixOf(key: string, prefix: string, delimiter: string): string 
   return at === -1 ? undefined : key.slice(0, at + delimiter.length);
 }
 
+/** The first stored key after every key that starts with `common`. */
+function pastCommonPrefix(shape: ListShape, common: string): Uint8Array {
+  return strinc(concatBytes(shape.keysBase, encodeKeyBody(common)));
+}
+
 /** Advances a listing by up to `readsPerTransactionMax` range reads inside one transaction. */
 async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape): Promise<ListState> {
   const { prefix, delimiter, maxKeys, end } = shape;
-  const entries = (): number => state.objects.length + state.commonPrefixes.length;
   for (let reads = 0; reads < readsPerTransactionMax && !state.done; reads++) {
     if (compareBytes(state.cursor, end) >= 0) {
       state.done = true;
       break;
     }
     // One more than still fits, so that a full page can tell whether more follows.
-    const limit = Math.min(state.batchLimit, maxKeys - entries() + 1);
+    const room = maxKeys - state.objects.length - state.commonPrefixes.length;
+    const limit = Math.min(state.batchLimit, room + 1);
     const batch = await tx.getRange(state.cursor, end, { limit });
-    let rolledUp = false;
+    // The common prefix the previous pair rolled up into, while later pairs of the batch still fall under it.
+    let openPrefix: string | undefined;
+    let seekTo: Uint8Array | undefined;
     for (const pair of batch) {
-      const { key } = objectKeyFromStoredKey(pair.key);
-      const common = delimiter === "" ? undefined : commonPrefixOf(key, prefix, delimiter);
-      if (entries() === maxKeys) {
+      const key = keyFromStored(pair.key, shape.keysBase);
+      if (openPrefix !== undefined) {
+        if (key.startsWith(openPrefix)) continue;
+        openPrefix = undefined;
+        seekTo = undefined;
+      }
+      if (state.objects.length + state.commonPrefixes.length === maxKeys) {
         state.isTruncated = true;
         state.done = true;
         break;
       }
+      const common = delimiter === "" ? undefined : commonPrefixOf(key, prefix, delimiter);
       if (common === undefined) {
         state.objects.push(decodeObjectRecord(pair.value));
         state.lastReturned = key;
@@ -158,19 +194,61 @@ async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape
       }
       state.commonPrefixes.push(common);
       state.lastReturned = common;
-      // Seek past every key under the common prefix instead of reading them.
-      state.cursor = strinc(objectKeyPrefix(objectKeyFromStoredKey(pair.key).bucket, common));
-      rolledUp = true;
-      break;
+      openPrefix = common;
+      seekTo = pastCommonPrefix(shape, common);
+      state.cursor = seekTo;
     }
     if (state.done) break;
-    if (!rolledUp && batch.length < limit) {
+    if (batch.length < limit) {
+      // The region holds nothing more (a pending seek included: it would find nothing).
       state.done = true;
       break;
     }
     if (delimiter !== "") {
-      state.batchLimit = rolledUp ? delimitedBatchInitial : Math.min(state.batchLimit * 2, readBatchMax);
+      // Ending inside a common prefix means the next read is a seek past it:
+      // one pair is all it needs. Otherwise keys run on, so read more at once.
+      state.batchLimit = seekTo !== undefined ? 1 : Math.min(Math.max(state.batchLimit, 1) * 2, readBatchMax);
     }
   }
   return state;
+}
+
+const terminator = new Uint8Array([0x00]);
+
+/**
+ * A string's body in the tuple encoding: its UTF-8 bytes with each 0x00
+ * escaped as 0x00 0xff (no type code, no terminator), as `keyspace.ts` lays
+ * object keys out through `fdb-tuple`; `keyFromStored` reverses it.
+ */
+function encodeKeyBody(key: string): Uint8Array {
+  const utf8 = utf8Encoder.encode(key);
+  if (!utf8.includes(0x00)) return utf8;
+  const out: number[] = [];
+  for (const byte of utf8) {
+    out.push(byte);
+    if (byte === 0x00) out.push(0xff);
+  }
+  return Uint8Array.from(out);
+}
+
+/**
+ * The S3 key of a stored object key of this bucket: `keysBase`, the escaped
+ * UTF-8 body, then the 0x00 terminator. Anything else in the range is a bug.
+ */
+function keyFromStored(stored: Uint8Array, keysBase: Uint8Array): string {
+  const last = stored.length - 1;
+  assert(last >= keysBase.length && stored[last] === 0x00, "listObjects: not an object key of this bucket");
+  const body = stored.subarray(keysBase.length, last);
+  const firstZero = body.indexOf(0x00);
+  if (firstZero === -1) return utf8Decoder.decode(body);
+  const out: number[] = [];
+  for (let index = 0; index < body.length; index++) {
+    const byte = body[index] as number;
+    out.push(byte);
+    if (byte === 0x00) {
+      assert(body[index + 1] === 0xff, "listObjects: object key with an unescaped 0x00");
+      index++;
+    }
+  }
+  return utf8Decoder.decode(Uint8Array.from(out));
 }
