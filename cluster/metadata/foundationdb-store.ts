@@ -32,6 +32,8 @@ import type { KeyValue, MetaStore, MetaTransaction, RangeOptions, TransactOption
 import { MetaStoreError, metaLimits } from "./store.ts";
 import { assert } from "../../runtime/index.ts";
 
+export { stopFoundationDbNetwork } from "./foundationdb-network.ts";
+
 export interface FoundationDbStoreOptions {
   /** Path of the cluster file (`fdb.cluster`) naming the cluster's coordinators. */
   readonly clusterFile: string;

@@ -10,6 +10,7 @@ export type {
 } from "./store.ts";
 export { openLmdbStore, transactAttemptsMaxDefault } from "./lmdb-store.ts";
 export type { LmdbStoreOptions } from "./lmdb-store.ts";
+export { openFoundationDbStore, stopFoundationDbNetwork, type FoundationDbStoreOptions } from "./foundationdb-store.ts";
 export { createMemoryStorage, MemoryStorage, openMemoryStore } from "./memory-store.ts";
 export type { MemoryStoreFaults, MemoryStoreOptions } from "./memory-store.ts";
 export { bytesEqual, compareBytes, keyAfter } from "./bytes.ts";
