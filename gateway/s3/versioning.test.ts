@@ -442,8 +442,8 @@ describe("ListObjectVersions", () => {
       "LastModified",
       "ETag",
       "Size",
-      "StorageClass",
       "Owner",
+      "StorageClass",
     ]);
     expect(childElement(childElement(all, "Version")!, "IsLatest")?.text).toBe("false");
   });

@@ -69,8 +69,8 @@ function versionNode(info: ObjectInfo, isLatest: boolean, encoding: "url" | unde
     xmlText("LastModified", new Date(info.lastModifiedMs).toISOString()),
     xmlText("ETag", `"${info.etag}"`),
     xmlText("Size", String(info.sizeBytes)),
-    xmlText("StorageClass", info.storageClass),
     ownerNode(owner),
+    xmlText("StorageClass", info.storageClass),
   ]);
 }
 
