@@ -8,13 +8,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomSeed, seededRandom } from "../../runtime/index.ts";
-import { bucketKey, garbageRange, objectKey, objectVersionRange } from "./keyspace.ts";
+import { bucketKey, garbageRange, objectKey, objectVersionKey, objectVersionRange } from "./keyspace.ts";
 import { openLmdbStore } from "./lmdb-store.ts";
 import { openMemoryStore } from "./memory-store.ts";
-import { decodeObjectRecord, ObjectCatalog, type ObjectRecord } from "./object-catalog.ts";
-import { decodeVersion, orderOfVersionId, versionSuffixFrom, type ListVersionsResult, type VersionListEntry } from "./object-versions.ts";
+import { decodeObjectRecord, encodeObjectRecord, ObjectCatalog, type ObjectRecord } from "./object-catalog.ts";
+import {
+  decodeVersion,
+  orderOfVersionId,
+  orderTop,
+  versionSuffixFrom,
+  type ListVersionsResult,
+  type VersionListEntry,
+} from "./object-versions.ts";
 import { decodeRecord, encodeRecord } from "./record-codec.ts";
-import type { MetaStore } from "./store.ts";
+import type { MetaStore, MetaTransaction } from "./store.ts";
 
 const seed = Number(process.env.CAIRN_SEED ?? randomSeed());
 console.log(`object-versions: seed ${seed} (replay with CAIRN_SEED=${seed})`);
@@ -425,4 +432,82 @@ for (const backend of backends) {
       expect(garbage).toEqual([]);
     });
   });
+}
+
+describe("object versions: a delimiter listing seeks past common prefixes", () => {
+  test("a prefix holding 20,000 versions costs a handful of reads, not 20,000", async () => {
+    const store = openMemoryStore();
+    try {
+      const catalog = new ObjectCatalog(store);
+      await catalog.createBucket("big", 1);
+      const keys = [...Array.from({ length: 10_000 }, (_, index) => `logs/${String(index).padStart(6, "0")}`), "a", "logs", "m/1", "z"];
+      for (let offset = 0; offset < keys.length; offset += 2_000) {
+        await store.transact(async (tx) => {
+          for (const key of keys.slice(offset, offset + 2_000)) {
+            // Two versions per key, written directly (a PUT each would be slow and is not what is measured).
+            for (const order of [orderTop - 1, orderTop]) {
+              const versionId = order === orderTop ? "null" : `00000000001${"a".repeat(21)}`;
+              tx.set(
+                objectVersionKey("big", key, order),
+                encodeObjectRecord({
+                  bucket: "big",
+                  key,
+                  sizeBytes: 1,
+                  etag: "e",
+                  lastModifiedMs: 1,
+                  storageClass: "STANDARD",
+                  headers: {},
+                  userMetadata: {},
+                  dataId: `${key}-${order}`,
+                  layout: { kind: "replicated", placementGroupId: 0, copies: 3, chunkBytes: 1024, chunkCount: 1 },
+                  versionId,
+                }),
+              );
+            }
+          }
+        });
+      }
+      const counts = { rangeReads: 0, pairsRead: 0 };
+      const counted = new ObjectCatalog(countingStore(store, counts));
+      const page = await counted.listObjectVersions({ bucket: "big", prefix: "", delimiter: "/", keyMarker: "", versionIdMarker: "", maxKeys: 1_000 });
+      if (page === "no-such-bucket") throw new Error(page);
+      expect(page.entries.map((entry) => (entry.kind === "version" ? entry.record.key : "?"))).toEqual(["a", "a", "logs", "logs", "z", "z"]);
+      expect(page.commonPrefixes).toEqual(["logs/", "m/"]);
+      expect(counts.rangeReads).toBeLessThan(20);
+      expect(counts.pairsRead).toBeLessThan(100);
+
+      // Resuming at the big prefix (key-marker = the prefix) must not scan it either.
+      counts.rangeReads = 0;
+      counts.pairsRead = 0;
+      const next = await counted.listObjectVersions({ bucket: "big", prefix: "", delimiter: "/", keyMarker: "logs/", versionIdMarker: "", maxKeys: 1_000 });
+      if (next === "no-such-bucket") throw new Error(next);
+      expect(next.commonPrefixes).toEqual(["m/"]);
+      expect(counts.pairsRead).toBeLessThan(50);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+function countingStore(inner: MetaStore, counts: { rangeReads: number; pairsRead: number }): MetaStore {
+  return {
+    transact: (body, options) =>
+      inner.transact((tx) => {
+        const counting: MetaTransaction = {
+          get: (key) => tx.get(key),
+          getRange: async (begin, end, rangeOptions) => {
+            const pairs = await tx.getRange(begin, end, rangeOptions);
+            counts.rangeReads += 1;
+            counts.pairsRead += pairs.length;
+            return pairs;
+          },
+          set: (key, value) => tx.set(key, value),
+          clear: (key) => tx.clear(key),
+          clearRange: (begin, end) => tx.clearRange(begin, end),
+          add: (key, delta) => tx.add(key, delta),
+        };
+        return body(counting);
+      }, options),
+    close: () => inner.close(),
+  };
 }
