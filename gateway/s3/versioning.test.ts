@@ -514,6 +514,22 @@ describe("idempotency tokens", () => {
     expect((await allVersions("v-token")).length).toBe(2);
   });
 
+  test("a retry after its write was replaced is still answered with its own write and changes nothing", async () => {
+    await bucketWith("v-token-null");
+    const send = (token: string, body: string) =>
+      gateway.signedFetch({ method: "PUT", rawPath: "/v-token-null/k", body, headers: { "x-cairn-idempotency-token": token } });
+    const first = await send("token-a", "first");
+    const retry = await send("token-a", "first");
+    expect(retry.headers.get("etag")).toBe(first.headers.get("etag")!);
+    expect(retry.headers.get("x-amz-version-id")).toBeNull();
+    await send("token-b", "second");
+    // token-a's request already happened; a late retry must not overwrite the later write.
+    const late = await send("token-a", "first");
+    expect(late.headers.get("etag")).toBe(first.headers.get("etag")!);
+    expect(await read("v-token-null", "k")).toBe("second");
+    expect(await allVersions("v-token-null")).toEqual(["k@null"]);
+  });
+
   test("the SDK's amz-sdk-invocation-id is the token when no explicit one is given", async () => {
     await bucketWith("v-invocation", "Enabled");
     const send = (headers: Record<string, string>) => gateway.signedFetch({ method: "PUT", rawPath: "/v-invocation/k", body: "x", headers });

@@ -37,8 +37,13 @@ interface MemoryBucket {
   versioning: BucketVersioning;
   /** Per key, every version newest first; a key with no versions is removed. */
   readonly versions: Map<string, StoredVersion[]>;
-  /** `key \n token` → committed version id, oldest first (bounded, see `idempotencyTokensMax`). */
-  readonly tokens: Map<string, string>;
+  /**
+   * `key \n token` → what that token's PUT committed, oldest first (bounded,
+   * see `idempotencyTokensMax`). A retry is answered with it and writes
+   * nothing, even when the version was since replaced or deleted (as the real
+   * store does): the request already happened.
+   */
+  readonly tokens: Map<string, ObjectInfo>;
 }
 
 /** Tokens remembered per bucket; the oldest is forgotten first (the real store expires them by time). */
@@ -188,10 +193,9 @@ export class MemoryBackend implements ObjectBackend {
       const tokenKey = input.idempotencyToken === undefined ? undefined : `${input.key}\n${input.idempotencyToken}`;
       if (tokenKey !== undefined) {
         const committed = bucket.tokens.get(tokenKey);
-        const earlier = bucket.versions.get(input.key)?.find((version) => version.kind === "version" && version.info.versionId === committed);
-        if (earlier?.kind === "version") {
+        if (committed !== undefined) {
           this.#settle({ key: input.key, stored: false });
-          return earlier.info;
+          return committed;
         }
       }
       this.#dataCounter += 1;
@@ -211,7 +215,7 @@ export class MemoryBackend implements ObjectBackend {
       this.#addVersion(bucket, input.key, { kind: "version", info, data });
       if (tokenKey !== undefined) {
         bucket.tokens.delete(tokenKey);
-        bucket.tokens.set(tokenKey, versionId);
+        bucket.tokens.set(tokenKey, info);
         if (bucket.tokens.size > idempotencyTokensMax) bucket.tokens.delete(bucket.tokens.keys().next().value!);
       }
       this.#settle({ key: input.key, stored: true });
