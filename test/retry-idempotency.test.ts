@@ -14,7 +14,7 @@
  * tell one version from two.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { sdkClient } from "./support/clients.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
@@ -97,6 +97,18 @@ describe("a PUT whose response was lost, sent again with the same token", () => 
       expect(fresh.status).toBe(200);
       expect((await versionIdsOf("retry-raw", key)).length).toBe(2);
     }
+  });
+
+  test("a late retry, after another PUT replaced the null version, is answered and overwrites nothing", async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: "retry-late" }));
+    const first = await signedFetch(server, { method: "PUT", path: "/retry-late/k", body: "first", headers: { "x-cairn-idempotency-token": "late-a" } });
+    expect(first.status).toBe(200);
+    await signedFetch(server, { method: "PUT", path: "/retry-late/k", body: "second", headers: { "x-cairn-idempotency-token": "late-b" } });
+    const late = await signedFetch(server, { method: "PUT", path: "/retry-late/k", body: "first", headers: { "x-cairn-idempotency-token": "late-a" } });
+    expect(late.status).toBe(200);
+    expect(late.headers.get("etag")).toBe(first.headers.get("etag")!);
+    expect(await (await s3.send(new GetObjectCommand({ Bucket: "retry-late", Key: "k" }))).Body!.transformToString()).toBe("second");
+    expect(await versionIdsOf("retry-late", "k")).toEqual(["null"]);
   });
 
   test("AWS SDK: the first response is reset by a relay, the SDK retries by itself, one version", async () => {
