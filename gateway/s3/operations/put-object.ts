@@ -8,9 +8,11 @@ import { showsVersionIds, versionIdHeader } from "../versioning.ts";
 import { objectBytesMax, storageClassFromHeader, userMetadataFromHeaders } from "../validation.ts";
 
 /**
- * Stores the body as the object. Headers are validated before a byte is
- * read; the body streams through its verifiers into the backend, which stores
- * nothing if any of them throws.
+ * Stores the body as the object (a new version in an Enabled bucket, the
+ * null version otherwise). Headers are validated before a byte is read; the
+ * body streams through its verifiers into the backend, which stores nothing
+ * if any of them throws. A retry whose token already committed is answered
+ * with that version and writes nothing.
  */
 export async function putObject(context: OperationContext): Promise<S3Response> {
   const headers = context.request.headers;
