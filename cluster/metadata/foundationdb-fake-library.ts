@@ -16,7 +16,9 @@
  * Test-only exports: `fake_keyvalue_layout(i)` (offsetof/sizeof as compiled
  * under `#pragma pack(push, 4)`), `fake_inject_commit_error(code, count)`
  * (the next `count` commits fail with `code`; 1021 applies the commit first,
- * as a lost reply would) and `fake_commit_count()`.
+ * as a lost reply would), `fake_commit_count()` and
+ * `fake_set_completion_delay_us(us)` (the network thread waits that long
+ * before completing each future, as a slow cluster would).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -205,6 +207,9 @@ static struct { int64_t version; Ranges writes; } g_history[HISTORY_MAX];
 static int g_history_start = 0, g_history_count = 0;
 static int g_api = 0, g_setup = 0, g_key_limit = 10000;
 static int g_inject_code = 0, g_inject_count = 0, g_commits = 0;
+static volatile int g_completion_delay_us = 0;
+
+void fake_set_completion_delay_us(int delay) { g_completion_delay_us = delay; }
 
 void fake_inject_commit_error(int code, int count) { pthread_mutex_lock(&g_lock); g_inject_code = code; g_inject_count = count; pthread_mutex_unlock(&g_lock); }
 int fake_commit_count(void) { pthread_mutex_lock(&g_lock); int n = g_commits; pthread_mutex_unlock(&g_lock); return n; }
@@ -254,6 +259,7 @@ fdb_error_t fdb_run_network(void) {
     q_head = f->next;
     if (!q_head) q_tail = NULL;
     pthread_mutex_unlock(&q_lock);
+    if (g_completion_delay_us > 0) usleep(g_completion_delay_us);
     pthread_mutex_lock(&f->lock);
     f->ready = 1;
     FDBCallback callback = f->callback; void* parameter = f->parameter;

@@ -401,6 +401,27 @@ if ("skipped" in fake) {
       }
     });
 
+    test("a one-shot process waits for its pending futures before exiting", () => {
+      // The child never awaits at top level: only the store's keep-alive
+      // holds the process open while the network thread is still working.
+      const script = join(scratch, "one-shot.ts");
+      writeFileSync(
+        script,
+        [
+          `import { dlopen } from "bun:ffi";`,
+          `import { openFoundationDbStore } from ${JSON.stringify(join(import.meta.dir, "foundationdb-store.ts"))};`,
+          `const options = ${JSON.stringify({ ...options, keyPrefix: "one-shot" })};`,
+          `dlopen(options.libraryPath, { fake_set_completion_delay_us: { args: ["i32"], returns: "void" } }).symbols.fake_set_completion_delay_us(200000);`,
+          `void openFoundationDbStore(options).then((store) =>`,
+          `  store.transact(async (tx) => { tx.set(new Uint8Array([1]), new Uint8Array([2])); return (await tx.get(new Uint8Array([1])))?.[0]; })`,
+          `    .then((value) => { console.log("committed " + value); return store.close(); }));`,
+        ].join("\n"),
+      );
+      const child = Bun.spawnSync([process.execPath, script], { stdout: "pipe", stderr: "pipe", timeout: 30_000 });
+      expect(`${child.stdout?.toString() ?? ""}${child.stderr?.toString() ?? ""}`.trim()).toBe("committed 2");
+      expect(child.exitCode).toBe(0);
+    });
+
     // Last: it stops every network this process started, the real one included.
     test("stopFoundationDbNetwork joins the network thread, which cannot be restarted", async () => {
       stopFoundationDbNetwork();
