@@ -139,8 +139,9 @@ describe("janitor", () => {
     }
     const stuck = service.putObject({ bucket: "b", key: "stuck", body: stalling(), headers: {}, userMetadata: {}, storageClass: "STANDARD" });
     stuck.catch(() => undefined);
-    // Four full stripes are sent as the fifth fills; wait until their shards are durable.
-    await until(async () => delivered && (await shardCount()) >= liveShards + 4 * 6, "the stuck PUT's first stripes");
+    // Wait until all five stripes' shards are durable: no ask may be in flight when the manual
+    // clock jumps below, or its timeout would fire.
+    await until(async () => delivered && (await shardCount()) === liveShards + 5 * 6, "the stuck PUT's first stripes");
     expect(await service.headObject("b", "stuck")).toBe("no-such-key");
 
     // Young PREPARING records are left alone.
