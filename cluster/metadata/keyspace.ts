@@ -180,6 +180,11 @@ export function idempotencyTokenKey(bucket: string, key: string, token: string):
   return encode(["it", bucket, key, token]);
 }
 
+/** Every idempotency token of a bucket. */
+export function idempotencyTokenBucketRange(bucket: string): KeyRange {
+  return tupleRange(encode(["it", bucket]));
+}
+
 /** The expiry index entry of an idempotency token. */
 export function idempotencyExpiryKey(expiresMs: number, bucket: string, key: string, token: string): Uint8Array {
   return encode(["ix", expiresMs, bucket, key, token]);

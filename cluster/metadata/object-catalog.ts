@@ -29,6 +29,7 @@ import {
   bucketRange,
   garbageKey,
   garbageRange,
+  idempotencyTokenBucketRange,
   objectKey,
   objectRange,
   objectVersionRange,
@@ -245,6 +246,10 @@ export class ObjectCatalog {
       if ((await tx.getRange(objects.begin, objects.end, { limit: 1 })).length > 0) return "not-empty";
       const versions = objectVersionRange(name);
       if ((await tx.getRange(versions.begin, versions.end, { limit: 1 })).length > 0) return "not-empty";
+      // A bucket created again under this name must not answer a retry of a PUT made to this one.
+      // (Their expiry index entries stay; the Janitor finds no token behind them and drops them.)
+      const tokens = idempotencyTokenBucketRange(name);
+      tx.clearRange(tokens.begin, tokens.end);
       tx.clear(bucketKey(name));
       return "deleted";
     });

@@ -250,6 +250,19 @@ for (const backend of backends) {
       expect((await put("k", "token-1")).duplicate).toBe(false);
     });
 
+    test("a bucket deleted and created again forgets its idempotency tokens", async () => {
+      expect((await put("k", "token-9")).duplicate).toBe(false);
+      expect((await put("k", "token-9")).duplicate).toBe(true);
+      await remove("k");
+      expect(await catalog.deleteBucket("b")).toBe("deleted");
+      await catalog.createBucket("b", nowMs);
+      expect((await put("k", "token-9")).duplicate).toBe(false);
+      // The stale expiry entry of the old token finds a newer token behind it and leaves it.
+      nowMs = 61_020; // past the first token's expiry (61,010), before the second's (61,040)
+      expect(await catalog.removeExpiredTokens(nowMs, 10)).toBe(1);
+      expect((await put("k", "token-9")).duplicate).toBe(true);
+    });
+
     test("unknown and malformed version ids, and a missing bucket", async () => {
       await catalog.putBucketVersioning("b", "Enabled");
       const v1 = await put("k");
