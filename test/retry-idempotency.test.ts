@@ -15,8 +15,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CreateBucketCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect } from "node:net";
 import { sdkClient } from "./support/clients.ts";
+import { startDroppingRelay } from "./support/dropping-relay.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
 import { signedFetch, signedHeaders } from "./support/signer.ts";
 
@@ -137,55 +138,3 @@ describe("a PUT whose response was lost, sent again with the same token", () => 
     }
   });
 });
-
-interface DroppingRelay {
-  readonly port: number;
-  droppedResponses(): number;
-  stop(): Promise<void>;
-}
-
-/**
- * A TCP relay to the server. On the first connection it forwards the request
- * but, as soon as the server starts answering, resets the client connection
- * instead of forwarding the answer: the PUT was processed, the client never
- * learns it. Later connections are relayed both ways.
- */
-async function startDroppingRelay(upstreamPort: number): Promise<DroppingRelay> {
-  let connections = 0;
-  let dropped = 0;
-  const open = new Set<Socket>();
-  const relay: Server = createServer((client) => {
-    connections += 1;
-    const dropThisOne = connections === 1;
-    const upstream = connect(upstreamPort, "127.0.0.1");
-    open.add(client);
-    open.add(upstream);
-    client.on("close", () => open.delete(client));
-    upstream.on("close", () => open.delete(upstream));
-    client.on("error", () => upstream.destroy());
-    upstream.on("error", () => client.destroy());
-    client.pipe(upstream);
-    if (dropThisOne) {
-      upstream.once("data", () => {
-        dropped += 1;
-        client.resetAndDestroy();
-        upstream.destroy();
-      });
-    } else {
-      upstream.pipe(client);
-    }
-    client.on("end", () => upstream.end());
-    upstream.on("end", () => client.end());
-  });
-  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
-  const address = relay.address();
-  if (address === null || typeof address === "string") throw new Error("relay has no port");
-  return {
-    port: address.port,
-    droppedResponses: () => dropped,
-    stop: async () => {
-      for (const socket of open) socket.destroy();
-      await new Promise<void>((resolve) => relay.close(() => resolve()));
-    },
-  };
-}

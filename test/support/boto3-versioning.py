@@ -1,7 +1,8 @@
 """S3 versioning checks driven by boto3 (Debian's python3-boto3), run by test/s3-boto3.test.ts.
 
 Reads CAIRN_ENDPOINT, CAIRN_ACCESS_KEY, CAIRN_SECRET_KEY and CAIRN_BUCKET_PREFIX from the
-environment. Every check is an assert with a message; the first failure exits non-zero with it.
+environment, and CAIRN_RETRY_ENDPOINT (optional): a relay to the same server that resets the first
+response, for the retry check. Every check is an assert with a message; the first failure exits non-zero with it.
 On success prints one JSON line: {"ok": true, "checks": <count>}.
 """
 
@@ -137,7 +138,34 @@ def main():
     check(sorted(entry["VersionId"] for entry in multi.get("Deleted", [])) == sorted(doc_versions), "every named version reported deleted")
     check("Versions" not in s3.list_object_versions(Bucket=bucket, Prefix="doc"), "no version of doc is left")
 
+    retry_endpoint = os.environ.get("CAIRN_RETRY_ENDPOINT")
+    if retry_endpoint:
+        check_retry(s3, retry_endpoint, prefix + "-retry")
+
     print(json.dumps({"ok": True, "checks": checks}))
+
+
+def check_retry(s3, retry_endpoint, bucket):
+    """boto3 through a relay that resets the first response: botocore retries the PUT by itself with the
+    same amz-sdk-invocation-id, and the bucket holds one version."""
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    retrying = boto3.client(
+        "s3",
+        endpoint_url=retry_endpoint,
+        aws_access_key_id=os.environ["CAIRN_ACCESS_KEY"],
+        aws_secret_access_key=os.environ["CAIRN_SECRET_KEY"],
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 3, "mode": "standard"}, signature_version="s3v4"),
+    )
+    body = bytes((offset * 31) & 0xFF for offset in range(64 * 1024))
+    reply = retrying.put_object(Bucket=bucket, Key="retried", Body=body)
+    check(reply["ResponseMetadata"]["RetryAttempts"] == 1, "boto3 retried once: %r" % reply["ResponseMetadata"].get("RetryAttempts"))
+    versions = [entry["VersionId"] for entry in s3.list_object_versions(Bucket=bucket, Prefix="retried").get("Versions", [])]
+    check(versions == [reply["VersionId"]], "the retried PUT landed once: %r, answered %r" % (versions, reply["VersionId"]))
+    # Control: a second call has a new invocation id and writes a second version.
+    retrying.put_object(Bucket=bucket, Key="retried", Body=body)
+    check(len(s3.list_object_versions(Bucket=bucket, Prefix="retried").get("Versions", [])) == 2, "a new call writes a new version")
 
 
 if __name__ == "__main__":
