@@ -386,19 +386,18 @@ export class ObjectService implements ObjectBackend {
     }
     let freed = 0;
     let failed = 0;
+    // One pass in dataId order: what cannot be freed now (a disk unreachable) is left for the
+    // next run and never blocks the garbage after it.
+    let after = "";
     while (freed + failed < runMax) {
-      const batch = await this.#catalog.listGarbage(Math.min(batchMax, runMax - freed - failed));
-      if (batch.length === 0) break;
+      const batch = await this.#catalog.listGarbage(Math.min(batchMax, runMax - freed - failed), after);
       for (const garbage of batch) {
-        try {
-          await this.#freeData(garbage);
-          freed += 1;
-        } catch {
-          failed += 1;
-        }
+        const done = await this.#freeData(garbage).catch(() => false);
+        if (done) freed += 1;
+        else failed += 1;
+        after = garbage.dataId;
       }
-      // Garbage that failed is still listed first: stop rather than retry it in a loop.
-      if (failed > 0 || batch.length < batchMax) break;
+      if (batch.length < batchMax) break;
     }
     return { freed, abandoned, failed };
   }
@@ -744,8 +743,11 @@ export class ObjectService implements ObjectBackend {
     for (const data of garbage) void this.#freeData(data).catch(() => undefined);
   }
 
-  /** Deletes every shard of the data on every disk that may hold one, tells its PG, then forgets the garbage record. */
-  async #freeData(data: PendingRecord): Promise<void> {
+  /**
+   * Deletes every shard of the data on every disk that may hold one, tells its PG, then forgets the
+   * garbage record. False (or a thrown fault) when it could not now; the record then stays.
+   */
+  async #freeData(data: PendingRecord): Promise<boolean> {
     const layout = data.layout;
     const remove = async (diskId: string, shardKey: string): Promise<boolean> => {
       const view = this.#view();
@@ -775,7 +777,7 @@ export class ObjectService implements ObjectBackend {
     switch (layout.kind) {
       case "single":
         // Not reachable now: the record stays and a later collection frees it.
-        if (this.#view().diskRef(layout.diskId) === undefined) return;
+        if (this.#view().diskRef(layout.diskId) === undefined) return false;
         await removeUnits(layout.chunkCount, (index) => remove(layout.diskId, chunkShardKey(data.dataId, index)));
         break;
       case "replicated": {
@@ -809,6 +811,7 @@ export class ObjectService implements ObjectBackend {
       }));
     }
     await this.#catalog.forgetGarbage(data.dataId);
+    return true;
   }
 
   #info(record: ObjectRecord): ObjectInfo {

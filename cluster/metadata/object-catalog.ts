@@ -370,13 +370,14 @@ export class ObjectCatalog {
     };
   }
 
-  /** Replaced, deleted and abandoned data whose bytes may be freed, at most `limit`. */
-  async listGarbage(limit: number): Promise<PendingRecord[]> {
+  /** Replaced, deleted and abandoned data whose bytes may be freed, in dataId order after `afterDataId`, at most `limit`. */
+  async listGarbage(limit: number, afterDataId = ""): Promise<PendingRecord[]> {
     assert(Number.isInteger(limit) && limit >= 0, `listGarbage: bad limit ${limit}`);
     if (limit === 0) return [];
     return this.#store.transact(async (tx) => {
       const garbage = garbageRange();
-      return (await tx.getRange(garbage.begin, garbage.end, { limit })).map((pair) => decodeDataRecord("garbage", pair.value));
+      const begin = afterDataId === "" ? garbage.begin : keyAfter(garbageKey(afterDataId));
+      return (await tx.getRange(begin, garbage.end, { limit })).map((pair) => decodeDataRecord("garbage", pair.value));
     });
   }
 
