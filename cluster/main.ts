@@ -5,7 +5,8 @@
  * CAIRN_DOMAIN (virtual-hosted-style base domain), CAIRN_REGION,
  * CAIRN_ACCESS_KEY and CAIRN_SECRET_KEY, CAIRN_STORAGE_CLASSES (`NAME=K+M,…`),
  * CAIRN_WRITE_QUORUM (`k+N`), CAIRN_PREPARING_MAX_AGE_MS (a PUT PREPARING for
- * longer is taken for crashed and its data reclaimed; default 1 h),
+ * longer is taken for crashed and its data reclaimed, so it must exceed the
+ * longest PUT: one still streaming past it fails with a Timeout; default 1 h),
  * CAIRN_JANITOR_INTERVAL_MS (time between Janitor runs; default 1 min).
  */
 import { resolve } from "node:path";
