@@ -100,6 +100,19 @@ describe("a PUT whose response was lost, sent again with the same token", () => 
     }
   });
 
+  test("a retry sent while the first attempt is still in flight: both answered with one version", async () => {
+    await enabledBucket("retry-overlap");
+    const body = bodyOf(1024 * 1024, 3);
+    const headers = { "x-cairn-idempotency-token": "overlap-1" };
+    const [first, second] = await Promise.all([
+      signedFetch(server, { method: "PUT", path: "/retry-overlap/k", body, headers }),
+      signedFetch(server, { method: "PUT", path: "/retry-overlap/k", body, headers }),
+    ]);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.headers.get("x-amz-version-id")).toBe(first.headers.get("x-amz-version-id")!);
+    expect(await versionIdsOf("retry-overlap", "k")).toEqual([first.headers.get("x-amz-version-id")!]);
+  });
+
   test("a late retry, after another PUT replaced the null version, is answered and overwrites nothing", async () => {
     await s3.send(new CreateBucketCommand({ Bucket: "retry-late" }));
     const first = await signedFetch(server, { method: "PUT", path: "/retry-late/k", body: "first", headers: { "x-cairn-idempotency-token": "late-a" } });
