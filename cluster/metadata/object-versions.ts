@@ -79,6 +79,8 @@ const versionIdPattern = /^[0-9a-z]{32}$/;
 const deleteMarkerRecordVersion = 1;
 const nullVersionRecordVersion = 1;
 const tokenRecordVersion = 1;
+/** Pending records per range read while looking for stale ones. */
+const pendingBatchMax = 1_000;
 
 /** A delete marker: a version with no data. */
 export interface DeleteMarkerRecord {
@@ -450,7 +452,7 @@ export async function abandonStalePendingStep(
   let cursor = range.begin;
   let examined = 0;
   while (out.length < limit && examined < scanMax) {
-    const batchLimit = Math.min(1_000, scanMax - examined);
+    const batchLimit = Math.min(pendingBatchMax, scanMax - examined);
     const batch = await tx.getRange(cursor, range.end, { limit: batchLimit });
     for (const pair of batch) {
       const pending = decodeDataRecord("pending", pair.value);
