@@ -203,9 +203,34 @@ export function decodeDataRecord(kind: "pending" | "garbage", bytes: Uint8Array)
 /** Bucket and object metadata over a `MetaStore`. */
 export class ObjectCatalog {
   readonly #store: MetaStore;
+  /**
+   * The last queued write of each (bucket, key) with writes in flight. Writes
+   * of one key read what the previous one wrote, so run concurrently they
+   * conflict and retry (20 at once exhausted the store's attempts); queued in
+   * this process they commit one after another. Other processes' writes still
+   * conflict and are retried by `transact`. One entry per key in flight, so
+   * this is bounded by the requests the gateway admits.
+   */
+  readonly #keyTails = new Map<string, Promise<void>>();
 
   constructor(store: MetaStore) {
     this.#store = store;
+  }
+
+  #serialized<T>(bucket: string, key: string, run: () => Promise<T>): Promise<T> {
+    // Bucket names cannot hold NUL, so the pair is unambiguous.
+    const name = `${bucket}\u0000${key}`;
+    const previous = this.#keyTails.get(name) ?? Promise.resolve();
+    const current = previous.then(run);
+    const tail = current.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#keyTails.set(name, tail);
+    void tail.then(() => {
+      if (this.#keyTails.get(name) === tail) this.#keyTails.delete(name);
+    });
+    return current;
   }
 
   /** Creates a bucket unless one of that name exists. */
@@ -302,7 +327,7 @@ export class ObjectCatalog {
    * committed.
    */
   async commitPut(input: CommitPutInput): Promise<CommitPutResult | "no-such-bucket" | "abandoned"> {
-    return this.#store.transact((tx) => commitPutStep(tx, input));
+    return this.#serialized(input.record.bucket, input.record.key, () => this.#store.transact((tx) => commitPutStep(tx, input)));
   }
 
   /**
@@ -317,10 +342,12 @@ export class ObjectCatalog {
     key: string,
     options: { readonly versionId?: string; readonly nowMs: number; readonly versionSuffix: string },
   ): Promise<DeleteResult | "no-such-bucket"> {
-    return this.#store.transact((tx) =>
-      options.versionId === undefined
-        ? deleteCurrentStep(tx, bucket, key, options.nowMs, options.versionSuffix)
-        : deleteVersionStep(tx, bucket, key, options.versionId, options.nowMs),
+    return this.#serialized(bucket, key, () =>
+      this.#store.transact((tx) =>
+        options.versionId === undefined
+          ? deleteCurrentStep(tx, bucket, key, options.nowMs, options.versionSuffix)
+          : deleteVersionStep(tx, bucket, key, options.versionId, options.nowMs),
+      ),
     );
   }
 

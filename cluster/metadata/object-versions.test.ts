@@ -263,6 +263,18 @@ for (const backend of backends) {
       expect((await put("k", "token-9")).duplicate).toBe(true);
     });
 
+    test("concurrent PUTs of one key each get their own version; the last committed is current", async () => {
+      await catalog.putBucketVersioning("b", "Enabled");
+      const outcomes = await Promise.all(Array.from({ length: 20 }, () => put("k")));
+      const ids = new Set(outcomes.map((outcome) => outcome.versionId));
+      expect(ids.size).toBe(20);
+      const listed = (await listAll()).entries;
+      expect(listed.length).toBe(20);
+      expect(new Set(listed.map(idOf))).toEqual(ids);
+      expect(listed.map((entry) => entry.isLatest)).toEqual([true, ...Array.from({ length: 19 }, () => false)]);
+      expect((await catalog.getObject("b", "k"))?.versionId).toBe(idOf(listed[0]!));
+    });
+
     test("unknown and malformed version ids, and a missing bucket", async () => {
       await catalog.putBucketVersioning("b", "Enabled");
       const v1 = await put("k");
