@@ -114,7 +114,7 @@ class LmdbStore implements MetaStore {
       const result = await body(tx);
       tx.finish();
       this.#checkOpen();
-      tx.checkAge();
+      tx.checkLimits();
       // A transaction that wrote nothing is serializable at its snapshot: nothing to commit.
       if (!tx.hasWrites()) return { committed: true, result };
       const committed = this.#db.transactionSync(() => {

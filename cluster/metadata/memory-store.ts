@@ -342,7 +342,7 @@ class MemoryStore implements MetaStore {
       const result = await body(view);
       tx.finish();
       this.#checkOpen();
-      tx.checkAge();
+      tx.checkLimits();
       // A transaction that wrote nothing is serializable at its snapshot: nothing to commit.
       if (!tx.hasWrites()) return { committed: true, result };
       // The snapshot is no longer read; releasing it before the commit lets
@@ -350,7 +350,7 @@ class MemoryStore implements MetaStore {
       release();
       await this.#commitDelay();
       this.#checkOpen();
-      tx.checkAge();
+      tx.checkLimits();
       if (this.#injectConflict()) return { committed: false };
       const committed = storage.commit((writer) => {
         if (!tx.validate(writer)) return false;

@@ -87,6 +87,13 @@ export class OverlayTransaction implements MetaTransaction {
   readonly #pointReads = new Map<string, PointRead>();
   readonly #rangeReads: RangeRead[] = [];
   #bytesWritten = 0;
+  /**
+   * The first limit a write broke. FoundationDB fails such a transaction at
+   * commit even when the body caught the error and went on; keeping it here
+   * makes every backend refuse the commit too, instead of applying the writes
+   * that fitted.
+   */
+  #limitRefusal: MetaStoreError | undefined;
   #finished = false;
 
   constructor(reader: KeyValueReader, options: OverlayTransactionOptions) {
@@ -175,9 +182,9 @@ export class OverlayTransaction implements MetaTransaction {
 
   set(key: Uint8Array, value: Uint8Array): void {
     this.#checkUsable();
-    checkKeySize(key);
+    this.#checkKey(key);
     if (value.length > metaLimits.valueBytesMax) {
-      throw new MetaStoreError("ValueTooLarge", `value of ${value.length} bytes exceeds ${metaLimits.valueBytesMax}`);
+      this.#refuse(new MetaStoreError("ValueTooLarge", `value of ${value.length} bytes exceeds ${metaLimits.valueBytesMax}`));
     }
     this.#countWrite(key.length + value.length);
     // Copied so that a caller reusing its buffer cannot change what commits.
@@ -186,7 +193,7 @@ export class OverlayTransaction implements MetaTransaction {
 
   clear(key: Uint8Array): void {
     this.#checkUsable();
-    checkKeySize(key);
+    this.#checkKey(key);
     this.#countWrite(key.length);
     this.#points.set(bytesToOrderedString(key), { kind: "clear", key: key.slice() });
   }
@@ -205,7 +212,7 @@ export class OverlayTransaction implements MetaTransaction {
 
   add(key: Uint8Array, delta: bigint): void {
     this.#checkUsable();
-    checkKeySize(key);
+    this.#checkKey(key);
     this.#countWrite(key.length + 8);
     const order = bytesToOrderedString(key);
     const write = this.#points.get(order);
@@ -229,6 +236,16 @@ export class OverlayTransaction implements MetaTransaction {
   /** True when committing would change something. Read-only transactions need no commit. */
   hasWrites(): boolean {
     return this.#points.size > 0 || this.#clearedRanges.length > 0;
+  }
+
+  /**
+   * Throws, before a commit, what FoundationDB's commit would: the limit a
+   * write broke (`TooLarge`, `KeyTooLarge`, `ValueTooLarge`), even when the
+   * body caught it, else `TooOld` when the transaction is too old.
+   */
+  checkLimits(): void {
+    if (this.#limitRefusal !== undefined) throw this.#limitRefusal;
+    this.checkAge();
   }
 
   /** Throws `TooOld` when the transaction has outlived `metaLimits.transactionMsMax`. */
@@ -303,11 +320,22 @@ export class OverlayTransaction implements MetaTransaction {
   #countWrite(bytes: number): void {
     this.#bytesWritten += bytes;
     if (this.#bytesWritten > metaLimits.transactionBytesMax) {
-      throw new MetaStoreError(
-        "TooLarge",
-        `transaction writes ${this.#bytesWritten} bytes, more than ${metaLimits.transactionBytesMax}`,
+      this.#refuse(
+        new MetaStoreError("TooLarge", `transaction writes ${this.#bytesWritten} bytes, more than ${metaLimits.transactionBytesMax}`),
       );
     }
+  }
+
+  /** A write's key over the limit fails the whole transaction, like any other broken limit. */
+  #checkKey(key: Uint8Array): void {
+    if (key.length > metaLimits.keyBytesMax) {
+      this.#refuse(new MetaStoreError("KeyTooLarge", `key of ${key.length} bytes exceeds ${metaLimits.keyBytesMax}`));
+    }
+  }
+
+  #refuse(error: MetaStoreError): never {
+    this.#limitRefusal ??= error;
+    throw error;
   }
 
   #checkUsable(): void {
