@@ -31,6 +31,7 @@ import { actorRef, createNactHost, createWebSocketTransport, isFault, systemCloc
 import { loadRootCredentials } from "../credentials.ts";
 import { checkOwner, readFleetMap, registerNode, type FleetMap, type Unit } from "../membership/index.ts";
 import { ObjectCatalog, openLmdbStore, type MetaStore } from "../metadata/index.ts";
+import { Janitor } from "../janitor.ts";
 import { ObjectService, type PlacementView } from "../object-service.ts";
 import { actingSet } from "../placement/index.ts";
 import { defaultStorageClasses, defaultWriteQuorum, parseStorageClasses, parseWriteQuorum } from "../storage-classes.ts";
@@ -48,6 +49,8 @@ export interface FleetTiming {
   readonly rebalanceMovesPerTickMax: number;
   /** How often a gateway rereads the fleet map. */
   readonly mapPollMs: number;
+  /** Time between Janitor runs on each gateway. */
+  readonly janitorIntervalMs: number;
 }
 
 export const defaultFleetTiming: FleetTiming = {
@@ -58,6 +61,7 @@ export const defaultFleetTiming: FleetTiming = {
   heartbeatTimeoutMs: 200,
   rebalanceMovesPerTickMax: 8,
   mapPollMs: 100,
+  janitorIntervalMs: 60_000,
 };
 
 const syncTimeoutMs = 60_000;
@@ -202,6 +206,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
   })();
 
   let server: BunS3Server | undefined;
+  let janitor: Janitor | undefined;
   if (node.roles.has("gateway")) {
     const { credentials } = loadSharedCredentials(fleet);
     let viewEpoch = -1;
@@ -213,9 +218,10 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       }
       return view;
     };
+    const catalog = new ObjectCatalog(store);
     const service = new ObjectService({
       host,
-      catalog: new ObjectCatalog(store),
+      catalog,
       placementGroupCount: fleet.placementGroupCount,
       view: currentView,
       storageClasses,
@@ -233,6 +239,11 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       log: nodeLog,
     });
     server = await serveBun({ handler, hostname: node.address, port: node.s3Port! });
+    // Every gateway runs one: they free the same garbage through idempotent
+    // steps (a pending record becomes garbage in one transaction; deleting a
+    // shard twice is harmless), so a dead node's share is never stranded.
+    janitor = new Janitor({ host, service, catalog, intervalMs: timing.janitorIntervalMs, log: nodeLog });
+    janitor.start();
   }
 
   // Ready once this run is in the map, so `fleet up` returns a fleet that routes.
@@ -253,6 +264,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     nodeLog({ level: "info", event: "node-stopping", signal });
     rmSync(files.ready, { force: true });
     await server?.stop();
+    await janitor?.stop();
     polling.abort();
     await pollLoop;
     for (const disk of disks) {
