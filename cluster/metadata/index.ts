@@ -56,6 +56,22 @@ export {
 export type { KeyRange } from "./keyspace.ts";
 export { decodeRecord, decodeRecordOf, encodeRecord, recordKinds } from "./record-codec.ts";
 export type { DecodedRecord, RecordKind } from "./record-codec.ts";
+export {
+  batchBytesMaxDefault,
+  batchItemsMaxDefault,
+  batchMsMaxDefault,
+  clearRangeInBatches,
+  runBatchedWork,
+} from "./batched-work.ts";
+export type {
+  BatchedJob,
+  BatchedProgress,
+  BatchedWorkOptions,
+  BatchedWorkReport,
+  ClearRangeOptions,
+  StepResult,
+  WorkBudget,
+} from "./batched-work.ts";
 export { decodeObjectRecord, encodeObjectRecord, ObjectCatalog } from "./object-catalog.ts";
 export { nullVersionId, orderOfVersionId, versionSuffixFrom, versionSuffixLength } from "./object-versions.ts";
 export type {
