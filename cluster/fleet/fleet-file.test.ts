@@ -39,7 +39,7 @@ describe("fleet file", () => {
   test("a valid file: paths resolve against the file's directory, disk ids follow the node", () => {
     const fleet = parseFleet("/etc/cairn/fleet.json", validFleet());
     expect(fleet.secretPath).toBe("/etc/cairn/fleet.secret");
-    expect(fleet.metadataPath).toBe("/etc/cairn/meta");
+    expect(fleet.metadata).toEqual({ backend: "lmdb", path: "/etc/cairn/meta" });
     expect(fleet.stateDirectory).toBe("/etc/cairn/state");
     const n1 = fleetNode(fleet, "n1");
     expect(n1.disks).toEqual([
@@ -69,6 +69,18 @@ describe("fleet file", () => {
     expect(problemsOf((fleet) => (fleet.nodes = [fleet.nodes[1]!]))).toContain("no node has the gateway role");
   });
 
+  test("a FoundationDB fleet: cluster file and library resolved, key prefix kept; a bad variant is named", () => {
+    const contents = { ...validFleet(), metadata: { backend: "foundationdb", clusterFile: "fdb.cluster", keyPrefix: "cairn/prod", apiVersion: 730 } };
+    expect(parseFleet("/etc/cairn/fleet.json", contents).metadata).toEqual({
+      backend: "foundationdb",
+      clusterFile: "/etc/cairn/fdb.cluster",
+      keyPrefix: "cairn/prod",
+      apiVersion: 730,
+    });
+    expect(problemsOf((fleet) => (fleet["metadata"] = { backend: "foundationdb", clusterFile: "fdb.cluster" }))).toContain("/metadata");
+    expect(problemsOf((fleet) => (fleet["metadata"] = { backend: "etcd", path: "x" }))).toContain("/metadata");
+  });
+
   test("reading a file: missing, not JSON", () => {
     const directory = mkdtempSync(join(tmpdir(), "cairn-fleet-file-"));
     try {
@@ -76,7 +88,7 @@ describe("fleet file", () => {
       writeFileSync(join(directory, "bad.json"), "{ nodes: [");
       expect(() => readFleetFile(join(directory, "bad.json"))).toThrow("not valid JSON");
       writeFileSync(join(directory, "fleet.json"), JSON.stringify(validFleet()));
-      expect(readFleetFile(join(directory, "fleet.json")).metadataPath).toBe(join(directory, "meta"));
+      expect(readFleetFile(join(directory, "fleet.json")).metadata).toEqual({ backend: "lmdb", path: join(directory, "meta") });
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }

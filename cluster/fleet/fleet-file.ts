@@ -10,7 +10,7 @@
  * | `version` | format version of this file: 1 |
  * | `name` | the fleet's name (logs, status) |
  * | `secretFile` | file holding the fleet secret that node-to-node connections authenticate with (mode 0600; `fleet up` creates it when missing) |
- * | `metadata` | `{ "backend": "lmdb", "path": DIR }`: one lmdb environment shared by the node processes of a machine |
+ * | `metadata` | `{ "backend": "lmdb", "path": DIR }`: one lmdb environment shared by the node processes of one machine; or `{ "backend": "foundationdb", "clusterFile": FILE, "keyPrefix": TEXT, "apiVersion"?: N, "libraryPath"?: FILE }` for a fleet on many machines |
  * | `stateDirectory` | root credentials, pid files and logs of `fleet up` |
  * | `placementGroupCount` | fixed when the fleet is created |
  * | `storageClasses` | `NAME=K+M,…` (as `CAIRN_STORAGE_CLASSES`); default `STANDARD=4+2,REDUCED_REDUNDANCY=4+1` |
@@ -48,7 +48,19 @@ export const FleetFileSchema = Type.Object(
     version: Type.Literal(fleetFileVersion),
     name: identifier,
     secretFile: Type.String({ minLength: 1 }),
-    metadata: Type.Object({ backend: Type.Literal("lmdb"), path: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    metadata: Type.Union([
+      Type.Object({ backend: Type.Literal("lmdb"), path: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+      Type.Object(
+        {
+          backend: Type.Literal("foundationdb"),
+          clusterFile: Type.String({ minLength: 1 }),
+          keyPrefix: Type.String({ minLength: 1, maxLength: 256 }),
+          apiVersion: Type.Optional(Type.Integer({ minimum: 610, maximum: 10_000 })),
+          libraryPath: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ]),
     stateDirectory: Type.String({ minLength: 1 }),
     placementGroupCount: Type.Integer({ minimum: 1, maximum: 65_536 }),
     storageClasses: Type.Optional(Type.String({ minLength: 1 })),
@@ -72,12 +84,17 @@ export interface FleetFileNode {
   readonly disks: readonly { readonly diskId: string; readonly directory: string }[];
 }
 
+/** Where the fleet's metadata lives, paths resolved. */
+export type FleetMetadata =
+  | { readonly backend: "lmdb"; readonly path: string }
+  | { readonly backend: "foundationdb"; readonly clusterFile: string; readonly keyPrefix: string; readonly apiVersion?: number; readonly libraryPath?: string };
+
 /** A validated fleet file, paths resolved against its directory. */
 export interface Fleet {
   readonly path: string;
   readonly name: string;
   readonly secretPath: string;
-  readonly metadataPath: string;
+  readonly metadata: FleetMetadata;
   readonly stateDirectory: string;
   readonly placementGroupCount: number;
   readonly storageClasses: string | undefined;
@@ -147,7 +164,16 @@ export function parseFleet(path: string, contents: unknown): Fleet {
     path,
     name: file.name,
     secretPath: at(file.secretFile),
-    metadataPath: at(file.metadata.path),
+    metadata:
+      file.metadata.backend === "lmdb"
+        ? { backend: "lmdb", path: at(file.metadata.path) }
+        : {
+            backend: "foundationdb",
+            clusterFile: at(file.metadata.clusterFile),
+            keyPrefix: file.metadata.keyPrefix,
+            ...(file.metadata.apiVersion === undefined ? {} : { apiVersion: file.metadata.apiVersion }),
+            ...(file.metadata.libraryPath === undefined ? {} : { libraryPath: at(file.metadata.libraryPath) }),
+          },
     stateDirectory: at(file.stateDirectory),
     placementGroupCount: file.placementGroupCount,
     storageClasses: file.storageClasses,

@@ -30,7 +30,7 @@ import { createS3Handler, serveBun, type BunS3Server } from "../../gateway/index
 import { actorRef, createNactHost, createWebSocketTransport, isFault, systemClock, type ActorRef, type Host } from "../../runtime/index.ts";
 import { loadRootCredentials } from "../credentials.ts";
 import { checkOwner, readFleetMap, registerNode, type FleetMap, type Unit } from "../membership/index.ts";
-import { ObjectCatalog, openLmdbStore, type MetaStore } from "../metadata/index.ts";
+import { ObjectCatalog, openFoundationDbStore, openLmdbStore, stopFoundationDbNetwork, type MetaStore } from "../metadata/index.ts";
 import { Janitor } from "../janitor.ts";
 import { ObjectService, type PlacementView } from "../object-service.ts";
 import { actingSet } from "../placement/index.ts";
@@ -90,8 +90,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
   const clock = systemClock();
   const nodeLog = (entry: Record<string, unknown>): void => log({ node: nodeId, ...entry });
 
-  mkdirSync(fleet.metadataPath, { recursive: true });
-  const store: MetaStore = await openLmdbStore({ path: fleet.metadataPath });
+  const store: MetaStore = await openFleetStore(fleet);
   const { record } = await registerNode(
     store,
     {
@@ -273,6 +272,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     }
     await host.shutdown();
     await store.close();
+    if (fleet.metadata.backend === "foundationdb") stopFoundationDbNetwork();
     nodeLog({ level: "info", event: "node-stopped" });
     process.exit(0);
   };
@@ -299,6 +299,21 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       },
     };
   }
+}
+
+/** The fleet's metadata store: the machine's shared lmdb environment, or the FoundationDB cluster. */
+async function openFleetStore(fleet: Fleet): Promise<MetaStore> {
+  const metadata = fleet.metadata;
+  if (metadata.backend === "lmdb") {
+    mkdirSync(metadata.path, { recursive: true });
+    return openLmdbStore({ path: metadata.path });
+  }
+  return openFoundationDbStore({
+    clusterFile: metadata.clusterFile,
+    keyPrefix: metadata.keyPrefix,
+    ...(metadata.apiVersion === undefined ? {} : { apiVersion: metadata.apiVersion }),
+    ...(metadata.libraryPath === undefined ? {} : { libraryPath: metadata.libraryPath }),
+  });
 }
 
 /**
