@@ -18,7 +18,8 @@
  * | `cmp/large/p-NNNN/NNN` (1,000 × 100)        | 100,000 | 1,000 common prefixes, 100 keys each     |
  *
  * Then times pages of 1,000 (p50 / p99 / max over --pages pages, default
- * 200, each from a random start marker drawn from the seeded source) for:
+ * 200, each from a random start marker drawn from the seeded source; the
+ * cases take turns page by page, so background load hits them alike) for:
  * no delimiter; delimiter "/" at the top; delimiter "/" under the prefix
  * `logs/2026-11-29/` (pages of 1,000 common prefixes, host-0000's 500,000
  * keys among those skipped); and the two `cmp/` prefixes, same number of
@@ -178,32 +179,45 @@ interface CaseResult {
   readonly transactionsPerPage: number;
 }
 
-async function timeCase(store: MetaStore, name: string, request: () => ListObjectsRequest): Promise<CaseResult> {
-  const counting = new CountingStore(store);
-  const catalog = new ObjectCatalog(counting);
+interface Case {
+  readonly name: string;
+  readonly request: () => ListObjectsRequest;
+}
+
+/**
+ * Times every case page by page, round-robin, so that whatever else the
+ * machine is doing meanwhile falls on all cases alike.
+ */
+async function timeCases(store: MetaStore, cases: readonly Case[]): Promise<CaseResult[]> {
+  const runs = cases.map((entry) => {
+    const counting = new CountingStore(store);
+    return { entry, counting, catalog: new ObjectCatalog(counting), timesMs: [] as number[], entriesMin: Number.POSITIVE_INFINITY };
+  });
   // Warm-up: JIT and the page cache, not measured.
-  for (let page = 0; page < 5; page++) await catalog.listObjects(request());
-  counting.pairsRead = 0;
-  counting.rangeReads = 0;
-  counting.transactions = 0;
-  const timesMs: number[] = [];
-  let entriesMin = Number.POSITIVE_INFINITY;
-  for (let page = 0; page < pages; page++) {
-    const input = request();
-    const startMs = clock.monotonicMs();
-    const result = await catalog.listObjects(input);
-    timesMs.push(clock.monotonicMs() - startMs);
-    if (result === "no-such-bucket") throw new Error("the bench bucket is missing");
-    entriesMin = Math.min(entriesMin, result.objects.length + result.commonPrefixes.length);
+  for (const run of runs) {
+    for (let page = 0; page < 5; page++) await run.catalog.listObjects(run.entry.request());
+    run.counting.pairsRead = 0;
+    run.counting.rangeReads = 0;
+    run.counting.transactions = 0;
   }
-  return {
-    name,
-    timesMs,
-    entriesMin,
-    pairsPerPage: counting.pairsRead / pages,
-    rangeReadsPerPage: counting.rangeReads / pages,
-    transactionsPerPage: counting.transactions / pages,
-  };
+  for (let page = 0; page < pages; page++) {
+    for (const run of runs) {
+      const input = run.entry.request();
+      const startMs = clock.monotonicMs();
+      const result = await run.catalog.listObjects(input);
+      run.timesMs.push(clock.monotonicMs() - startMs);
+      if (result === "no-such-bucket") throw new Error("the bench bucket is missing");
+      run.entriesMin = Math.min(run.entriesMin, result.objects.length + result.commonPrefixes.length);
+    }
+  }
+  return runs.map((run) => ({
+    name: run.entry.name,
+    timesMs: run.timesMs,
+    entriesMin: run.entriesMin,
+    pairsPerPage: run.counting.pairsRead / pages,
+    rangeReadsPerPage: run.counting.rangeReads / pages,
+    transactionsPerPage: run.counting.transactions / pages,
+  }));
 }
 
 function percentile(sorted: readonly number[], fraction: number): number {
@@ -239,20 +253,27 @@ try {
 
   console.log(`${"case (pages of 1,000)".padEnd(44)} ${"p50 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"max ms".padStart(7)}   ${"min n".padStart(5)} ${"pairs".padStart(7)} ${"reads".padStart(7)} ${"txs".padStart(5)}`);
   const base = { bucket, maxKeys: pageKeys };
-  report(await timeCase(store, "no delimiter, random start", () => ({ ...base, prefix: "", delimiter: "", after: randomKey() })));
-  report(await timeCase(store, 'delimiter "/", top level, random start', () => ({ ...base, prefix: "", delimiter: "/", after: randomKey() })));
-  // Starts among the first 1,000 hosts so every page holds 1,000 common prefixes; from the
-  // very start the page rolls up host-0000 (500,000 keys) too.
   const hostPrefix = "logs/2026-11-29/";
-  report(
-    await timeCase(store, `delimiter "/", prefix ${hostPrefix}`, () => {
-      const host = random.integer(1_000);
-      return { ...base, prefix: hostPrefix, delimiter: "/", after: host === 0 ? "" : `${hostPrefix}host-${pad(host, 4)}/` };
-    }),
-  );
-  report(await timeCase(store, 'delimiter "/", prefix cmp/small/ (1,000 x 10)', () => ({ ...base, prefix: "cmp/small/", delimiter: "/", after: "" })));
-  report(await timeCase(store, 'delimiter "/", prefix cmp/large/ (1,000 x 100)', () => ({ ...base, prefix: "cmp/large/", delimiter: "/", after: "" })));
-  report(await timeCase(store, "prefix logs/2026-11-29/host-0000/, no delim.", () => ({ ...base, prefix: `${hostPrefix}host-0000/`, delimiter: "", after: `${hostPrefix}host-0000/${pad(random.integer(499_000), 7)}.log` })));
+  const cases: Case[] = [
+    { name: "no delimiter, random start", request: () => ({ ...base, prefix: "", delimiter: "", after: randomKey() }) },
+    {
+      name: `prefix ${hostPrefix}host-0000/, no delim.`,
+      request: () => ({ ...base, prefix: `${hostPrefix}host-0000/`, delimiter: "", after: `${hostPrefix}host-0000/${pad(random.integer(499_000), 7)}.log` }),
+    },
+    { name: 'delimiter "/", top level, random start', request: () => ({ ...base, prefix: "", delimiter: "/", after: randomKey() }) },
+    {
+      // Half the pages start at the beginning and roll up host-0000 (500,000 keys); the others
+      // start after a random one of the first 1,000 hosts. Every page holds 1,000 common prefixes.
+      name: `delimiter "/", prefix ${hostPrefix}`,
+      request: () => {
+        const host = random.next() < 0.5 ? 0 : random.integer(1_000);
+        return { ...base, prefix: hostPrefix, delimiter: "/", after: host === 0 ? "" : `${hostPrefix}host-${pad(host, 4)}/` };
+      },
+    },
+    { name: 'delimiter "/", prefix cmp/small/ (1,000 x 10)', request: () => ({ ...base, prefix: "cmp/small/", delimiter: "/", after: "" }) },
+    { name: 'delimiter "/", prefix cmp/large/ (1,000 x 100)', request: () => ({ ...base, prefix: "cmp/large/", delimiter: "/", after: "" }) },
+  ];
+  for (const result of await timeCases(store, cases)) report(result);
   console.log("min n: fewest entries on a page; pairs / reads / txs: pairs read from the store, range reads and transactions per page");
 } finally {
   await store.close();
