@@ -72,9 +72,27 @@ export type {
   StepResult,
   WorkBudget,
 } from "./batched-work.ts";
-export { decodeObjectRecord, encodeObjectRecord, ObjectCatalog } from "./object-catalog.ts";
-export { nullVersionId, orderOfVersionId, versionSuffixFrom, versionSuffixLength } from "./object-versions.ts";
+export {
+  bucketPartitionCountDefault,
+  bucketPartitionCountMax,
+  decodeObjectRecord,
+  encodeObjectRecord,
+  ObjectCatalog,
+  partitionCountOf,
+} from "./object-catalog.ts";
+export {
+  commitPutStep,
+  deleteCurrentStep,
+  deleteVersionStep,
+  headStep,
+  nullVersionId,
+  orderOfVersionId,
+  preparePutStep,
+  versionSuffixFrom,
+  versionSuffixLength,
+} from "./object-versions.ts";
 export type {
+  PreparePutResult,
   CommitPutInput,
   CommitPutResult,
   DeleteMarkerRecord,

@@ -138,7 +138,7 @@ describe("object catalog: buckets", () => {
     expect(await catalog.createBucket("beta", 10)).toBe("created");
     expect(await catalog.createBucket("alpha", 20)).toBe("created");
     expect(await catalog.createBucket("beta", 30)).toBe("exists");
-    expect(await catalog.getBucket("beta")).toEqual({ name: "beta", createdMs: 10, versioning: "Unversioned" });
+    expect(await catalog.getBucket("beta")).toEqual({ name: "beta", createdMs: 10, versioning: "Unversioned", partitionCount: 4 });
     expect(await catalog.getBucket("gamma")).toBeUndefined();
     expect((await catalog.listBuckets()).map((bucket) => bucket.name)).toEqual(["alpha", "beta"]);
 
@@ -160,6 +160,22 @@ describe("object catalog: buckets", () => {
       for (const name of names) tx.set(bucketKey(name), encodeRecord("bucket", 1, { name, createdMs: 1 }));
     });
     expect((await catalog.listBuckets()).map((bucket) => bucket.name)).toEqual(names);
+  });
+
+  test("a bucket's partition count: stored at creation (version 3), default 4 for version-1 and version-2 records, kept across versioning changes", async () => {
+    expect(await catalog.createBucket("eight", 5, 8)).toBe("created");
+    expect(await catalog.putBucketVersioning("eight", "Enabled")).toBe("ok");
+    expect(await catalog.getBucket("eight")).toEqual({ name: "eight", createdMs: 5, versioning: "Enabled", partitionCount: 8 });
+    await store.transact(async (tx) => {
+      tx.set(bucketKey("v1"), encodeRecord("bucket", 1, { name: "v1", createdMs: 1 }));
+      tx.set(bucketKey("v2"), encodeRecord("bucket", 2, { name: "v2", createdMs: 2, versioning: "Suspended" }));
+    });
+    expect(await catalog.getBucket("v1")).toEqual({ name: "v1", createdMs: 1, versioning: "Unversioned", partitionCount: 4 });
+    expect(await catalog.getBucket("v2")).toEqual({ name: "v2", createdMs: 2, versioning: "Suspended", partitionCount: 4 });
+    // Rewriting an old record (versioning) stores it as version 3 with the count it was read with.
+    expect(await catalog.putBucketVersioning("v2", "Enabled")).toBe("ok");
+    expect(await catalog.getBucket("v2")).toEqual({ name: "v2", createdMs: 2, versioning: "Enabled", partitionCount: 4 });
+    await expect(catalog.createBucket("zero", 1, 0)).rejects.toThrow("partition count");
   });
 });
 

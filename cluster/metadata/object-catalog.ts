@@ -7,7 +7,8 @@
  * | kind, version | key                  | fields                                                      |
  * |---------------|----------------------|-------------------------------------------------------------|
  * | bucket, 1     | `("b", name)`        | `name`, `createdMs` (reads as versioning "Unversioned")     |
- * | bucket, 2     | `("b", name)`        | `name`, `createdMs`, `versioning` ("Unversioned" / "Enabled" / "Suspended") |
+ * | bucket, 2     | `("b", name)`        | `name`, `createdMs`, `versioning` ("Unversioned" / "Enabled" / "Suspended") (reads as `partitionCount` 4) |
+ * | bucket, 3     | `("b", name)`        | version 2's fields and `partitionCount`: how many bucket partitions its keys hash into, fixed at creation |
  * | object, 1     | `("o", bucket, key)` | `ObjectRecord` fields with `diskId`, `chunkBytes`, `chunkCount` instead of `layout`, no `versionId` |
  * | object, 2     | `("o", bucket, key)` | `ObjectRecord` without `versionId` (reads as the null version) |
  * | object, 3     | `("o", …)`, `("ov", …)` | `ObjectRecord` with `versionId`                           |
@@ -68,6 +69,23 @@ export interface BucketRecord {
   createdMs: number;
   /** Absent in version-1 records: "Unversioned". */
   versioning?: BucketVersioning;
+  /**
+   * How many bucket partitions the bucket's keys hash into (`bucketPartitionOf`
+   * in actors/bucket-partition). Fixed when the bucket is created: a key's
+   * partition must never change while the bucket exists. Absent in version-1
+   * and version-2 records, which read as `bucketPartitionCountDefault`.
+   */
+  partitionCount?: number;
+}
+
+/** Partitions of a bucket created without a count, and of every bucket record written before counts were stored. */
+export const bucketPartitionCountDefault = 4;
+/** Most partitions one bucket may have: each is a unit the fleet map assigns (a few KB of map each). */
+export const bucketPartitionCountMax = 64;
+
+/** The partition count of a bucket record of any version. */
+export function partitionCountOf(bucket: BucketRecord): number {
+  return bucket.partitionCount ?? bucketPartitionCountDefault;
 }
 
 export interface ObjectHeaders {
@@ -134,7 +152,7 @@ export type { ListObjectsRequest, ListObjectsResult } from "./object-listing.ts"
 const objectRecordVersion = 3;
 /** Pending and garbage records: version 2 carries a `DataLayout`. */
 const dataRecordVersion = 2;
-const bucketRecordVersion = 2;
+const bucketRecordVersion = 3;
 /** Pairs per range read when listing buckets or pending records. */
 const readBatchMax = 1_000;
 /** Pending records examined per `abandonStalePending` call. */
@@ -176,15 +194,17 @@ export function encodeBucketRecord(record: BucketRecord): Uint8Array {
     name: record.name,
     createdMs: record.createdMs,
     versioning: record.versioning ?? "Unversioned",
+    partitionCount: partitionCountOf(record),
   });
 }
 
 export function decodeBucketRecord(bytes: Uint8Array): BucketRecord {
   const record = decodeRecordOf("bucket", bytes);
-  if (record.version === 2) return record.value as BucketRecord;
+  if (record.version === 3) return record.value as BucketRecord;
+  if (record.version === 2) return { ...(record.value as Omit<BucketRecord, "partitionCount">), partitionCount: bucketPartitionCountDefault };
   assert(record.version === 1, `unknown bucket record version ${record.version}`);
   const { name, createdMs } = record.value as { name: string; createdMs: number };
-  return { name, createdMs, versioning: "Unversioned" };
+  return { name, createdMs, versioning: "Unversioned", partitionCount: bucketPartitionCountDefault };
 }
 
 export function encodeDataRecord(kind: "pending" | "garbage", record: PendingRecord): Uint8Array {
@@ -233,11 +253,15 @@ export class ObjectCatalog {
     return current;
   }
 
-  /** Creates a bucket unless one of that name exists. */
-  async createBucket(name: string, nowMs: number): Promise<"created" | "exists"> {
+  /** Creates a bucket unless one of that name exists; its keys hash into `partitionCount` partitions for its whole life. */
+  async createBucket(name: string, nowMs: number, partitionCount = bucketPartitionCountDefault): Promise<"created" | "exists"> {
+    assert(
+      Number.isInteger(partitionCount) && partitionCount >= 1 && partitionCount <= bucketPartitionCountMax,
+      `createBucket: partition count ${partitionCount} outside [1, ${bucketPartitionCountMax}]`,
+    );
     return this.#store.transact(async (tx) => {
       if ((await tx.get(bucketKey(name))) !== undefined) return "exists";
-      tx.set(bucketKey(name), encodeBucketRecord({ name, createdMs: nowMs, versioning: "Unversioned" }));
+      tx.set(bucketKey(name), encodeBucketRecord({ name, createdMs: nowMs, versioning: "Unversioned", partitionCount }));
       return "created";
     });
   }

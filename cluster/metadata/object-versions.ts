@@ -357,6 +357,37 @@ export async function commitPutStep(tx: MetaTransaction, input: CommitPutInput):
   return { record: full, freed, duplicate: false };
 }
 
+/** What a PUT's PREPARE found: a new PREPARING record, or the version a retried token already committed. */
+export type PreparePutResult = { readonly kind: "prepared" } | { readonly kind: "duplicate"; readonly record: ObjectRecord } | "no-such-bucket";
+
+/**
+ * A PUT's PREPARE: when `idempotencyToken` already committed a version of
+ * this key that still exists (and the token has not expired), writes
+ * nothing and returns that version, so a retry need not store its body
+ * again. Otherwise records `pending` (PREPARING). A token whose version was
+ * since removed or replaced prepares normally; the commit then reports the
+ * token's version by id (`commitPutStep`).
+ */
+export async function preparePutStep(
+  tx: MetaTransaction,
+  pending: PendingRecord,
+  target: { readonly bucket: string; readonly key: string; readonly idempotencyToken?: string },
+  nowMs: number,
+): Promise<PreparePutResult> {
+  if ((await readBucket(tx, target.bucket)) === undefined) return "no-such-bucket";
+  if (target.idempotencyToken !== undefined) {
+    const token = await readToken(tx, idempotencyTokenKey(target.bucket, target.key, target.idempotencyToken));
+    if (token !== undefined && token.expiresMs > nowMs) {
+      const found = await findVersion(tx, target.bucket, target.key, token.versionId);
+      if (found !== undefined && found.version.kind === "object" && found.version.record.dataId === token.dataId) {
+        return { kind: "duplicate", record: found.version.record };
+      }
+    }
+  }
+  tx.set(pendingKey(pending.dataId), encodeDataRecord("pending", pending));
+  return { kind: "prepared" };
+}
+
 async function readToken(tx: MetaTransaction, tokenKey: Uint8Array): Promise<TokenRecord | undefined> {
   const bytes = await tx.get(tokenKey);
   if (bytes === undefined) return undefined;

@@ -6,3 +6,4 @@
 export { actingSet, actingSetWidthMax, allActingSets, carryActingSets, eligibleDiskCount, eligibleHostCount, placementVersionCurrent } from "./acting-set.ts";
 export type { ActingSetPin, ActingSetPins, ClusterMap, PlacementDisk, PlacementHost } from "./map.ts";
 export { placementGroupCountMax, placementGroupOf } from "./placement-group.ts";
+export { xxHash32 } from "./xxhash32.ts";
