@@ -1,0 +1,220 @@
+/**
+ * The BucketPartitionActor's interface: the messages it accepts and the
+ * replies it sends. Other folders import this file, never the behaviour.
+ *
+ * Every request carries `epoch`: the epoch of the partition's assignment as
+ * the sender's map names it. The actor answers a request whose epoch is not
+ * its own with a `Fenced` fault and does nothing else, so a sender that sees
+ * `Fenced` knows the request had no effect and may retry with a newer map.
+ *
+ * Replies carry operating faults (`runtime/fault.ts`) as values instead of
+ * the reply: `Fenced` (stale epoch, or a newer owner claimed the partition),
+ * `Overloaded` (queue full), `Unreachable` (the metadata transaction failed;
+ * for a write the outcome is then unknown), `NotFound` (the message names
+ * another bucket than the actor's).
+ *
+ * Kinds are wire ids: add new ones, never reuse or rename.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+
+const ReplyTo = Type.Object({ nodeId: Type.String(), incarnation: Type.Integer({ minimum: 1 }), path: Type.String() });
+const Epoch = Type.Integer({ minimum: 0 });
+const Bucket = Type.String({ minLength: 1, maxLength: 255 });
+/** S3 keys are at most 1024 bytes of UTF-8; 1024 UTF-16 units is looser and still bounded. */
+const Key = Type.String({ maxLength: 1024 });
+const DataId = Type.String({ minLength: 1, maxLength: 256 });
+const VersionId = Type.String({ minLength: 1, maxLength: 64 });
+const TimeMs = Type.Number();
+const Count = Type.Integer({ minimum: -1 });
+
+/** `DataLayout` of cluster/metadata (object-catalog.ts). */
+export const DataLayoutSchema = Type.Union([
+  Type.Object({ kind: Type.Literal("single"), diskId: Type.String(), chunkBytes: Type.Integer({ minimum: 1 }), chunkCount: Count }),
+  Type.Object({
+    kind: Type.Literal("replicated"),
+    placementGroupId: Type.Integer({ minimum: 0 }),
+    copies: Type.Integer({ minimum: 1 }),
+    chunkBytes: Type.Integer({ minimum: 1 }),
+    chunkCount: Count,
+  }),
+  Type.Object({
+    kind: Type.Literal("erasure"),
+    placementGroupId: Type.Integer({ minimum: 0 }),
+    dataShards: Type.Integer({ minimum: 1 }),
+    parityShards: Type.Integer({ minimum: 0 }),
+    shardBytes: Type.Integer({ minimum: 1 }),
+    stripeCount: Count,
+  }),
+]);
+
+const HeaderValue = Type.Optional(Type.String({ maxLength: 8192 }));
+const ObjectHeadersSchema = Type.Object({
+  contentType: HeaderValue,
+  contentEncoding: HeaderValue,
+  contentDisposition: HeaderValue,
+  contentLanguage: HeaderValue,
+  cacheControl: HeaderValue,
+  expires: HeaderValue,
+});
+
+const objectRecordFields = {
+  bucket: Bucket,
+  key: Key,
+  sizeBytes: Type.Integer({ minimum: 0 }),
+  etag: Type.String({ maxLength: 128 }),
+  lastModifiedMs: TimeMs,
+  storageClass: Type.String({ maxLength: 64 }),
+  headers: ObjectHeadersSchema,
+  // S3 bounds user metadata to 2 KB in all, so 256 entries is far beyond any legal object.
+  userMetadata: Type.Record(Type.String(), Type.String(), { maxProperties: 256 }),
+  dataId: DataId,
+  layout: DataLayoutSchema,
+};
+
+/** `ObjectRecord` of cluster/metadata: one version with data. */
+export const ObjectRecordSchema = Type.Object({ ...objectRecordFields, versionId: VersionId });
+/** A PUT's record before its commit chose the version id. */
+export const ObjectRecordDraftSchema = Type.Object(objectRecordFields);
+/** `PendingRecord` of cluster/metadata: data being written, or data to free. */
+export const PendingRecordSchema = Type.Object({ dataId: DataId, layout: DataLayoutSchema, createdMs: TimeMs });
+/** `DeleteMarkerRecord` of cluster/metadata. */
+export const DeleteMarkerSchema = Type.Object({ bucket: Bucket, key: Key, versionId: VersionId, lastModifiedMs: TimeMs });
+
+/**
+ * A PUT's PREPARE. When `idempotencyToken` already committed a version of
+ * this key (and it still exists), nothing is written and the reply names
+ * that version (`duplicate`): the gateway drains the body and answers with
+ * it. Otherwise the pending record is written (PREPARING) before the reply.
+ */
+export const PreparePut = Type.Object({
+  kind: Type.Literal("PreparePut"),
+  epoch: Epoch,
+  bucket: Bucket,
+  key: Key,
+  pending: PendingRecordSchema,
+  idempotencyToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  nowMs: TimeMs,
+  replyTo: ReplyTo,
+});
+export type PreparePut = Static<typeof PreparePut>;
+
+export const PreparePutReply = Type.Union([
+  Type.Object({ kind: Type.Literal("PreparePutReply"), outcome: Type.Literal("prepared") }),
+  Type.Object({ kind: Type.Literal("PreparePutReply"), outcome: Type.Literal("duplicate"), record: ObjectRecordSchema }),
+  Type.Object({ kind: Type.Literal("PreparePutReply"), outcome: Type.Literal("no-such-bucket") }),
+]);
+export type PreparePutReply = Static<typeof PreparePutReply>;
+
+/**
+ * A PUT's COMMIT (cluster/metadata `commitPutStep`): the version becomes
+ * current in one transaction fenced by the partition's epoch.
+ * `abandoned`: the Janitor reclaimed the PREPARING record, nothing committed.
+ */
+export const CommitPut = Type.Object({
+  kind: Type.Literal("CommitPut"),
+  epoch: Epoch,
+  record: ObjectRecordDraftSchema,
+  /** Random base-36 characters for the version id (`versionSuffixLength`). */
+  versionSuffix: Type.String({ minLength: 1, maxLength: 64 }),
+  idempotencyToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  tokenLifetimeMs: Type.Integer({ minimum: 0 }),
+  nowMs: TimeMs,
+  replyTo: ReplyTo,
+});
+export type CommitPut = Static<typeof CommitPut>;
+
+export const CommitPutReply = Type.Union([
+  Type.Object({
+    kind: Type.Literal("CommitPutReply"),
+    outcome: Type.Literal("committed"),
+    record: ObjectRecordSchema,
+    /** Data that became garbage in the commit; the sender frees it. */
+    freed: Type.Array(PendingRecordSchema),
+    /** True when a retry found its version already committed: nothing new was written. */
+    duplicate: Type.Boolean(),
+  }),
+  Type.Object({ kind: Type.Literal("CommitPutReply"), outcome: Type.Union([Type.Literal("no-such-bucket"), Type.Literal("abandoned")]) }),
+]);
+export type CommitPutReply = Static<typeof CommitPutReply>;
+
+/** DELETE of the current version (a delete marker where versioned) or, with `versionId`, of that version. */
+export const DeleteObject = Type.Object({
+  kind: Type.Literal("DeleteObject"),
+  epoch: Epoch,
+  bucket: Bucket,
+  key: Key,
+  versionId: Type.Optional(VersionId),
+  versionSuffix: Type.String({ minLength: 1, maxLength: 64 }),
+  nowMs: TimeMs,
+  replyTo: ReplyTo,
+});
+export type DeleteObject = Static<typeof DeleteObject>;
+
+export const DeleteObjectReply = Type.Union([
+  Type.Object({
+    kind: Type.Literal("DeleteObjectReply"),
+    outcome: Type.Literal("deleted"),
+    deleteMarker: Type.Boolean(),
+    versionId: Type.Optional(VersionId),
+    freed: Type.Array(PendingRecordSchema),
+  }),
+  Type.Object({ kind: Type.Literal("DeleteObjectReply"), outcome: Type.Literal("no-such-bucket") }),
+]);
+export type DeleteObjectReply = Static<typeof DeleteObjectReply>;
+
+/** HEAD (and GET's lookup) of the current version, or of one version by id. */
+export const HeadObject = Type.Object({
+  kind: Type.Literal("HeadObject"),
+  epoch: Epoch,
+  bucket: Bucket,
+  key: Key,
+  versionId: Type.Optional(VersionId),
+  replyTo: ReplyTo,
+});
+export type HeadObject = Static<typeof HeadObject>;
+
+export const HeadObjectReply = Type.Union([
+  Type.Object({ kind: Type.Literal("HeadObjectReply"), outcome: Type.Literal("object"), record: ObjectRecordSchema, cached: Type.Boolean() }),
+  Type.Object({ kind: Type.Literal("HeadObjectReply"), outcome: Type.Literal("deleteMarker"), marker: DeleteMarkerSchema, cached: Type.Boolean() }),
+  Type.Object({
+    kind: Type.Literal("HeadObjectReply"),
+    outcome: Type.Union([Type.Literal("no-such-bucket"), Type.Literal("no-such-key"), Type.Literal("no-such-version")]),
+    cached: Type.Boolean(),
+  }),
+]);
+export type HeadObjectReply = Static<typeof HeadObjectReply>;
+
+/**
+ * Empties the cache. Sent when the bucket is deleted: its cached "absent"
+ * entries must not answer for a bucket that no longer exists.
+ */
+export const ClearCache = Type.Object({ kind: Type.Literal("ClearCache"), epoch: Epoch, replyTo: ReplyTo });
+export type ClearCache = Static<typeof ClearCache>;
+
+export const ClearCacheReply = Type.Object({ kind: Type.Literal("ClearCacheReply"), dropped: Type.Integer({ minimum: 0 }) });
+export type ClearCacheReply = Static<typeof ClearCacheReply>;
+
+/** The actor's epoch, fencing state, cache and queue figures. Answered at any epoch: it is how one learns the epoch. */
+export const StatBucketPartition = Type.Object({ kind: Type.Literal("StatBucketPartition"), epoch: Epoch, replyTo: ReplyTo });
+export type StatBucketPartition = Static<typeof StatBucketPartition>;
+
+export const StatBucketPartitionReply = Type.Object({
+  kind: Type.Literal("StatBucketPartitionReply"),
+  bucket: Bucket,
+  partition: Type.Integer({ minimum: 0 }),
+  epoch: Epoch,
+  fenced: Type.Boolean(),
+  cacheEntries: Type.Integer({ minimum: 0 }),
+  cacheBytes: Type.Integer({ minimum: 0 }),
+  cacheHits: Type.Integer({ minimum: 0 }),
+  cacheMisses: Type.Integer({ minimum: 0 }),
+  queuedOperations: Type.Integer({ minimum: 0 }),
+  /** Metadata transactions committed (each may hold the operations of many keys). */
+  transactions: Type.Integer({ minimum: 0 }),
+  /** Operations those transactions held. */
+  operations: Type.Integer({ minimum: 0 }),
+});
+export type StatBucketPartitionReply = Static<typeof StatBucketPartitionReply>;
+
+export const BucketPartitionMessage = Type.Union([PreparePut, CommitPut, DeleteObject, HeadObject, ClearCache, StatBucketPartition]);
+export type BucketPartitionMessage = Static<typeof BucketPartitionMessage>;
