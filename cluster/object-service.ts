@@ -11,6 +11,15 @@
  * missed are recorded with the PG for healing. The record is committed only
  * after every stripe has its quorum.
  *
+ * Metadata: a bucket's keys are hash-partitioned (`bucketPartitionOf` with
+ * the count stored in the bucket record), and PREPARE, COMMIT, DELETE and
+ * HEAD (GET's lookup, by version id too) go to the key's BucketPartition
+ * actor, the single writer of its keys, wherever the view says it runs.
+ * Listings, bucket operations and the Janitor's work read and write the
+ * store directly (they touch no key's current state; see the actor's README).
+ * A view without `partitionRef` (tests of the data path alone) makes the
+ * service call the catalog's steps directly.
+ *
  * GET: only the data shards a range needs are read; parity is read and
  * decoded only when a data shard is missing, unreadable or fails its CRC32C
  * (the disk actor checks it), and the damage is reported to the PG.
@@ -35,12 +44,27 @@ import type {
   PlacementGroupMessage,
   ShardDamage,
 } from "../actors/placement-group/protocol.ts";
+import type {
+  BucketPartitionMessage,
+  ClearCacheReply,
+  CommitPutReply,
+  DeleteObjectReply,
+  HeadObjectReply,
+  PreparePutReply,
+} from "../actors/bucket-partition/protocol.ts";
+import { bucketPartitionOf } from "../actors/bucket-partition/index.ts";
 import { availableKernels, createErasureCodec, type ErasureCodec, type ErasureKernel, type ErasureScheme } from "./erasure/index.ts";
 import {
+  partitionCountOf,
   versionSuffixFrom,
   versionSuffixLength,
+  type CommitPutInput,
+  type CommitPutResult,
   type DataLayout,
   type DeleteMarkerRecord,
+  type DeleteResult,
+  type HeadResult,
+  type ObjectHeaders,
   type ObjectCatalog,
   type ObjectRecord,
   type PendingRecord,
@@ -74,6 +98,26 @@ export interface PlacementView {
   diskRef(diskId: string): ActorRef<DiskMessage> | undefined;
   /** The PG's actor, or undefined when it is not hosted anywhere now. */
   placementGroupRef(placementGroupId: number): ActorRef<PlacementGroupMessage> | undefined;
+  /**
+   * A bucket partition's actor and the epoch of its assignment (requests
+   * carry it), or undefined when it is not hosted anywhere now. Absent: the
+   * service has no partition actors and calls the catalog directly.
+   */
+  partitionRef?(bucket: string, partition: number): PartitionRoute | undefined;
+}
+
+/** Where a bucket partition's actor runs, and under which assignment epoch. */
+export interface PartitionRoute {
+  readonly ref: ActorRef<BucketPartitionMessage>;
+  readonly epoch: number;
+}
+
+/** How a deployment hosts bucket partitions: one node spawns them; a fleet has the ClusterManager assign them. */
+export interface PartitionHosting {
+  /** Makes every partition of the bucket reachable through the view, or answers why not (bounded in time). */
+  ensure(bucket: string, partitionCount: number): Promise<Fault | undefined>;
+  /** The bucket was deleted: its partitions stop being used (stopped, or their caches emptied). Never throws. */
+  retire(bucket: string, partitionCount: number): Promise<void>;
 }
 
 export interface ObjectServiceOptions {
@@ -98,12 +142,24 @@ export interface ObjectServiceOptions {
   readonly preparingMaxAgeMs?: number;
   /** How long a committed PUT's idempotency token makes its retries return the same version (default 15 min). */
   readonly idempotencyTokenLifetimeMs?: number;
+  /** Spawns or assigns bucket partitions; needed when the view has `partitionRef`. */
+  readonly partitions?: PartitionHosting;
+  /**
+   * Attempts of a request to a partition that answered `Fenced` (it had no
+   * effect: a map change is under way) or is not reachable yet, with
+   * `partitionRetryDelayMs` between them (defaults 20 and 100 ms: about the
+   * time a fleet takes to move a partition off a dead node's lease).
+   */
+  readonly partitionAttemptsMax?: number;
+  readonly partitionRetryDelayMs?: number;
 }
 
 /** Default bound on a PUT's PREPARING time before its data may be reclaimed. */
 export const preparingMaxAgeMsDefault = 3_600_000;
 /** Default lifetime of an idempotency token: far longer than any SDK's retry schedule. */
 export const idempotencyTokenLifetimeMsDefault = 15 * 60_000;
+/** Buckets whose partition count a service remembers (least recently created first out). */
+const partitionCountsCachedMax = 10_000;
 
 /** Shard key of chunk `index` of a single-disk or replicated object. */
 export function chunkShardKey(dataId: string, index: number): string {
@@ -123,6 +179,12 @@ interface DamagedShard {
 }
 
 type ErasureLayout = Extract<DataLayout, { kind: "erasure" }>;
+/** The partition that is the single writer of one key. */
+interface KeyRoute {
+  readonly bucket: string;
+  readonly partition: number;
+  readonly partitionCount: number;
+}
 type ReplicatedLayout = Extract<DataLayout, { kind: "replicated" }>;
 
 export class ObjectService implements ObjectBackend {
@@ -142,6 +204,18 @@ export class ObjectService implements ObjectBackend {
   readonly #askTimeoutMs: number;
   readonly #preparingMaxAgeMs: number;
   readonly #tokenLifetimeMs: number;
+  readonly #partitions: PartitionHosting | undefined;
+  readonly #partitionAttemptsMax: number;
+  readonly #partitionRetryDelayMs: number;
+  /**
+   * Bucket → partition count. A count never changes while its bucket exists;
+   * a bucket deleted and created again under the name (through any gateway)
+   * gets the same count, because every bucket is created with
+   * `bucketPartitionCountDefault` (ObjectCatalog.createBucket): were counts
+   * ever chosen per bucket, this cache would have to be dropped on every
+   * bucket creation fleet-wide.
+   */
+  readonly #partitionCounts = new Map<string, number>();
   /** Where the bytes of an ObjectInfo handed out by headObject live. */
   readonly #records = new WeakMap<ObjectInfo, ObjectRecord>();
   #dataIdCounter = 0;
@@ -166,6 +240,9 @@ export class ObjectService implements ObjectBackend {
     this.#askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.#preparingMaxAgeMs = options.preparingMaxAgeMs ?? preparingMaxAgeMsDefault;
     this.#tokenLifetimeMs = options.idempotencyTokenLifetimeMs ?? idempotencyTokenLifetimeMsDefault;
+    this.#partitions = options.partitions;
+    this.#partitionAttemptsMax = options.partitionAttemptsMax ?? 20;
+    this.#partitionRetryDelayMs = options.partitionRetryDelayMs ?? 100;
     for (const [name, scheme] of options.storageClasses) {
       const quorum = this.#writeQuorum(scheme);
       assert(
@@ -179,8 +256,21 @@ export class ObjectService implements ObjectBackend {
     return (await this.#catalog.listBuckets()).map((bucket) => ({ name: bucket.name, createdMs: bucket.createdMs }));
   }
 
-  createBucket(name: string): Promise<"created" | "exists"> {
-    return this.#catalog.createBucket(name, this.#host.clock.nowMs());
+  /**
+   * Creates the bucket, then makes its partitions reachable before answering.
+   * When they cannot be (yet), the bucket stays created and the request
+   * fails with a 503; a retry finds it existing and waits for them again.
+   */
+  async createBucket(name: string): Promise<"created" | "exists"> {
+    const outcome = await this.#catalog.createBucket(name, this.#host.clock.nowMs());
+    if (this.#partitions !== undefined) {
+      const count = await this.#partitionCount(name);
+      if (count !== undefined) {
+        const refused = await this.#partitions.ensure(name, count);
+        if (refused !== undefined) throw new FaultError(refused);
+      }
+    }
+    return outcome;
   }
 
   async headBucket(name: string): Promise<BucketInfo | undefined> {
@@ -188,12 +278,19 @@ export class ObjectService implements ObjectBackend {
     return bucket === undefined ? undefined : { name: bucket.name, createdMs: bucket.createdMs };
   }
 
-  deleteBucket(name: string): Promise<"deleted" | "not-found" | "not-empty"> {
-    return this.#catalog.deleteBucket(name);
+  async deleteBucket(name: string): Promise<"deleted" | "not-found" | "not-empty"> {
+    const count = await this.#partitionCount(name);
+    const outcome = await this.#catalog.deleteBucket(name);
+    if (outcome === "deleted") {
+      this.#partitionCounts.delete(name);
+      if (count !== undefined) await this.#partitions?.retire(name, count);
+    }
+    return outcome;
   }
 
   async putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket"> {
-    if ((await this.#catalog.getBucket(input.bucket)) === undefined) return "no-such-bucket";
+    const route = await this.#route(input.bucket, input.key);
+    if (route === "no-such-bucket") return route;
     const scheme = this.#schemes.get(input.storageClass);
     assert(scheme !== undefined, `storage class ${input.storageClass} is configured (the gateway checked)`);
     const codec = this.#codecFor(scheme);
@@ -219,7 +316,14 @@ export class ObjectService implements ObjectBackend {
         };
     // Recorded before any byte is written, so that a crash mid-stream leaves
     // something the garbage collector can find and free.
-    await this.#catalog.preparePut({ dataId, layout, createdMs: this.#host.clock.nowMs() });
+    const prepared = await this.#preparePut(route, input, { dataId, layout, createdMs: this.#host.clock.nowMs() });
+    if (prepared === "no-such-bucket") return prepared;
+    if (prepared !== "prepared") {
+      // A retry of a PUT that already committed: its body is read to the end (the client sent it,
+      // and the gateway checks its digests) but stored nowhere, and the first attempt's version answers.
+      for (let next = await body.next(); next.done !== true; next = await body.next()) md5.update(next.value);
+      return this.#info(prepared);
+    }
     const indexed = this.#askPlacementGroup(placementGroupId, (replyTo) => ({
       kind: "IndexData",
       epoch: this.#view().epoch,
@@ -260,7 +364,7 @@ export class ObjectService implements ObjectBackend {
       dataId,
       layout: finalLayout,
     };
-    const committed = await this.#catalog.commitPut({
+    const committed = await this.#commitPut(route, {
       record,
       versionSuffix: this.#newVersionSuffix(),
       ...(input.idempotencyToken === undefined ? {} : { idempotencyToken: input.idempotencyToken }),
@@ -295,7 +399,9 @@ export class ObjectService implements ObjectBackend {
     key: string,
     versionId?: string,
   ): Promise<ObjectInfo | { readonly deleteMarker: DeleteMarkerInfo } | "no-such-bucket" | "no-such-key" | "no-such-version"> {
-    const found = await this.#catalog.headObject(bucket, key, versionId);
+    const route = await this.#route(bucket, key);
+    if (route === "no-such-bucket") return route;
+    const found = await this.#headObject(route, key, versionId);
     if (typeof found === "string") return found;
     return found.kind === "object" ? this.#info(found.record) : { deleteMarker: markerInfo(found.marker) };
   }
@@ -331,7 +437,9 @@ export class ObjectService implements ObjectBackend {
     key: string,
     versionId?: string,
   ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket"> {
-    const outcome = await this.#catalog.deleteObject(bucket, key, {
+    const route = await this.#route(bucket, key);
+    if (route === "no-such-bucket") return route;
+    const outcome = await this.#deleteObject(route, key, {
       ...(versionId === undefined ? {} : { versionId }),
       nowMs: this.#host.clock.nowMs(),
       versionSuffix: this.#newVersionSuffix(),
@@ -736,6 +844,176 @@ export class ObjectService implements ObjectBackend {
     return reply as R;
   }
 
+  // ---- bucket partitions ----
+
+  /** A bucket's partition count, from the cache or the bucket record; undefined when there is no such bucket. */
+  async #partitionCount(bucket: string): Promise<number | undefined> {
+    const known = this.#partitionCounts.get(bucket);
+    if (known !== undefined) return known;
+    const record = await this.#catalog.getBucket(bucket);
+    if (record === undefined) return undefined;
+    const count = partitionCountOf(record);
+    if (this.#partitionCounts.size >= partitionCountsCachedMax) {
+      const oldest = this.#partitionCounts.keys().next().value;
+      if (oldest !== undefined) this.#partitionCounts.delete(oldest);
+    }
+    this.#partitionCounts.set(bucket, count);
+    return count;
+  }
+
+  async #route(bucket: string, key: string): Promise<KeyRoute | "no-such-bucket"> {
+    const count = await this.#partitionCount(bucket);
+    if (count === undefined) return "no-such-bucket";
+    return { bucket, partition: bucketPartitionOf(key, count), partitionCount: count };
+  }
+
+  /**
+   * Asks the key's partition actor. A `Fenced` answer means the request had
+   * no effect (the sender's map is behind, or the actor was deposed), so it
+   * is retried with the view as it is then; so is a partition not hosted
+   * anywhere yet. `Unreachable` is retried only when `idempotent`: a write
+   * whose link dropped may have been applied.
+   */
+  async #askPartition<R>(
+    route: KeyRoute,
+    build: (epoch: number, replyTo: ActorRef<R | Fault>) => BucketPartitionMessage,
+    idempotent: boolean,
+  ): Promise<R> {
+    let last: Fault = fault("Unreachable", `partition ${route.bucket}/${route.partition} is not hosted anywhere now`);
+    for (let attempt = 0; attempt < this.#partitionAttemptsMax; attempt += 1) {
+      if (attempt > 0) await this.#host.clock.sleep(this.#partitionRetryDelayMs);
+      let target = this.#view().partitionRef?.(route.bucket, route.partition);
+      if (target === undefined && this.#partitions !== undefined) {
+        const refused = await this.#partitions.ensure(route.bucket, route.partitionCount);
+        if (refused !== undefined) last = refused;
+        target = this.#view().partitionRef?.(route.bucket, route.partition);
+      }
+      if (target === undefined) continue;
+      const found = target;
+      const reply = await this.#host.ask<BucketPartitionMessage, R | Fault>(found.ref, (replyTo) => build(found.epoch, replyTo), this.#askTimeoutMs);
+      if (!isFault(reply)) return reply;
+      last = reply;
+      if (reply.fault === "Fenced") continue;
+      if (reply.fault === "Unreachable" && idempotent) continue;
+      break;
+    }
+    throw new FaultError(last);
+  }
+
+  /** Whether the view routes keys to partition actors (else the catalog is called directly). */
+  #partitioned(): boolean {
+    return this.#view().partitionRef !== undefined;
+  }
+
+  async #preparePut(route: KeyRoute, input: PutObjectInput, pending: PendingRecord): Promise<"prepared" | "no-such-bucket" | ObjectRecord> {
+    if (!this.#partitioned()) {
+      if ((await this.#catalog.getBucket(input.bucket)) === undefined) return "no-such-bucket";
+      await this.#catalog.preparePut(pending);
+      return "prepared";
+    }
+    const reply = await this.#askPartition<PreparePutReply>(
+      route,
+      (epoch, replyTo) => ({
+        kind: "PreparePut",
+        epoch,
+        bucket: input.bucket,
+        key: input.key,
+        pending,
+        ...(input.idempotencyToken === undefined ? {} : { idempotencyToken: input.idempotencyToken }),
+        nowMs: this.#host.clock.nowMs(),
+        replyTo,
+      }),
+      // Writing the same pending record twice is harmless.
+      true,
+    );
+    if (reply.outcome === "duplicate") return reply.record;
+    return reply.outcome;
+  }
+
+  async #commitPut(route: KeyRoute, input: CommitPutInput): Promise<CommitPutResult | "no-such-bucket" | "abandoned"> {
+    if (!this.#partitioned()) return this.#catalog.commitPut(input);
+    const reply = await this.#askPartition<CommitPutReply>(
+      route,
+      (epoch, replyTo) => ({
+        kind: "CommitPut",
+        epoch,
+        record: { ...input.record, headers: definedHeaders(input.record.headers) },
+        versionSuffix: input.versionSuffix,
+        ...(input.idempotencyToken === undefined ? {} : { idempotencyToken: input.idempotencyToken }),
+        tokenLifetimeMs: input.tokenLifetimeMs,
+        nowMs: input.nowMs,
+        replyTo,
+      }),
+      // A commit retried after it was applied and then overtaken by another write would read as
+      // "abandoned" and free live data: never retried on an ambiguous fault.
+      false,
+    );
+    if (reply.outcome !== "committed") return reply.outcome;
+    return { record: reply.record, freed: reply.freed, duplicate: reply.duplicate };
+  }
+
+  async #headObject(route: KeyRoute, key: string, versionId: string | undefined): Promise<HeadResult> {
+    if (!this.#partitioned()) return this.#catalog.headObject(route.bucket, key, versionId);
+    const reply = await this.#askPartition<HeadObjectReply>(
+      route,
+      (epoch, replyTo) => ({ kind: "HeadObject", epoch, bucket: route.bucket, key, ...(versionId === undefined ? {} : { versionId }), replyTo }),
+      true,
+    );
+    switch (reply.outcome) {
+      case "object":
+        return { kind: "object", record: reply.record };
+      case "deleteMarker":
+        return { kind: "deleteMarker", marker: reply.marker };
+      default:
+        return reply.outcome;
+    }
+  }
+
+  async #deleteObject(
+    route: KeyRoute,
+    key: string,
+    options: { readonly versionId?: string; readonly nowMs: number; readonly versionSuffix: string },
+  ): Promise<DeleteResult | "no-such-bucket"> {
+    if (!this.#partitioned()) return this.#catalog.deleteObject(route.bucket, key, options);
+    const reply = await this.#askPartition<DeleteObjectReply>(
+      route,
+      (epoch, replyTo) => ({
+        kind: "DeleteObject",
+        epoch,
+        bucket: route.bucket,
+        key,
+        ...(options.versionId === undefined ? {} : { versionId: options.versionId }),
+        versionSuffix: options.versionSuffix,
+        nowMs: options.nowMs,
+        replyTo,
+      }),
+      // A second delete of the current version would add a second delete marker.
+      false,
+    );
+    if (reply.outcome === "no-such-bucket") return reply.outcome;
+    return { deleteMarker: reply.deleteMarker, ...(reply.versionId === undefined ? {} : { versionId: reply.versionId }), freed: reply.freed };
+  }
+
+  /**
+   * Empties the caches of a deleted bucket's partitions wherever they run
+   * (best effort, one bounded ask each): their "absent" entries must not
+   * answer for a bucket that is gone. Hostings that keep the actors
+   * running after a deletion call it from `retire`.
+   */
+  async clearPartitionCaches(bucket: string, partitionCount: number): Promise<void> {
+    await Promise.all(
+      Array.from({ length: partitionCount }, async (_, partition) => {
+        const target = this.#view().partitionRef?.(bucket, partition);
+        if (target === undefined) return;
+        await this.#host.ask<BucketPartitionMessage, ClearCacheReply | Fault>(
+          target.ref,
+          (replyTo) => ({ kind: "ClearCache", epoch: target.epoch, replyTo }),
+          this.#askTimeoutMs,
+        );
+      }),
+    );
+  }
+
   // ---- freeing ----
 
   /** Frees data that a commit just made garbage, in the background; what fails stays for the Janitor. */
@@ -901,6 +1179,13 @@ function concatenate(pieces: readonly Uint8Array[], total: number): Uint8Array {
     out.set(piece, offset);
     offset += piece.byteLength;
   }
+  return out;
+}
+
+/** Headers without undefined fields: a message that crosses the wire carries only present ones. */
+function definedHeaders(headers: ObjectHeaders): ObjectHeaders {
+  const out: ObjectHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name as keyof ObjectHeaders] = value;
   return out;
 }
 

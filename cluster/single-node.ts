@@ -1,6 +1,8 @@
 /**
  * A one-node Cairn: the nact host, one disk actor per disk directory, one
- * placement-group actor per PG, the embedded `lmdb` metadata store, and the
+ * placement-group actor per PG, the bucket-partition actors of every bucket
+ * in use (spawned when a bucket is created or first used after a start, so
+ * a restart starts every cache cold), the embedded `lmdb` metadata store, and the
  * S3 gateway on Bun.serve. This is what `npm start` runs; the fleet (issue 4)
  * grows out of it.
  */
@@ -10,9 +12,10 @@ import { diskActorPath, diskBehavior } from "../actors/disk/index.ts";
 import type { DiskMessage, SyncDiskReply } from "../actors/disk/protocol.ts";
 import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createS3Handler, serveBun } from "../gateway/index.ts";
-import { ObjectService, type PlacementView } from "./object-service.ts";
+import { ObjectService, type PartitionHosting, type PlacementView } from "./object-service.ts";
 import { Janitor } from "./janitor.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
+import { bucketPartitionActorPath, bucketPartitionBehavior, type BucketPartitionMessage } from "../actors/bucket-partition/index.ts";
 import { actingSet, actingSetWidthMax, eligibleDiskCount, placementVersionCurrent, type ClusterMap } from "./placement/index.ts";
 import type { ErasureScheme } from "./erasure/index.ts";
 import { clusterMapMismatch, loadOrCreateClusterMap } from "./cluster-map-store.ts";
@@ -98,10 +101,41 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     placementGroups.push(await host.spawn(placementGroupActorPath(placementGroupId), behavior));
   }
 
+  // Bucket partitions: one process is the only writer, so they need no owner
+  // fence; their epoch is the map's. Spawns of one bucket are serialized.
+  const partitionActors = new Map<string, ActorRef<BucketPartitionMessage>>();
+  const partitionName = (bucket: string, partition: number): string => `${bucket}\u0000${partition}`;
+  let partitionSpawns: Promise<unknown> = Promise.resolve();
+  const partitions: PartitionHosting = {
+    ensure(bucket, partitionCount) {
+      const spawned = partitionSpawns.then(async () => {
+        for (let partition = 0; partition < partitionCount; partition += 1) {
+          if (partitionActors.has(partitionName(bucket, partition))) continue;
+          const ref = await host.spawn(bucketPartitionActorPath(bucket, partition), bucketPartitionBehavior({ bucket, partition, store, epoch: map.epoch }));
+          partitionActors.set(partitionName(bucket, partition), ref);
+        }
+        return undefined;
+      });
+      partitionSpawns = spawned.catch(() => undefined);
+      return spawned;
+    },
+    async retire(bucket, partitionCount) {
+      // Stopped, so a bucket created again under the name starts with cold caches.
+      for (let partition = 0; partition < partitionCount; partition += 1) {
+        const ref = partitionActors.get(partitionName(bucket, partition));
+        partitionActors.delete(partitionName(bucket, partition));
+        if (ref !== undefined) await host.stop(ref);
+      }
+    },
+  };
   const view: PlacementView = {
     epoch: map.epoch,
     diskRef: (diskId) => disks.get(diskId),
     placementGroupRef: (placementGroupId) => placementGroups[placementGroupId],
+    partitionRef: (bucket, partition) => {
+      const ref = partitionActors.get(partitionName(bucket, partition));
+      return ref === undefined ? undefined : { ref, epoch: map.epoch };
+    },
   };
   const service = new ObjectService({
     host,
@@ -112,6 +146,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     storageClasses: config.storageClasses,
     writeQuorum: config.writeQuorum,
     ...(config.preparingMaxAgeMs === undefined ? {} : { preparingMaxAgeMs: config.preparingMaxAgeMs }),
+    partitions,
   });
   const secrets = new Map([[config.credentials.accessKeyId, config.credentials.secretAccessKey]]);
   const handler = createS3Handler({
