@@ -191,7 +191,8 @@ export interface ClearRangeOptions extends BatchedWorkOptions<Uint8Array> {
   readonly readBatchPairs?: number;
   /**
    * Work done for each pair before it is cleared, in the same transaction
-   * (e.g. recording an object's data as garbage). Its writes count against the budget.
+   * (e.g. recording an object's data as garbage). Its writes count against the
+   * budget; writes inside `range` would be cleared with it, so they go elsewhere.
    */
   readonly onPair?: (tx: MetaTransaction, pair: KeyValue) => void | Promise<void>;
 }
