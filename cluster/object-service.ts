@@ -880,10 +880,14 @@ export class ObjectService implements ObjectBackend {
     idempotent: boolean,
   ): Promise<R> {
     let last: Fault = fault("Unreachable", `partition ${route.bucket}/${route.partition} is not hosted anywhere now`);
+    // A partition no map names (a bucket made before partitions existed, or one whose creation
+    // answered 503) is made reachable once per request: `ensure` itself waits, bounded.
+    let ensured = false;
     for (let attempt = 0; attempt < this.#partitionAttemptsMax; attempt += 1) {
       if (attempt > 0) await this.#host.clock.sleep(this.#partitionRetryDelayMs);
       let target = this.#view().partitionRef?.(route.bucket, route.partition);
-      if (target === undefined && this.#partitions !== undefined) {
+      if (target === undefined && this.#partitions !== undefined && !ensured) {
+        ensured = true;
         const refused = await this.#partitions.ensure(route.bucket, route.partitionCount);
         if (refused !== undefined) last = refused;
         target = this.#view().partitionRef?.(route.bucket, route.partition);

@@ -10,11 +10,13 @@
  * 3. the disk actors of a storage node (cross-node messages checked against
  *    the disk protocol's schema);
  * 4. the ClusterManager (every node runs one; the lease holder acts) and the
- *    NodeAgent, which starts and stops the placement-group actors the fleet
- *    map assigns to this run;
+ *    NodeAgent, which starts and stops the placement-group and
+ *    bucket-partition actors the fleet map assigns to this run (each with
+ *    its assignment's epoch and the owner fence);
  * 5. on a gateway node, the S3 endpoint over the object service, which reads
- *    the fleet map (polled from the store) to find disks and PG actors
- *    wherever they live;
+ *    the fleet map (polled from the store) to find disks, PG and partition
+ *    actors wherever they live; CreateBucket registers the bucket's
+ *    partitions with the ClusterManager and waits, bounded, until they run;
  * 6. the ready file (`fleet-launcher.ts`), once this run is in the map.
  *
  * SIGTERM or SIGINT stops it cleanly in the reverse order.
@@ -24,15 +26,33 @@ import { diskActorPath, diskBehavior } from "../../actors/disk/index.ts";
 import { DiskMessage, type SyncDiskReply } from "../../actors/disk/protocol.ts";
 import { placementGroupActorPath, placementGroupBehavior } from "../../actors/placement-group/index.ts";
 import { PlacementGroupMessage } from "../../actors/placement-group/protocol.ts";
-import { clusterManagerActorPath, clusterManagerBehavior, ClusterManagerMessage } from "../../actors/cluster-manager/index.ts";
+import {
+  clusterManagerActorPath,
+  clusterManagerBehavior,
+  ClusterManagerMessage,
+  registerPartitionsBatchMax,
+  type RegisterPartitionsReply,
+} from "../../actors/cluster-manager/index.ts";
+import { bucketPartitionActorPath, bucketPartitionBehavior } from "../../actors/bucket-partition/index.ts";
+import { BucketPartitionMessage, type StatBucketPartitionReply } from "../../actors/bucket-partition/protocol.ts";
 import { nodeAgentActorPath, nodeAgentBehavior, NodeAgentMessage } from "../../actors/node-agent/index.ts";
 import { createS3Handler, serveBun, type BunS3Server } from "../../gateway/index.ts";
-import { actorRef, createNactHost, createWebSocketTransport, isFault, systemClock, type ActorRef, type Host } from "../../runtime/index.ts";
+import {
+  actorRef,
+  createNactHost,
+  createWebSocketTransport,
+  fault,
+  isFault,
+  systemClock,
+  type ActorRef,
+  type Fault,
+  type Host,
+} from "../../runtime/index.ts";
 import { loadRootCredentials } from "../credentials.ts";
-import { checkOwner, readFleetMap, registerNode, type FleetMap, type Unit } from "../membership/index.ts";
+import { checkOwner, readFleetMap, registerNode, unitText, type FleetMap, type Unit } from "../membership/index.ts";
 import { ObjectCatalog, openFoundationDbStore, openLmdbStore, stopFoundationDbNetwork, type MetaStore } from "../metadata/index.ts";
 import { Janitor } from "../janitor.ts";
-import { ObjectService, type PlacementView } from "../object-service.ts";
+import { ObjectService, type PartitionHosting, type PlacementView } from "../object-service.ts";
 import { actingSet } from "../placement/index.ts";
 import { defaultStorageClasses, defaultWriteQuorum, parseStorageClasses, parseWriteQuorum } from "../storage-classes.ts";
 import { fleetNode, type Fleet } from "./fleet-file.ts";
@@ -51,6 +71,8 @@ export interface FleetTiming {
   readonly mapPollMs: number;
   /** Time between Janitor runs on each gateway. */
   readonly janitorIntervalMs: number;
+  /** How long CreateBucket waits for its partitions to be assigned and running before it answers 503. */
+  readonly partitionStartWaitMs: number;
 }
 
 export const defaultFleetTiming: FleetTiming = {
@@ -62,6 +84,7 @@ export const defaultFleetTiming: FleetTiming = {
   rebalanceMovesPerTickMax: 8,
   mapPollMs: 100,
   janitorIntervalMs: 60_000,
+  partitionStartWaitMs: 10_000,
 };
 
 const syncTimeoutMs = 60_000;
@@ -136,10 +159,25 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
   };
 
   const placementGroups = new Map<number, ActorRef<PlacementGroupMessage>>();
+  const bucketPartitions = new Map<string, ActorRef<BucketPartitionMessage>>();
   const startUnit = async (unit: Unit, epoch: number): Promise<void> => {
-    if (unit.kind !== "placementGroup") {
-      // Bucket partitions arrive with the metadata model (issue 5); none is registered before then.
-      nodeLog({ level: "warn", event: "unit-kind-not-hosted", unit });
+    if (unit.kind === "bucketPartition") {
+      const existing = bucketPartitions.get(unitText(unit));
+      if (existing !== undefined) await host.stop(existing);
+      const ref = await host.spawn(
+        bucketPartitionActorPath(unit.bucket, unit.partition),
+        bucketPartitionBehavior({
+          bucket: unit.bucket,
+          partition: unit.partition,
+          store,
+          epoch,
+          // Every transaction proves, inside itself, that this run still owns the partition at this epoch.
+          fence: (tx) => checkOwner(tx, unit, { nodeId, incarnation, epoch }),
+          onFenced: () => host.tell<NodeAgentMessage>(actorRef(nodeId, incarnation, nodeAgentActorPath), { kind: "ReportFenced", unit, epoch }),
+        }),
+        { wireSchema: BucketPartitionMessage },
+      );
+      bucketPartitions.set(unitText(unit), ref);
       return;
     }
     const current = await refreshMap();
@@ -163,7 +201,12 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     placementGroups.set(unit.placementGroupId, ref);
   };
   const stopUnit = async (unit: Unit): Promise<void> => {
-    if (unit.kind !== "placementGroup") return;
+    if (unit.kind === "bucketPartition") {
+      const ref = bucketPartitions.get(unitText(unit));
+      bucketPartitions.delete(unitText(unit));
+      if (ref !== undefined) await host.stop(ref);
+      return;
+    }
     const ref = placementGroups.get(unit.placementGroupId);
     placementGroups.delete(unit.placementGroupId);
     if (ref !== undefined) await host.stop(ref);
@@ -218,6 +261,13 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       return view;
     };
     const catalog = new ObjectCatalog(store);
+    let clearCaches: (bucket: string, partitionCount: number) => Promise<void> = async () => undefined;
+    const partitions: PartitionHosting = {
+      ensure: (bucket, partitionCount) => ensurePartitions(bucket, partitionCount, currentView),
+      // The units stay registered and assigned (the ClusterManager has no way to forget one yet):
+      // their actors idle, and serve the bucket again if it is created again.
+      retire: (bucket, partitionCount) => clearCaches(bucket, partitionCount).catch(() => undefined),
+    };
     const service = new ObjectService({
       host,
       catalog,
@@ -226,7 +276,10 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       storageClasses,
       writeQuorum,
       askTimeoutMs,
+      partitions,
+      partitionRetryDelayMs: timing.mapPollMs,
     });
+    clearCaches = (bucket, partitionCount) => service.clearPartitionCaches(bucket, partitionCount);
     const secrets = new Map([[credentials.accessKeyId, credentials.secretAccessKey]]);
     const handler = createS3Handler({
       backend: service,
@@ -285,6 +338,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     const diskNode = new Map<string, string>();
     for (const placementHost of current.placement.hosts) for (const disk of placementHost.disks) diskNode.set(disk.diskId, placementHost.hostId);
     const placementGroupNode = new Map(current.placementGroups.map((entry) => [entry.placementGroupId, entry.nodeId]));
+    const partitionEntries = new Map(current.partitions.map((entry) => [`${entry.bucket}\u0000${entry.partition}`, entry]));
     return {
       epoch: current.epoch,
       diskRef(diskId) {
@@ -297,7 +351,58 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
         const ownerIncarnation = owner === undefined ? undefined : liveIncarnation.get(owner);
         return ownerIncarnation === undefined ? undefined : actorRef<PlacementGroupMessage>(owner!, ownerIncarnation, placementGroupActorPath(placementGroupId));
       },
+      partitionRef(bucket, partition) {
+        const entry = partitionEntries.get(`${bucket}\u0000${partition}`);
+        const ownerIncarnation = entry === undefined ? undefined : liveIncarnation.get(entry.nodeId);
+        if (entry === undefined || ownerIncarnation === undefined) return undefined;
+        return { ref: actorRef<BucketPartitionMessage>(entry.nodeId, ownerIncarnation, bucketPartitionActorPath(bucket, partition)), epoch: entry.epoch };
+      },
     };
+  }
+
+  /**
+   * Makes a bucket's partitions run somewhere: registers them with the
+   * ClusterManager (idempotent; any node's manager writes the registration,
+   * the lease holder assigns it at its next tick), then waits, at most
+   * `partitionStartWaitMs`, until the map assigns each to a live node and
+   * its actor answers at the assignment's epoch.
+   */
+  async function ensurePartitions(bucket: string, partitionCount: number, view: () => PlacementView): Promise<Fault | undefined> {
+    const all = Array.from({ length: partitionCount }, (_, partition) => partition);
+    const running = async (partition: number): Promise<boolean> => {
+      const route = view().partitionRef?.(bucket, partition);
+      if (route === undefined) return false;
+      const reply = await host.ask<BucketPartitionMessage, StatBucketPartitionReply | Fault>(
+        route.ref,
+        (replyTo) => ({ kind: "StatBucketPartition", epoch: route.epoch, replyTo }),
+        askTimeoutMs,
+      );
+      return !isFault(reply) && reply.epoch === route.epoch && !reply.fenced;
+    };
+    let waiting = all.filter((partition) => view().partitionRef?.(bucket, partition) === undefined);
+    if (waiting.length > 0) {
+      const manager = actorRef<ClusterManagerMessage>(nodeId, incarnation, clusterManagerActorPath);
+      for (let start = 0; start < waiting.length; start += registerPartitionsBatchMax) {
+        const batch = waiting.slice(start, start + registerPartitionsBatchMax).map((partition) => ({ bucket, partition }));
+        const reply = await host.ask<ClusterManagerMessage, RegisterPartitionsReply | Fault>(
+          manager,
+          (replyTo) => ({ kind: "RegisterPartitions", partitions: batch, replyTo }),
+          askTimeoutMs,
+        );
+        if (isFault(reply)) return reply;
+      }
+    }
+    waiting = all;
+    const deadline = clock.monotonicMs() + timing.partitionStartWaitMs;
+    for (;;) {
+      const answers = await Promise.all(waiting.map(running));
+      waiting = waiting.filter((_, index) => !answers[index]);
+      if (waiting.length === 0) return undefined;
+      if (clock.monotonicMs() > deadline) {
+        return fault("Unreachable", `bucket ${bucket}: partitions ${waiting.join(", ")} not running within ${timing.partitionStartWaitMs} ms`);
+      }
+      await clock.sleep(timing.mapPollMs);
+    }
   }
 }
 
