@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { compareBytes } from "./bytes.ts";
 import {
+  multipartPartKey,
+  multipartPartRange,
+  multipartUploadKey,
+  multipartUploadRange,
   bucketKey,
   bucketRange,
   garbageRange,
@@ -111,5 +118,28 @@ describe("keyspace", () => {
     expect(within(pendingKey("d"), partitionUnitRange())).toBe(false);
     expect(partitionUnitFromStoredKey(partitionUnitKey("b\u0000x", 7))).toEqual({ bucket: "b\u0000x", partition: 7 });
     expect(() => partitionUnitFromStoredKey(nodeKey("n1"))).toThrow();
+  });
+});
+
+describe("the documented key layout", () => {
+  test("cluster/README.md's table names every subspace keyspace.ts builds, and nothing else", () => {
+    const source = readFileSync(join(import.meta.dir, "keyspace.ts"), "utf8");
+    const built = new Set([...source.matchAll(/encode\(\["([a-z]+)"/g)].map((match) => match[1]!));
+    const readme = readFileSync(join(import.meta.dir, "../README.md"), "utf8");
+    const documented = new Set([...readme.matchAll(/^\| `\("([a-z]+)"/gm)].map((match) => match[1]!));
+    expect(built.size).toBeGreaterThan(15);
+    expect([...documented].sort()).toEqual([...built].sort());
+  });
+
+  test("multipart keys: a key's uploads in upload-id order, an upload's parts in part-number order", () => {
+    const uploads = ["0001", "0002", "0010"].map((uploadId) => multipartUploadKey("b", "k", uploadId));
+    expect([...uploads].sort(compareBytes)).toEqual(uploads);
+    const parts = [1, 2, 10, 10_000].map((partNumber) => multipartPartKey("b", "u1", partNumber));
+    expect([...parts].sort(compareBytes)).toEqual(parts);
+    const range = multipartPartRange("b", "u1");
+    for (const part of parts) expect(compareBytes(range.begin, part) <= 0 && compareBytes(part, range.end) < 0).toBe(true);
+    expect(compareBytes(multipartPartKey("b", "u10", 1), range.end) >= 0 || compareBytes(multipartPartKey("b", "u10", 1), range.begin) < 0).toBe(true);
+    const uploadRange = multipartUploadRange("b");
+    expect(compareBytes(uploadRange.begin, uploads[0]!) <= 0 && compareBytes(uploads[2]!, uploadRange.end) < 0).toBe(true);
   });
 });

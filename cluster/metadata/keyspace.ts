@@ -13,6 +13,8 @@
  * | `("on", bucket, key)`      | the order of the key's null version, when it has one |
  * | `("it", bucket, key, token)` | idempotency token → the version its PUT committed |
  * | `("ix", expiresMs, bucket, key, token)` | expiry index of idempotency tokens, oldest first |
+ * | `("u", bucket, key, uploadId)` | a multipart upload in progress (issue 6)   |
+ * | `("up", bucket, uploadId, partNumber)` | a part of that upload (issue 6)     |
  * | `("c", accessKeyId)`       | credentials                                   |
  * | `("m",)`                   | the cluster map (hosts, disks, PG count)      |
  * | `("pg", pg, "d", dataId)`  | a placement group's index: data it stores     |
@@ -210,6 +212,33 @@ export function idempotencyExpiryFromStoredKey(stored: Uint8Array): { expiresMs:
     throw new Error("idempotencyExpiryFromStoredKey: not an expiry index key");
   }
   return { expiresMs, bucket, key, token };
+}
+
+/**
+ * The key of a multipart upload in progress (records arrive with issue 6).
+ * Uploads of a key sort by upload id, which the creator makes time-ordered,
+ * so ListMultipartUploads reads (key, initiation) order straight from the range.
+ */
+export function multipartUploadKey(bucket: string, key: string, uploadId: string): Uint8Array {
+  return encode(["u", bucket, key, uploadId]);
+}
+
+/** Every upload in progress in a bucket, in (key, upload id) order. */
+export function multipartUploadRange(bucket: string): KeyRange {
+  return tupleRange(encode(["u", bucket]));
+}
+
+/**
+ * The key of part `partNumber` of an upload. The bucket leads so that a
+ * bucket's parts are one range; part numbers (1 to 10,000) sort numerically.
+ */
+export function multipartPartKey(bucket: string, uploadId: string, partNumber: number): Uint8Array {
+  return encode(["up", bucket, uploadId, partNumber]);
+}
+
+/** Every part of one upload, in part-number order. */
+export function multipartPartRange(bucket: string, uploadId: string): KeyRange {
+  return tupleRange(encode(["up", bucket, uploadId]));
 }
 
 /** The key of the credentials of an access key id. */
