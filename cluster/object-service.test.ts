@@ -1,7 +1,10 @@
 /**
  * The striped data path against real disk and PG actors on a nact host, with
  * disks taken away: the write quorum, damage recorded for healing, and
- * degraded reads decoding from parity.
+ * degraded reads decoding from parity. Metadata goes through real
+ * bucket-partition actors (spawned on demand, as on one node): HEADs served
+ * from their caches, the PREPARE short-circuit of a retried PUT, retries of
+ * requests refused as `Fenced`, and partitions made reachable by CreateBucket.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,10 +17,17 @@ import {
   type PlacementGroupMessage,
   type StatPlacementGroupReply,
 } from "../actors/placement-group/index.ts";
+import {
+  bucketPartitionActorPath,
+  bucketPartitionBehavior,
+  bucketPartitionOf,
+  type BucketPartitionMessage,
+  type StatBucketPartitionReply,
+} from "../actors/bucket-partition/index.ts";
 import { FaultError, type ObjectInfo } from "../gateway/index.ts";
-import { createNactHost, isFault, randomSeed, seededRandom, type ActorRef, type Host } from "../runtime/index.ts";
-import { ObjectCatalog, openLmdbStore, type MetaStore } from "./metadata/index.ts";
-import { ObjectService } from "./object-service.ts";
+import { createNactHost, fault, isFault, randomSeed, seededRandom, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
+import { ObjectCatalog, openLmdbStore, pendingRange, type MetaStore } from "./metadata/index.ts";
+import { ObjectService, type PartitionHosting, type PartitionRoute, type PlacementView } from "./object-service.ts";
 import { actingSet, placementGroupOf, type ClusterMap } from "./placement/index.ts";
 
 const seed = Number(process.env.CAIRN_TEST_SEED ?? randomSeed());
@@ -35,7 +45,26 @@ let store: MetaStore;
 let host: Host;
 let disks: Map<string, ActorRef<DiskMessage>>;
 let placementGroups: ActorRef<PlacementGroupMessage>[];
+let partitionActors: Map<string, ActorRef<BucketPartitionMessage>>;
+let partitions: PartitionHosting;
+/** Replaces the route the view gives for a partition (tests of fencing); undefined = the real one. */
+let routeOverride: ((bucket: string, partition: number, real: PartitionRoute | undefined) => PartitionRoute | undefined) | undefined;
+let ensureCalls: string[];
+let ensureRefusal: Fault | undefined;
 let service: ObjectService;
+
+function view(): PlacementView {
+  return {
+    epoch: 1,
+    diskRef: (diskId) => disks.get(diskId),
+    placementGroupRef: (id) => placementGroups[id],
+    partitionRef: (bucket, partition) => {
+      const ref = partitionActors.get(`${bucket}/${partition}`);
+      const real = ref === undefined ? undefined : { ref, epoch: 1 };
+      return routeOverride === undefined ? real : routeOverride(bucket, partition, real);
+    },
+  };
+}
 
 beforeEach(async () => {
   directory = mkdtempSync(join(tmpdir(), "cairn-object-service-"));
@@ -47,11 +76,39 @@ beforeEach(async () => {
   for (let id = 0; id < map.placementGroupCount; id += 1) {
     placementGroups.push(await host.spawn(placementGroupActorPath(id), placementGroupBehavior({ placementGroupId: id, store, diskIds: actingSet(id, map, 6), epoch: 1 })));
   }
+  partitionActors = new Map();
+  routeOverride = undefined;
+  ensureCalls = [];
+  ensureRefusal = undefined;
+  partitions = {
+    async ensure(bucket, partitionCount) {
+      ensureCalls.push(bucket);
+      if (ensureRefusal !== undefined) return ensureRefusal;
+      for (let partition = 0; partition < partitionCount; partition += 1) {
+        if (partitionActors.has(`${bucket}/${partition}`)) continue;
+        partitionActors.set(
+          `${bucket}/${partition}`,
+          await host.spawn(bucketPartitionActorPath(bucket, partition), bucketPartitionBehavior({ bucket, partition, store, epoch: 1 })),
+        );
+      }
+      return undefined;
+    },
+    async retire(bucket, partitionCount) {
+      for (let partition = 0; partition < partitionCount; partition += 1) {
+        const ref = partitionActors.get(`${bucket}/${partition}`);
+        partitionActors.delete(`${bucket}/${partition}`);
+        if (ref !== undefined) await host.stop(ref);
+      }
+    },
+  };
   service = new ObjectService({
     host,
     catalog: new ObjectCatalog(store),
     placementGroupCount: map.placementGroupCount,
-    view: () => ({ epoch: 1, diskRef: (diskId) => disks.get(diskId), placementGroupRef: (id) => placementGroups[id] }),
+    view,
+    partitions,
+    partitionRetryDelayMs: 1,
+    partitionAttemptsMax: 5,
     storageClasses: new Map([["STANDARD", { dataShards: 4, parityShards: 2 }]]),
     // Small stripes, so a few hundred KiB make many of them.
     shardBytes: 16 * 1024,
@@ -184,5 +241,114 @@ describe("object service: versioning", () => {
     expect(page !== "no-such-bucket" && page.isTruncated && page.nextKeyMarker).toBe("v");
     expect(await service.headObject("b", "v", "0000000000000000000000000000zzzz")).toBe("no-such-version");
     expect(await service.deleteBucket("b")).toBe("not-empty");
+  });
+});
+
+async function statPartition(bucket: string, key: string): Promise<StatBucketPartitionReply> {
+  const ref = partitionActors.get(`${bucket}/${bucketPartitionOf(key, 4)}`)!;
+  const reply = await host.ask<BucketPartitionMessage, StatBucketPartitionReply>(ref, (replyTo) => ({ kind: "StatBucketPartition", epoch: 1, replyTo }), 10_000);
+  if (isFault(reply)) throw new Error(reply.detail);
+  return reply;
+}
+
+async function pendingCount(): Promise<number> {
+  const range = pendingRange();
+  return store.transact(async (tx) => (await tx.getRange(range.begin, range.end, { limit: 1_000 })).length);
+}
+
+describe("object service: through bucket partitions", () => {
+  test("CreateBucket spawns the bucket's partitions before it answers; HEAD and GET are served from the partition's cache", async () => {
+    expect(ensureCalls).toEqual(["b"]);
+    expect([...partitionActors.keys()].sort()).toEqual(["b/0", "b/1", "b/2", "b/3"]);
+    const bytes = bytesOf(20_000);
+    await put("cached", bytes);
+    const before = await statPartition("b", "cached");
+    expect(Buffer.from(await get("cached")).equals(Buffer.from(bytes))).toBe(true);
+    expect(Buffer.from(await get("cached")).equals(Buffer.from(bytes))).toBe(true);
+    const after = await statPartition("b", "cached");
+    // The commit left the record in the cache: both lookups were hits.
+    expect(after.cacheHits - before.cacheHits).toBe(2);
+    expect(after.cacheMisses - before.cacheMisses).toBe(0);
+    const deleted = await service.deleteObject("b", "cached");
+    expect(deleted).toEqual({ deleteMarker: false });
+    expect(await service.headObject("b", "cached")).toBe("no-such-key");
+  });
+
+  test("a retried PUT whose token committed is answered at PREPARE: the same version, its body stored nowhere", async () => {
+    await service.putBucketVersioning("b", "Enabled");
+    const input = { bucket: "b", key: "retry", headers: {}, userMetadata: {}, storageClass: "STANDARD", idempotencyToken: "token-7" };
+    const first = await service.putObject({ ...input, body: chunked(bytesOf(30_000)) });
+    if (first === "no-such-bucket") throw new Error("no bucket");
+    const pendingBefore = await pendingCount();
+    let bodyBytesRead = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const piece of chunked(bytesOf(30_000))) {
+        bodyBytesRead += piece.byteLength;
+        yield piece;
+      }
+    }
+    const again = await service.putObject({ ...input, body: counted() });
+    if (again === "no-such-bucket") throw new Error("no bucket");
+    expect(again.versionId).toBe(first.versionId);
+    expect(again.dataId).toBe(first.dataId);
+    // The body was drained (the client sent it) but nothing new was prepared or written.
+    expect(bodyBytesRead).toBe(30_000);
+    expect(await pendingCount()).toBe(pendingBefore);
+    const page = await service.listObjectVersions({ bucket: "b", prefix: "retry", delimiter: "", keyMarker: "", versionIdMarker: "", maxKeys: 10 });
+    expect(page !== "no-such-bucket" && page.entries.length).toBe(1);
+  });
+
+  test("requests refused as Fenced (a stale route) are retried with the view as it is then; a route that stays stale fails as Fenced", async () => {
+    await put("k", bytesOf(1_000));
+    let staleAnswers = 2;
+    routeOverride = (_bucket, _partition, real) => {
+      if (real === undefined || staleAnswers === 0) return real;
+      staleAnswers -= 1;
+      return { ref: real.ref, epoch: 0 };
+    };
+    const info = await service.headObject("b", "k");
+    expect(typeof info !== "string" && !("deleteMarker" in info) && info.sizeBytes).toBe(1_000);
+    expect(staleAnswers).toBe(0);
+    // A commit is retried on Fenced too: the refusal proves it had no effect. Routes asked for:
+    // the PREPARE's, the COMMIT's (stale), the COMMIT's again.
+    let routesAsked = 0;
+    routeOverride = (_bucket, _partition, real) => {
+      routesAsked += 1;
+      return real !== undefined && routesAsked === 2 ? { ref: real.ref, epoch: 0 } : real;
+    };
+    const committed = await put("k2", bytesOf(2_000));
+    expect(routesAsked).toBe(3);
+    expect(committed.sizeBytes).toBe(2_000);
+    routeOverride = (_bucket, _partition, real) => (real === undefined ? undefined : { ref: real.ref, epoch: 0 });
+    const refused = await service.headObject("b", "k").catch((error: unknown) => error);
+    expect(refused instanceof FaultError && refused.value.fault).toBe("Fenced");
+  });
+
+  test("CreateBucket answers a fault when its partitions cannot be made reachable, with the bucket created; a retry makes them reachable", async () => {
+    ensureRefusal = fault("Unreachable", "no partition host");
+    const refused = await service.createBucket("later").catch((error: unknown) => error);
+    expect(refused instanceof FaultError && refused.value.fault).toBe("Unreachable");
+    expect(await service.headBucket("later")).toBeDefined();
+    ensureRefusal = undefined;
+    expect(await service.createBucket("later")).toBe("exists");
+    expect([...partitionActors.keys()].filter((name) => name.startsWith("later/")).length).toBe(4);
+  });
+
+  test("a bucket whose partitions were never started (made before partitions existed) gets them at its first request", async () => {
+    await new ObjectCatalog(store).createBucket("legacy", 1);
+    expect(await service.headObject("legacy", "k")).toBe("no-such-key");
+    expect(ensureCalls).toContain("legacy");
+    expect(partitionActors.has(`legacy/${bucketPartitionOf("k", 4)}`)).toBe(true);
+  });
+
+  test("DeleteBucket retires the partitions; the bucket made again gets fresh ones", async () => {
+    await put("x", bytesOf(100));
+    expect(await service.headObject("b", "absent-key")).toBe("no-such-key");
+    expect(await service.deleteObject("b", "x")).toEqual({ deleteMarker: false });
+    expect(await service.deleteBucket("b")).toBe("deleted");
+    expect([...partitionActors.keys()].filter((name) => name.startsWith("b/"))).toEqual([]);
+    expect(await service.headObject("b", "absent-key")).toBe("no-such-bucket");
+    expect(await service.createBucket("b")).toBe("created");
+    expect(await service.headObject("b", "absent-key")).toBe("no-such-key");
   });
 });
