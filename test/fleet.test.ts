@@ -9,9 +9,24 @@
  *
  * The failover time is measured and printed, never asserted (tests do not
  * assert wall-clock times); `bench/failover.ts` records it over many kills.
+ *
+ * Bucket partitions: a bucket created through one gateway has its
+ * partitions assigned and running before CreateBucket answers; its objects
+ * are written, read, overwritten and deleted through every gateway (all
+ * metadata writes of a key go through its partition's one owner); and when
+ * the node hosting some of its partitions is killed, those partitions run
+ * elsewhere and their keys stay writable and readable.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { bucketPartitionOf } from "../actors/bucket-partition/index.ts";
 import { placementGroupOf } from "../cluster/placement/index.ts";
 import { randomSeed, seededRandom, systemClock } from "../runtime/index.ts";
 import { bodyOf, md5, startFleet, type TestFleet } from "./support/fleet.ts";
@@ -195,5 +210,98 @@ describe("a 5-node fleet on 127.0.0.1", () => {
       }
       expect({ key, md5: md5(bytes) }).toEqual({ key, md5: md5(bodyOf(key, sizeBytes)) });
     }
+  }, 240_000);
+  test("a bucket's partitions run before CreateBucket answers; every gateway writes and reads through them; a killed node's partitions move and their keys stay writable", async () => {
+    const bucket = "partitioned";
+    const partitionCount = 4;
+    await fleet.clients.get("n2")!.send(new CreateBucketCommand({ Bucket: bucket }));
+    const created = await fleet.currentMap();
+    const assigned = created.partitions.filter((entry) => entry.bucket === bucket);
+    expect(assigned.map((entry) => entry.partition).sort()).toEqual([0, 1, 2, 3]);
+
+    // Written through each gateway, read back through every gateway (HEAD and GET).
+    const contents = new Map<string, Uint8Array>();
+    for (const [index, gateway] of nodeIds.entries()) {
+      for (let copy = 0; copy < 4; copy += 1) {
+        const key = `from-${gateway}/${copy}`;
+        const body = bodyOf(`${key}#${index}`, 1_000 + copy);
+        await fleet.clients.get(gateway)!.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+        contents.set(key, body);
+      }
+    }
+    const partitionsUsed = new Set([...contents.keys()].map((key) => bucketPartitionOf(key, partitionCount)));
+    expect(partitionsUsed.size).toBe(partitionCount);
+    for (const [key, body] of contents) {
+      for (const gateway of nodeIds) {
+        const client = fleet.clients.get(gateway)!;
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        expect({ key, gateway, size: head.ContentLength }).toEqual({ key, gateway, size: body.byteLength });
+        const reply = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        expect({ key, gateway, md5: md5(await reply.Body!.transformToByteArray()) }).toEqual({ key, gateway, md5: md5(body) });
+      }
+    }
+    // An overwrite through one gateway and a delete through another are seen by every gateway at once:
+    // the owner's cache is updated by the write itself.
+    const [overwritten, deleted] = [...contents.keys()];
+    const newer = bodyOf(`${overwritten}#newer`, 777);
+    await fleet.clients.get("n4")!.send(new PutObjectCommand({ Bucket: bucket, Key: overwritten, Body: newer }));
+    contents.set(overwritten!, newer);
+    await fleet.clients.get("n5")!.send(new DeleteObjectCommand({ Bucket: bucket, Key: deleted }));
+    contents.delete(deleted!);
+    for (const gateway of nodeIds) {
+      const client = fleet.clients.get(gateway)!;
+      const reply = await client.send(new GetObjectCommand({ Bucket: bucket, Key: overwritten }));
+      expect({ gateway, md5: md5(await reply.Body!.transformToByteArray()) }).toEqual({ gateway, md5: md5(newer) });
+      const gone = await attempt(async () => {
+        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: deleted }));
+      });
+      expect({ gateway, status: gone.ok ? 200 : gone.status }).toEqual({ gateway, status: 404 });
+    }
+
+    // Kill the node that hosts partition 0 (the map after the first test: every node is up again).
+    const before = await fleet.waitForMap("all nodes up", (map) => map.nodes.every((node) => node.state === "up"));
+    const owner = before.partitions.find((entry) => entry.bucket === bucket && entry.partition === 0)!.nodeId;
+    const moved = before.partitions.filter((entry) => entry.bucket === bucket && entry.nodeId === owner).map((entry) => entry.partition);
+    const survivors = nodeIds.filter((id) => id !== owner);
+    const probes = [...contents.keys()].filter((key) => moved.includes(bucketPartitionOf(key, partitionCount)));
+    expect(probes.length).toBeGreaterThan(0);
+    process.kill(fleet.pidOf(owner), "SIGKILL");
+    const killedAtMs = clock.monotonicMs();
+
+    // Every probe key is overwritten through a survivor as soon as it can be: retried through the gap,
+    // where every failure must be a 503 with an S3 error body.
+    const writableAfterMs: number[] = [];
+    for (const key of probes) {
+      const body = bodyOf(`${key}#after-kill`, 2_000);
+      for (let tries = 0; ; tries += 1) {
+        const gateway = fleet.clients.get(survivors[random.integer(survivors.length)]!)!;
+        const outcome = await attempt(async () => {
+          await gateway.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+        });
+        if (outcome.ok) break;
+        expect({ key, status: outcome.status, hasS3Body: outcome.hasS3Body }).toEqual({ key, status: 503, hasS3Body: true });
+        expect(clock.monotonicMs() - killedAtMs).toBeLessThan(60_000);
+        await clock.sleep(50);
+      }
+      writableAfterMs.push(clock.monotonicMs() - killedAtMs);
+      contents.set(key, body);
+    }
+    console.log(
+      `fleet: ${owner} (hosting partitions ${moved.join(", ")} of ${bucket}) killed; its ${probes.length} keys writable again through survivors after ` +
+        `${Math.round(Math.max(...writableAfterMs))} ms`,
+    );
+    const after = await fleet.waitForMap("owner down", (map) => map.nodes.some((node) => node.nodeId === owner && node.state === "down"));
+    expect(after.partitions.filter((entry) => entry.bucket === bucket && entry.nodeId === owner)).toEqual([]);
+    // Everything reads back, the overwritten keys with their new bytes, through every survivor.
+    for (const [key, body] of contents) {
+      for (const gateway of survivors) {
+        const reply = await fleet.clients.get(gateway)!.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        expect({ key, gateway, md5: md5(await reply.Body!.transformToByteArray()) }).toEqual({ key, gateway, md5: md5(body) });
+      }
+    }
+
+    // Back to a full fleet for whatever runs next.
+    expect(fleet.cairn("fleet", "up", fleet.fleetPath).code).toBe(0);
+    await fleet.waitForMap("owner rejoined", (map) => map.nodes.every((node) => node.state === "up"));
   }, 240_000);
 });
