@@ -107,8 +107,8 @@ beforeEach(async () => {
     placementGroupCount: map.placementGroupCount,
     view,
     partitions,
-    partitionRetryDelayMs: 1,
-    partitionAttemptsMax: 5,
+    retryDelayMs: 1,
+    retryAttemptsMax: 5,
     storageClasses: new Map([["STANDARD", { dataShards: 4, parityShards: 2 }]]),
     // Small stripes, so a few hundred KiB make many of them.
     shardBytes: 16 * 1024,

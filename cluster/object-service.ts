@@ -145,13 +145,16 @@ export interface ObjectServiceOptions {
   /** Spawns or assigns bucket partitions; needed when the view has `partitionRef`. */
   readonly partitions?: PartitionHosting;
   /**
-   * Attempts of a request to a partition that answered `Fenced` (it had no
-   * effect: a map change is under way) or is not reachable yet, with
-   * `partitionRetryDelayMs` between them (defaults 20 and 100 ms: about the
-   * time a fleet takes to move a partition off a dead node's lease).
+   * Attempts of a request to a partition or PG actor that answered `Fenced`
+   * (it had no effect: a map change is under way) or is not reachable (yet:
+   * a moved actor starts on its new node up to a NodeAgent tick after the
+   * map names it), with `retryDelayMs` between them (defaults 20 and 100 ms:
+   * about the time a fleet takes to move an actor off a dead node). PG
+   * messages are all idempotent; partition writes are retried only on
+   * `Fenced`.
    */
-  readonly partitionAttemptsMax?: number;
-  readonly partitionRetryDelayMs?: number;
+  readonly retryAttemptsMax?: number;
+  readonly retryDelayMs?: number;
 }
 
 /** Default bound on a PUT's PREPARING time before its data may be reclaimed. */
@@ -205,8 +208,8 @@ export class ObjectService implements ObjectBackend {
   readonly #preparingMaxAgeMs: number;
   readonly #tokenLifetimeMs: number;
   readonly #partitions: PartitionHosting | undefined;
-  readonly #partitionAttemptsMax: number;
-  readonly #partitionRetryDelayMs: number;
+  readonly #retryAttemptsMax: number;
+  readonly #retryDelayMs: number;
   /**
    * Bucket → partition count. A count never changes while its bucket exists;
    * a bucket deleted and created again under the name (through any gateway)
@@ -241,8 +244,8 @@ export class ObjectService implements ObjectBackend {
     this.#preparingMaxAgeMs = options.preparingMaxAgeMs ?? preparingMaxAgeMsDefault;
     this.#tokenLifetimeMs = options.idempotencyTokenLifetimeMs ?? idempotencyTokenLifetimeMsDefault;
     this.#partitions = options.partitions;
-    this.#partitionAttemptsMax = options.partitionAttemptsMax ?? 20;
-    this.#partitionRetryDelayMs = options.partitionRetryDelayMs ?? 100;
+    this.#retryAttemptsMax = options.retryAttemptsMax ?? 20;
+    this.#retryDelayMs = options.retryDelayMs ?? 100;
     for (const [name, scheme] of options.storageClasses) {
       const quorum = this.#writeQuorum(scheme);
       assert(
@@ -836,12 +839,25 @@ export class ObjectService implements ObjectBackend {
     }));
   }
 
+  /**
+   * Asks the PG's actor wherever the view says it runs. Every PG message is
+   * idempotent (reads, and index entries set or cleared), so a PG not hosted
+   * anywhere yet, one not started yet on its new node (`Unreachable`), or a
+   * refusal at a stale epoch (`Fenced`) is retried, bounded, with the view
+   * as it is then.
+   */
   async #askPlacementGroup<R>(placementGroupId: number, build: (replyTo: ActorRef<R | Fault>) => PlacementGroupMessage): Promise<R> {
-    const ref = this.#view().placementGroupRef(placementGroupId);
-    if (ref === undefined) throw new FaultError(fault("Unreachable", `placement group ${placementGroupId} is not hosted anywhere now`));
-    const reply = await this.#host.ask<PlacementGroupMessage, R | Fault>(ref, build, this.#askTimeoutMs);
-    if (isFault(reply)) throw new FaultError(reply);
-    return reply as R;
+    let last: Fault = fault("Unreachable", `placement group ${placementGroupId} is not hosted anywhere now`);
+    for (let attempt = 0; attempt < this.#retryAttemptsMax; attempt += 1) {
+      if (attempt > 0) await this.#host.clock.sleep(this.#retryDelayMs);
+      const ref = this.#view().placementGroupRef(placementGroupId);
+      if (ref === undefined) continue;
+      const reply = await this.#host.ask<PlacementGroupMessage, R | Fault>(ref, build, this.#askTimeoutMs);
+      if (!isFault(reply)) return reply as R;
+      last = reply;
+      if (reply.fault !== "Unreachable" && reply.fault !== "Fenced") break;
+    }
+    throw new FaultError(last);
   }
 
   // ---- bucket partitions ----
@@ -883,8 +899,8 @@ export class ObjectService implements ObjectBackend {
     // A partition no map names (a bucket made before partitions existed, or one whose creation
     // answered 503) is made reachable once per request: `ensure` itself waits, bounded.
     let ensured = false;
-    for (let attempt = 0; attempt < this.#partitionAttemptsMax; attempt += 1) {
-      if (attempt > 0) await this.#host.clock.sleep(this.#partitionRetryDelayMs);
+    for (let attempt = 0; attempt < this.#retryAttemptsMax; attempt += 1) {
+      if (attempt > 0) await this.#host.clock.sleep(this.#retryDelayMs);
       let target = this.#view().partitionRef?.(route.bucket, route.partition);
       if (target === undefined && this.#partitions !== undefined && !ensured) {
         ensured = true;

@@ -277,7 +277,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       writeQuorum,
       askTimeoutMs,
       partitions,
-      partitionRetryDelayMs: timing.mapPollMs,
+      retryDelayMs: timing.mapPollMs,
     });
     clearCaches = (bucket, partitionCount) => service.clearPartitionCaches(bucket, partitionCount);
     const secrets = new Map([[credentials.accessKeyId, credentials.secretAccessKey]]);
