@@ -23,7 +23,8 @@ const Bucket = Type.String({ minLength: 1, maxLength: 255 });
 /** S3 keys are at most 1024 bytes of UTF-8; 1024 UTF-16 units is looser and still bounded. */
 const Key = Type.String({ maxLength: 1024 });
 const DataId = Type.String({ minLength: 1, maxLength: 256 });
-const VersionId = Type.String({ minLength: 1, maxLength: 64 });
+/** The gateway passes on any well-formed id up to 1024 characters (S3's bound); the store decides whether it exists. */
+const VersionId = Type.String({ minLength: 1, maxLength: 1024 });
 const TimeMs = Type.Number();
 const Count = Type.Integer({ minimum: -1 });
 
