@@ -48,7 +48,8 @@ export const DataLayoutSchema = Type.Union([
   }),
 ]);
 
-const HeaderValue = Type.Optional(Type.String({ maxLength: 8192 }));
+/** No header value can be longer than the HTTP server's whole header block (Bun: 16 KiB). */
+const HeaderValue = Type.Optional(Type.String({ maxLength: 16_384 }));
 const ObjectHeadersSchema = Type.Object({
   contentType: HeaderValue,
   contentEncoding: HeaderValue,
