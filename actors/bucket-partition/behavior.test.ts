@@ -411,11 +411,30 @@ describe("BucketPartitionActor", () => {
     expect(tiny.size).toBe(0);
   });
 
-  test("ClearCache empties the cache; requests for another bucket are refused", async () => {
-    const partition = await spawn();
+  test("ClearCache empties the cache, and a read in flight across it does not refill it; requests for another bucket are refused", async () => {
+    let release = (): void => undefined;
+    let gate: Promise<void> | undefined;
+    const gatedStore: MetaStore = {
+      transact: async (body, options) => {
+        if (gate !== undefined) await gate;
+        return store.transact(body, options);
+      },
+      close: () => store.close(),
+    };
+    const partition = await spawn({ store: gatedStore });
     await put(partition, "a");
     const cleared = await ask<{ dropped: number }>(partition, (replyTo) => ({ kind: "ClearCache", epoch, replyTo }));
     expect(!isFault(cleared) && cleared.dropped).toBe(1);
+    // A HEAD whose store read is held, a ClearCache meanwhile (the bucket was deleted): the read's answer goes
+    // to its asker but not into the cache.
+    gate = new Promise((resolve) => (release = resolve));
+    const held = head(partition, "b");
+    for (let tries = 0; (await stat(partition)).queuedOperations + (await stat(partition)).cacheMisses < 1; tries += 1) expect(tries).toBeLessThan(1_000);
+    await ask<{ dropped: number }>(partition, (replyTo) => ({ kind: "ClearCache", epoch, replyTo }));
+    gate = undefined;
+    release();
+    expect(summary(await held)).toBe("no-such-key");
+    expect((await stat(partition)).cacheEntries).toBe(0);
     const other = await ask<HeadObjectReply>(partition, (replyTo) => ({ kind: "HeadObject", epoch, bucket: "other", key: "a", replyTo }));
     expect(isFault(other) && other.fault).toBe("NotFound");
   });

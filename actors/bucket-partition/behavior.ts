@@ -84,6 +84,12 @@ export interface BucketPartitionState {
   /** Keys with an operation waiting or in flight → how many. A key here is never answered from the cache. */
   readonly busyKeys: Map<string, number>;
   readonly cache: RecordCache;
+  /**
+   * Grows each time the cache is emptied (ClearCache, a newer epoch seen): a
+   * transaction that began before cannot fill the emptied cache with what it
+   * read (a key of a bucket deleted meanwhile must not come back as "absent").
+   */
+  cacheGeneration: number;
   flushing: boolean;
   /** A newer owner exists: everything is refused. */
   fenced: boolean;
@@ -123,6 +129,7 @@ export function bucketPartitionBehavior(options: BucketPartitionBehaviorOptions)
         queue: [],
         busyKeys: new Map(),
         cache: new RecordCache({ entriesMax: options.cacheEntriesMax ?? 10_000, bytesMax: options.cacheBytesMax ?? 16 * 1024 * 1024 }),
+        cacheGeneration: 0,
         flushing: false,
         fenced: false,
         cacheHits: 0,
@@ -147,13 +154,13 @@ export function bucketPartitionBehavior(options: BucketPartitionBehaviorOptions)
       }
       if (message.epoch !== state.epoch) {
         // A newer epoch means another assignment exists (maybe elsewhere): what this run cached may be stale.
-        if (message.epoch > state.epoch) state.cache.clear();
+        if (message.epoch > state.epoch) clearCache(state);
         context.tell<Fault>(message.replyTo, fault("Fenced", `${name}: request epoch ${message.epoch}, partition epoch ${state.epoch}`));
         return state;
       }
       switch (message.kind) {
         case "ClearCache":
-          context.tell(message.replyTo, { kind: "ClearCacheReply", dropped: state.cache.clear() });
+          context.tell(message.replyTo, { kind: "ClearCacheReply", dropped: clearCache(state) });
           return state;
         case "HeadObject": {
           if (message.bucket !== state.bucket) return refuseOtherBucket(state, message, context);
@@ -186,6 +193,11 @@ export function bucketPartitionBehavior(options: BucketPartitionBehaviorOptions)
       state.cache.clear();
     },
   };
+}
+
+function clearCache(state: BucketPartitionState): number {
+  state.cacheGeneration += 1;
+  return state.cache.clear();
 }
 
 function refuseOtherBucket(state: BucketPartitionState, message: StoreOperation, context: ActorContext<BucketPartitionMessage>): BucketPartitionState {
@@ -272,6 +284,7 @@ function startFlushing(
   const loop = async (): Promise<void> => {
     while (state.queue.length > 0 && !state.fenced) {
       const batch = takeBatch(state, batchOperationsMax);
+      const generation = state.cacheGeneration;
       let failure: unknown;
       let result: { readonly refusal: Fault } | { readonly outcomes: Outcome[] } | undefined;
       try {
@@ -305,7 +318,7 @@ function startFlushing(
         }
         // Updated before the reply is sent, so a read that follows the reply sees the write.
         if (outcome.updatesCache) {
-          if (outcome.current === undefined) state.cache.delete(key);
+          if (outcome.current === undefined || generation !== state.cacheGeneration) state.cache.delete(key);
           else state.cache.set(key, outcome.current);
         }
         context.tell(operation.replyTo as ActorRef<unknown>, outcome.reply);
