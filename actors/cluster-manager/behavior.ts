@@ -51,6 +51,8 @@ export interface ClusterManagerBehaviorOptions {
   readonly clockSkewMsMax: number;
   /** Units moved between live nodes per map when a node joins. Moves off down nodes are never held back. */
   readonly rebalanceMovesPerTickMax: number;
+  /** How long a node's lease lasts (the NodeAgents' `leaseMs`); defaults to `leaseMs`. */
+  readonly nodeLeaseMs?: number;
   /** Timeout of each heartbeat ask; below `tickMs` so rounds do not pile up. */
   readonly heartbeatTimeoutMs: number;
   /** PG count of a fleet whose store has no map yet (fixed once written). */
@@ -71,6 +73,13 @@ export interface ClusterManagerState {
   readonly missedHeartbeats: ReadonlyMap<string, number>;
   readonly heartbeatsInFlight: boolean;
   readonly ticks: AbortController;
+  /**
+   * Local time of the first successful tick since the metadata store last
+   * failed this actor (or since it started): node leases that lapsed before
+   * one node lease period after it may have lapsed because nobody could
+   * reach the store, so they are not yet verdicts.
+   */
+  readonly storeReachableSinceMs: number | undefined;
 }
 
 /** The ClusterManager behaviour; spawn it at `clusterManagerActorPath` on every node. */
@@ -101,6 +110,7 @@ export function clusterManagerBehavior(options: ClusterManagerBehaviorOptions): 
           clockSkewMsMax: options.clockSkewMsMax,
           rebalanceMovesPerTickMax: options.rebalanceMovesPerTickMax,
           managerTerm: lease.term,
+          lapseVerdictsFromMs: (state.storeReachableSinceMs ?? startMs) + (options.nodeLeaseMs ?? options.leaseMs) + options.clockSkewMsMax,
           ...(options.actingSetWidth === undefined ? {} : { actingSetWidth: options.actingSetWidth }),
         });
         if (plan.changed) {
@@ -117,9 +127,10 @@ export function clusterManagerBehavior(options: ClusterManagerBehaviorOptions): 
       const stillHeld = state.term !== undefined && context.clock.nowMs() < state.leaseValidUntilMs;
       if (state.term !== undefined && !stillHeld) log({ level: "warn", event: "manager-stepped-down", nodeId: state.run.nodeId, term: state.term });
       scheduleTick(state, context);
-      return stillHeld ? state : { ...state, term: undefined };
+      return stillHeld ? { ...state, storeReachableSinceMs: undefined } : { ...state, term: undefined, storeReachableSinceMs: undefined };
     }
 
+    state = { ...state, storeReachableSinceMs: state.storeReachableSinceMs ?? startMs };
     if (isFault(outcome.lease)) {
       if (state.term !== undefined) log({ level: "info", event: "manager-deposed", nodeId: state.run.nodeId, term: state.term, detail: outcome.lease.detail });
       scheduleTick(state, context);
@@ -179,6 +190,7 @@ export function clusterManagerBehavior(options: ClusterManagerBehaviorOptions): 
         missedHeartbeats: new Map(),
         heartbeatsInFlight: false,
         ticks: new AbortController(),
+        storeReachableSinceMs: undefined,
       };
       context.tell(context.self, { kind: "ClusterManagerTick" });
       return state;

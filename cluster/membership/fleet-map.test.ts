@@ -30,9 +30,10 @@ function world(nodeIds: string[]): World {
   return { records, leases: new Map(records.map((record) => [record.nodeId, lease(record, 10_000)])), nowMs: 0, map: emptyFleetMap(32) };
 }
 
-function plan(w: World, movesMax = 1_000, actingSetWidth?: number): ReturnType<typeof planFleetMap> {
+function plan(w: World, movesMax = 1_000, actingSetWidth?: number, lapseVerdictsFromMs?: number): ReturnType<typeof planFleetMap> {
   const input: FleetPlanInput = {
     ...(actingSetWidth === undefined ? {} : { actingSetWidth }),
+    ...(lapseVerdictsFromMs === undefined ? {} : { lapseVerdictsFromMs }),
     previous: w.map,
     nodes: w.records,
     leases: w.leases,
@@ -114,6 +115,28 @@ describe("planFleetMap", () => {
       const firstUp = actingSet(entry.placementGroupId, w.map.placement, width).find((diskId) => !diskId.startsWith("n1/"))!;
       expect(entry.nodeId).toBe(firstUp.split("/")[0]!);
     }
+  });
+
+  test("right after the store was unreachable, lapsed leases are no verdict until a lease period has passed; a new run is one at once", () => {
+    const w = world(["n1", "n2", "n3"]);
+    plan(w);
+    plan(w);
+    const before = w.map;
+    // Every lease lapsed: nobody could renew while the store was down.
+    w.nowMs = 30_000;
+    const graceEndMs = 30_000 + leaseMs + skewMs;
+    expect(plan(w, 1_000, undefined, graceEndMs).changed).toBe(false);
+    expect(w.map).toEqual(before);
+    // A node that registered a new run meanwhile is judged at once.
+    w.records[2] = node("n3", 2);
+    w.leases.set("n3", lease(w.records[2]!, 40_000));
+    plan(w, 1_000, undefined, graceEndMs);
+    expect(w.map.nodes.map((entry) => `${entry.nodeId}:${entry.state}`)).toEqual(["n1:up", "n2:up", "n3:joining"]);
+    // n1 renewed during the grace; n2 did not: after the grace n2 is down, n1 stays up.
+    w.leases.set("n1", lease(w.records[0]!, 40_000));
+    w.nowMs = graceEndMs;
+    plan(w, 1_000, undefined, graceEndMs);
+    expect(w.map.nodes.map((entry) => `${entry.nodeId}:${entry.state}`)).toEqual(["n1:up", "n2:down", "n3:up"]);
   });
 
   test("a rejoining node gets its units back at most rebalanceMovesPerTickMax per map, ending where it started", () => {

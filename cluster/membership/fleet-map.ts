@@ -135,6 +135,15 @@ export interface FleetPlanInput {
   readonly rebalanceMovesPerTickMax: number;
   readonly managerTerm: number;
   /**
+   * Before this time a lapsed lease of a node that was alive in the previous
+   * map is not yet a verdict: the node keeps its state. The manager sets it
+   * to a node lease period (plus skew) after the metadata store became
+   * reachable to it, because while the store is down nobody can renew and
+   * every lease lapses; right after, the lapses say nothing about the
+   * nodes. Absent: lapses are verdicts at once.
+   */
+  readonly lapseVerdictsFromMs?: number;
+  /**
    * The acting-set width the fleet stores shards at (its widest storage
    * class). PG owners are the first disk of the set at this width, and pins
    * are carried at it. Absent: the width of the map's pins, else every
@@ -257,8 +266,14 @@ function nextNodes(input: FleetPlanInput, events: FleetPlanEvent[]): FleetNode[]
   const nodes: FleetNode[] = [];
   for (const record of input.nodes) {
     const lease = input.leases.get(record.nodeId);
-    const alive = lease !== undefined && lease.incarnation === record.incarnation && !leaseLapsed(lease, input.nowMs, input.clockSkewMsMax);
     const before = previousById.get(record.nodeId);
+    const ownLease = lease !== undefined && lease.incarnation === record.incarnation;
+    const lapsed = ownLease && leaseLapsed(lease, input.nowMs, input.clockSkewMsMax);
+    const inGrace = input.lapseVerdictsFromMs !== undefined && input.nowMs < input.lapseVerdictsFromMs;
+    // A run the previous map had alive keeps its state through the grace; a
+    // lease naming another run is a verdict at once (the node restarted).
+    const graced = lapsed && inGrace && before !== undefined && before.incarnation === record.incarnation && before.state !== "down";
+    const alive = ownLease && (!lapsed || graced);
     previousById.delete(record.nodeId);
     const sameRun = before !== undefined && before.incarnation === record.incarnation;
     let state: FleetNode["state"];
