@@ -20,6 +20,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   CreateBucketCommand,
+  DeleteBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -304,4 +305,20 @@ describe("a 5-node fleet on 127.0.0.1", () => {
     expect(fleet.cairn("fleet", "up", fleet.fleetPath).code).toBe(0);
     await fleet.waitForMap("owner rejoined", (map) => map.nodes.every((node) => node.state === "up"));
   }, 240_000);
+
+  test("DeleteBucket releases the bucket's partitions: the map drops them; creating it again brings them back", async () => {
+    const bucket = "short-lived";
+    const gateway = fleet.clients.get("n2")!;
+    await gateway.send(new CreateBucketCommand({ Bucket: bucket }));
+    const assigned = await fleet.currentMap();
+    expect(assigned.partitions.filter((entry) => entry.bucket === bucket).length).toBeGreaterThan(0);
+    await gateway.send(new PutObjectCommand({ Bucket: bucket, Key: "k", Body: bodyOf("k", 100) }));
+    await gateway.send(new DeleteObjectCommand({ Bucket: bucket, Key: "k" }));
+    await gateway.send(new DeleteBucketCommand({ Bucket: bucket }));
+    await fleet.waitForMap("partitions dropped", (map) => map.partitions.every((entry) => entry.bucket !== bucket));
+    await fleet.clients.get("n4")!.send(new CreateBucketCommand({ Bucket: bucket }));
+    await fleet.clients.get("n4")!.send(new PutObjectCommand({ Bucket: bucket, Key: "again", Body: bodyOf("again", 100) }));
+    const reply = await fleet.clients.get("n5")!.send(new GetObjectCommand({ Bucket: bucket, Key: "again" }));
+    expect(md5(await reply.Body!.transformToByteArray())).toBe(md5(bodyOf("again", 100)));
+  }, 120_000);
 });

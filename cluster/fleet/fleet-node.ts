@@ -49,7 +49,7 @@ import {
   type Host,
 } from "../../runtime/index.ts";
 import { loadRootCredentials } from "../credentials.ts";
-import { checkOwner, readFleetMap, registerNode, unitText, type FleetMap, type Unit } from "../membership/index.ts";
+import { checkOwner, readFleetMap, registerNode, unregisterPartitionUnits, unitText, type FleetMap, type Unit } from "../membership/index.ts";
 import { ObjectCatalog, openFoundationDbStore, openLmdbStore, stopFoundationDbNetwork, type MetaStore } from "../metadata/index.ts";
 import { Janitor } from "../janitor.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "../object-service.ts";
@@ -264,9 +264,15 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     let clearCaches: (bucket: string, partitionCount: number) => Promise<void> = async () => undefined;
     const partitions: PartitionHosting = {
       ensure: (bucket, partitionCount) => ensurePartitions(bucket, partitionCount, currentView),
-      // The units stay registered and assigned (the ClusterManager has no way to forget one yet):
-      // their actors idle, and serve the bucket again if it is created again.
-      retire: (bucket, partitionCount) => clearCaches(bucket, partitionCount).catch(() => undefined),
+      // The caches go at once; the registration goes too (only while the
+      // bucket is still absent), so the next map drops the units and their
+      // owners stop them, and the fleet's partition bound counts live buckets.
+      retire: async (bucket, partitionCount) => {
+        await clearCaches(bucket, partitionCount).catch(() => undefined);
+        await store.transact((tx) => unregisterPartitionUnits(tx, bucket, partitionCount)).catch((error: unknown) =>
+          nodeLog({ level: "warn", event: "partition-unregister-failed", bucket, error: String(error) }),
+        );
+      },
     };
     const service = new ObjectService({
       host,

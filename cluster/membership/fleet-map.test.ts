@@ -139,6 +139,28 @@ describe("planFleetMap", () => {
     expect(w.map.nodes.map((entry) => `${entry.nodeId}:${entry.state}`)).toEqual(["n1:up", "n2:down", "n3:up"]);
   });
 
+  test("a partition no longer registered (its bucket was deleted) drops out of the next map", () => {
+    const w = world(["n1", "n2", "n3"]);
+    plan(w);
+    plan(w);
+    expect(w.map.partitions.length).toBe(partitions.length);
+    const input: FleetPlanInput = {
+      previous: w.map,
+      nodes: w.records,
+      leases: w.leases,
+      partitionUnits: partitions.filter((unit) => unit.bucket !== "b1"),
+      nowMs: w.nowMs,
+      clockSkewMsMax: skewMs,
+      rebalanceMovesPerTickMax: 1_000,
+      managerTerm: 1,
+    };
+    const result = planFleetMap(input);
+    expect(result.changed).toBe(true);
+    expect(result.map.partitions.map((entry) => entry.bucket).sort()).toEqual(partitions.filter((unit) => unit.bucket !== "b1").map((unit) => unit.bucket).sort());
+    // Nothing else moved.
+    expect(result.map.placementGroups).toEqual(w.map.placementGroups);
+  });
+
   test("a rejoining node gets its units back at most rebalanceMovesPerTickMax per map, ending where it started", () => {
     const w = world(["n1", "n2", "n3", "n4"]);
     plan(w);

@@ -22,6 +22,7 @@
  */
 import { assert, fault, type Fault } from "../../runtime/index.ts";
 import {
+  bucketKey,
   clusterMapKey,
   metaLimits,
   partitionUnitFromStoredKey,
@@ -89,6 +90,25 @@ export async function registerPartitionUnits(tx: MetaTransaction, units: readonl
     tx.set(partitionUnitKey(unit.bucket, unit.partition), encodePartitionUnit({ registeredAtMs: nowMs }));
   }
   return undefined;
+}
+
+/**
+ * Forgets a deleted bucket's partitions: the next map drops their
+ * assignments and their actors are stopped. Done only while the bucket does
+ * not exist, in the same transaction, so a bucket created again at once
+ * keeps its registration (CreateBucket registers again anyway). Returns
+ * whether anything was removed.
+ */
+export async function unregisterPartitionUnits(tx: MetaTransaction, bucket: string, partitionCount: number): Promise<boolean> {
+  if ((await tx.get(bucketKey(bucket))) !== undefined) return false;
+  let removed = false;
+  for (let partition = 0; partition < partitionCount; partition += 1) {
+    const key = partitionUnitKey(bucket, partition);
+    if ((await tx.get(key)) === undefined) continue;
+    tx.clear(key);
+    removed = true;
+  }
+  return removed;
 }
 
 /** Every registered bucket partition, in (bucket, partition) order. */
@@ -247,6 +267,9 @@ export function planFleetMap(input: FleetPlanInput): FleetPlan {
     }
   }
 
+  // A unit no longer registered (its bucket was deleted) drops out of the map,
+  // and its owner stops it when the node's agent applies the map.
+  if (partitions.length !== previous.partitions.length) assignmentsChanged = true;
   // A map converted from v1 (term 0) is written once even if nothing else changed, so the store holds v2 from then on.
   const changed = nodesChanged || hostsChanged || assignmentsChanged || previous.managerTerm === 0;
   if (!changed) return { map: previous, changed: false, events, movesDeferred };

@@ -14,6 +14,7 @@ export {
   registerPartitionUnits,
   rendezvous,
   unitsOfNode,
+  unregisterPartitionUnits,
   writeFleetMap,
 } from "./fleet-map.ts";
 export type { FleetPlan, FleetPlanEvent, FleetPlanInput, PartitionUnit } from "./fleet-map.ts";
