@@ -367,6 +367,9 @@ export class ObjectService implements ObjectBackend {
       dataId,
       layout: finalLayout,
     };
+    // Read only now: the body has ended without error, so a trailer's checksum has arrived and was verified.
+    const checksum = input.checksum?.();
+    if (checksum !== undefined) record.checksum = { ...checksum };
     const committed = await this.#commitPut(route, {
       record,
       versionSuffix: this.#newVersionSuffix(),
@@ -1124,6 +1127,7 @@ export class ObjectService implements ObjectBackend {
       userMetadata: record.userMetadata,
       dataId: record.dataId,
       versionId: record.versionId,
+      ...(record.checksum === undefined ? {} : { checksum: record.checksum }),
     };
     this.#records.set(info, record);
     return info;

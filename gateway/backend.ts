@@ -39,6 +39,19 @@ export interface StoredHeaders {
   readonly expires?: string;
 }
 
+/** The additional checksum algorithms S3 knows (`x-amz-checksum-<lower-case name>`). */
+export type ChecksumAlgorithm = "CRC32" | "CRC32C" | "CRC64NVME" | "SHA1" | "SHA256";
+/** FULL_OBJECT: over the whole body. COMPOSITE: a checksum of the parts' checksums (multipart). */
+export type ChecksumType = "FULL_OBJECT" | "COMPOSITE";
+
+/** A verified checksum, stored with an object and returned when a client asks (`x-amz-checksum-mode: ENABLED`). */
+export interface ObjectChecksum {
+  readonly algorithm: ChecksumAlgorithm;
+  /** Base64 of the big-endian digest; a COMPOSITE value ends in `-<part count>`. */
+  readonly value: string;
+  readonly type: ChecksumType;
+}
+
 export interface ObjectInfo {
   readonly bucket: string;
   readonly key: string;
@@ -54,6 +67,8 @@ export interface ObjectInfo {
   readonly dataId: string;
   /** S3 version id; "null" for the null version (written while the bucket was unversioned or suspended). */
   readonly versionId: string;
+  /** The checksum the client had verified on upload; absent when it sent none (and for objects stored before). */
+  readonly checksum?: ObjectChecksum;
 }
 
 /** A delete marker (a version with no data). */
@@ -76,6 +91,12 @@ export interface PutObjectInput {
    *  `x-cairn-idempotency-token`); a PUT whose token already committed for this bucket and key returns that
    *  version instead of writing a second one. */
   readonly idempotencyToken?: string;
+  /**
+   * The verified checksum to store with the object, or undefined for none. A
+   * function, because a trailer's value arrives only with the body's end: the
+   * backend calls it once `body` has ended without error, never earlier.
+   */
+  readonly checksum?: () => ObjectChecksum | undefined;
 }
 
 export interface ListObjectsInput {

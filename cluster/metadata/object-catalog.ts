@@ -12,6 +12,11 @@
  * | object, 1     | `("o", bucket, key)` | `ObjectRecord` fields with `diskId`, `chunkBytes`, `chunkCount` instead of `layout`, no `versionId` |
  * | object, 2     | `("o", bucket, key)` | `ObjectRecord` without `versionId` (reads as the null version) |
  * | object, 3     | `("o", …)`, `("ov", …)` | `ObjectRecord` with `versionId`                           |
+ *
+ * `ObjectRecord.checksum` (issue 6, the client's verified `x-amz-checksum-*`)
+ * was added to object version 3 as an optional field without a version bump:
+ * records written before it simply lack it and read as "no checksum stored",
+ * which is also what an object uploaded without a checksum has.
  * | pending, 1-2  | `("p", dataId)`      | `PendingRecord` (bytes being written, not yet committed)    |
  * | garbage, 1-2  | `("g", dataId)`      | `PendingRecord` (bytes of a replaced or deleted version)    |
  *
@@ -138,6 +143,12 @@ export interface ObjectRecord {
   layout: DataLayout;
   /** S3 version id; "null" for the null version (and for records written before versioning). */
   versionId: string;
+  /** The verified client checksum (base64 value); absent when none was sent, and in records older than the field. */
+  checksum?: {
+    algorithm: "CRC32" | "CRC32C" | "CRC64NVME" | "SHA1" | "SHA256";
+    value: string;
+    type: "FULL_OBJECT" | "COMPOSITE";
+  };
 }
 
 export interface PendingRecord {

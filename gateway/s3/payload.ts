@@ -5,14 +5,17 @@
  *   raw body → (client went away? → IncompleteBody)
  *            → payload mode: sha256 → count then verifySha256 | streaming → decodeAwsChunked then count
  *                            | unsigned → count
+ *            → x-amz-checksum-* from a header or the trailer (BadDigest at the end)
  *            → Content-MD5 (BadDigest at the end)
  *
  * Any error thrown here travels out of the consumer (`backend.putObject`,
  * which then stores nothing) and becomes the S3 error reply.
  */
 import { createHash } from "node:crypto";
+import type { ObjectChecksum } from "../backend.ts";
 import { S3Error } from "../errors.ts";
 import { decodeAwsChunked, verifySha256 } from "../sigv4/index.ts";
+import { checksumRequestFrom, verifyChecksum } from "./checksum.ts";
 import type { OperationContext } from "./context.ts";
 import { objectBytesMax, parseLengthHeader } from "./validation.ts";
 
@@ -22,6 +25,11 @@ export interface Payload {
   readonly body: AsyncIterable<Uint8Array>;
   /** Trailing headers of a streaming upload, filled once the body has been read. */
   readonly trailers: Map<string, string>;
+  /**
+   * The verified checksum the request carried (header or trailer), or
+   * undefined when it carried none. Call only after `body` ended without error.
+   */
+  readonly checksum: () => ObjectChecksum | undefined;
 }
 
 /**
@@ -46,8 +54,11 @@ export function declaredLengthBytes(context: OperationContext, limitBytes: numbe
 export function openPayload(context: OperationContext, limitBytes: number): Payload {
   const declaredBytes = declaredLengthBytes(context, limitBytes);
   const trailers = new Map<string, string>();
-  const raw = reportClientGone(context.request.body);
   const mode = context.auth.payload;
+  // Header checks come before a byte is read, so a malformed value is refused without reading the body.
+  const checksumRequest = checksumRequestFrom(context.request.headers, mode.kind === "streaming" && mode.trailer);
+  const md5 = contentMd5(context.request.headers);
+  const raw = reportClientGone(context.request.body);
   let body: AsyncIterable<Uint8Array>;
   switch (mode.kind) {
     case "sha256":
@@ -73,10 +84,13 @@ export function openPayload(context: OperationContext, limitBytes: number): Payl
       throw new Error(`unknown payload mode ${JSON.stringify(unreachable)}`);
     }
   }
-  // TODO(issue 6): verify x-amz-checksum-* headers and trailers (CRC32, CRC32C,
-  // CRC64NVME, SHA1, SHA256). They are accepted and ignored until then.
-  const md5 = contentMd5(context.request.headers);
-  return { declaredBytes, body: md5 === undefined ? body : verifyMd5(body, md5), trailers };
+  let checksum: () => ObjectChecksum | undefined = () => undefined;
+  if (checksumRequest !== undefined) {
+    const verifying = verifyChecksum(body, checksumRequest, trailers);
+    body = verifying.body;
+    checksum = verifying.verified.result;
+  }
+  return { declaredBytes, body: md5 === undefined ? body : verifyMd5(body, md5), trailers, checksum };
 }
 
 /**

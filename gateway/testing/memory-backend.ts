@@ -20,6 +20,7 @@ import type {
   ListObjectVersionsInput,
   ListObjectVersionsPage,
   ObjectBackend,
+  ObjectChecksum,
   ObjectInfo,
   PutObjectInput,
   VersionEntry,
@@ -211,6 +212,8 @@ export class MemoryBackend implements ObjectBackend {
         userMetadata: { ...input.userMetadata },
         dataId: `memory-${this.#dataCounter}`,
         versionId,
+        // Read only now: the body has ended, so a trailer's value has arrived.
+        ...checksumField(input.checksum?.()),
       };
       this.#addVersion(bucket, input.key, { kind: "version", info, data });
       if (tokenKey !== undefined) {
@@ -390,4 +393,8 @@ function rollUp(key: string, prefix: string, delimiter: string): string | undefi
 
 function compareUtf8(first: string, second: string): number {
   return Buffer.compare(Buffer.from(first, "utf8"), Buffer.from(second, "utf8"));
+}
+
+function checksumField(checksum: ObjectChecksum | undefined): { checksum?: ObjectChecksum } {
+  return checksum === undefined ? {} : { checksum };
 }

@@ -1,5 +1,6 @@
 /** GetObject: `GET /bucket/key[?versionId=…]`. */
 import type { S3Response } from "../../http.ts";
+import { checksumModeReplyHeaders } from "../checksum.ts";
 import type { OperationContext } from "../context.ts";
 import { findObject, planRead } from "../object-reply.ts";
 
@@ -13,7 +14,8 @@ export async function getObject(context: OperationContext): Promise<S3Response> 
   const { info, versionHeaders } = await findObject(context);
   const plan = planRead(context, info);
   if (plan.kind === "no-body") return { ...plan.response, headers: { ...plan.response.headers, ...versionHeaders } };
-  const headers = { ...plan.headers, ...versionHeaders };
+  const checksumHeaders = checksumModeReplyHeaders(context.request.headers, info.checksum, plan.status === 200);
+  const headers = { ...plan.headers, ...versionHeaders, ...checksumHeaders };
   if (plan.endBytesExclusive === plan.startBytes) return { status: plan.status, headers };
   const iterator = context.backend.readObject(info, plan.startBytes, plan.endBytesExclusive)[Symbol.asyncIterator]();
   const first = await iterator.next();

@@ -2,6 +2,7 @@
 import type { StoredHeaders } from "../../backend.ts";
 import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
+import { checksumReplyHeaders } from "../checksum.ts";
 import type { OperationContext } from "../context.ts";
 import { openPayload } from "../payload.ts";
 import { showsVersionIds, versionIdHeader } from "../versioning.ts";
@@ -28,12 +29,15 @@ export async function putObject(context: OperationContext): Promise<S3Response> 
     headers: stored,
     userMetadata,
     storageClass,
+    checksum: payload.checksum,
     ...(idempotencyToken === undefined ? {} : { idempotencyToken }),
   });
   if (outcome === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
-  // TODO(issue 6): echo verified x-amz-checksum-* values once checksums are checked and stored.
   const versionHeaders = versionIdHeader(outcome.versionId, await showsVersionIds(context, outcome.versionId));
-  return { status: 200, headers: { etag: `"${outcome.etag}"`, ...versionHeaders } };
+  // The body has ended without error here, so the checksum is settled. A
+  // retry answered with an earlier commit echoes what that commit stored.
+  const checksumHeaders = checksumReplyHeaders(outcome.checksum ?? payload.checksum());
+  return { status: 200, headers: { etag: `"${outcome.etag}"`, ...versionHeaders, ...checksumHeaders } };
 }
 
 /** The longest idempotency token kept; SDK invocation ids are 36-character UUIDs. */
