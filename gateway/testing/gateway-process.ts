@@ -1,0 +1,99 @@
+/**
+ * TEST-ONLY: a gateway in its own process, so the shared adapter cases
+ * (`adapter/adapter.case.test.ts`) can drive the Bun adapter and the
+ * uWebSockets.js adapter under Node the same way.
+ *
+ *   bun gateway/testing/gateway-process.ts bun
+ *   node <bundle of this file> uws        (see `uws-bundle.ts`)
+ *
+ * It serves `createS3Handler` over a `MemoryBackend` on 127.0.0.1 with a free
+ * port. Protocol, one JSON object per line:
+ * - stdout: `{"type":"listening","port"}` once, then `put-started` {key},
+ *   `put-settled` {key, stored}, `log` {entry}, and `stats` replies.
+ * - stdin: `{"type":"stats"}` → `{"type":"stats","rssBytes","pulledBytes"}`
+ *   (`pulledBytes`: response body bytes the adapter has taken from the core so
+ *   far, which is what a slow reader must hold back);
+ *   `{"type":"stop"}` → stops the server, prints `{"type":"stopped"}`, exits.
+ */
+import { createInterface } from "node:readline";
+import { serveBun } from "../adapter/bun/index.ts";
+import { serveUws } from "../adapter/uws/index.ts";
+import type { S3Handler } from "../http.ts";
+import { createS3Handler } from "../s3/index.ts";
+import { systemClock } from "../../runtime/index.ts";
+import { MemoryBackend } from "./memory-backend.ts";
+import { testCredentials, testRegion } from "./test-gateway.ts";
+
+/** Small enough that a multi-MiB GET is many chunks, so backpressure can show. */
+const readChunkBytes = 64 * 1024;
+
+function emit(message: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+/** Counts response body bytes as the adapter pulls them from the core. */
+function countingPulls(handler: S3Handler, counter: { pulledBytes: number }): S3Handler {
+  return async (request) => {
+    const response = await handler(request);
+    const body = response.body;
+    if (body === undefined || typeof body === "string" || body instanceof Uint8Array) return response;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of body as AsyncIterable<Uint8Array>) {
+        counter.pulledBytes += chunk.byteLength;
+        yield chunk;
+      }
+    }
+    return { ...response, body: counted() };
+  };
+}
+
+async function main(adapter: string | undefined): Promise<void> {
+  const clock = systemClock();
+  const backend = new MemoryBackend({ nowMs: clock.nowMs, readChunkBytes });
+  backend.onPutStarted((key) => emit({ type: "put-started", key }));
+  backend.onPutSettled((settlement) => emit({ type: "put-settled", key: settlement.key, stored: settlement.stored }));
+  let requestCounter = 0;
+  const counter = { pulledBytes: 0 };
+  const handler = countingPulls(
+    createS3Handler({
+      backend,
+      lookupSecret: (accessKeyId) => (accessKeyId === testCredentials.accessKeyId ? testCredentials.secretAccessKey : undefined),
+      nowMs: clock.nowMs,
+      newRequestId: () => {
+        requestCounter += 1;
+        return `TEST${requestCounter.toString(16).padStart(12, "0").toUpperCase()}`;
+      },
+      virtualHostDomains: ["localhost"],
+      region: testRegion,
+      log: (entry) => emit({ type: "log", entry }),
+    }),
+    counter,
+  );
+  const options = { handler, hostname: "127.0.0.1", port: 0 };
+  let server: { port: number; stop(): Promise<void> };
+  if (adapter === "bun") server = await serveBun(options);
+  else if (adapter === "uws") server = await serveUws(options);
+  else throw new Error(`usage: gateway-process.ts bun|uws (got ${String(adapter)})`);
+  emit({ type: "listening", port: server.port, adapter });
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void server.stop().then(() => {
+      emit({ type: "stopped" });
+      // uWS keeps idle keep-alive connections open after its listen socket
+      // closes, which would hold the process; every request has finished.
+      process.exit(0);
+    });
+  };
+  const lines = createInterface({ input: process.stdin });
+  lines.on("line", (line) => {
+    const command = JSON.parse(line) as { type: string };
+    if (command.type === "stats") emit({ type: "stats", rssBytes: process.memoryUsage().rss, pulledBytes: counter.pulledBytes });
+    else if (command.type === "stop") stop();
+  });
+  // The parent test is gone (stdin closed): do not linger.
+  lines.on("close", stop);
+}
+
+await main(process.argv[2]);
