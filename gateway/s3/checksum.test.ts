@@ -125,10 +125,10 @@ describe("what the request asks for", () => {
       { "x-amz-checksum-crc32": "not base64!" },
       { "x-amz-checksum-crc32": checksumOf("SHA1", text("x")) }, // the wrong length for CRC32
       { "x-amz-checksum-crc32": crc, "x-amz-checksum-sha1": checksumOf("SHA1", text("x")) },
-      { "x-amz-checksum-md5": "AAAA" },
+      { "x-amz-checksum-blake3": "AAAA" },
       { "x-amz-sdk-checksum-algorithm": "CRC32" }, // names an algorithm but no value comes
       { "x-amz-sdk-checksum-algorithm": "SHA1", "x-amz-checksum-crc32": crc },
-      { "x-amz-sdk-checksum-algorithm": "MD5", "x-amz-checksum-crc32": crc },
+      { "x-amz-sdk-checksum-algorithm": "BLAKE3", "x-amz-checksum-crc32": crc },
       { "x-amz-checksum-type": "COMPOSITE" },
     ];
     for (const entries of cases) expect(codeOf(() => checksumRequestFrom(headers(entries), true))).toBe("InvalidRequest");
@@ -137,6 +137,14 @@ describe("what the request asks for", () => {
       "InvalidRequest",
     );
     expect(codeOf(() => checksumRequestFrom(headers({ "x-amz-trailer": "x-amz-meta-foo" }), true))).toBe("InvalidRequest");
+  });
+
+  test("algorithms S3 added later (MD5, SHA512, XXHASH*) → NotImplemented, never stored unverified", () => {
+    expect(codeOf(() => checksumRequestFrom(headers({ "x-amz-checksum-sha512": "AAAA" }), false))).toBe("NotImplemented");
+    expect(codeOf(() => checksumRequestFrom(headers({ "x-amz-trailer": "x-amz-checksum-xxhash64" }), true))).toBe("NotImplemented");
+    expect(codeOf(() => checksumRequestFrom(headers({ "x-amz-sdk-checksum-algorithm": "MD5", "x-amz-checksum-md5": "AAAA" }), false))).toBe(
+      "NotImplemented",
+    );
   });
 });
 
