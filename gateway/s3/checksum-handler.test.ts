@@ -200,6 +200,13 @@ describe("every payload signing mode, by hand", () => {
     expect(gateway.backend.storedBytes(bucket, "trailer-unsigned")).toBeUndefined();
   });
 
+  test("an algorithm S3 knows but this store does not compute → 501 NotImplemented, nothing stored", async () => {
+    const refused = await put("sha512", "UNSIGNED-PAYLOAD", { "x-amz-checksum-sha512": Buffer.alloc(64).toString("base64") }, () => whole);
+    expect(refused.status).toBe(501);
+    expect(await errorCode(refused)).toBe("NotImplemented");
+    expect(gateway.backend.storedBytes(bucket, "sha512")).toBeUndefined();
+  });
+
   test("Content-MD5 and a checksum together: both checked", async () => {
     const md5 = new Bun.CryptoHasher("md5").update(whole).digest("base64");
     const ok = await put("md5-and-crc", "UNSIGNED-PAYLOAD", { "content-md5": md5, "x-amz-checksum-crc32c": checksumOf("CRC32C", whole) }, () => whole);
