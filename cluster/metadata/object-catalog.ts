@@ -12,13 +12,13 @@
  * | object, 1     | `("o", bucket, key)` | `ObjectRecord` fields with `diskId`, `chunkBytes`, `chunkCount` instead of `layout`, no `versionId` |
  * | object, 2     | `("o", bucket, key)` | `ObjectRecord` without `versionId` (reads as the null version) |
  * | object, 3     | `("o", …)`, `("ov", …)` | `ObjectRecord` with `versionId`                           |
+ * | pending, 1-2  | `("p", dataId)`      | `PendingRecord` (bytes being written, not yet committed)    |
+ * | garbage, 1-2  | `("g", dataId)`      | `PendingRecord` (bytes of a replaced or deleted version)    |
  *
  * `ObjectRecord.checksum` (issue 6, the client's verified `x-amz-checksum-*`)
  * was added to object version 3 as an optional field without a version bump:
  * records written before it simply lack it and read as "no checksum stored",
  * which is also what an object uploaded without a checksum has.
- * | pending, 1-2  | `("p", dataId)`      | `PendingRecord` (bytes being written, not yet committed)    |
- * | garbage, 1-2  | `("g", dataId)`      | `PendingRecord` (bytes of a replaced or deleted version)    |
  *
  * The versioned model (`("ov")` versions, delete markers, the null version,
  * idempotency tokens) and its invariants are in `object-versions.ts`.
