@@ -3,22 +3,30 @@
  * (`adapter/adapter.case.test.ts`) can drive the Bun adapter and the
  * uWebSockets.js adapter under Node the same way.
  *
- *   bun gateway/testing/gateway-process.ts bun
- *   node <bundle of this file> uws        (see `uws-bundle.ts`)
+ *   bun gateway/testing/gateway-process.ts bun [fixture]
+ *   node <bundle of this file> uws [fixture]
  *
- * It serves `createS3Handler` over a `MemoryBackend` on 127.0.0.1 with a free
- * port. Protocol, one JSON object per line:
+ * (Node 20 cannot run TypeScript, so the uWS side runs a `bun build
+ * --target=node` bundle of this file; the case file builds it.)
+ *
+ * It serves, on 127.0.0.1 with a free port, either `createS3Handler` over a
+ * `MemoryBackend`, or with `fixture` the bare handler of `fixtureHandler`
+ * below, for adapter behaviour the S3 core does not exercise on its own.
+ * Protocol, one JSON object per line:
  * - stdout: `{"type":"listening","port"}` once, then `put-started` {key},
  *   `put-settled` {key, stored}, `log` {entry}, and `stats` replies.
  * - stdin: `{"type":"stats"}` → `{"type":"stats","rssBytes","pulledBytes"}`
  *   (`pulledBytes`: response body bytes the adapter has taken from the core so
  *   far, which is what a slow reader must hold back);
- *   `{"type":"stop"}` → stops the server, prints `{"type":"stopped"}`, exits.
+ *   `{"type":"release"}` lets the fixture's `/gated` body finish;
+ *   `{"type":"stop"}` → stops the server: prints `{"type":"stopping"}` once it
+ *   no longer accepts connections, `{"type":"stopped"}` once in-flight
+ *   requests have finished, then exits.
  */
 import { createInterface } from "node:readline";
 import { serveBun } from "../adapter/bun/index.ts";
 import { serveUws } from "../adapter/uws/index.ts";
-import type { S3Handler } from "../http.ts";
+import type { S3Handler, S3Response } from "../http.ts";
 import { createS3Handler } from "../s3/index.ts";
 import { systemClock } from "../../runtime/index.ts";
 import { MemoryBackend } from "./memory-backend.ts";
@@ -47,15 +55,67 @@ function countingPulls(handler: S3Handler, counter: { pulledBytes: number }): S3
   };
 }
 
-async function main(adapter: string | undefined): Promise<void> {
+/**
+ * Bare handlers, by path:
+ * - `/echo`: answers the request it saw (method, raw path and query, headers, body, remote address) as JSON.
+ * - `/seven`: a streamed body "abcdefg" in chunks (one empty) with Content-Length 7; HEAD: no body, the same length.
+ * - `/endless`: a streamed body of 64 KiB chunks that never ends.
+ * - `/gated`: Content-Length 12, sends "first;", then "second" once released.
+ * - `/throw`: the handler throws (a core bug); every other path answers "fine".
+ */
+function fixtureHandler(gate: Promise<void>): S3Handler {
+  return async (request): Promise<S3Response> => {
+    switch (request.rawPath) {
+      case "/echo": {
+        let body = "";
+        for await (const chunk of request.body) body += new TextDecoder().decode(chunk);
+        const seen = { ...request, headers: Object.fromEntries(request.headers), body };
+        return { status: 200, headers: { "x-test": "yes", "content-type": "application/json" }, body: JSON.stringify(seen) };
+      }
+      case "/seven": {
+        async function* chunks(): AsyncGenerator<Uint8Array> {
+          yield new TextEncoder().encode("abc");
+          yield new Uint8Array(0);
+          yield new TextEncoder().encode("defg");
+        }
+        if (request.method === "HEAD") return { status: 200, headers: { "content-length": "7" } };
+        return { status: 200, headers: { "content-length": "7" }, body: chunks() };
+      }
+      case "/endless": {
+        async function* endless(): AsyncGenerator<Uint8Array> {
+          for (;;) yield new Uint8Array(readChunkBytes);
+        }
+        return { status: 200, headers: {}, body: endless() };
+      }
+      case "/gated": {
+        async function* slow(): AsyncGenerator<Uint8Array> {
+          yield new TextEncoder().encode("first;");
+          await gate;
+          yield new TextEncoder().encode("second");
+        }
+        return { status: 200, headers: { "content-length": "12" }, body: slow() };
+      }
+      case "/throw":
+        throw new Error("core bug (fixture)");
+      default:
+        return { status: 200, headers: {}, body: "fine" };
+    }
+  };
+}
+
+async function main(adapter: string | undefined, mode: string | undefined): Promise<void> {
   const clock = systemClock();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   const backend = new MemoryBackend({ nowMs: clock.nowMs, readChunkBytes });
   backend.onPutStarted((key) => emit({ type: "put-started", key }));
   backend.onPutSettled((settlement) => emit({ type: "put-settled", key: settlement.key, stored: settlement.stored }));
   let requestCounter = 0;
   const counter = { pulledBytes: 0 };
   const handler = countingPulls(
-    createS3Handler({
+    mode === "fixture" ? fixtureHandler(gate) : createS3Handler({
       backend,
       lookupSecret: (accessKeyId) => (accessKeyId === testCredentials.accessKeyId ? testCredentials.secretAccessKey : undefined),
       nowMs: clock.nowMs,
@@ -79,7 +139,10 @@ async function main(adapter: string | undefined): Promise<void> {
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    void server.stop().then(() => {
+    const stopped = server.stop();
+    // Both adapters close their listening socket synchronously inside stop().
+    emit({ type: "stopping" });
+    void stopped.then(() => {
       emit({ type: "stopped" });
       // uWS keeps idle keep-alive connections open after its listen socket
       // closes, which would hold the process; every request has finished.
@@ -90,10 +153,11 @@ async function main(adapter: string | undefined): Promise<void> {
   lines.on("line", (line) => {
     const command = JSON.parse(line) as { type: string };
     if (command.type === "stats") emit({ type: "stats", rssBytes: process.memoryUsage().rss, pulledBytes: counter.pulledBytes });
+    else if (command.type === "release") release();
     else if (command.type === "stop") stop();
   });
   // The parent test is gone (stdin closed): do not linger.
   lines.on("close", stop);
 }
 
-await main(process.argv[2]);
+await main(process.argv[2], process.argv[3]);

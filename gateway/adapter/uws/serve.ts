@@ -146,7 +146,10 @@ class Exchange {
   #state: ExchangeState = "open";
   #done: () => void;
   #paused = false;
+  /** Resolves the pending wait for a writable socket; called on abort too. */
   #onWritable: (() => void) | undefined;
+  #writableWaiter: ((offset: number) => boolean) | undefined;
+  #writableRegistered = false;
   #abortListeners: (() => void)[] = [];
 
   constructor(res: Uws.HttpResponse, done: () => void) {
@@ -213,10 +216,16 @@ class Exchange {
     this.#res.cork(work);
   }
 
-  /** Ends without a body, reporting `contentLengthBytes` (HEAD) when given. */
+  /**
+   * Ends without a body, with a Content-Length header when given (HEAD: the
+   * length a GET would send). uWS 20.30's `endWithoutBody(length)` leaves the
+   * response unfinished (the connection dies at the next request), so the
+   * header is written by hand and the call made without arguments.
+   */
   endWithoutBody(contentLengthBytes: number | undefined): void {
     if (this.#state !== "open") return;
-    this.#res.endWithoutBody(contentLengthBytes);
+    if (contentLengthBytes !== undefined) this.#res.writeHeader("content-length", String(contentLengthBytes));
+    this.#res.endWithoutBody();
     this.#finish();
   }
 
@@ -237,18 +246,17 @@ class Exchange {
     });
     if (answered) this.#finish();
     if (ok || answered) return;
-    await new Promise<void>((resolve) => {
-      this.#onWritable = resolve;
-      this.#res.onWritable((offset) => {
-        if (this.#state !== "open") return true;
-        const [retryOk, retryAnswered] = this.#res.tryEnd(chunk.subarray(offset - startOffset), totalBytes);
-        if (retryAnswered) this.#finish();
-        if (retryOk || retryAnswered) {
-          this.#onWritable = undefined;
-          resolve();
-        }
-        return retryOk;
-      });
+    // tryEnd can report failure although it took every byte (a flush of the
+    // cork buffer did not finish); no writable event may follow then, so
+    // waiting for one would hang.
+    if (this.#res.getWriteOffset() - startOffset >= chunk.byteLength) return;
+    await this.#untilWritable((offset) => {
+      const acceptedBytes = offset - startOffset;
+      // uWS took the whole chunk into its own buffer and has drained it.
+      if (acceptedBytes >= chunk.byteLength) return "sent";
+      const [retryOk, retryAnswered] = this.#res.tryEnd(chunk.subarray(acceptedBytes), totalBytes);
+      if (retryAnswered) this.#finish();
+      return retryOk || retryAnswered ? "sent" : "blocked";
     });
   }
 
@@ -261,13 +269,34 @@ class Exchange {
     });
     if (ok) return;
     // uWS has buffered the rest of the chunk; wait until it has drained.
-    await new Promise<void>((resolve) => {
+    await this.#untilWritable(() => "sent");
+  }
+
+  /**
+   * Waits for uWS's writable event until `retry` reports the chunk sent (or
+   * the client leaves). uWS 20.30 keeps calling the first handler given to
+   * `onWritable` even after another is registered, so one handler is
+   * registered per response and it calls whatever is waiting now.
+   */
+  #untilWritable(retry: (offset: number) => "sent" | "blocked"): Promise<void> {
+    if (!this.#writableRegistered) {
+      this.#writableRegistered = true;
+      this.#res.onWritable((offset) => {
+        const waiting = this.#writableWaiter;
+        if (waiting === undefined || this.#state !== "open") return true;
+        return waiting(offset);
+      });
+    }
+    return new Promise<void>((resolve) => {
       this.#onWritable = resolve;
-      this.#res.onWritable(() => {
+      this.#writableWaiter = (offset) => {
+        const outcome = retry(offset);
+        if (outcome === "blocked") return false;
+        this.#writableWaiter = undefined;
         this.#onWritable = undefined;
         resolve();
         return true;
-      });
+      };
     });
   }
 
