@@ -385,8 +385,11 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       );
       return !isFault(reply) && reply.epoch === route.epoch && !reply.fenced;
     };
-    let waiting = all.filter((partition) => view().partitionRef?.(bucket, partition) === undefined);
-    if (waiting.length > 0) {
+    // Always registered, even when this gateway's view shows them assigned:
+    // that view may predate a DeleteBucket that unregistered them, and the
+    // registration is idempotent.
+    let waiting = all;
+    {
       const manager = actorRef<ClusterManagerMessage>(nodeId, incarnation, clusterManagerActorPath);
       for (let start = 0; start < waiting.length; start += registerPartitionsBatchMax) {
         const batch = waiting.slice(start, start + registerPartitionsBatchMax).map((partition) => ({ bucket, partition }));
