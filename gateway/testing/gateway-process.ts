@@ -3,8 +3,8 @@
  * (`adapter/adapter.case.test.ts`) can drive the Bun adapter and the
  * uWebSockets.js adapter under Node the same way.
  *
- *   bun gateway/testing/gateway-process.ts bun [fixture]
- *   node <bundle of this file> uws [fixture]
+ *   bun gateway/testing/gateway-process.ts bun gateway|fixture [event-file]
+ *   node <bundle of this file> uws gateway|fixture [event-file]
  *
  * (Node 20 cannot run TypeScript, so the uWS side runs a `bun build
  * --target=node` bundle of this file; the case file builds it.)
@@ -13,7 +13,7 @@
  * `MemoryBackend`, or with `fixture` the bare handler of `fixtureHandler`
  * below, for adapter behaviour the S3 core does not exercise on its own.
  * Protocol, one JSON object per line:
- * - stdout: `{"type":"listening","port"}` once, then `put-started` {key},
+ * - stdout (or appended to event-file when given): `{"type":"listening","port"}` once, then `put-started` {key},
  *   `put-settled` {key, stored}, `log` {entry}, and `stats` replies.
  * - stdin: `{"type":"stats"}` → `{"type":"stats","rssBytes","pulledBytes"}`
  *   (`pulledBytes`: response body bytes the adapter has taken from the core so
@@ -23,6 +23,7 @@
  *   no longer accepts connections, `{"type":"stopped"}` once in-flight
  *   requests have finished, then exits.
  */
+import { appendFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { serveBun } from "../adapter/bun/index.ts";
 import { serveUws } from "../adapter/uws/index.ts";
@@ -35,8 +36,15 @@ import { testCredentials, testRegion } from "./test-gateway.ts";
 /** Small enough that a multi-MiB GET is many chunks, so backpressure can show. */
 const readChunkBytes = 64 * 1024;
 
+/** Where events go: the file named by the third argument, else stdout. */
+const eventFile = process.argv[4];
+
 function emit(message: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify(message)}\n`);
+  const line = `${JSON.stringify(message)}\n`;
+  // A file, appended synchronously, because a Bun test parent was seen to stop
+  // reading a child's stdout pipe part-way through a file of cases.
+  if (eventFile !== undefined) appendFileSync(eventFile, line);
+  else process.stdout.write(line);
 }
 
 /** Counts response body bytes as the adapter pulls them from the core. */
