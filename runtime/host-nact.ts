@@ -24,11 +24,10 @@
  * arrive from the wire. Without a transport a ref on another node is a dead
  * letter, as before.
  */
-import type { TSchema } from "@sinclair/typebox";
-import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { checkSpawn, compileWireCheck, messageKind, replyPathPrefix, RestartRecord } from "./actor-rules.ts";
 import { dispatch as nactDispatch, spawn as nactSpawn, start as nactStart, stop as nactStop } from "nact";
 import type { ActorSystemRef, Ref as NactRef, SupervisionContext } from "nact";
-import { assert, isAssertionError } from "./assert.ts";
+import { assert } from "./assert.ts";
 import type { ActorContext, ActorCrash, Behavior, Clock, Host, Random, SpawnOptions, SupervisionPolicy } from "./behavior.ts";
 import { sleepUnlessAborted, systemClock } from "./clock.ts";
 import { fault, type Fault } from "./fault.ts";
@@ -69,12 +68,7 @@ export const defaultSupervisionPolicy: SupervisionPolicy = {
 /** The mailbox bound an actor gets when `spawn` is given none. */
 export const defaultMailboxMax = 10_000;
 
-/** Reply refs live under this path prefix; behaviours may not be spawned there. */
-const replyPathPrefix = "tmp/";
 
-// Segments of letters, digits and `._~:@=+-`, joined by single slashes: safe
-// in logs and map keys, and never ambiguous with a leading or doubled slash.
-const pathPattern = /^[A-Za-z0-9._~:@=+-]+(?:\/[A-Za-z0-9._~:@=+-]+)*$/;
 
 /** Starts a host for `options.nodeId` whose actors run on nact. */
 export function createNactHost(options: NactHostOptions): Host {
@@ -182,11 +176,9 @@ class NactHost implements Host {
 
   spawn<S, M>(path: string, behavior: Behavior<S, M>, options: SpawnOptions = {}): Promise<ActorRef<M>> {
     assert(this.#shutdown === undefined, `spawn ${path}: host ${this.nodeId} is shut down`);
-    assert(typeof path === "string" && pathPattern.test(path), `spawn: invalid actor path ${JSON.stringify(path)}`);
-    assert(!path.startsWith(replyPathPrefix), `spawn ${path}: paths under ${replyPathPrefix} are reserved for reply refs`);
     assert(!this.#cells.has(path), `spawn ${path}: path already in use on node ${this.nodeId}`);
     const policy = options.supervision ?? defaultSupervisionPolicy;
-    checkPolicy(path, policy);
+    checkSpawn(path, policy);
     const mailboxMax = options.mailboxMax ?? defaultMailboxMax;
     // Compiled once per spawn, not per message: inbound checks are on the hot path.
     const wireCheck = options.wireSchema === undefined ? undefined : compileWireCheck(options.wireSchema);
@@ -418,7 +410,6 @@ class ActorCell {
   readonly #host: CellHost;
   readonly #nactName: string;
   readonly #behavior: Behavior<unknown, unknown>;
-  readonly #policy: SupervisionPolicy;
   readonly #mailboxMax: number;
   readonly #wireCheck: ((message: unknown) => boolean) | undefined;
   readonly #context: ActorContext<unknown>;
@@ -433,9 +424,8 @@ class ActorCell {
   #stopRequested = false;
   #stopping: Promise<void> | undefined;
   /** Monotonic times of the restarts inside the current window. */
-  #restartTimesMs: number[] = [];
+  readonly #restarts: RestartRecord;
   /** Crashes since the last message handled without one; sets the backoff. */
-  #consecutiveCrashCount = 0;
   #startSettled = false;
   #resolveStart!: () => void;
   #rejectStart!: (error: unknown) => void;
@@ -445,7 +435,7 @@ class ActorCell {
     this.#host = options.host;
     this.#nactName = options.nactName;
     this.#behavior = options.behavior;
-    this.#policy = options.policy;
+    this.#restarts = new RestartRecord(options.policy);
     this.#mailboxMax = options.mailboxMax;
     this.#wireCheck = options.wireCheck;
     const host = options.host;
@@ -537,7 +527,7 @@ class ActorCell {
     const next = await this.#behavior.receive(state.value, envelope.message, this.#context);
     this.#state = { value: next };
     this.#inFlightCount -= 1;
-    this.#consecutiveCrashCount = 0;
+    this.#restarts.handled();
     this.#becomeIdle();
     return undefined;
   }
@@ -595,8 +585,7 @@ class ActorCell {
         void this.stop();
         return "stop";
       }
-      const backoffMs = Math.min(this.#policy.backoffMsMax, this.#policy.backoffMsInitial * 2 ** this.#consecutiveCrashCount);
-      this.#consecutiveCrashCount += 1;
+      const backoffMs = this.#restarts.nextBackoffMs();
       await sleepUnlessAborted(this.#host.clock, backoffMs, this.#stopSignal.signal);
       if (this.#stopRequested) {
         this.#becomeIdle();
@@ -614,13 +603,7 @@ class ActorCell {
   }
 
   #decide(error: unknown): ActorCrash["action"] {
-    // A broken invariant means the state cannot be trusted: never resume it.
-    if (isAssertionError(error) || this.#stopRequested) return "stopped";
-    const nowMs = this.#host.clock.monotonicMs();
-    this.#restartTimesMs = this.#restartTimesMs.filter((timeMs) => nowMs - timeMs < this.#policy.windowMs);
-    if (this.#restartTimesMs.length >= this.#policy.restartsMax) return "stopped";
-    this.#restartTimesMs.push(nowMs);
-    return "restarted";
+    return this.#restarts.decide(error, this.#host.clock.monotonicMs(), this.#stopRequested);
   }
 
   /** Runs `stopped` on the live state, if any; its failure is logged, never thrown. */
@@ -657,15 +640,6 @@ class ActorCell {
   }
 }
 
-function checkPolicy(path: string, policy: SupervisionPolicy): void {
-  assert(Number.isSafeInteger(policy.restartsMax) && policy.restartsMax >= 0, `spawn ${path}: restartsMax must be an integer >= 0`);
-  assert(Number.isFinite(policy.windowMs) && policy.windowMs > 0, `spawn ${path}: windowMs must be positive and finite`);
-  assert(Number.isFinite(policy.backoffMsInitial) && policy.backoffMsInitial >= 0, `spawn ${path}: backoffMsInitial must be >= 0`);
-  assert(
-    Number.isFinite(policy.backoffMsMax) && policy.backoffMsMax >= policy.backoffMsInitial,
-    `spawn ${path}: backoffMsMax must be finite and >= backoffMsInitial`,
-  );
-}
 
 /**
  * The fault an undeliverable message becomes for its asker. Remote refusals
@@ -681,13 +655,4 @@ function faultKindOf(reason: string): Fault["fault"] {
   return "Unreachable";
 }
 
-function compileWireCheck(schema: TSchema): (message: unknown) => boolean {
-  const compiled = TypeCompiler.Compile(schema);
-  return (message) => compiled.Check(message);
-}
 
-function messageKind(message: unknown): string | undefined {
-  if (typeof message !== "object" || message === null) return undefined;
-  const kind = (message as { kind?: unknown }).kind;
-  return typeof kind === "string" ? kind : undefined;
-}

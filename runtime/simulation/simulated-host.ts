@@ -24,16 +24,14 @@
  *   runs, handlers in progress are abandoned (their sleeps never wake, their
  *   tells and asks go nowhere), pending asks never resolve.
  */
-import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { assert, isAssertionError } from "../assert.ts";
+import { checkSpawn, compileWireCheck, messageKind, replyPathPrefix, RestartRecord } from "../actor-rules.ts";
+import { assert } from "../assert.ts";
 import type { ActorContext, ActorCrash, Behavior, Host, Random, SpawnOptions, SupervisionPolicy } from "../behavior.ts";
 import { fault, type Fault } from "../fault.ts";
 import { defaultMailboxMax, defaultSupervisionPolicy } from "../host-nact.ts";
 import { actorRef, refText, type ActorRef, type NodeId } from "../ref.ts";
 import type { SimulatedClock, TimerHandle } from "./simulated-clock.ts";
 
-/** Reply refs live under this path prefix; behaviours may not be spawned there. */
-const replyPathPrefix = "tmp/";
 
 // The same path rule as the nact host: segments of letters, digits and
 // `._~:@=+-`, joined by single slashes.
@@ -137,14 +135,12 @@ export class SimulatedHost implements Host {
 
   spawn<S, M>(path: string, behavior: Behavior<S, M>, options: SpawnOptions = {}): Promise<ActorRef<M>> {
     assert(this.#shutdown === undefined && !this.#killed, `spawn ${path}: node ${this.nodeId}#${this.incarnation} is down`);
-    assert(typeof path === "string" && pathPattern.test(path), `spawn: invalid actor path ${JSON.stringify(path)}`);
-    assert(!path.startsWith(replyPathPrefix), `spawn ${path}: paths under ${replyPathPrefix} are reserved for reply refs`);
     assert(!this.#cells.has(path), `spawn ${path}: path already in use on node ${this.nodeId}`);
     const policy = options.supervision ?? defaultSupervisionPolicy;
-    checkPolicy(path, policy);
+    checkSpawn(path, policy);
     const mailboxMax = options.mailboxMax ?? defaultMailboxMax;
     assert(Number.isSafeInteger(mailboxMax) && mailboxMax > 0, `spawn ${path}: mailboxMax must be a positive integer, got ${mailboxMax}`);
-    const compiled = options.wireSchema === undefined ? undefined : TypeCompiler.Compile(options.wireSchema);
+    const wireCheck = options.wireSchema === undefined ? undefined : compileWireCheck(options.wireSchema);
     const cell = new SimulatedCell({
       host: this.#cellHost,
       ref: actorRef<unknown>(this.nodeId, this.incarnation, path),
@@ -152,7 +148,7 @@ export class SimulatedHost implements Host {
       policy,
       mailboxMax,
       random: this.random.fork(`actor:${path}`),
-      wireCheck: compiled === undefined ? undefined : (message) => compiled.Check(message),
+      wireCheck,
     });
     this.#cells.set(path, cell);
     return cell.start().then(() => cell.ref as ActorRef<M>);
@@ -399,7 +395,6 @@ class SimulatedCell {
   readonly #host: CellHost;
   readonly #services: HostServices;
   readonly #behavior: Behavior<unknown, unknown>;
-  readonly #policy: SupervisionPolicy;
   readonly #mailboxMax: number;
   readonly #wireCheck: ((message: unknown) => boolean) | undefined;
   readonly #context: ActorContext<unknown>;
@@ -414,8 +409,7 @@ class SimulatedCell {
   #stopRequested = false;
   #stopping: Promise<void> | undefined;
   #killed = false;
-  #restartTimesMs: number[] = [];
-  #consecutiveCrashCount = 0;
+  readonly #restarts: RestartRecord;
   #startSettled = false;
   #resolveStart!: () => void;
   #rejectStart!: (error: unknown) => void;
@@ -425,7 +419,7 @@ class SimulatedCell {
     this.#host = options.host;
     this.#services = options.host.services;
     this.#behavior = options.behavior;
-    this.#policy = options.policy;
+    this.#restarts = new RestartRecord(options.policy);
     this.#mailboxMax = options.mailboxMax;
     this.#wireCheck = options.wireCheck;
     const host = options.host;
@@ -549,7 +543,7 @@ class SimulatedCell {
     if (this.#killed) return;
     this.#state = { value: next };
     this.#handling = false;
-    this.#consecutiveCrashCount = 0;
+    this.#restarts.handled();
     this.#becomeIdle();
   }
 
@@ -568,8 +562,7 @@ class SimulatedCell {
         void this.stop();
         return;
       }
-      const backoffMs = Math.min(this.#policy.backoffMsMax, this.#policy.backoffMsInitial * 2 ** this.#consecutiveCrashCount);
-      this.#consecutiveCrashCount += 1;
+      const backoffMs = this.#restarts.nextBackoffMs();
       if (backoffMs > 0) await this.#host.clock.sleep(backoffMs, this.#stopSignal.signal);
       if (this.#killed) return;
       if (this.#stopRequested) {
@@ -590,13 +583,7 @@ class SimulatedCell {
   }
 
   #decide(error: unknown): ActorCrash["action"] {
-    // A broken invariant means the state cannot be trusted: never resume it.
-    if (isAssertionError(error) || this.#stopRequested) return "stopped";
-    const nowMs = this.#host.clock.monotonicMs();
-    this.#restartTimesMs = this.#restartTimesMs.filter((timeMs) => nowMs - timeMs < this.#policy.windowMs);
-    if (this.#restartTimesMs.length >= this.#policy.restartsMax) return "stopped";
-    this.#restartTimesMs.push(nowMs);
-    return "restarted";
+    return this.#restarts.decide(error, this.#host.clock.monotonicMs(), this.#stopRequested);
   }
 
   /** Runs `stopped` on the live state, if any; its failure is logged, never thrown. */
@@ -633,21 +620,7 @@ class SimulatedCell {
   }
 }
 
-function checkPolicy(path: string, policy: SupervisionPolicy): void {
-  assert(Number.isSafeInteger(policy.restartsMax) && policy.restartsMax >= 0, `spawn ${path}: restartsMax must be an integer >= 0`);
-  assert(Number.isFinite(policy.windowMs) && policy.windowMs > 0, `spawn ${path}: windowMs must be positive and finite`);
-  assert(Number.isFinite(policy.backoffMsInitial) && policy.backoffMsInitial >= 0, `spawn ${path}: backoffMsInitial must be >= 0`);
-  assert(
-    Number.isFinite(policy.backoffMsMax) && policy.backoffMsMax >= policy.backoffMsInitial,
-    `spawn ${path}: backoffMsMax must be finite and >= backoffMsInitial`,
-  );
-}
 
-function messageKind(message: unknown): string | undefined {
-  if (typeof message !== "object" || message === null) return undefined;
-  const kind = (message as { kind?: unknown }).kind;
-  return typeof kind === "string" ? kind : undefined;
-}
 
 /**
  * A deep copy of a message, as a wire would make it. Plain objects, arrays,
