@@ -15,6 +15,7 @@
  */
 import { assert, isAssertionError } from "../../../runtime/index.ts";
 import type { S3Handler, S3Request, S3Response } from "../../http.ts";
+import { InFlight } from "../in-flight.ts";
 
 export interface ServeBunOptions {
   readonly handler: S3Handler;
@@ -86,27 +87,6 @@ export async function serveBun(options: ServeBunOptions): Promise<BunS3Server> {
   };
 }
 
-/** Counts requests from arrival until their response body has been sent in full. */
-class InFlight {
-  #count = 0;
-  #waiters: (() => void)[] = [];
-
-  begin(): () => void {
-    this.#count += 1;
-    let finished = false;
-    return () => {
-      if (finished) return;
-      finished = true;
-      this.#count -= 1;
-      if (this.#count === 0) for (const waiter of this.#waiters.splice(0)) waiter();
-    };
-  }
-
-  drained(): Promise<void> {
-    if (this.#count === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-}
 
 /** Splits `req.url` into the path and query exactly as they appear in it. */
 export function splitRawUrl(url: string): { rawPath: string; rawQuery: string } {

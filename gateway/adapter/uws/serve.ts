@@ -25,6 +25,7 @@ import { STATUS_CODES } from "node:http";
 import type * as Uws from "@trufflesuite/uws-js-unofficial";
 import { assert, isAssertionError } from "../../../runtime/index.ts";
 import type { S3Handler, S3Request, S3Response } from "../../http.ts";
+import { InFlight } from "../in-flight.ts";
 
 export interface ServeUwsOptions {
   readonly handler: S3Handler;
@@ -112,27 +113,6 @@ export async function serveUws(options: ServeUwsOptions): Promise<UwsS3Server> {
   };
 }
 
-/** Counts requests from arrival until their response has been sent in full (or the client went away). */
-class InFlight {
-  #count = 0;
-  #waiters: (() => void)[] = [];
-
-  begin(): () => void {
-    this.#count += 1;
-    let finished = false;
-    return () => {
-      if (finished) return;
-      finished = true;
-      this.#count -= 1;
-      if (this.#count === 0) for (const waiter of this.#waiters.splice(0)) waiter();
-    };
-  }
-
-  drained(): Promise<void> {
-    if (this.#count === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-}
 
 type ExchangeState = "open" | "answered" | "aborted";
 
