@@ -173,7 +173,7 @@ describe("bad input gets its S3 error and changes nothing", () => {
   });
 
   test("an operation Cairn does not implement yet: 501 NotImplemented", async () => {
-    const response = await signedFetch(server, { method: "GET", path: `/${bucket}?tagging=` });
+    const response = await signedFetch(server, { method: "GET", path: `/${bucket}?lifecycle=` });
     expect(response.status).toBe(501);
     expect(await errorCode(response)).toBe("NotImplemented");
   });

@@ -31,6 +31,27 @@ import { listObjectVersions } from "./operations/list-object-versions.ts";
 import { listObjectsV2 } from "./operations/list-objects-v2.ts";
 import { putBucketVersioning } from "./operations/put-bucket-versioning.ts";
 import { putObject } from "./operations/put-object.ts";
+import { createMultipartUpload } from "./operations/create-multipart-upload.ts";
+import { uploadPart } from "./operations/upload-part.ts";
+import { uploadPartCopy } from "./operations/upload-part-copy.ts";
+import { completeMultipartUpload } from "./operations/complete-multipart-upload.ts";
+import { abortMultipartUpload } from "./operations/abort-multipart-upload.ts";
+import { listParts } from "./operations/list-parts.ts";
+import { listMultipartUploads } from "./operations/list-multipart-uploads.ts";
+import { copyObject } from "./operations/copy-object.ts";
+import { getObjectTagging } from "./operations/get-object-tagging.ts";
+import { putObjectTagging } from "./operations/put-object-tagging.ts";
+import { deleteObjectTagging } from "./operations/delete-object-tagging.ts";
+import { getBucketTagging } from "./operations/get-bucket-tagging.ts";
+import { putBucketTagging } from "./operations/put-bucket-tagging.ts";
+import { deleteBucketTagging } from "./operations/delete-bucket-tagging.ts";
+import { getBucketCors } from "./operations/get-bucket-cors.ts";
+import { putBucketCors } from "./operations/put-bucket-cors.ts";
+import { deleteBucketCors } from "./operations/delete-bucket-cors.ts";
+import { getBucketPolicy } from "./operations/get-bucket-policy.ts";
+import { putBucketPolicy } from "./operations/put-bucket-policy.ts";
+import { deleteBucketPolicy } from "./operations/delete-bucket-policy.ts";
+import { getBucketPolicyStatus } from "./operations/get-bucket-policy-status.ts";
 import { routeRequest, type OperationName } from "./router.ts";
 import { assertValidBucketName, assertValidKey } from "./validation.ts";
 import { writeXmlDocument, xmlElement, xmlText } from "./xml.ts";
@@ -64,6 +85,27 @@ const operations: Readonly<Record<OperationName, Operation>> = {
   GetBucketVersioning: getBucketVersioning,
   PutBucketVersioning: putBucketVersioning,
   ListObjectVersions: listObjectVersions,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  UploadPartCopy: uploadPartCopy,
+  CompleteMultipartUpload: completeMultipartUpload,
+  AbortMultipartUpload: abortMultipartUpload,
+  ListParts: listParts,
+  ListMultipartUploads: listMultipartUploads,
+  CopyObject: copyObject,
+  GetObjectTagging: getObjectTagging,
+  PutObjectTagging: putObjectTagging,
+  DeleteObjectTagging: deleteObjectTagging,
+  GetBucketTagging: getBucketTagging,
+  PutBucketTagging: putBucketTagging,
+  DeleteBucketTagging: deleteBucketTagging,
+  GetBucketCors: getBucketCors,
+  PutBucketCors: putBucketCors,
+  DeleteBucketCors: deleteBucketCors,
+  GetBucketPolicy: getBucketPolicy,
+  PutBucketPolicy: putBucketPolicy,
+  DeleteBucketPolicy: deleteBucketPolicy,
+  GetBucketPolicyStatus: getBucketPolicyStatus,
 };
 
 /** Builds the S3 request handler over a backend. */

@@ -38,7 +38,8 @@ describe("routeRequest", () => {
     expect(operation(route("HEAD", "b", "k", { versionId: "v" }))).toBe("HeadObject");
     expect(operation(route("DELETE", "b", "k", { versionId: "v" }))).toBe("DeleteObject");
     // A version of a sub-resource is still the sub-resource's operation, not a plain GET.
-    expect(operation(route("GET", "b", "k", { versionId: "v", tagging: "" }))).toBe("501:GetObjectTagging");
+    expect(operation(route("GET", "b", "k", { versionId: "v", tagging: "" }))).toBe("GetObjectTagging");
+    expect(operation(route("GET", "b", "k", { versionId: "v", acl: "" }))).toBe("501:GetObjectAcl");
     expect(operation(route("PUT", "b", "k", { versionId: "v" }))).toBe("501:PutObject");
     expect(operation(route("GET", "b", "", { versions: "", marker: "m" }))).toBe("501:ListObjectVersions");
     expect(operation(route("DELETE", "b", "", { versioning: "" }))).toBe("405");
@@ -51,26 +52,41 @@ describe("routeRequest", () => {
     expect(operation(route("PUT", "b", "k", presign))).toBe("PutObject");
   });
 
+  test("configuration sub-resources of a bucket", () => {
+    expect(operation(route("GET", "b", "", { tagging: "" }))).toBe("GetBucketTagging");
+    expect(operation(route("GET", "b", "", { uploads: "", prefix: "p", "key-marker": "k", "upload-id-marker": "u", "max-uploads": "3" }))).toBe("ListMultipartUploads");
+    expect(operation(route("PUT", "b", "", { policy: "" }))).toBe("PutBucketPolicy");
+    expect(operation(route("DELETE", "b", "", { cors: "" }))).toBe("DeleteBucketCors");
+    expect(operation(route("GET", "b", "", { policyStatus: "" }))).toBe("GetBucketPolicyStatus");
+    expect(operation(route("PUT", "b", "", { policyStatus: "" }))).toBe("501:PutBucketPolicyStatus");
+    expect(operation(route("GET", "b", "", { tagging: "", foo: "1" }))).toBe("501:GetBucketTagging");
+  });
+
   test("unimplemented bucket sub-resources are 501, named as AWS names them", () => {
-    expect(operation(route("GET", "b", "", { tagging: "" }))).toBe("501:GetBucketTagging");
-    expect(operation(route("GET", "b", "", { uploads: "" }))).toBe("501:ListMultipartUploads");
-    expect(operation(route("PUT", "b", "", { policy: "" }))).toBe("501:PutBucketPolicy");
-    expect(operation(route("DELETE", "b", "", { cors: "" }))).toBe("501:DeleteBucketCors");
     expect(operation(route("GET", "b", "", { acl: "" }))).toBe("501:GetBucketAcl");
     expect(operation(route("PUT", "b", "", { lifecycle: "" }))).toBe("501:PutBucketLifecycleConfiguration");
     expect(operation(route("POST", "b", ""))).toBe("501:PostObject");
   });
 
+  test("multipart steps, copies and tagging of an object", () => {
+    expect(operation(route("POST", "b", "k", { uploads: "" }))).toBe("CreateMultipartUpload");
+    expect(operation(route("GET", "b", "k", { uploads: "" }))).toBe("405");
+    expect(operation(route("PUT", "b", "k", { uploadId: "u", partNumber: "1" }))).toBe("UploadPart");
+    expect(operation(route("PUT", "b", "k", { uploadId: "u", partNumber: "1" }, { "x-amz-copy-source": "/a/b" }))).toBe("UploadPartCopy");
+    expect(operation(route("POST", "b", "k", { uploadId: "u" }))).toBe("CompleteMultipartUpload");
+    expect(operation(route("DELETE", "b", "k", { uploadId: "u" }))).toBe("AbortMultipartUpload");
+    expect(operation(route("GET", "b", "k", { uploadId: "u", "max-parts": "2", "part-number-marker": "1" }))).toBe("ListParts");
+    expect(operation(route("GET", "b", "k", { uploadId: "u", foo: "1" }))).toBe("501:ListParts");
+    expect(operation(route("GET", "b", "k", { tagging: "" }))).toBe("GetObjectTagging");
+    expect(operation(route("PUT", "b", "k", { tagging: "", versionId: "v" }))).toBe("PutObjectTagging");
+    expect(operation(route("DELETE", "b", "k", { tagging: "" }))).toBe("DeleteObjectTagging");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "/a/b" }))).toBe("CopyObject");
+  });
+
   test("unimplemented object operations are 501", () => {
-    expect(operation(route("POST", "b", "k", { uploads: "" }))).toBe("501:CreateMultipartUpload");
-    expect(operation(route("PUT", "b", "k", { uploadId: "u", partNumber: "1" }))).toBe("501:UploadPart");
-    expect(operation(route("POST", "b", "k", { uploadId: "u" }))).toBe("501:CompleteMultipartUpload");
-    expect(operation(route("DELETE", "b", "k", { uploadId: "u" }))).toBe("501:AbortMultipartUpload");
-    expect(operation(route("GET", "b", "k", { uploadId: "u" }))).toBe("501:ListParts");
-    expect(operation(route("GET", "b", "k", { tagging: "" }))).toBe("501:GetObjectTagging");
     expect(operation(route("PUT", "b", "k", { acl: "" }))).toBe("501:PutObjectAcl");
     expect(operation(route("GET", "b", "k", { partNumber: "1" }))).toBe("501:GetObjectPart");
-    expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "/a/b" }))).toBe("501:CopyObject");
+    expect(operation(route("POST", "b", "k", { restore: "" }))).toBe("501:PostRestoreObject");
     expect(operation(route("POST", "b", "k"))).toBe("501:PostObject");
   });
 

@@ -25,7 +25,28 @@ export type OperationName =
   | "ListObjects"
   | "GetBucketVersioning"
   | "PutBucketVersioning"
-  | "ListObjectVersions";
+  | "ListObjectVersions"
+  | "CreateMultipartUpload"
+  | "UploadPart"
+  | "UploadPartCopy"
+  | "CompleteMultipartUpload"
+  | "AbortMultipartUpload"
+  | "ListParts"
+  | "ListMultipartUploads"
+  | "CopyObject"
+  | "GetObjectTagging"
+  | "PutObjectTagging"
+  | "DeleteObjectTagging"
+  | "GetBucketTagging"
+  | "PutBucketTagging"
+  | "DeleteBucketTagging"
+  | "GetBucketCors"
+  | "PutBucketCors"
+  | "DeleteBucketCors"
+  | "GetBucketPolicy"
+  | "PutBucketPolicy"
+  | "DeleteBucketPolicy"
+  | "GetBucketPolicyStatus";
 
 export type Route =
   | { readonly kind: "operation"; readonly name: OperationName }
@@ -117,6 +138,16 @@ const responseOverrideParameters = [
 ];
 
 const readObjectParameters = ["versionId", ...responseOverrideParameters];
+const listMultipartUploadsParameters = ["uploads", "prefix", "delimiter", "key-marker", "upload-id-marker", "max-uploads", "encoding-type"];
+const listPartsParameters = ["uploadId", "max-parts", "part-number-marker"];
+
+/** Bucket sub-resources implemented with GET, PUT and DELETE (configuration documents). */
+const bucketConfigurations: Readonly<Record<string, { readonly noun: string; readonly methods: readonly string[] }>> = {
+  tagging: { noun: "BucketTagging", methods: ["GET", "PUT", "DELETE"] },
+  cors: { noun: "BucketCors", methods: ["GET", "PUT", "DELETE"] },
+  policy: { noun: "BucketPolicy", methods: ["GET", "PUT", "DELETE"] },
+  policyStatus: { noun: "BucketPolicyStatus", methods: ["GET"] },
+};
 
 function notImplemented(operation: string, reason: string): Route {
   return { kind: "not-implemented", operation, reason };
@@ -165,6 +196,33 @@ const putObjectRules: readonly HeaderRule[] = [
   { name: "if-match" },
   { name: "if-none-match" },
 ];
+const copyObjectRules: readonly HeaderRule[] = [
+  ...aclRules,
+  { name: "x-amz-server-side-encryption", prefix: true },
+  { name: "x-amz-copy-source-server-side-encryption-customer-", prefix: true },
+  { name: "x-amz-tagging" },
+  { name: "x-amz-tagging-directive" },
+  { name: "x-amz-object-lock-", prefix: true },
+  { name: "x-amz-website-redirect-location" },
+  { name: "if-match" },
+  { name: "if-none-match" },
+];
+const createMultipartUploadRules: readonly HeaderRule[] = [
+  ...aclRules,
+  { name: "x-amz-server-side-encryption", prefix: true },
+  { name: "x-amz-tagging" },
+  { name: "x-amz-object-lock-", prefix: true },
+  { name: "x-amz-website-redirect-location" },
+];
+const uploadPartRules: readonly HeaderRule[] = [
+  { name: "x-amz-server-side-encryption-customer-", prefix: true },
+  { name: "x-amz-copy-source-server-side-encryption-customer-", prefix: true },
+];
+const completeMultipartUploadRules: readonly HeaderRule[] = [
+  { name: "if-match" },
+  { name: "if-none-match" },
+  { name: "x-amz-mp-object-size" },
+];
 const createBucketRules: readonly HeaderRule[] = [
   ...aclRules,
   { name: "x-amz-bucket-object-lock-enabled", acceptedValues: ["false"] },
@@ -212,6 +270,11 @@ function routeBucket(input: RouteInput): Route {
     if (name === "versions" && method === "GET") return withChecks("ListObjectVersions", input, listObjectVersionsParameters, []);
     // S3 has no other method on these two; answering 501 would suggest one is coming.
     if (name === "versioning" || name === "versions") return { kind: "method-not-allowed" };
+    if (name === "uploads" && method === "GET") return withChecks("ListMultipartUploads", input, listMultipartUploadsParameters, []);
+    const configuration = bucketConfigurations[name];
+    if (configuration !== undefined && configuration.methods.includes(method)) {
+      return withChecks(`${verb}${configuration.noun}` as OperationName, input, [name], []);
+    }
     const operation = name === "uploads" && method === "GET" ? "ListMultipartUploads" : name === "versions" ? "ListObjectVersions" : `${verb}${noun}`;
     return notImplemented(operation, `The ${operation} operation is not implemented.`);
   }
@@ -239,10 +302,15 @@ function routeObject(input: RouteInput): Route {
   const { method, query, headers } = input;
   const verb = verbByMethod[method];
   if (verb === undefined) return { kind: "method-not-allowed" };
+  const multipart = multipartOperation(method, query, headers);
+  if (multipart !== undefined) return multipart;
+  if (query.has("tagging") && (method === "GET" || method === "PUT" || method === "DELETE")) {
+    return withChecks(`${verb}ObjectTagging` as OperationName, input, ["tagging", "versionId"], []);
+  }
   for (const name of query.keys()) {
     const noun = objectSubresources[name];
     if (noun === undefined) continue;
-    const operation = multipartOperation(method, query) ?? `${verb}${noun}`;
+    const operation = `${verb}${noun}`;
     return notImplemented(operation, `The ${operation} operation is not implemented.`);
   }
   switch (method) {
@@ -251,7 +319,7 @@ function routeObject(input: RouteInput): Route {
     case "HEAD":
       return withChecks("HeadObject", input, readObjectParameters, readObjectRules);
     case "PUT":
-      if (headers.has("x-amz-copy-source")) return notImplemented("CopyObject", "The CopyObject operation is not implemented.");
+      if (headers.has("x-amz-copy-source")) return withChecks("CopyObject", input, [], copyObjectRules);
       return withChecks("PutObject", input, [], putObjectRules);
     case "DELETE":
       return withChecks("DeleteObject", input, ["versionId"], deleteObjectRules);
@@ -262,20 +330,26 @@ function routeObject(input: RouteInput): Route {
   }
 }
 
-function multipartOperation(method: string, query: ReadonlyMap<string, string>): string | undefined {
-  if (query.has("uploads") && method === "POST") return "CreateMultipartUpload";
+/** The multipart steps, told apart by `uploads`, `uploadId` and the method; undefined for any other request. */
+function multipartOperation(method: string, query: ReadonlyMap<string, string>, headers: ReadonlyMap<string, string>): Route | undefined {
+  const input = { method, bucket: "", key: "", query, headers };
+  if (query.has("uploads")) {
+    if (method !== "POST") return { kind: "method-not-allowed" };
+    return withChecks("CreateMultipartUpload", input, ["uploads"], createMultipartUploadRules);
+  }
   if (!query.has("uploadId")) return undefined;
   switch (method) {
     case "PUT":
-      return "UploadPart";
+      if (headers.has("x-amz-copy-source")) return withChecks("UploadPartCopy", input, ["uploadId", "partNumber"], uploadPartRules);
+      return withChecks("UploadPart", input, ["uploadId", "partNumber"], uploadPartRules);
     case "POST":
-      return "CompleteMultipartUpload";
+      return withChecks("CompleteMultipartUpload", input, ["uploadId"], completeMultipartUploadRules);
     case "GET":
-      return "ListParts";
+      return withChecks("ListParts", input, listPartsParameters, []);
     case "DELETE":
-      return "AbortMultipartUpload";
+      return withChecks("AbortMultipartUpload", input, ["uploadId"], []);
     default:
-      return undefined;
+      return { kind: "method-not-allowed" };
   }
 }
 

@@ -1,0 +1,8 @@
+/** CompleteMultipartUpload: routed, not built yet; answers 501 NotImplemented (never a wrong success) until it is. */
+import { S3Error } from "../../errors.ts";
+import type { S3Response } from "../../http.ts";
+import type { OperationContext } from "../context.ts";
+
+export async function completeMultipartUpload(_context: OperationContext): Promise<S3Response> {
+  throw new S3Error("NotImplemented", "The CompleteMultipartUpload operation is not implemented.");
+}

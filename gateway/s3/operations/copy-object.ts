@@ -1,0 +1,8 @@
+/** CopyObject: routed, not built yet; answers 501 NotImplemented (never a wrong success) until it is. */
+import { S3Error } from "../../errors.ts";
+import type { S3Response } from "../../http.ts";
+import type { OperationContext } from "../context.ts";
+
+export async function copyObject(_context: OperationContext): Promise<S3Response> {
+  throw new S3Error("NotImplemented", "The CopyObject operation is not implemented.");
+}

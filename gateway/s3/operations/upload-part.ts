@@ -1,0 +1,8 @@
+/** UploadPart: routed, not built yet; answers 501 NotImplemented (never a wrong success) until it is. */
+import { S3Error } from "../../errors.ts";
+import type { S3Response } from "../../http.ts";
+import type { OperationContext } from "../context.ts";
+
+export async function uploadPart(_context: OperationContext): Promise<S3Response> {
+  throw new S3Error("NotImplemented", "The UploadPart operation is not implemented.");
+}
