@@ -35,6 +35,11 @@ export const recordKinds = {
   nullVersion: 16,
   idempotencyToken: 17,
   idempotencyExpiry: 18,
+  // Per-bucket configuration documents (object-catalog.ts defines the version).
+  bucketConfiguration: 19,
+  // Multipart uploads (multipart-uploads.ts defines their versions).
+  multipartUpload: 20,
+  multipartPart: 21,
 } as const;
 
 export type RecordKind = keyof typeof recordKinds;
