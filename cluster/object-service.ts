@@ -58,6 +58,7 @@ import {
   partitionCountOf,
   versionSuffixFrom,
   versionSuffixLength,
+  type BucketConfigurationName,
   type CommitPutInput,
   type CommitPutResult,
   type DataLayout,
@@ -163,6 +164,9 @@ export const preparingMaxAgeMsDefault = 3_600_000;
 export const idempotencyTokenLifetimeMsDefault = 15 * 60_000;
 /** Buckets whose partition count a service remembers (least recently created first out). */
 const partitionCountsCachedMax = 10_000;
+/** Bucket configuration documents are strings to the S3 core and bytes to the catalog. */
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 
 /** Shard key of chunk `index` of a single-disk or replicated object. */
 export function chunkShardKey(dataId: string, index: number): string {
@@ -398,6 +402,21 @@ export class ObjectService implements ObjectBackend {
 
   putBucketVersioning(bucket: string, status: "Enabled" | "Suspended"): Promise<"ok" | "no-such-bucket"> {
     return this.#catalog.putBucketVersioning(bucket, status);
+  }
+
+  // Bucket configuration documents live in the store beside the bucket record,
+  // outside every key's partition: no partition actor caches them.
+  async getBucketConfiguration(bucket: string, name: BucketConfigurationName): Promise<string | undefined | "no-such-bucket"> {
+    const document = await this.#catalog.getBucketConfiguration(bucket, name);
+    return document instanceof Uint8Array ? utf8Decoder.decode(document) : document;
+  }
+
+  putBucketConfiguration(bucket: string, name: BucketConfigurationName, document: string): Promise<"ok" | "no-such-bucket"> {
+    return this.#catalog.putBucketConfiguration(bucket, name, utf8Encoder.encode(document));
+  }
+
+  deleteBucketConfiguration(bucket: string, name: BucketConfigurationName): Promise<"ok" | "no-such-bucket"> {
+    return this.#catalog.deleteBucketConfiguration(bucket, name);
   }
 
   async headObject(

@@ -23,6 +23,20 @@ export class FaultError extends Error {
 /** A bucket's versioning state; "Unversioned" until PutBucketVersioning was ever called. */
 export type BucketVersioning = "Unversioned" | "Enabled" | "Suspended";
 
+/** The per-bucket configuration documents a backend keeps for the S3 core. */
+export type BucketConfigurationName = "tagging" | "cors" | "policy";
+
+/**
+ * The largest document of each name the backend must accept, in UTF-8 bytes
+ * (cluster/metadata's `bucketConfigurationBytesMax`): the S3 core refuses a
+ * larger one before calling `putBucketConfiguration`.
+ */
+export const bucketConfigurationBytesMax: Readonly<Record<BucketConfigurationName, number>> = {
+  tagging: 16 * 1024,
+  cors: 64 * 1024,
+  policy: 20 * 1024,
+};
+
 export interface BucketInfo {
   readonly name: string;
   readonly createdMs: number;
@@ -176,4 +190,10 @@ export interface ObjectBackend {
   /** Current versions only, never delete markers (a key whose current version is a delete marker is absent). */
   listObjects(input: ListObjectsInput): Promise<ListObjectsPage | "no-such-bucket">;
   listObjectVersions(input: ListObjectVersionsInput): Promise<ListObjectVersionsPage | "no-such-bucket">;
+  /** A bucket's configuration document as last stored, undefined when none is set. */
+  getBucketConfiguration(bucket: string, name: BucketConfigurationName): Promise<string | undefined | "no-such-bucket">;
+  /** Replaces the document (already validated by the S3 core, at most `bucketConfigurationBytesMax[name]` UTF-8 bytes). */
+  putBucketConfiguration(bucket: string, name: BucketConfigurationName, document: string): Promise<"ok" | "no-such-bucket">;
+  /** Removes the document; removing one that is not set succeeds. */
+  deleteBucketConfiguration(bucket: string, name: BucketConfigurationName): Promise<"ok" | "no-such-bucket">;
 }

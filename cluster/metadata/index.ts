@@ -15,6 +15,8 @@ export { createMemoryStorage, MemoryStorage, openMemoryStore } from "./memory-st
 export type { MemoryStoreFaults, MemoryStoreOptions } from "./memory-store.ts";
 export { bytesEqual, compareBytes, keyAfter } from "./bytes.ts";
 export {
+  bucketConfigurationKey,
+  bucketConfigurationRange,
   bucketKey,
   bucketPartitionOwnerKey,
   bucketRange,
@@ -77,6 +79,7 @@ export type {
   WorkBudget,
 } from "./batched-work.ts";
 export {
+  bucketConfigurationBytesMax,
   bucketPartitionCountDefault,
   bucketPartitionCountMax,
   decodeObjectRecord,
@@ -107,6 +110,7 @@ export type {
   VersionListEntry,
 } from "./object-versions.ts";
 export type {
+  BucketConfigurationName,
   BucketRecord,
   BucketVersioning,
   DataLayout,

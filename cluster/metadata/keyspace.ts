@@ -6,6 +6,7 @@
  * |----------------------------|-----------------------------------------------|
  * | `("v",)`                   | keyspace format version                       |
  * | `("b", bucket)`            | bucket record                                 |
+ * | `("bc", bucket, name)`     | a bucket configuration document (tagging, cors, policy) |
  * | `("o", bucket, key)`       | current object record                         |
  * | `("p", dataId)`            | pending (PREPARING) data record               |
  * | `("g", dataId)`            | garbage: data of replaced/deleted objects     |
@@ -76,6 +77,16 @@ export function bucketKey(name: string): Uint8Array {
 /** Every bucket record, in bucket-name order. */
 export function bucketRange(): KeyRange {
   return tupleRange(encode(["b"]));
+}
+
+/** The key of a bucket's configuration document `name` ("tagging", "cors", "policy"). */
+export function bucketConfigurationKey(bucket: string, name: string): Uint8Array {
+  return encode(["bc", bucket, name]);
+}
+
+/** Every configuration document of a bucket. */
+export function bucketConfigurationRange(bucket: string): KeyRange {
+  return tupleRange(encode(["bc", bucket]));
 }
 
 /** The key of an object's current record. */

@@ -14,6 +14,7 @@
  * | object, 3     | `("o", …)`, `("ov", …)` | `ObjectRecord` with `versionId`                           |
  * | pending, 1-2  | `("p", dataId)`      | `PendingRecord` (bytes being written, not yet committed)    |
  * | garbage, 1-2  | `("g", dataId)`      | `PendingRecord` (bytes of a replaced or deleted version)    |
+ * | bucketConfiguration, 1 | `("bc", bucket, name)` | `document`: the configuration's bytes as the gateway stored them (at most `bucketConfigurationBytesMax[name]`) |
  *
  * `ObjectRecord.checksum` (issue 6, the client's verified `x-amz-checksum-*`)
  * was added to object version 3 as an optional field without a version bump:
@@ -31,6 +32,8 @@
 import { assert } from "../../runtime/index.ts";
 import { keyAfter } from "./bytes.ts";
 import {
+  bucketConfigurationKey,
+  bucketConfigurationRange,
   bucketKey,
   bucketRange,
   garbageKey,
@@ -82,6 +85,23 @@ export interface BucketRecord {
    */
   partitionCount?: number;
 }
+
+/** The per-bucket configuration documents the catalog keeps (`("bc", bucket, name)`). */
+export type BucketConfigurationName = "tagging" | "cors" | "policy";
+
+/**
+ * The largest document of each name, in bytes. S3 caps a bucket policy at
+ * 20 KiB; CORS (at most 100 rules) and tagging (at most 50 tags) have no
+ * published byte cap, so these bound what a valid document needs with room
+ * to spare. A record stays far below every backend's value limit.
+ */
+export const bucketConfigurationBytesMax: Readonly<Record<BucketConfigurationName, number>> = {
+  tagging: 16 * 1024,
+  cors: 64 * 1024,
+  policy: 20 * 1024,
+};
+
+const bucketConfigurationRecordVersion = 1;
 
 /** Partitions of a bucket created without a count, and of every bucket record written before counts were stored. */
 export const bucketPartitionCountDefault = 4;
@@ -310,6 +330,9 @@ export class ObjectCatalog {
       // (Their expiry index entries stay; the Janitor finds no token behind them and drops them.)
       const tokens = idempotencyTokenBucketRange(name);
       tx.clearRange(tokens.begin, tokens.end);
+      // Nor inherit its tagging, CORS or policy.
+      const configurations = bucketConfigurationRange(name);
+      tx.clearRange(configurations.begin, configurations.end);
       tx.clear(bucketKey(name));
       return "deleted";
     });
@@ -327,6 +350,37 @@ export class ObjectCatalog {
       const bytes = await tx.get(bucketKey(name));
       if (bytes === undefined) return "no-such-bucket";
       tx.set(bucketKey(name), encodeBucketRecord({ ...decodeBucketRecord(bytes), versioning: status }));
+      return "ok";
+    });
+  }
+
+  /** A bucket's configuration document `name`, undefined when none is set. */
+  async getBucketConfiguration(bucket: string, name: BucketConfigurationName): Promise<Uint8Array | undefined | "no-such-bucket"> {
+    return this.#store.transact(async (tx) => {
+      if ((await tx.get(bucketKey(bucket))) === undefined) return "no-such-bucket";
+      const bytes = await tx.get(bucketConfigurationKey(bucket, name));
+      return bytes === undefined ? undefined : decodeBucketConfigurationRecord(bytes);
+    });
+  }
+
+  /** Replaces a bucket's configuration document `name`; the caller validated it and kept it within `bucketConfigurationBytesMax`. */
+  async putBucketConfiguration(bucket: string, name: BucketConfigurationName, document: Uint8Array): Promise<"ok" | "no-such-bucket"> {
+    assert(
+      document.byteLength <= bucketConfigurationBytesMax[name],
+      `putBucketConfiguration: a ${name} document of ${document.byteLength} bytes exceeds ${bucketConfigurationBytesMax[name]}`,
+    );
+    return this.#store.transact(async (tx) => {
+      if ((await tx.get(bucketKey(bucket))) === undefined) return "no-such-bucket";
+      tx.set(bucketConfigurationKey(bucket, name), encodeRecord("bucketConfiguration", bucketConfigurationRecordVersion, { document }));
+      return "ok";
+    });
+  }
+
+  /** Removes a bucket's configuration document `name`; removing one that is not set succeeds. */
+  async deleteBucketConfiguration(bucket: string, name: BucketConfigurationName): Promise<"ok" | "no-such-bucket"> {
+    return this.#store.transact(async (tx) => {
+      if ((await tx.get(bucketKey(bucket))) === undefined) return "no-such-bucket";
+      tx.clear(bucketConfigurationKey(bucket, name));
       return "ok";
     });
   }
@@ -493,6 +547,14 @@ export class ObjectCatalog {
   async listObjects(input: ListObjectsRequest): Promise<ListObjectsResult | "no-such-bucket"> {
     return listObjects(this.#store, input);
   }
+}
+
+function decodeBucketConfigurationRecord(bytes: Uint8Array): Uint8Array {
+  const record = decodeRecordOf("bucketConfiguration", bytes);
+  assert(record.version === bucketConfigurationRecordVersion, `unknown bucketConfiguration record version ${record.version}`);
+  const { document } = record.value as { document: Uint8Array };
+  // msgpackr returns a Buffer view; callers get a plain copy they may keep.
+  return new Uint8Array(document);
 }
 
 /** A copy without undefined fields, so that optional headers that are absent take no bytes. */

@@ -11,7 +11,9 @@
  */
 import { createHash } from "node:crypto";
 import { storageClasses as s3StorageClasses } from "../s3/validation.ts";
+import { bucketConfigurationBytesMax } from "../backend.ts";
 import type {
+  BucketConfigurationName,
   BucketInfo,
   BucketVersioning,
   DeleteMarkerInfo,
@@ -45,6 +47,8 @@ interface MemoryBucket {
    * store does): the request already happened.
    */
   readonly tokens: Map<string, ObjectInfo>;
+  /** Configuration documents by name (tagging, cors, policy). */
+  readonly configurations: Map<BucketConfigurationName, string>;
 }
 
 /** Tokens remembered per bucket; the oldest is forgotten first (the real store expires them by time). */
@@ -131,7 +135,7 @@ export class MemoryBackend implements ObjectBackend {
   async createBucket(name: string): Promise<"created" | "exists"> {
     this.#maybeFail("createBucket");
     if (this.#buckets.has(name)) return "exists";
-    this.#buckets.set(name, { info: { name, createdMs: this.#nowMs() }, versioning: "Unversioned", versions: new Map(), tokens: new Map() });
+    this.#buckets.set(name, { info: { name, createdMs: this.#nowMs() }, versioning: "Unversioned", versions: new Map(), tokens: new Map(), configurations: new Map() });
     return "created";
   }
 
@@ -160,6 +164,31 @@ export class MemoryBackend implements ObjectBackend {
     const bucket = this.#buckets.get(name);
     if (bucket === undefined) return "no-such-bucket";
     bucket.versioning = status;
+    return "ok";
+  }
+
+  async getBucketConfiguration(name: string, configuration: BucketConfigurationName): Promise<string | undefined | "no-such-bucket"> {
+    this.#maybeFail("getBucketConfiguration");
+    const bucket = this.#buckets.get(name);
+    return bucket === undefined ? "no-such-bucket" : bucket.configurations.get(configuration);
+  }
+
+  async putBucketConfiguration(name: string, configuration: BucketConfigurationName, document: string): Promise<"ok" | "no-such-bucket"> {
+    this.#maybeFail("putBucketConfiguration");
+    const bucket = this.#buckets.get(name);
+    if (bucket === undefined) return "no-such-bucket";
+    if (Buffer.byteLength(document, "utf8") > bucketConfigurationBytesMax[configuration]) {
+      throw new Error(`memory backend: a ${configuration} document over ${bucketConfigurationBytesMax[configuration]} bytes (the S3 core checks first)`);
+    }
+    bucket.configurations.set(configuration, document);
+    return "ok";
+  }
+
+  async deleteBucketConfiguration(name: string, configuration: BucketConfigurationName): Promise<"ok" | "no-such-bucket"> {
+    this.#maybeFail("deleteBucketConfiguration");
+    const bucket = this.#buckets.get(name);
+    if (bucket === undefined) return "no-such-bucket";
+    bucket.configurations.delete(configuration);
     return "ok";
   }
 
