@@ -1,7 +1,8 @@
 /** Real S3 clients pointed at a test server. */
 import { S3Client } from "@aws-sdk/client-s3";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { ServerProcess } from "./server.ts";
 
 /** The AWS SDK for JavaScript v3 with its default checksum and streaming settings. */
@@ -49,4 +50,94 @@ export async function awsCli(server: ServerProcess, args: string[], extraEnv: Re
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
   const code = await new Promise<number | null>((resolve) => child.on("close", (exitCode) => resolve(exitCode)));
   return { code, stdout, stderr };
+}
+
+/** A client binary that must not outlive a hung test: each run is killed after this long. */
+const clientRunTimeoutMs = 120_000;
+
+/**
+ * Runs a client binary with exactly `env` (nothing inherited: this machine's
+ * AWS_CA_BUNDLE, for one, makes rclone refuse to build its HTTP client), and
+ * kills it after `clientRunTimeoutMs`.
+ */
+async function runClient(path: string, args: string[], env: Record<string, string>, cwd?: string): Promise<CommandResult> {
+  const child = spawn(path, args, {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: clientRunTimeoutMs,
+    killSignal: "SIGKILL",
+    ...(cwd === undefined ? {} : { cwd }),
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const code = await new Promise<number | null>((resolve) => child.on("close", (exitCode) => resolve(exitCode)));
+  return { code, stdout, stderr };
+}
+
+/** Debian's s3cmd (what `.ci/run` installs) when present, otherwise whatever `s3cmd` is on PATH. */
+export const s3cmdPath = existsSync("/usr/bin/s3cmd") ? "/usr/bin/s3cmd" : "s3cmd";
+
+/**
+ * Writes an s3cmd configuration for the server into `directory` and returns
+ * its path: path-style addressing (host_bucket without `%(bucket)s`), plain
+ * HTTP, SigV4, and the server's keys. Nothing else: issue 6 asks that an
+ * endpoint and keys be enough.
+ */
+export function writeS3cmdConfig(server: ServerProcess, directory: string): string {
+  const path = join(directory, `s3cmd-${server.port}.cfg`);
+  const host = `127.0.0.1:${server.port}`;
+  writeFileSync(
+    path,
+    [
+      "[default]",
+      `access_key = ${server.accessKeyId}`,
+      `secret_key = ${server.secretAccessKey}`,
+      `host_base = ${host}`,
+      `host_bucket = ${host}`,
+      "use_https = False",
+      "signature_v2 = False",
+      "bucket_location = us-east-1",
+      "",
+    ].join("\n"),
+  );
+  return path;
+}
+
+/**
+ * Runs s3cmd against the server with a configuration written into
+ * `directory` (the test's temporary directory); relative paths in `args`
+ * resolve against `directory`.
+ */
+export async function s3cmd(server: ServerProcess, directory: string, args: string[]): Promise<CommandResult> {
+  const config = writeS3cmdConfig(server, directory);
+  return runClient(s3cmdPath, ["--config", config, ...args], {}, directory);
+}
+
+/** Debian's rclone (what `.ci/run` installs) when present, otherwise whatever `rclone` is on PATH. */
+export const rclonePath = existsSync("/usr/bin/rclone") ? "/usr/bin/rclone" : "rclone";
+
+/** The name of the rclone remote `rclone()` defines: `cairn:bucket/path`. */
+export const rcloneRemote = "cairn";
+
+/**
+ * Runs rclone with one remote, `cairn:`, defined entirely by environment
+ * (`RCLONE_CONFIG_CAIRN_*`: an S3 remote, provider Other, path style, the
+ * server's endpoint and keys) and an empty config file, so no user setting
+ * leaks in.
+ */
+export async function rclone(server: ServerProcess, args: string[], extraEnv: Record<string, string> = {}): Promise<CommandResult> {
+  const prefix = `RCLONE_CONFIG_${rcloneRemote.toUpperCase()}_`;
+  return runClient(rclonePath, args, {
+    RCLONE_CONFIG: "/dev/null",
+    [`${prefix}TYPE`]: "s3",
+    [`${prefix}PROVIDER`]: "Other",
+    [`${prefix}ENDPOINT`]: server.endpoint,
+    [`${prefix}FORCE_PATH_STYLE`]: "true",
+    [`${prefix}REGION`]: "us-east-1",
+    [`${prefix}ACCESS_KEY_ID`]: server.accessKeyId,
+    [`${prefix}SECRET_ACCESS_KEY`]: server.secretAccessKey,
+    ...extraEnv,
+  });
 }
