@@ -124,7 +124,8 @@ describe("s3cmd against the real server", () => {
     changed.delete("sub/with space.txt");
     changed.set("sub/added later.txt", new TextEncoder().encode("added after the first sync\n"));
     const rewritten = new Uint8Array(tree.get("sub/deeper/random.bin")!);
-    rewritten[random.integer(rewritten.length)] ^= 0xff;
+    const flipped = random.integer(rewritten.length);
+    rewritten[flipped] = rewritten[flipped]! ^ 0xff;
     changed.set("sub/deeper/random.bin", rewritten);
     writeTree(source, changed);
     const second = await run(["sync", "--delete-removed", `${source}/`, "s3://s3cmd-sync/mirror/"]);
