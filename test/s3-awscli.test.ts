@@ -5,11 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomFillSync } from "node:crypto";
-import { createReadStream, mkdtempSync, openSync, closeSync, writeSync, rmSync, writeFileSync } from "node:fs";
+import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, writeSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomSeed, seededRandom } from "../runtime/index.ts";
 import { awsCli } from "./support/clients.ts";
+import { hashContents, hashTree, sampleTree, writeTree } from "./support/local-tree.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
+
+const seed = Number(process.env.CAIRN_TEST_SEED ?? randomSeed());
+console.log(`s3-awscli seed ${seed} (replay: CAIRN_TEST_SEED=${seed} bun test test/s3-awscli.test.ts)`);
+const random = seededRandom(seed);
 
 let server: ServerProcess;
 let workDir: string;
@@ -70,6 +76,61 @@ describe("AWS CLI against the real server", () => {
     expectOk(await awsCli(server, ["s3", "rb", "s3://cli-basic"]));
     const after = await awsCli(server, ["s3", "ls"]);
     expect(after.stdout).not.toContain("cli-basic");
+  });
+
+  test("sync up and down with --delete, ls --recursive, rm --recursive", async () => {
+    const tree = sampleTree(random.fork("sync"));
+    const source = join(workDir, "sync-source");
+    writeTree(source, tree);
+    expectOk(await awsCli(server, ["s3", "mb", "s3://cli-sync"]));
+    expectOk(await awsCli(server, ["s3", "sync", source, "s3://cli-sync/mirror"]));
+    const keysOf = async (): Promise<string[]> => {
+      const listed = await awsCli(server, ["s3", "ls", "--recursive", "s3://cli-sync/"]);
+      expectOk(listed);
+      // Lines are "date time size key"; keys may hold spaces, so take what follows the size.
+      return listed.stdout
+        .split("\n")
+        .map((line) => /^\S+\s+\S+\s+\d+\s(.*)$/.exec(line)?.[1])
+        .filter((key): key is string => key !== undefined)
+        .sort();
+    };
+    expect(await keysOf()).toEqual([...tree.keys()].map((path) => `mirror/${path}`).sort());
+
+    // A second sync with nothing changed uploads nothing.
+    const idle = await awsCli(server, ["s3", "sync", source, "s3://cli-sync/mirror"]);
+    expectOk(idle);
+    expect(idle.stdout).not.toContain("upload:");
+
+    // Remove one file, add one, grow one; --delete removes the server's copy.
+    const changed = new Map(tree);
+    rmSync(join(source, "sub/with space.txt"));
+    changed.delete("sub/with space.txt");
+    const added = new TextEncoder().encode("added after the first sync\n");
+    changed.set("sub/deeper/still/added later.txt", added);
+    const grown = new Uint8Array([...tree.get("top.txt")!, ...new TextEncoder().encode("one more line\n")]);
+    changed.set("top.txt", grown);
+    writeTree(source, new Map([["sub/deeper/still/added later.txt", added], ["top.txt", grown]]));
+    const second = await awsCli(server, ["s3", "sync", "--delete", source, "s3://cli-sync/mirror"]);
+    expectOk(second);
+    expect(second.stdout).toContain("delete: s3://cli-sync/mirror/sub/with space.txt");
+    expect(await keysOf()).toEqual([...changed.keys()].map((path) => `mirror/${path}`).sort());
+
+    // Down into a directory with a stale file and an outdated copy of another
+    // size (the CLI tells files apart by size and time, not by content).
+    const target = join(workDir, "sync-target");
+    mkdirSync(target);
+    writeFileSync(join(target, "stale.txt"), "not on the server\n");
+    writeFileSync(join(target, "top.txt"), tree.get("top.txt")!);
+    expectOk(await awsCli(server, ["s3", "sync", "--delete", "s3://cli-sync/mirror", target]));
+    expect(hashTree(target)).toEqual(hashContents(changed));
+
+    const removed = await awsCli(server, ["s3", "rm", "--recursive", "s3://cli-sync/mirror/sub/"]);
+    expectOk(removed);
+    expect(removed.stdout).toContain("delete: s3://cli-sync/mirror/sub/ünïcödé ñame.txt");
+    expect(await keysOf()).toEqual([...changed.keys()].filter((path) => !path.startsWith("sub/")).map((path) => `mirror/${path}`).sort());
+    expectOk(await awsCli(server, ["s3", "rm", "--recursive", "s3://cli-sync/"]));
+    expect(await keysOf()).toEqual([]);
+    expectOk(await awsCli(server, ["s3", "rb", "s3://cli-sync"]));
   });
 
   test("a 1 GiB object streams up and back down intact with peak RSS under 300 MiB", async () => {
