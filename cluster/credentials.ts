@@ -1,7 +1,9 @@
 /**
- * Root credentials of a one-node Cairn. Taken from the environment when set;
- * otherwise generated on first start, stored in the data directory with mode
- * 0600 and reported as `generated` so the caller prints them once.
+ * Root credentials of a Cairn (one node, or a fleet's state directory). Taken
+ * from the environment when set; otherwise generated on first start, stored
+ * in the data directory with mode 0600 and reported as `generated` so the
+ * caller prints them once. The root key is always an admin; further users
+ * live in the metadata store (`users.ts`).
  */
 import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
@@ -28,6 +30,14 @@ function randomText(alphabet: string, length: number): string {
 }
 
 /**
+ * A new access key id (`CAIRN` and 15 of A-Z0-9, 20 characters like AWS's)
+ * and secret (40 base64-alphabet characters), from the OS CSPRNG.
+ */
+export function generateCredentials(): RootCredentials {
+  return { accessKeyId: `CAIRN${randomText(accessKeyAlphabet, 15)}`, secretAccessKey: randomText(secretAlphabet, 40) };
+}
+
+/**
  * Resolves the root credentials: environment first, then the stored file,
  * else new ones (written to `<dataDir>/credentials.json`, mode 0600).
  */
@@ -51,10 +61,7 @@ export function loadRootCredentials(options: {
     }
     return { credentials: { accessKeyId: stored.accessKeyId, secretAccessKey: stored.secretAccessKey }, source: "stored" };
   }
-  const credentials: RootCredentials = {
-    accessKeyId: `CAIRN${randomText(accessKeyAlphabet, 15)}`,
-    secretAccessKey: randomText(secretAlphabet, 40),
-  };
+  const credentials = generateCredentials();
   writeFileSync(path, `${JSON.stringify({ version: credentialsFileVersion, ...credentials }, null, 2)}\n`, { mode: 0o600, flag: "wx" });
   // `mode` is filtered by the umask; make sure the file is private whatever it is.
   chmodSync(path, 0o600);
