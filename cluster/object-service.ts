@@ -51,6 +51,7 @@ import type {
   DeleteObjectReply,
   HeadObjectReply,
   PreparePutReply,
+  SetObjectTagsReply,
 } from "../actors/bucket-partition/protocol.ts";
 import { bucketPartitionOf } from "../actors/bucket-partition/index.ts";
 import { availableKernels, createErasureCodec, type ErasureCodec, type ErasureKernel, type ErasureScheme } from "./erasure/index.ts";
@@ -68,7 +69,9 @@ import {
   type ObjectHeaders,
   type ObjectCatalog,
   type ObjectRecord,
+  type ObjectTag,
   type PendingRecord,
+  type SetTagsResult,
 } from "./metadata/index.ts";
 import { placementGroupOf } from "./placement/index.ts";
 import { assert, assertNever, fault, isFault, memoryNudge, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
@@ -374,6 +377,7 @@ export class ObjectService implements ObjectBackend {
     // Read only now: the body has ended without error, so a trailer's checksum has arrived and was verified.
     const checksum = input.checksum?.();
     if (checksum !== undefined) record.checksum = { ...checksum };
+    if (input.tags !== undefined && input.tags.length > 0) record.tags = input.tags.map((tag) => ({ key: tag.key, value: tag.value }));
     const committed = await this.#commitPut(route, {
       record,
       versionSuffix: this.#newVersionSuffix(),
@@ -417,6 +421,19 @@ export class ObjectService implements ObjectBackend {
 
   deleteBucketConfiguration(bucket: string, name: BucketConfigurationName): Promise<"ok" | "no-such-bucket"> {
     return this.#catalog.deleteBucketConfiguration(bucket, name);
+  }
+
+  async setObjectTags(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    tags: readonly ObjectTag[],
+  ): Promise<{ readonly versionId: string } | { readonly deleteMarker: DeleteMarkerInfo } | "no-such-bucket" | "no-such-key" | "no-such-version"> {
+    const route = await this.#route(bucket, key);
+    if (route === "no-such-bucket") return route;
+    const found = await this.#setObjectTags(route, key, versionId, tags);
+    if (typeof found === "string") return found;
+    return found.kind === "object" ? { versionId: found.record.versionId } : { deleteMarker: markerInfo(found.marker) };
   }
 
   async headObject(
@@ -994,6 +1011,32 @@ export class ObjectService implements ObjectBackend {
     return { record: reply.record, freed: reply.freed, duplicate: reply.duplicate };
   }
 
+  async #setObjectTags(route: KeyRoute, key: string, versionId: string | undefined, tags: readonly ObjectTag[]): Promise<SetTagsResult> {
+    if (!this.#partitioned()) return this.#catalog.setObjectTags(route.bucket, key, versionId, tags);
+    const reply = await this.#askPartition<SetObjectTagsReply>(
+      route,
+      (epoch, replyTo) => ({
+        kind: "SetObjectTags",
+        epoch,
+        bucket: route.bucket,
+        key,
+        ...(versionId === undefined ? {} : { versionId }),
+        tags: tags.map((tag) => ({ key: tag.key, value: tag.value })),
+        replyTo,
+      }),
+      // Writing the same tags again leaves the same record: a retry after an ambiguous fault is harmless.
+      true,
+    );
+    switch (reply.outcome) {
+      case "object":
+        return { kind: "object", record: reply.record };
+      case "deleteMarker":
+        return { kind: "deleteMarker", marker: reply.marker };
+      default:
+        return reply.outcome;
+    }
+  }
+
   async #headObject(route: KeyRoute, key: string, versionId: string | undefined): Promise<HeadResult> {
     if (!this.#partitioned()) return this.#catalog.headObject(route.bucket, key, versionId);
     const reply = await this.#askPartition<HeadObjectReply>(
@@ -1147,6 +1190,7 @@ export class ObjectService implements ObjectBackend {
       dataId: record.dataId,
       versionId: record.versionId,
       ...(record.checksum === undefined ? {} : { checksum: record.checksum }),
+      ...(record.tags === undefined || record.tags.length === 0 ? {} : { tags: record.tags }),
     };
     this.#records.set(info, record);
     return info;

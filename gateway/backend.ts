@@ -66,6 +66,12 @@ export interface ObjectChecksum {
   readonly type: ChecksumType;
 }
 
+/** One S3 object tag (at most 10 per version; key 1-128, value 0-256 Unicode characters; keys unique). */
+export interface ObjectTag {
+  readonly key: string;
+  readonly value: string;
+}
+
 export interface ObjectInfo {
   readonly bucket: string;
   readonly key: string;
@@ -83,6 +89,8 @@ export interface ObjectInfo {
   readonly versionId: string;
   /** The checksum the client had verified on upload; absent when it sent none (and for objects stored before). */
   readonly checksum?: ObjectChecksum;
+  /** The version's tags in the order they were set; absent (never empty) when it has none. */
+  readonly tags?: readonly ObjectTag[];
 }
 
 /** A delete marker (a version with no data). */
@@ -111,6 +119,8 @@ export interface PutObjectInput {
    * backend calls it once `body` has ended without error, never earlier.
    */
   readonly checksum?: () => ObjectChecksum | undefined;
+  /** The new version's tags (`x-amz-tagging`, validated); absent or empty for none. */
+  readonly tags?: readonly ObjectTag[];
 }
 
 export interface ListObjectsInput {
@@ -196,4 +206,16 @@ export interface ObjectBackend {
   putBucketConfiguration(bucket: string, name: BucketConfigurationName, document: string): Promise<"ok" | "no-such-bucket">;
   /** Removes the document; removing one that is not set succeeds. */
   deleteBucketConfiguration(bucket: string, name: BucketConfigurationName): Promise<"ok" | "no-such-bucket">;
+  /**
+   * Replaces the tags of the current version (`versionId` undefined) or of one
+   * version; `[]` removes them. Nothing else changes (ETag, Last-Modified). A
+   * delete marker found there is returned and left alone; a successful call
+   * names the version it tagged.
+   */
+  setObjectTags(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    tags: readonly ObjectTag[],
+  ): Promise<{ readonly versionId: string } | { readonly deleteMarker: DeleteMarkerInfo } | "no-such-bucket" | "no-such-key" | "no-such-version">;
 }

@@ -32,6 +32,7 @@ import {
   deleteVersionStep,
   headStep,
   preparePutStep,
+  setObjectTagsStep,
   type HeadResult,
   type MetaStore,
   type MetaTransaction,
@@ -46,6 +47,8 @@ import type {
   HeadObjectReply,
   PreparePut,
   PreparePutReply,
+  SetObjectTags,
+  SetObjectTagsReply,
   StatBucketPartitionReply,
 } from "./protocol.ts";
 import { RecordCache, type CachedState } from "./record-cache.ts";
@@ -73,7 +76,7 @@ export interface BucketPartitionBehaviorOptions {
 }
 
 /** An operation that needs the store: a write, or a read the cache could not answer. */
-type StoreOperation = PreparePut | CommitPut | DeleteObject | HeadObject;
+type StoreOperation = PreparePut | CommitPut | DeleteObject | HeadObject | SetObjectTags;
 
 export interface BucketPartitionState {
   readonly bucket: string;
@@ -108,7 +111,7 @@ export function bucketPartitionActorPath(bucket: string, partition: number): str
 
 /** What one operation produced: its reply, and the key's current state after it (undefined: unknown, drop it). */
 interface Outcome {
-  readonly reply: PreparePutReply | CommitPutReply | DeleteObjectReply | HeadObjectReply;
+  readonly reply: PreparePutReply | CommitPutReply | DeleteObjectReply | HeadObjectReply | SetObjectTagsReply;
   readonly current: CachedState | undefined;
   /** Whether `current` may be cached: false when the operation changed nothing the cache holds. */
   readonly updatesCache: boolean;
@@ -177,6 +180,7 @@ export function bucketPartitionBehavior(options: BucketPartitionBehaviorOptions)
         }
         case "PreparePut":
         case "DeleteObject":
+        case "SetObjectTags":
           if (message.bucket !== state.bucket) return refuseOtherBucket(state, message, context);
           enqueue(state, message, context, queuedOperationsMax, batchOperationsMax, options);
           return state;
@@ -409,6 +413,17 @@ async function apply(tx: MetaTransaction, operation: StoreOperation): Promise<Ou
               ...(deleted.versionId === undefined ? {} : { versionId: deleted.versionId }),
               freed: [...deleted.freed],
             };
+      return { reply, current: await currentOf(tx, operation.bucket, operation.key), updatesCache: true };
+    }
+    case "SetObjectTags": {
+      const found = await setObjectTagsStep(tx, operation.bucket, operation.key, operation.versionId, operation.tags);
+      const reply: SetObjectTagsReply =
+        typeof found === "string"
+          ? { kind: "SetObjectTagsReply", outcome: found }
+          : found.kind === "object"
+            ? { kind: "SetObjectTagsReply", outcome: "object", record: found.record }
+            : { kind: "SetObjectTagsReply", outcome: "deleteMarker", marker: found.marker };
+      // The cached current record carries tags (GET's x-amz-tagging-count): it is read back, changed or not.
       return { reply, current: await currentOf(tx, operation.bucket, operation.key), updatesCache: true };
     }
     case "HeadObject": {

@@ -59,6 +59,16 @@ const ObjectHeadersSchema = Type.Object({
   expires: HeaderValue,
 });
 
+/**
+ * S3 object tags (cluster/metadata `ObjectTag`): at most 10, a key of 1 to 128
+ * and a value of at most 256 Unicode characters, so at most twice as many
+ * UTF-16 units. Optional in records: records without tags leave it out.
+ */
+export const ObjectTagsSchema = Type.Array(
+  Type.Object({ key: Type.String({ minLength: 1, maxLength: 256 }), value: Type.String({ maxLength: 512 }) }),
+  { maxItems: 10 },
+);
+
 const objectRecordFields = {
   bucket: Bucket,
   key: Key,
@@ -71,6 +81,7 @@ const objectRecordFields = {
   userMetadata: Type.Record(Type.String(), Type.String(), { maxProperties: 256 }),
   dataId: DataId,
   layout: DataLayoutSchema,
+  tags: Type.Optional(ObjectTagsSchema),
 };
 
 /** `ObjectRecord` of cluster/metadata: one version with data. */
@@ -187,6 +198,33 @@ export const HeadObjectReply = Type.Union([
 export type HeadObjectReply = Static<typeof HeadObjectReply>;
 
 /**
+ * PutObjectTagging / DeleteObjectTagging (cluster/metadata
+ * `setObjectTagsStep`): replaces the tags of the current version, or of
+ * `versionId`; an empty list removes them. The reply carries the version as
+ * rewritten, or the delete marker found there (left unchanged).
+ */
+export const SetObjectTags = Type.Object({
+  kind: Type.Literal("SetObjectTags"),
+  epoch: Epoch,
+  bucket: Bucket,
+  key: Key,
+  versionId: Type.Optional(VersionId),
+  tags: ObjectTagsSchema,
+  replyTo: ReplyTo,
+});
+export type SetObjectTags = Static<typeof SetObjectTags>;
+
+export const SetObjectTagsReply = Type.Union([
+  Type.Object({ kind: Type.Literal("SetObjectTagsReply"), outcome: Type.Literal("object"), record: ObjectRecordSchema }),
+  Type.Object({ kind: Type.Literal("SetObjectTagsReply"), outcome: Type.Literal("deleteMarker"), marker: DeleteMarkerSchema }),
+  Type.Object({
+    kind: Type.Literal("SetObjectTagsReply"),
+    outcome: Type.Union([Type.Literal("no-such-bucket"), Type.Literal("no-such-key"), Type.Literal("no-such-version")]),
+  }),
+]);
+export type SetObjectTagsReply = Static<typeof SetObjectTagsReply>;
+
+/**
  * Empties the cache. Sent when the bucket is deleted: its cached "absent"
  * entries must not answer for a bucket that no longer exists.
  */
@@ -218,5 +256,5 @@ export const StatBucketPartitionReply = Type.Object({
 });
 export type StatBucketPartitionReply = Static<typeof StatBucketPartitionReply>;
 
-export const BucketPartitionMessage = Type.Union([PreparePut, CommitPut, DeleteObject, HeadObject, ClearCache, StatBucketPartition]);
+export const BucketPartitionMessage = Type.Union([PreparePut, CommitPut, DeleteObject, HeadObject, ClearCache, StatBucketPartition, SetObjectTags]);
 export type BucketPartitionMessage = Static<typeof BucketPartitionMessage>;

@@ -95,6 +95,7 @@ export {
   nullVersionId,
   orderOfVersionId,
   preparePutStep,
+  setObjectTagsStep,
   versionSuffixFrom,
   versionSuffixLength,
 } from "./object-versions.ts";
@@ -105,6 +106,7 @@ export type {
   DeleteMarkerRecord,
   DeleteResult,
   HeadResult,
+  SetTagsResult,
   ListVersionsRequest,
   ListVersionsResult,
   VersionListEntry,
@@ -118,5 +120,6 @@ export type {
   ListObjectsResult,
   ObjectHeaders,
   ObjectRecord,
+  ObjectTag,
   PendingRecord,
 } from "./object-catalog.ts";

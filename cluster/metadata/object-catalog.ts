@@ -21,6 +21,11 @@
  * records written before it simply lack it and read as "no checksum stored",
  * which is also what an object uploaded without a checksum has.
  *
+ * `ObjectRecord.tags` (issue 6, S3 object tagging: at most 10 `{ key, value }`
+ * pairs in the order the client sent them) was added the same way: a record
+ * without it, or written before it, has no tags. An empty tag set is stored
+ * by leaving the field out.
+ *
  * The versioned model (`("ov")` versions, delete markers, the null version,
  * idempotency tokens) and its invariants are in `object-versions.ts`.
  *
@@ -54,6 +59,7 @@ import {
   listVersionsSteps,
   migrateLegacyStep,
   removeExpiredTokensStep,
+  setObjectTagsStep,
   versioningOf,
   versionListStart,
   type CommitPutInput,
@@ -62,6 +68,7 @@ import {
   type HeadResult,
   type ListVersionsRequest,
   type ListVersionsResult,
+  type SetTagsResult,
   type VersionListState,
 } from "./object-versions.ts";
 import { listObjects } from "./object-listing.ts";
@@ -163,12 +170,20 @@ export interface ObjectRecord {
   layout: DataLayout;
   /** S3 version id; "null" for the null version (and for records written before versioning). */
   versionId: string;
+  /** S3 object tags in the client's order, never empty; absent when the version has none (and in records older than the field). */
+  tags?: ObjectTag[];
   /** The verified client checksum (base64 value); absent when none was sent, and in records older than the field. */
   checksum?: {
     algorithm: "CRC32" | "CRC32C" | "CRC64NVME" | "SHA1" | "SHA256";
     value: string;
     type: "FULL_OBJECT" | "COMPOSITE";
   };
+}
+
+/** One S3 object tag; the gateway validated it (key 1-128, value 0-256 Unicode characters). */
+export interface ObjectTag {
+  key: string;
+  value: string;
 }
 
 export interface PendingRecord {
@@ -383,6 +398,16 @@ export class ObjectCatalog {
       tx.clear(bucketConfigurationKey(bucket, name));
       return "ok";
     });
+  }
+
+  /**
+   * Replaces the tags of the current version (undefined `versionId`) or of
+   * one version; an empty `tags` removes them. Nothing else of the version
+   * changes (S3 keeps its ETag and Last-Modified). A delete marker has no
+   * tags: it is returned unchanged.
+   */
+  async setObjectTags(bucket: string, key: string, versionId: string | undefined, tags: readonly ObjectTag[]): Promise<SetTagsResult> {
+    return this.#serialized(bucket, key, () => this.#store.transact((tx) => setObjectTagsStep(tx, bucket, key, versionId, tags)));
   }
 
   /** The current version of an object, when it is live (not a delete marker). */

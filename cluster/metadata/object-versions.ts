@@ -63,6 +63,7 @@ import {
   type BucketRecord,
   type BucketVersioning,
   type ObjectRecord,
+  type ObjectTag,
   type PendingRecord,
 } from "./object-catalog.ts";
 import { decodeRecord, decodeRecordOf, encodeRecord } from "./record-codec.ts";
@@ -446,6 +447,31 @@ export async function deleteVersionStep(
   const freed = removeVersion(tx, bucket, key, found, nowMs);
   if (newest !== undefined && found.order === newest.order) await refreshCurrent(tx, bucket, key);
   return { deleteMarker: found.version.kind === "deleteMarker", versionId, freed };
+}
+
+/** What setting a version's tags found: the version as rewritten, a delete marker (left alone), or nothing. */
+export type SetTagsResult = HeadResult;
+
+/** PutObjectTagging / DeleteObjectTagging: see `ObjectCatalog.setObjectTags`. */
+export async function setObjectTagsStep(
+  tx: MetaTransaction,
+  bucket: string,
+  key: string,
+  versionId: string | undefined,
+  tags: readonly ObjectTag[],
+): Promise<SetTagsResult> {
+  if ((await readBucket(tx, bucket)) === undefined) return "no-such-bucket";
+  const newest = await readNewestForWrite(tx, bucket, key);
+  const found = versionId === undefined ? newest : await findVersion(tx, bucket, key, versionId);
+  if (found === undefined) return versionId === undefined ? "no-such-key" : "no-such-version";
+  if (found.version.kind === "deleteMarker") return { kind: "deleteMarker", marker: found.version.marker };
+  const { tags: _previous, ...untagged } = found.version.record;
+  const record: ObjectRecord = tags.length === 0 ? untagged : { ...untagged, tags: tags.map((tag) => ({ key: tag.key, value: tag.value })) };
+  const encoded = encodeObjectRecord(record);
+  tx.set(objectVersionKey(bucket, key, found.order), encoded);
+  // The current record is a copy of the newest version: it must say the same.
+  if (newest !== undefined && found.order === newest.order) tx.set(objectKey(bucket, key), encoded);
+  return { kind: "object", record };
 }
 
 /** HEAD/GET's lookup: the current version (undefined `versionId`) or one version. */

@@ -24,6 +24,7 @@ import type {
   ObjectBackend,
   ObjectChecksum,
   ObjectInfo,
+  ObjectTag,
   PutObjectInput,
   VersionEntry,
 } from "../backend.ts";
@@ -243,6 +244,7 @@ export class MemoryBackend implements ObjectBackend {
         versionId,
         // Read only now: the body has ended, so a trailer's value has arrived.
         ...checksumField(input.checksum?.()),
+        ...tagsField(input.tags ?? []),
       };
       this.#addVersion(bucket, input.key, { kind: "version", info, data });
       if (tokenKey !== undefined) {
@@ -287,6 +289,26 @@ export class MemoryBackend implements ObjectBackend {
     const version = versionId === undefined ? versions[0] : versions.find((candidate) => versionIdOf(candidate) === versionId);
     if (version === undefined) return versionId === undefined ? "no-such-key" : "no-such-version";
     return version.kind === "version" ? version.info : { deleteMarker: version.marker };
+  }
+
+  async setObjectTags(
+    bucket: string,
+    key: string,
+    versionId: string | undefined,
+    tags: readonly ObjectTag[],
+  ): Promise<{ readonly versionId: string } | { readonly deleteMarker: DeleteMarkerInfo } | "no-such-bucket" | "no-such-key" | "no-such-version"> {
+    this.#maybeFail("setObjectTags");
+    const found = this.#buckets.get(bucket);
+    if (found === undefined) return "no-such-bucket";
+    const versions = found.versions.get(key) ?? [];
+    const index = versionId === undefined ? (versions.length === 0 ? -1 : 0) : versions.findIndex((candidate) => versionIdOf(candidate) === versionId);
+    const version = versions[index];
+    if (version === undefined) return versionId === undefined ? "no-such-key" : "no-such-version";
+    if (version.kind === "deleteMarker") return { deleteMarker: version.marker };
+    // A new info object (infos are immutable); readObject finds the data by dataId, which does not change.
+    const { tags: _previous, ...untagged } = version.info;
+    versions[index] = { kind: "version", info: { ...untagged, ...tagsField(tags) }, data: version.data };
+    return { versionId: version.info.versionId };
   }
 
   async *readObject(info: ObjectInfo, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array> {
@@ -422,6 +444,10 @@ function rollUp(key: string, prefix: string, delimiter: string): string | undefi
 
 function compareUtf8(first: string, second: string): number {
   return Buffer.compare(Buffer.from(first, "utf8"), Buffer.from(second, "utf8"));
+}
+
+function tagsField(tags: readonly ObjectTag[]): { tags?: readonly ObjectTag[] } {
+  return tags.length === 0 ? {} : { tags: tags.map((tag) => ({ key: tag.key, value: tag.value })) };
 }
 
 function checksumField(checksum: ObjectChecksum | undefined): { checksum?: ObjectChecksum } {
