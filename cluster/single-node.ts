@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { diskActorPath, diskBehavior } from "../actors/disk/index.ts";
 import type { DiskMessage, SyncDiskReply } from "../actors/disk/protocol.ts";
 import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
-import { createS3Handler, serveBun } from "../gateway/index.ts";
+import { createRequestObserver, createS3Handler, serveBun, withAdminRoutes } from "../gateway/index.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "./object-service.ts";
 import { Janitor } from "./janitor.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
@@ -19,8 +19,9 @@ import { bucketPartitionActorPath, bucketPartitionBehavior, type BucketPartition
 import { actingSet, actingSetWidthMax, eligibleDiskCount, placementVersionCurrent, type ClusterMap } from "./placement/index.ts";
 import type { ErasureScheme } from "./erasure/index.ts";
 import { clusterMapMismatch, loadOrCreateClusterMap } from "./cluster-map-store.ts";
-import { createNactHost, isFault, type ActorRef, type Host } from "../runtime/index.ts";
+import { createNactHost, expositionContentType, isFault, MetricsRegistry, type ActorRef, type Host } from "../runtime/index.ts";
 import type { RootCredentials } from "./credentials.ts";
+import { checkNodeHealth, registerNodeMetrics, type LocalDisk } from "./node-metrics.ts";
 
 export interface SingleNodeConfig {
   readonly dataDir: string;
@@ -48,6 +49,9 @@ export interface RunningNode {
 }
 
 const syncTimeoutMs = 60_000;
+/** Bound on each ask a scrape or a health check makes. */
+const adminAskTimeoutMs = 2_000;
+const healthProbeKey = new TextEncoder().encode("cairn/health-probe");
 const nodeId = "node-1";
 /**
  * Fixed when a data directory is created (it is stored in the cluster map):
@@ -149,6 +153,18 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     partitions,
   });
   const secrets = new Map([[config.credentials.accessKeyId, config.credentials.secretAccessKey]]);
+  // Metrics and health at /_cairn/metrics and /_cairn/health (gateway/metrics/admin-routes.ts).
+  const registry = new MetricsRegistry();
+  const localDisks = (): LocalDisk[] => [...disks].map(([diskId, ref]) => ({ diskId, ref, directory: join(config.dataDir, "disks", diskId) }));
+  registerNodeMetrics({
+    registry,
+    host,
+    disks: localDisks,
+    placementGroups: () => placementGroups.map((ref, placementGroupId) => ({ placementGroupId, ref, epoch: map.epoch })),
+    remoteDiskUsable: () => false,
+    actorCounts: () => ({ disk: disks.size, placementGroup: placementGroups.length, bucketPartition: partitionActors.size }),
+    askTimeoutMs: adminAskTimeoutMs,
+  });
   const handler = createS3Handler({
     backend: service,
     lookupSecret: (accessKeyId) => secrets.get(accessKeyId),
@@ -157,8 +173,26 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     virtualHostDomains: config.virtualHostDomains,
     region: config.region,
     log: config.log,
+    observer: createRequestObserver({ registry, clock: host.clock, log: config.log }),
   });
-  const server = await serveBun({ handler, hostname: config.hostname, port: config.port });
+  let stopping: Promise<void> | undefined;
+  const adminHandler = withAdminRoutes(handler, {
+    metrics: () => registry.render(),
+    metricsContentType: expositionContentType,
+    health: () =>
+      checkNodeHealth({
+        nodeId,
+        host,
+        disks: localDisks,
+        // A read of a key nothing writes: it needs only a working store.
+        probeMetadata: () => store.transact((tx) => tx.get(healthProbeKey)),
+        extraChecks: () => ({ serving: stopping === undefined ? { ok: true } : { ok: false, detail: "stopping" } }),
+        timeoutMs: adminAskTimeoutMs,
+      }),
+    virtualHostDomains: config.virtualHostDomains,
+    log: config.log,
+  });
+  const server = await serveBun({ handler: adminHandler, hostname: config.hostname, port: config.port });
   // Records written before versioning move into the versions subspace, so
   // ListObjectVersions sees them (writes migrate the keys they touch anyway).
   void catalog.migrateLegacyObjects().then(
@@ -170,7 +204,6 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
   const janitor = new Janitor({ host, service, catalog, intervalMs: config.janitorIntervalMs ?? 60_000, log: config.log });
   janitor.start();
 
-  let stopping: Promise<void> | undefined;
   return {
     port: server.port,
     stop(): Promise<void> {

@@ -21,3 +21,5 @@ export {
 } from "./backend.ts";
 export { S3Error, s3ErrorFromFault, s3ErrorTable, type S3ErrorCode } from "./errors.ts";
 export type { S3Handler, S3Request, S3Response } from "./http.ts";
+export { createRequestObserver, type AnsweredRequest, type RequestObservation, type RequestObserver, type RequestObserverOptions } from "./metrics/request-observer.ts";
+export { healthPath, metricsPath, withAdminRoutes, type AdminRoutesOptions, type HealthCheck, type HealthReport } from "./metrics/admin-routes.ts";

@@ -36,13 +36,15 @@ import {
 import { bucketPartitionActorPath, bucketPartitionBehavior } from "../../actors/bucket-partition/index.ts";
 import { BucketPartitionMessage, type StatBucketPartitionReply } from "../../actors/bucket-partition/protocol.ts";
 import { nodeAgentActorPath, nodeAgentBehavior, NodeAgentMessage } from "../../actors/node-agent/index.ts";
-import { createS3Handler, serveBun, type BunS3Server } from "../../gateway/index.ts";
+import { createRequestObserver, createS3Handler, serveBun, withAdminRoutes, type BunS3Server } from "../../gateway/index.ts";
 import {
   actorRef,
   createNactHost,
   createWebSocketTransport,
+  expositionContentType,
   fault,
   isFault,
+  MetricsRegistry,
   systemClock,
   type ActorRef,
   type Fault,
@@ -58,6 +60,7 @@ import { defaultStorageClasses, defaultWriteQuorum, parseStorageClasses, parseWr
 import { fleetNode, type Fleet } from "./fleet-file.ts";
 import { nodeRunFiles, readyFileVersion, type ReadyFile } from "./fleet-launcher.ts";
 import { readFleetSecret } from "./fleet-secret.ts";
+import { checkNodeHealth, registerNodeMetrics, type LocalDisk } from "../node-metrics.ts";
 
 /** Timing of membership; a dead node's units run elsewhere about `leaseMs + clockSkewMsMax + tickMs` after it died. */
 export interface FleetTiming {
@@ -89,6 +92,8 @@ export const defaultFleetTiming: FleetTiming = {
 
 const syncTimeoutMs = 60_000;
 const askTimeoutMs = 10_000;
+/** Bound on each ask a scrape or a health check makes. */
+const adminAskTimeoutMs = 2_000;
 
 const logClock = systemClock();
 const log = (entry: Record<string, unknown>): void => {
@@ -160,6 +165,8 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
 
   const placementGroups = new Map<number, ActorRef<PlacementGroupMessage>>();
   const bucketPartitions = new Map<string, ActorRef<BucketPartitionMessage>>();
+  /** The epoch each hosted PG was started at, for the metrics' probe. */
+  const placementGroupEpochs = new Map<number, number>();
   const startUnit = async (unit: Unit, epoch: number): Promise<void> => {
     if (unit.kind === "bucketPartition") {
       const existing = bucketPartitions.get(unitText(unit));
@@ -199,6 +206,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       { wireSchema: PlacementGroupMessage },
     );
     placementGroups.set(unit.placementGroupId, ref);
+    placementGroupEpochs.set(unit.placementGroupId, epoch);
   };
   const stopUnit = async (unit: Unit): Promise<void> => {
     if (unit.kind === "bucketPartition") {
@@ -209,6 +217,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     }
     const ref = placementGroups.get(unit.placementGroupId);
     placementGroups.delete(unit.placementGroupId);
+    placementGroupEpochs.delete(unit.placementGroupId);
     if (ref !== undefined) await host.stop(ref);
   };
 
@@ -247,8 +256,29 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     }
   })();
 
+  // Metrics and health at /_cairn/metrics and /_cairn/health on the S3 port
+  // (gateway/metrics/admin-routes.ts); a storage-only node has no S3 port and
+  // is not scraped yet.
+  const registry = new MetricsRegistry();
+  const localDisks = (): LocalDisk[] => node.disks.map((disk, index) => ({ diskId: disk.diskId, ref: disks[index]!, directory: disk.directory }));
+  registerNodeMetrics({
+    registry,
+    host,
+    disks: localDisks,
+    placementGroups: () =>
+      [...placementGroups].map(([placementGroupId, ref]) => ({ placementGroupId, ref, epoch: placementGroupEpochs.get(placementGroupId) ?? 0 })),
+    remoteDiskUsable: (diskId) => {
+      const placementHost = map?.placement.hosts.find((candidate) => candidate.disks.some((disk) => disk.diskId === diskId && disk.state === "in"));
+      return placementHost !== undefined && map?.nodes.some((entry) => entry.nodeId === placementHost.hostId && entry.state === "up") === true;
+    },
+    actorCounts: () => ({ disk: disks.length, placementGroup: placementGroups.size, bucketPartition: bucketPartitions.size }),
+    transport,
+    askTimeoutMs: adminAskTimeoutMs,
+  });
+
   let server: BunS3Server | undefined;
   let janitor: Janitor | undefined;
+  let stopping = false;
   if (node.roles.has("gateway")) {
     const { credentials } = loadSharedCredentials(fleet);
     let viewEpoch = -1;
@@ -295,8 +325,29 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       virtualHostDomains: ["localhost"],
       region: process.env.CAIRN_REGION ?? "us-east-1",
       log: nodeLog,
+      observer: createRequestObserver({ registry, clock: host.clock, log: nodeLog }),
     });
-    server = await serveBun({ handler, hostname: node.address, port: node.s3Port! });
+    const adminHandler = withAdminRoutes(handler, {
+      metrics: () => registry.render(),
+      metricsContentType: expositionContentType,
+      health: () =>
+        checkNodeHealth({
+          nodeId,
+          host,
+          disks: localDisks,
+          probeMetadata: () => store.transact((tx) => readFleetMap(tx)),
+          extraChecks: () => ({
+            membership: map?.nodes.some((entry) => entry.nodeId === nodeId && entry.incarnation === incarnation && entry.state === "up")
+              ? { ok: true }
+              : { ok: false, detail: `run ${incarnation} is not up in map epoch ${map?.epoch ?? "none"}` },
+            serving: stopping ? { ok: false, detail: "stopping" } : { ok: true },
+          }),
+          timeoutMs: adminAskTimeoutMs,
+        }),
+      virtualHostDomains: ["localhost"],
+      log: nodeLog,
+    });
+    server = await serveBun({ handler: adminHandler, hostname: node.address, port: node.s3Port! });
     // Every gateway runs one: they free the same garbage through idempotent
     // steps (a pending record becomes garbage in one transaction; deleting a
     // shard twice is harmless), so a dead node's share is never stranded.
@@ -315,7 +366,6 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
   renameSync(`${files.ready}.tmp`, files.ready);
   nodeLog({ level: "info", event: "node-ready", incarnation, s3: node.s3Port === undefined ? null : `http://${node.address}:${node.s3Port}` });
 
-  let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;

@@ -55,6 +55,7 @@ import { getBucketPolicyStatus } from "./operations/get-bucket-policy-status.ts"
 import { routeRequest, type OperationName } from "./router.ts";
 import { assertValidBucketName, assertValidKey } from "./validation.ts";
 import { writeXmlDocument, xmlElement, xmlText } from "./xml.ts";
+import type { RequestObserver } from "../metrics/request-observer.ts";
 
 export interface S3HandlerOptions {
   readonly backend: ObjectBackend;
@@ -67,6 +68,12 @@ export interface S3HandlerOptions {
   readonly region: string;
   /** Receives one entry per request and one per internal error. */
   readonly log?: (entry: Record<string, unknown>) => void;
+  /**
+   * Measures each request (gateway/metrics). When given, the per-request
+   * entry goes to the observer instead of `log`, which writes it once the
+   * response body has ended, with duration and bytes.
+   */
+  readonly observer?: RequestObserver;
 }
 
 const operations: Readonly<Record<OperationName, Operation>> = {
@@ -110,8 +117,10 @@ const operations: Readonly<Record<OperationName, Operation>> = {
 
 /** Builds the S3 request handler over a backend. */
 export function createS3Handler(options: S3HandlerOptions): S3Handler {
-  return async (request) => {
+  return async (arriving) => {
     const requestId = options.newRequestId();
+    const observation = options.observer?.begin(arriving, requestId);
+    const request = observation?.request ?? arriving;
     const identity = { "x-amz-request-id": requestId, "x-amz-id-2": hostIdFor(requestId) };
     let operation = "Unknown";
     let code: string | undefined;
@@ -129,8 +138,12 @@ export function createS3Handler(options: S3HandlerOptions): S3Handler {
       code = s3Error.code;
       response = errorResponse(s3Error, request, requestId, identity);
     }
-    options.log?.({ requestId, method: request.method, path: request.rawPath, operation, status: response.status, ...(code === undefined ? {} : { code }) });
-    return response;
+    const answer = { requestId, method: request.method, path: request.rawPath, operation, status: response.status, ...(code === undefined ? {} : { code }) };
+    if (observation === undefined) {
+      options.log?.(answer);
+      return response;
+    }
+    return observation.answered(response, answer);
   };
 }
 

@@ -431,6 +431,17 @@ export class WebSocketTransport implements Transport {
     return { ...this.#stats };
   }
 
+  /** Messages and bytes waiting in outboxes now, over every peer (for metrics). */
+  outboxTotals(): { readonly messages: number; readonly bytes: number } {
+    let messages = 0;
+    let bytes = 0;
+    for (const peer of this.#peers.values()) {
+      messages += peer.outboxLength();
+      bytes += peer.outboxBytes;
+    }
+    return { messages, bytes };
+  }
+
   send(to: ActorRef<unknown>, message: unknown, corr: number): SendOutcome {
     assert(to.nodeId !== this.nodeId, `transport ${this.nodeId}: send to its own node ${refText(to)}`);
     assert(Number.isSafeInteger(corr) && corr >= 0, `transport send ${refText(to)}: corr must be an integer >= 0`);

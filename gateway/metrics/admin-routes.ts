@@ -1,0 +1,94 @@
+/**
+ * `/_cairn/metrics` and `/_cairn/health` on the S3 port, in front of the S3
+ * core, for every adapter.
+ *
+ * Why `/_cairn/`: in path-style addressing `/metrics` would be the bucket
+ * "metrics". Bucket names cannot contain `_`, so a path-style `/_cairn/...`
+ * never names a bucket. In virtual-hosted style (`Host: b.<domain>`) the same
+ * path is the key `_cairn/metrics` of bucket `b`, a legal key: those requests
+ * go to S3 as always. Only the exact paths below are answered here; anything
+ * else under `/_cairn/` goes to the S3 core, which refuses it as the invalid
+ * bucket name it is.
+ *
+ * Unauthenticated, like most Prometheus targets: the answers hold counts,
+ * sizes, disk and node ids and the operation mix, never a key, a bucket name
+ * or object data. A deployment that must hide them keeps the S3 port off
+ * untrusted networks or filters `/_cairn/` in its proxy.
+ */
+import type { S3Handler, S3Request, S3Response } from "../http.ts";
+import { resolveAddress } from "../s3/index.ts";
+
+/** One health check: `ok`, and why not. */
+export interface HealthCheck {
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+/** What a node reports about itself; the status follows from the checks. */
+export interface HealthReport {
+  readonly nodeId: string;
+  readonly checks: Readonly<Record<string, HealthCheck>>;
+}
+
+export interface AdminRoutesOptions {
+  /** The scrape text (Prometheus text format 0.0.4). */
+  readonly metrics: () => Promise<string>;
+  readonly metricsContentType: string;
+  /** Runs the health checks; each bounds its own wait. */
+  readonly health: () => Promise<HealthReport>;
+  /** As the S3 handler's: decides whether a Host header selects virtual-hosted addressing. */
+  readonly virtualHostDomains: readonly string[];
+  /** Receives the error of a failed scrape (a collector bug). */
+  readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+export const metricsPath = "/_cairn/metrics";
+export const healthPath = "/_cairn/health";
+
+/** Answers the admin paths; passes every other request to `handler`. */
+export function withAdminRoutes(handler: S3Handler, options: AdminRoutesOptions): S3Handler {
+  return async (request) => {
+    const route = adminRoute(request, options.virtualHostDomains);
+    if (route === undefined) return handler(request);
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return { status: 405, headers: { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }, body: "method not allowed\n" };
+    }
+    const response = route === "metrics" ? await metricsResponse(options) : await healthResponse(options);
+    if (request.method === "HEAD") return { status: response.status, headers: response.headers };
+    return response;
+  };
+}
+
+function adminRoute(request: S3Request, virtualHostDomains: readonly string[]): "metrics" | "health" | undefined {
+  if (request.rawPath !== metricsPath && request.rawPath !== healthPath) return undefined;
+  let style: "path" | "virtual-host";
+  try {
+    style = resolveAddress(request.rawPath, request.headers.get("host"), virtualHostDomains).style;
+  } catch {
+    return undefined;
+  }
+  if (style !== "path") return undefined;
+  return request.rawPath === metricsPath ? "metrics" : "health";
+}
+
+async function metricsResponse(options: AdminRoutesOptions): Promise<S3Response> {
+  try {
+    const text = await options.metrics();
+    return { status: 200, headers: { "content-type": options.metricsContentType, "cache-control": "no-store" }, body: text };
+  } catch (error) {
+    options.log?.({ level: "error", event: "metrics-render-failed", error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    return { status: 500, headers: { "content-type": "text/plain; charset=utf-8" }, body: "metrics failed; see the node's log\n" };
+  }
+}
+
+async function healthResponse(options: AdminRoutesOptions): Promise<S3Response> {
+  let report: HealthReport;
+  try {
+    report = await options.health();
+  } catch (error) {
+    report = { nodeId: "unknown", checks: { health: { ok: false, detail: error instanceof Error ? error.message : String(error) } } };
+  }
+  const ok = Object.values(report.checks).every((check) => check.ok);
+  const body = `${JSON.stringify({ status: ok ? "ok" : "unavailable", nodeId: report.nodeId, checks: report.checks })}\n`;
+  return { status: ok ? 200 : 503, headers: { "content-type": "application/json", "cache-control": "no-store" }, body };
+}
