@@ -7,6 +7,8 @@ import type { Fault } from "../runtime/index.ts";
 
 export const s3ErrorTable = {
   AccessDenied: { status: 403, message: "Access Denied" },
+  // What S3 answers a CORS preflight that no rule allows.
+  AccessForbidden: { status: 403, message: "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec." },
   AuthorizationHeaderMalformed: { status: 400, message: "The authorization header is malformed." },
   AuthorizationQueryParametersError: { status: 400, message: "Error parsing the X-Amz-Credential parameter." },
   BadDigest: { status: 400, message: "The Content-MD5 or checksum you specified did not match what we received." },
@@ -24,6 +26,7 @@ export const s3ErrorTable = {
   InvalidRange: { status: 416, message: "The requested range is not satisfiable" },
   InvalidRequest: { status: 400, message: "Invalid Request" },
   InvalidStorageClass: { status: 400, message: "The storage class you specified is not valid." },
+  InvalidTag: { status: 400, message: "The tag provided was not a valid tag." },
   InvalidURI: { status: 400, message: "Couldn't parse the specified URI." },
   KeyTooLongError: { status: 400, message: "Your key is too long." },
   MalformedPolicy: { status: 400, message: "The policy is not valid." },
@@ -35,7 +38,9 @@ export const s3ErrorTable = {
   MissingSecurityHeader: { status: 400, message: "Your request is missing a required header." },
   NoSuchBucket: { status: 404, message: "The specified bucket does not exist." },
   NoSuchBucketPolicy: { status: 404, message: "The bucket policy does not exist" },
+  NoSuchCORSConfiguration: { status: 404, message: "The CORS configuration does not exist" },
   NoSuchKey: { status: 404, message: "The specified key does not exist." },
+  NoSuchTagSet: { status: 404, message: "The TagSet does not exist" },
   NoSuchVersion: { status: 404, message: "The specified version does not exist." },
   NotImplemented: { status: 501, message: "A header you provided implies functionality that is not implemented." },
   PreconditionFailed: { status: 412, message: "At least one of the preconditions you specified did not hold." },
