@@ -56,12 +56,17 @@ import type {
 import { bucketPartitionOf } from "../actors/bucket-partition/index.ts";
 import { availableKernels, createErasureCodec, type ErasureCodec, type ErasureKernel, type ErasureScheme } from "./erasure/index.ts";
 import {
+  multipartData,
+  partNumberMax,
   partitionCountOf,
+  type PartRecord,
+  type UploadRecord,
   versionSuffixFrom,
   versionSuffixLength,
   type BucketConfigurationName,
   type CommitPutInput,
   type CommitPutResult,
+  type CommitRefusal,
   type DataLayout,
   type DeleteMarkerRecord,
   type DeleteResult,
@@ -76,7 +81,19 @@ import {
 import { placementGroupOf } from "./placement/index.ts";
 import { assert, assertNever, fault, isFault, memoryNudge, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
 import {
+  compositeChecksum as compositeChecksumOf,
   FaultError,
+  type CompletedPart,
+  type CompleteMultipartUploadInput,
+  type CompletionRefusal,
+  type CreateMultipartUploadInput,
+  type ListMultipartUploadsInput,
+  type ListMultipartUploadsPage,
+  type ListPartsPage,
+  type MultipartUploadInfo,
+  type ObjectChecksum,
+  type PartInfo,
+  type UploadPartInput,
   type BucketInfo,
   type BucketVersioning,
   type DeleteMarkerInfo,
@@ -87,6 +104,7 @@ import {
   type ObjectBackend,
   type ObjectInfo,
   type PutObjectInput,
+  type WriteRefusal,
 } from "../gateway/index.ts";
 
 /**
@@ -146,6 +164,10 @@ export interface ObjectServiceOptions {
   readonly preparingMaxAgeMs?: number;
   /** How long a committed PUT's idempotency token makes its retries return the same version (default 15 min). */
   readonly idempotencyTokenLifetimeMs?: number;
+  /** Incomplete multipart uploads initiated longer ago than this are aborted by `abortStaleUploads` (default 7 days). */
+  readonly multipartUploadMaxAgeMs?: number;
+  /** The smallest part a completion accepts, except the last (default S3's 5 MiB). */
+  readonly partBytesMin?: number;
   /** Spawns or assigns bucket partitions; needed when the view has `partitionRef`. */
   readonly partitions?: PartitionHosting;
   /**
@@ -165,6 +187,14 @@ export interface ObjectServiceOptions {
 export const preparingMaxAgeMsDefault = 3_600_000;
 /** Default lifetime of an idempotency token: far longer than any SDK's retry schedule. */
 export const idempotencyTokenLifetimeMsDefault = 15 * 60_000;
+/** Default time an upload may stay incomplete before the Janitor aborts it and frees its parts (S3 keeps them until a lifecycle rule says otherwise; 7 days is MinIO's default expiry). */
+export const multipartUploadMaxAgeMsDefault = 7 * 24 * 3_600_000;
+/** The smallest part S3 accepts in a completion, except the last. */
+export const partBytesMinDefault = 5 * 1024 * 1024;
+/** Part records read per page when freeing a multipart object. */
+const partsPerFreeMax = 100;
+/** Part records read per page when reading or completing a multipart object. */
+const partsPerPageMax = 1_000;
 /** Buckets whose partition count a service remembers (least recently created first out). */
 const partitionCountsCachedMax = 10_000;
 /** Bucket configuration documents are strings to the S3 core and bytes to the catalog. */
@@ -196,6 +226,16 @@ interface KeyRoute {
   readonly partitionCount: number;
 }
 type ReplicatedLayout = Extract<DataLayout, { kind: "replicated" }>;
+type MultipartLayout = Extract<DataLayout, { kind: "multipart" }>;
+/** New data, written and durable, not yet committed anywhere. */
+interface WrittenData {
+  readonly dataId: string;
+  /** With its final chunk or stripe count. */
+  readonly layout: DataLayout;
+  readonly sizeBytes: number;
+  /** MD5 of the bytes (the S3 ETag of a single-part object). */
+  readonly md5: Buffer;
+}
 
 export class ObjectService implements ObjectBackend {
   readonly storageClasses: ReadonlySet<string>;
@@ -214,6 +254,8 @@ export class ObjectService implements ObjectBackend {
   readonly #askTimeoutMs: number;
   readonly #preparingMaxAgeMs: number;
   readonly #tokenLifetimeMs: number;
+  readonly #multipartUploadMaxAgeMs: number;
+  readonly #partBytesMin: number;
   readonly #partitions: PartitionHosting | undefined;
   readonly #retryAttemptsMax: number;
   readonly #retryDelayMs: number;
@@ -250,6 +292,8 @@ export class ObjectService implements ObjectBackend {
     this.#askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.#preparingMaxAgeMs = options.preparingMaxAgeMs ?? preparingMaxAgeMsDefault;
     this.#tokenLifetimeMs = options.idempotencyTokenLifetimeMs ?? idempotencyTokenLifetimeMsDefault;
+    this.#multipartUploadMaxAgeMs = options.multipartUploadMaxAgeMs ?? multipartUploadMaxAgeMsDefault;
+    this.#partBytesMin = options.partBytesMin ?? partBytesMinDefault;
     this.#partitions = options.partitions;
     this.#retryAttemptsMax = options.retryAttemptsMax ?? 20;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
@@ -298,75 +342,26 @@ export class ObjectService implements ObjectBackend {
     return outcome;
   }
 
-  async putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket"> {
+  putObject(input: PutObjectInput & { readonly condition?: undefined }): Promise<ObjectInfo | "no-such-bucket">;
+  putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket" | WriteRefusal>;
+  async putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket" | WriteRefusal> {
     const route = await this.#route(input.bucket, input.key);
     if (route === "no-such-bucket") return route;
-    const scheme = this.#schemes.get(input.storageClass);
-    assert(scheme !== undefined, `storage class ${input.storageClass} is configured (the gateway checked)`);
-    const codec = this.#codecFor(scheme);
-    const placementGroupId = placementGroupOf(input.bucket, input.key, this.#placementGroupCount);
-    const actingSet = await this.#actingSet(placementGroupId);
-    assert(actingSet.length >= scheme.dataShards + scheme.parityShards, `pg ${placementGroupId}: acting set smaller than ${input.storageClass}`);
-
-    const body = input.body[Symbol.asyncIterator]();
-    const md5 = createHash("md5");
-    // The head of the body decides the layout: small objects are replicated.
-    const head = await readUpTo(body, this.#replicationBytesMax + 1, md5);
-    const replicated = head.ended && head.bytes.byteLength <= this.#replicationBytesMax;
-    const dataId = this.#newDataId();
-    const layout: DataLayout = replicated
-      ? { kind: "replicated", placementGroupId, copies: scheme.parityShards + 1, chunkBytes: this.#replicationBytesMax, chunkCount: -1 }
-      : {
-          kind: "erasure",
-          placementGroupId,
-          dataShards: scheme.dataShards,
-          parityShards: scheme.parityShards,
-          shardBytes: this.#shardBytes,
-          stripeCount: -1,
-        };
-    // Recorded before any byte is written, so that a crash mid-stream leaves
-    // something the garbage collector can find and free.
-    const prepared = await this.#preparePut(route, input, { dataId, layout, createdMs: this.#host.clock.nowMs() });
-    if (prepared === "no-such-bucket") return prepared;
-    if (prepared !== "prepared") {
-      // A retry of a PUT that already committed: its body is read to the end (the client sent it,
-      // and the gateway checks its digests) but stored nowhere, and the first attempt's version answers.
-      for (let next = await body.next(); next.done !== true; next = await body.next()) md5.update(next.value);
-      return this.#info(prepared);
+    const written = await this.#writeData(input, async (pending) => {
+      const prepared = await this.#preparePut(route, input, pending);
+      return prepared === "prepared" ? prepared : { stop: prepared };
+    });
+    if ("stop" in written) {
+      // A retry of a PUT that already committed (its body was read to the end, stored nowhere): the
+      // first attempt's version answers.
+      return written.stop === "no-such-bucket" ? written.stop : this.#info(written.stop);
     }
-    const indexed = this.#askPlacementGroup(placementGroupId, (replyTo) => ({
-      kind: "IndexData",
-      epoch: this.#view().epoch,
-      dataId,
-      bucket: input.bucket,
-      key: input.key,
-      replyTo,
-    }));
-    indexed.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
-
-    let written: { unitCount: number; sizeBytes: number; damaged: DamagedShard[] };
-    try {
-      written =
-        layout.kind === "replicated"
-          ? await this.#writeReplicated(dataId, layout, actingSet, head.bytes, scheme)
-          : await this.#writeStriped(dataId, layout, actingSet, head.bytes, body, md5, codec, scheme);
-      await indexed;
-    } catch (error) {
-      await indexed.catch(() => undefined);
-      // The pending record stays: the shards already written are freed by the
-      // garbage collector, now or after a restart.
-      void this.#freeData({ dataId, layout, createdMs: 0 }).catch(() => undefined);
-      throw error;
-    }
-    if (written.damaged.length > 0) await this.#recordDamage(placementGroupId, dataId, written.damaged);
-
-    const finalLayout: DataLayout =
-      layout.kind === "replicated" ? { ...layout, chunkCount: written.unitCount } : { ...layout, stripeCount: written.unitCount };
+    const { dataId, layout: finalLayout } = written;
     const record: Omit<ObjectRecord, "versionId"> = {
       bucket: input.bucket,
       key: input.key,
       sizeBytes: written.sizeBytes,
-      etag: md5.digest("hex"),
+      etag: written.md5.toString("hex"),
       lastModifiedMs: this.#host.clock.nowMs(),
       storageClass: input.storageClass,
       headers: { ...input.headers },
@@ -383,6 +378,7 @@ export class ObjectService implements ObjectBackend {
       versionSuffix: this.#newVersionSuffix(),
       ...(input.idempotencyToken === undefined ? {} : { idempotencyToken: input.idempotencyToken }),
       tokenLifetimeMs: this.#tokenLifetimeMs,
+      ...(input.condition === undefined ? {} : { condition: input.condition }),
       nowMs: this.#host.clock.nowMs(),
     });
     if (committed === "no-such-bucket") {
@@ -395,6 +391,11 @@ export class ObjectService implements ObjectBackend {
       // visible, and what it wrote after the reclaim is freed here (the Janitor no longer knows it).
       void this.#freeData({ dataId, layout: finalLayout, createdMs: 0 }).catch(() => undefined);
       throw new FaultError(fault("Timeout", `PUT ${input.bucket}/${input.key} took longer than ${this.#preparingMaxAgeMs} ms to commit`));
+    }
+    if (committed === "precondition-failed" || committed === "no-such-key") {
+      // The condition refused the write in the commit, which made this attempt's data garbage: free it now.
+      this.#freeSoon([{ dataId, layout: finalLayout, createdMs: 0 }]);
+      return committed;
     }
     this.#freeSoon(committed.freed);
     return this.#info(committed.record);
@@ -452,6 +453,11 @@ export class ObjectService implements ObjectBackend {
     const record = this.#records.get(info);
     assert(record !== undefined, "readObject takes an ObjectInfo returned by this service");
     assert(0 <= startBytes && startBytes <= endBytesExclusive && endBytesExclusive <= record.sizeBytes, "range within object");
+    return this.#readData(record, startBytes, endBytesExclusive);
+  }
+
+  /** Bytes [startBytes, endBytesExclusive) of the data a record (or one part of a multipart object) names. */
+  #readData(record: ObjectRecord, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array> {
     const layout = record.layout;
     // One acting-set lookup per GET, made when the first unit is read.
     let actingSet: Promise<readonly string[]> | undefined;
@@ -469,6 +475,8 @@ export class ObjectService implements ObjectBackend {
         return this.#readChunks(record, layout.dataShards * layout.shardBytes, startBytes, endBytesExclusive, (index) =>
           this.#readStripe(record, layout, actingSetOnce(layout.placementGroupId), index, startBytes, endBytesExclusive),
         );
+      case "multipart":
+        return this.#readParts(record, layout, startBytes, endBytesExclusive);
       default:
         return assertNever(layout);
     }
@@ -518,6 +526,259 @@ export class ObjectService implements ObjectBackend {
     };
   }
 
+  // ---- multipart uploads ----
+
+  async createMultipartUpload(input: CreateMultipartUploadInput): Promise<MultipartUploadInfo | "no-such-bucket"> {
+    const record: UploadRecord = {
+      bucket: input.bucket,
+      key: input.key,
+      uploadId: this.#newUploadId(),
+      initiatedMs: this.#host.clock.nowMs(),
+      storageClass: input.storageClass,
+      headers: definedHeaders({ ...input.headers }),
+      userMetadata: { ...input.userMetadata },
+      ...(input.checksumAlgorithm === undefined ? {} : { checksumAlgorithm: input.checksumAlgorithm }),
+      ...(input.checksumType === undefined ? {} : { checksumType: input.checksumType }),
+      state: "open",
+    };
+    const outcome = await this.#catalog.multipart.createUpload(record);
+    return outcome === "no-such-bucket" ? outcome : uploadInfo(record);
+  }
+
+  /**
+   * Writes the part like a PUT's data (PREPARING first, in the key's PG),
+   * then records it with its upload in one transaction. An upload aborted or
+   * completing meanwhile refuses it, and what was written is freed.
+   */
+  async uploadPart(input: UploadPartInput): Promise<PartInfo | "no-such-bucket" | "no-such-upload"> {
+    assert(Number.isInteger(input.partNumber) && input.partNumber >= 1 && input.partNumber <= partNumberMax, "part number in [1, 10000] (the gateway checked)");
+    if ((await this.#partitionCount(input.bucket)) === undefined) return "no-such-bucket";
+    const upload = await this.#catalog.multipart.getUpload(input.bucket, input.key, input.uploadId);
+    if (upload === undefined || upload.state !== "open") return "no-such-upload";
+    const written = await this.#writeData({ ...input, storageClass: upload.storageClass }, async (pending) => {
+      await this.#catalog.preparePut(pending);
+      return "prepared" as const;
+    });
+    assert(!("stop" in written), "a part's PREPARE never stops");
+    const checksum = input.checksum?.();
+    const part: PartRecord = {
+      partNumber: input.partNumber,
+      dataId: written.dataId,
+      layout: written.layout,
+      sizeBytes: written.sizeBytes,
+      etag: written.md5.toString("hex"),
+      lastModifiedMs: this.#host.clock.nowMs(),
+      ...(checksum === undefined ? {} : { checksum: { algorithm: checksum.algorithm, value: checksum.value } }),
+    };
+    const committed = await this.#catalog.multipart.commitPart(input.bucket, input.key, input.uploadId, part, this.#host.clock.nowMs());
+    if (committed === "no-such-upload" || committed === "abandoned") {
+      void this.#freeData({ dataId: part.dataId, layout: part.layout, createdMs: 0 }).catch(() => undefined);
+      if (committed === "abandoned") {
+        throw new FaultError(fault("Timeout", `UploadPart ${input.bucket}/${input.key} took longer than ${this.#preparingMaxAgeMs} ms to commit`));
+      }
+      return committed;
+    }
+    this.#freeSoon(committed.freed);
+    return partInfo(part);
+  }
+
+  /**
+   * Freezes the upload (state `completing`, with the completion's PREPARING
+   * record), checks the request's part list against the stored parts, frees
+   * the parts it leaves out, then commits the object through the key's
+   * partition like a PUT; the commit removes the upload record. A refused
+   * list reopens the upload. See cluster/metadata/multipart-uploads.ts for
+   * who owns the parts' bytes at each step.
+   */
+  async completeMultipartUpload(
+    input: CompleteMultipartUploadInput,
+  ): Promise<ObjectInfo | "no-such-bucket" | "no-such-upload" | CompletionRefusal | WriteRefusal> {
+    const route = await this.#route(input.bucket, input.key);
+    if (route === "no-such-bucket") return route;
+    const multipart = this.#catalog.multipart;
+    const placementGroupId = placementGroupOf(input.bucket, input.key, this.#placementGroupCount);
+    const completion = multipartData(input, placementGroupId, -1, this.#host.clock.nowMs());
+    const upload = await multipart.beginCompletion(input.bucket, input.key, input.uploadId, completion);
+    if (upload === "no-such-upload") {
+      // A retry of a completion whose reply was lost finds the object it made.
+      const current = await this.#headObject(route, input.key, undefined);
+      if (typeof current !== "string" && current.kind === "object" && current.record.dataId === completion.dataId) return this.#info(current.record);
+      return "no-such-upload";
+    }
+    const checked = await this.#checkCompletion(upload, input.parts);
+    if ("refused" in checked) {
+      await multipart.reopen(input.bucket, input.key, input.uploadId);
+      return checked;
+    }
+    this.#freeSoon(await multipart.dropUnlistedParts(input.bucket, input.uploadId, new Set(input.parts.map((part) => part.partNumber)), this.#host.clock.nowMs()));
+    const record: Omit<ObjectRecord, "versionId"> = {
+      bucket: input.bucket,
+      key: input.key,
+      sizeBytes: checked.sizeBytes,
+      etag: checked.etag,
+      lastModifiedMs: this.#host.clock.nowMs(),
+      storageClass: upload.storageClass,
+      headers: upload.headers,
+      userMetadata: upload.userMetadata,
+      dataId: completion.dataId,
+      layout: { ...(completion.layout as MultipartLayout), partCount: input.parts.length },
+      ...(checked.checksum === undefined ? {} : { checksum: checked.checksum }),
+    };
+    const committed = await this.#commitPut(route, {
+      record,
+      versionSuffix: this.#newVersionSuffix(),
+      tokenLifetimeMs: this.#tokenLifetimeMs,
+      nowMs: this.#host.clock.nowMs(),
+      multipartUploadId: input.uploadId,
+      ...(input.condition === undefined ? {} : { condition: input.condition }),
+    });
+    if (typeof committed !== "string") {
+      this.#freeSoon(committed.freed);
+      return this.#info(committed.record);
+    }
+    // "abandoned": an abort (or the Janitor) took the upload meanwhile; its parts are its garbage now.
+    if (committed === "abandoned") return "no-such-upload";
+    // The bucket is gone, or the write's condition did not hold: nothing committed, the upload stands.
+    await multipart.reopen(input.bucket, input.key, input.uploadId);
+    return committed;
+  }
+
+  /**
+   * The part list of a completion against the stored parts (frozen: the
+   * upload is completing): every listed part exists with that ETag (and
+   * checksum, when given), numbers ascend, every part but the last has at
+   * least `partBytesMin` bytes. Returns the object's size, ETag (MD5 of the
+   * parts' MD5s, `-N`) and composite checksum.
+   */
+  async #checkCompletion(
+    upload: UploadRecord,
+    listed: readonly CompletedPart[],
+  ): Promise<CompletionRefusal | { sizeBytes: number; etag: string; checksum?: ObjectChecksum }> {
+    if (listed.length === 0) return { refused: "InvalidRequest", message: "You must specify at least one part." };
+    for (let index = 1; index < listed.length; index += 1) {
+      if (listed[index]!.partNumber <= listed[index - 1]!.partNumber) {
+        return { refused: "InvalidPartOrder", message: "The list of parts was not in ascending order. Parts must be ordered by part number." };
+      }
+    }
+    const md5s = createHash("md5");
+    const checksumValues: string[] = [];
+    let sizeBytes = 0;
+    let position = 0;
+    let after = 0;
+    while (position < listed.length) {
+      const page = await this.#catalog.multipart.listParts(upload.bucket, upload.uploadId, after, partsPerPageMax);
+      if (page.length === 0) break;
+      after = page.at(-1)!.partNumber;
+      for (const stored of page) {
+        const wanted = listed[position];
+        if (wanted === undefined) break;
+        if (stored.partNumber < wanted.partNumber) continue;
+        if (stored.partNumber > wanted.partNumber) break;
+        if (stored.etag !== wanted.etag.toLowerCase()) return invalidPart(wanted.partNumber, "its ETag does not match");
+        if (wanted.checksum !== undefined && stored.checksum?.value !== wanted.checksum) {
+          return invalidPart(wanted.partNumber, `its ${upload.checksumAlgorithm ?? "checksum"} does not match`);
+        }
+        if (position < listed.length - 1 && stored.sizeBytes < this.#partBytesMin) {
+          return {
+            refused: "EntityTooSmall",
+            message: `Part ${wanted.partNumber} has ${stored.sizeBytes} bytes; every part but the last must have at least ${this.#partBytesMin}.`,
+          };
+        }
+        md5s.update(Buffer.from(stored.etag, "hex"));
+        if (stored.checksum !== undefined && stored.checksum.algorithm === upload.checksumAlgorithm) checksumValues.push(stored.checksum.value);
+        sizeBytes += stored.sizeBytes;
+        position += 1;
+      }
+      if (page.length < partsPerPageMax) break;
+    }
+    if (position < listed.length) return invalidPart(listed[position]!.partNumber, "it was not uploaded");
+    const etag = `${md5s.digest("hex")}-${listed.length}`;
+    // A composite checksum exists only when every listed part carries the upload's algorithm.
+    const checksum =
+      upload.checksumAlgorithm !== undefined && upload.checksumType !== "FULL_OBJECT" && checksumValues.length === listed.length
+        ? compositeChecksumOf(upload.checksumAlgorithm, checksumValues)
+        : undefined;
+    return { sizeBytes, etag, ...(checksum === undefined ? {} : { checksum }) };
+  }
+
+  async abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<"aborted" | "no-such-bucket" | "no-such-upload"> {
+    if ((await this.#partitionCount(bucket)) === undefined) return "no-such-bucket";
+    const placementGroupId = placementGroupOf(bucket, key, this.#placementGroupCount);
+    const garbage = await this.#catalog.multipart.abortUpload(bucket, key, uploadId, placementGroupId, this.#host.clock.nowMs());
+    if (garbage === "no-such-upload") return garbage;
+    this.#freeSoon([garbage]);
+    return "aborted";
+  }
+
+  async listParts(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    afterPartNumber: number,
+    maxParts: number,
+  ): Promise<ListPartsPage | "no-such-bucket" | "no-such-upload"> {
+    assert(Number.isInteger(maxParts) && maxParts >= 0 && maxParts <= partsPerPageMax, `listParts: bad maxParts ${maxParts}`);
+    if ((await this.#partitionCount(bucket)) === undefined) return "no-such-bucket";
+    const upload = await this.#catalog.multipart.getUpload(bucket, key, uploadId);
+    if (upload === undefined) return "no-such-upload";
+    const parts = await this.#catalog.multipart.listParts(bucket, uploadId, afterPartNumber, Math.min(maxParts + 1, partsPerPageMax));
+    const isTruncated = parts.length > maxParts;
+    const page = parts.slice(0, maxParts);
+    const last = page.at(-1);
+    return {
+      upload: uploadInfo(upload),
+      parts: page.map(partInfo),
+      isTruncated,
+      ...(isTruncated && last !== undefined ? { nextPartNumberMarker: last.partNumber } : {}),
+    };
+  }
+
+  async listMultipartUploads(input: ListMultipartUploadsInput): Promise<ListMultipartUploadsPage | "no-such-bucket"> {
+    const page = await this.#catalog.multipart.listUploads(input);
+    if (page === "no-such-bucket") return page;
+    return { ...page, uploads: page.uploads.map(uploadInfo) };
+  }
+
+  /**
+   * Aborts uploads initiated more than `multipartUploadMaxAgeMs` ago, at most
+   * `limit` per call (the Janitor's schedule); their parts become garbage.
+   */
+  async abortStaleUploads(limit = 1_000): Promise<number> {
+    const buckets = (await this.#catalog.listBuckets()).map((bucket) => bucket.name);
+    const stale = await this.#catalog.multipart.staleUploads(buckets, this.#host.clock.nowMs() - this.#multipartUploadMaxAgeMs, limit);
+    let aborted = 0;
+    for (const upload of stale) {
+      if ((await this.abortMultipartUpload(upload.bucket, upload.key, upload.uploadId)) === "aborted") aborted += 1;
+    }
+    return aborted;
+  }
+
+  /**
+   * A multipart object's bytes: its parts in order, each read through its own
+   * layout. Part records are read a page at a time; a part list that ends
+   * before the object's size is damage, reported as a fault.
+   */
+  async *#readParts(record: ObjectRecord, layout: MultipartLayout, startBytes: number, endBytesExclusive: number): AsyncGenerator<Uint8Array> {
+    let offset = 0;
+    let after = 0;
+    while (offset < endBytesExclusive) {
+      const parts = await this.#catalog.multipart.listParts(layout.bucket, layout.uploadId, after, partsPerPageMax);
+      if (parts.length === 0) break;
+      for (const part of parts) {
+        const partStart = offset;
+        offset += part.sizeBytes;
+        after = part.partNumber;
+        if (offset <= startBytes || part.sizeBytes === 0) continue;
+        if (partStart >= endBytesExclusive) return;
+        const partRecord: ObjectRecord = { ...record, sizeBytes: part.sizeBytes, dataId: part.dataId, layout: part.layout };
+        yield* this.#readData(partRecord, Math.max(startBytes, partStart) - partStart, Math.min(endBytesExclusive, offset) - partStart);
+      }
+    }
+    if (offset < endBytesExclusive) {
+      throw new FaultError(fault("Corrupt", `${record.bucket}/${record.key}: its parts hold ${offset} bytes, the object ${record.sizeBytes}`));
+    }
+  }
+
   /**
    * Frees the bytes of replaced and deleted versions and of abandoned PUTs
    * (PREPARING for longer than `preparingMaxAgeMs`: first turned into garbage
@@ -550,6 +811,79 @@ export class ObjectService implements ObjectBackend {
       if (batch.length < batchMax) break;
     }
     return { freed, abandoned, failed };
+  }
+
+  /**
+   * Streams `target.body` into new data in the key's placement group: the
+   * first `replicationBytesMax + 1` bytes decide the layout (replicated or
+   * erasure-coded); `prepare` records the data as PREPARING before any byte is
+   * written, or answers `stop` (the body is then drained and stored nowhere).
+   * On a failure the shards already written are freed in the background and
+   * the PREPARING record stays for the garbage collector.
+   */
+  async #writeData<S>(
+    target: { readonly bucket: string; readonly key: string; readonly storageClass: string; readonly body: AsyncIterable<Uint8Array> },
+    prepare: (pending: PendingRecord) => Promise<"prepared" | { readonly stop: S }>,
+  ): Promise<WrittenData | { readonly stop: S }> {
+    const scheme = this.#schemes.get(target.storageClass);
+    assert(scheme !== undefined, `storage class ${target.storageClass} is configured (the gateway checked)`);
+    const codec = this.#codecFor(scheme);
+    const placementGroupId = placementGroupOf(target.bucket, target.key, this.#placementGroupCount);
+    const actingSet = await this.#actingSet(placementGroupId);
+    assert(actingSet.length >= scheme.dataShards + scheme.parityShards, `pg ${placementGroupId}: acting set smaller than ${target.storageClass}`);
+
+    const body = target.body[Symbol.asyncIterator]();
+    const md5 = createHash("md5");
+    // The head of the body decides the layout: small objects are replicated.
+    const head = await readUpTo(body, this.#replicationBytesMax + 1, md5);
+    const replicated = head.ended && head.bytes.byteLength <= this.#replicationBytesMax;
+    const dataId = this.#newDataId();
+    const layout: ReplicatedLayout | ErasureLayout = replicated
+      ? { kind: "replicated", placementGroupId, copies: scheme.parityShards + 1, chunkBytes: this.#replicationBytesMax, chunkCount: -1 }
+      : {
+          kind: "erasure",
+          placementGroupId,
+          dataShards: scheme.dataShards,
+          parityShards: scheme.parityShards,
+          shardBytes: this.#shardBytes,
+          stripeCount: -1,
+        };
+    // Recorded before any byte is written, so that a crash mid-stream leaves
+    // something the garbage collector can find and free.
+    const prepared = await prepare({ dataId, layout, createdMs: this.#host.clock.nowMs() });
+    if (prepared !== "prepared") {
+      // The client sent the body (and the gateway checks its digests): read it to the end.
+      for (let next = await body.next(); next.done !== true; next = await body.next()) md5.update(next.value);
+      return prepared;
+    }
+    const indexed = this.#askPlacementGroup(placementGroupId, (replyTo) => ({
+      kind: "IndexData",
+      epoch: this.#view().epoch,
+      dataId,
+      bucket: target.bucket,
+      key: target.key,
+      replyTo,
+    }));
+    indexed.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+
+    let written: { unitCount: number; sizeBytes: number; damaged: DamagedShard[] };
+    try {
+      written =
+        layout.kind === "replicated"
+          ? await this.#writeReplicated(dataId, layout, actingSet, head.bytes, scheme)
+          : await this.#writeStriped(dataId, layout, actingSet, head.bytes, body, md5, codec, scheme);
+      await indexed;
+    } catch (error) {
+      await indexed.catch(() => undefined);
+      // The pending record stays: the shards already written are freed by the
+      // garbage collector, now or after a restart.
+      void this.#freeData({ dataId, layout, createdMs: 0 }).catch(() => undefined);
+      throw error;
+    }
+    if (written.damaged.length > 0) await this.#recordDamage(placementGroupId, dataId, written.damaged);
+    const finalLayout: DataLayout =
+      layout.kind === "replicated" ? { ...layout, chunkCount: written.unitCount } : { ...layout, stripeCount: written.unitCount };
+    return { dataId, layout: finalLayout, sizeBytes: written.sizeBytes, md5: md5.digest() };
   }
 
   // ---- writing ----
@@ -989,7 +1323,7 @@ export class ObjectService implements ObjectBackend {
     return reply.outcome;
   }
 
-  async #commitPut(route: KeyRoute, input: CommitPutInput): Promise<CommitPutResult | "no-such-bucket" | "abandoned"> {
+  async #commitPut(route: KeyRoute, input: CommitPutInput): Promise<CommitPutResult | "no-such-bucket" | "abandoned" | CommitRefusal> {
     if (!this.#partitioned()) return this.#catalog.commitPut(input);
     const reply = await this.#askPartition<CommitPutReply>(
       route,
@@ -1001,6 +1335,7 @@ export class ObjectService implements ObjectBackend {
         ...(input.idempotencyToken === undefined ? {} : { idempotencyToken: input.idempotencyToken }),
         tokenLifetimeMs: input.tokenLifetimeMs,
         nowMs: input.nowMs,
+        ...(input.condition === undefined ? {} : { condition: input.condition }),
         replyTo,
       }),
       // A commit retried after it was applied and then overtaken by another write would read as
@@ -1162,10 +1497,24 @@ export class ObjectService implements ObjectBackend {
         });
         break;
       }
+      case "multipart": {
+        // Every part the list still names, a page at a time, then that page of the list: a crash part-way
+        // leaves the rest listed for the next collection.
+        for (;;) {
+          const parts = await this.#catalog.multipart.listParts(layout.bucket, layout.uploadId, 0, partsPerFreeMax);
+          const last = parts.at(-1);
+          if (last === undefined) break;
+          for (const part of parts) {
+            if (!(await this.#freeData({ dataId: part.dataId, layout: part.layout, createdMs: 0 }))) return false;
+          }
+          await this.#catalog.multipart.forgetParts(layout.bucket, layout.uploadId, last.partNumber);
+        }
+        break;
+      }
       default:
         assertNever(layout);
     }
-    if (layout.kind !== "single") {
+    if (layout.kind === "replicated" || layout.kind === "erasure") {
       await this.#askPlacementGroup(layout.placementGroupId, (replyTo) => ({
         kind: "ForgetData",
         epoch: this.#view().epoch,
@@ -1198,6 +1547,12 @@ export class ObjectService implements ObjectBackend {
 
   #newVersionSuffix(): string {
     return versionSuffixFrom(this.#host.random.bytes(versionSuffixLength));
+  }
+
+  /** Time-ordered (so a key's uploads list in initiation order), unique across nodes and restarts, URL-safe. */
+  #newUploadId(): string {
+    const randomHex = Buffer.from(this.#host.random.bytes(12)).toString("hex");
+    return `${this.#host.clock.nowMs().toString(36).padStart(10, "0")}.${randomHex}`;
   }
 
   #newDataId(): string {
@@ -1283,4 +1638,30 @@ function markerInfo(marker: DeleteMarkerRecord): DeleteMarkerInfo {
 function damageOf(reply: Fault): ShardDamage {
   if (reply.fault === "Corrupt") return "corrupt";
   return "missing";
+}
+
+function uploadInfo(upload: UploadRecord): MultipartUploadInfo {
+  return {
+    bucket: upload.bucket,
+    key: upload.key,
+    uploadId: upload.uploadId,
+    initiatedMs: upload.initiatedMs,
+    storageClass: upload.storageClass,
+    ...(upload.checksumAlgorithm === undefined ? {} : { checksumAlgorithm: upload.checksumAlgorithm }),
+    ...(upload.checksumType === undefined ? {} : { checksumType: upload.checksumType }),
+  };
+}
+
+function partInfo(part: PartRecord): PartInfo {
+  return {
+    partNumber: part.partNumber,
+    etag: part.etag,
+    sizeBytes: part.sizeBytes,
+    lastModifiedMs: part.lastModifiedMs,
+    ...(part.checksum === undefined ? {} : { checksum: part.checksum }),
+  };
+}
+
+function invalidPart(partNumber: number, why: string): CompletionRefusal {
+  return { refused: "InvalidPart", message: `Part ${partNumber} cannot be used: ${why}.` };
 }

@@ -32,7 +32,7 @@ export type BucketConfigurationName = "tagging" | "cors" | "policy";
  * larger one before calling `putBucketConfiguration`.
  */
 export const bucketConfigurationBytesMax: Readonly<Record<BucketConfigurationName, number>> = {
-  tagging: 16 * 1024,
+  tagging: 80 * 1024,
   cors: 64 * 1024,
   policy: 20 * 1024,
 };
@@ -101,6 +101,26 @@ export interface DeleteMarkerInfo {
   readonly lastModifiedMs: number;
 }
 
+/**
+ * A conditional write's precondition (S3's `If-None-Match: *` / `If-Match`
+ * on PutObject, CopyObject and CompleteMultipartUpload). It is decided in the
+ * commit, where the key's writes are serialized, never by a read before the
+ * write: of many writers racing with `ifNoneMatch: "*"` exactly one commits.
+ */
+export interface WriteCondition {
+  /** Write only when the key has no current version (a current delete marker counts as none). */
+  readonly ifNoneMatch?: "*";
+  /** Write only when the current version is an object with this ETag (no quotes); "*": any current object. */
+  readonly ifMatch?: string;
+}
+
+/**
+ * Why a conditional write stored nothing: its condition did not hold
+ * ("precondition-failed", S3's 412), or `ifMatch` found no current object
+ * version at all ("no-such-key", S3's 404 NoSuchKey).
+ */
+export type WriteRefusal = "precondition-failed" | "no-such-key";
+
 export interface PutObjectInput {
   readonly bucket: string;
   readonly key: string;
@@ -121,6 +141,12 @@ export interface PutObjectInput {
   readonly checksum?: () => ObjectChecksum | undefined;
   /** The new version's tags (`x-amz-tagging`, validated); absent or empty for none. */
   readonly tags?: readonly ObjectTag[];
+  /**
+   * Checked when the write commits; a refused write stores nothing and its
+   * data is freed. A retry whose idempotency token already committed is
+   * answered with that version, whatever the condition says now.
+   */
+  readonly condition?: WriteCondition;
 }
 
 export interface ListObjectsInput {
@@ -163,7 +189,118 @@ export interface ListObjectVersionsPage {
   readonly nextVersionIdMarker?: string;
 }
 
-export interface ObjectBackend {
+// ---- multipart uploads ----
+
+export interface CreateMultipartUploadInput {
+  readonly bucket: string;
+  readonly key: string;
+  readonly headers: StoredHeaders;
+  readonly userMetadata: Readonly<Record<string, string>>;
+  readonly storageClass: string;
+  /** Every part must then carry this checksum, and the object gets one of `checksumType`. */
+  readonly checksumAlgorithm?: ChecksumAlgorithm;
+  readonly checksumType?: ChecksumType;
+}
+
+export interface MultipartUploadInfo {
+  readonly bucket: string;
+  readonly key: string;
+  readonly uploadId: string;
+  readonly initiatedMs: number;
+  readonly storageClass: string;
+  readonly checksumAlgorithm?: ChecksumAlgorithm;
+  readonly checksumType?: ChecksumType;
+}
+
+export interface UploadPartInput {
+  readonly bucket: string;
+  readonly key: string;
+  readonly uploadId: string;
+  /** 1 to 10,000. */
+  readonly partNumber: number;
+  readonly body: AsyncIterable<Uint8Array>;
+  /** As `PutObjectInput.checksum`: read once the body has ended. */
+  readonly checksum?: () => ObjectChecksum | undefined;
+}
+
+export interface PartInfo {
+  readonly partNumber: number;
+  /** Lower-case hex MD5 of the part, without quotes. */
+  readonly etag: string;
+  readonly sizeBytes: number;
+  readonly lastModifiedMs: number;
+  readonly checksum?: { readonly algorithm: ChecksumAlgorithm; readonly value: string };
+}
+
+/** One entry of a CompleteMultipartUpload request. */
+export interface CompletedPart {
+  readonly partNumber: number;
+  /** Without quotes. */
+  readonly etag: string;
+  /** The part's checksum of the upload's algorithm, when the request carries one (base64). */
+  readonly checksum?: string;
+}
+
+export interface CompleteMultipartUploadInput {
+  readonly bucket: string;
+  readonly key: string;
+  readonly uploadId: string;
+  readonly parts: readonly CompletedPart[];
+  readonly idempotencyToken?: string;
+  readonly condition?: WriteCondition;
+}
+
+/** Why a completion was refused (the upload stays open, as S3 leaves it); `code` is the S3 error code. */
+export interface CompletionRefusal {
+  readonly refused: "InvalidPart" | "InvalidPartOrder" | "EntityTooSmall" | "InvalidRequest";
+  readonly message: string;
+}
+
+export interface ListPartsPage {
+  readonly upload: MultipartUploadInfo;
+  readonly parts: readonly PartInfo[];
+  readonly isTruncated: boolean;
+  readonly nextPartNumberMarker?: number;
+}
+
+export interface ListMultipartUploadsInput {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly delimiter: string;
+  readonly keyMarker: string;
+  readonly uploadIdMarker: string;
+  /** 0 to 1000. */
+  readonly maxUploads: number;
+}
+
+export interface ListMultipartUploadsPage {
+  readonly uploads: readonly MultipartUploadInfo[];
+  readonly commonPrefixes: readonly string[];
+  readonly isTruncated: boolean;
+  readonly nextKeyMarker?: string;
+  readonly nextUploadIdMarker?: string;
+}
+
+/** Multipart uploads (S3's CreateMultipartUpload, UploadPart, CompleteMultipartUpload, …). */
+export interface MultipartBackend {
+  createMultipartUpload(input: CreateMultipartUploadInput): Promise<MultipartUploadInfo | "no-such-bucket">;
+  /** Stores one part; replaces an earlier part of the same number. Resolves once it is durable. */
+  uploadPart(input: UploadPartInput): Promise<PartInfo | "no-such-bucket" | "no-such-upload">;
+  /**
+   * Makes the listed parts the object, in one commit. Parts uploaded but not
+   * listed are freed. A retry of a completion that committed answers with the
+   * object it made.
+   */
+  completeMultipartUpload(
+    input: CompleteMultipartUploadInput,
+  ): Promise<ObjectInfo | "no-such-bucket" | "no-such-upload" | CompletionRefusal | WriteRefusal>;
+  abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<"aborted" | "no-such-bucket" | "no-such-upload">;
+  /** Parts above `afterPartNumber`, at most `maxParts` (0 to 1000). */
+  listParts(bucket: string, key: string, uploadId: string, afterPartNumber: number, maxParts: number): Promise<ListPartsPage | "no-such-bucket" | "no-such-upload">;
+  listMultipartUploads(input: ListMultipartUploadsInput): Promise<ListMultipartUploadsPage | "no-such-bucket">;
+}
+
+export interface ObjectBackend extends MultipartBackend {
   /**
    * The storage classes this store is configured to keep. A PUT naming one
    * S3 knows but this set lacks gets InvalidStorageClass (as MinIO answers).
@@ -173,8 +310,9 @@ export interface ObjectBackend {
   createBucket(name: string): Promise<"created" | "exists">;
   headBucket(name: string): Promise<BucketInfo | undefined>;
   deleteBucket(name: string): Promise<"deleted" | "not-found" | "not-empty">;
-  /** Stores the object; resolves once data and metadata are durable. */
-  putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket">;
+  /** Stores the object; resolves once data and metadata are durable. Only a conditional write can be refused. */
+  putObject(input: PutObjectInput & { readonly condition?: undefined }): Promise<ObjectInfo | "no-such-bucket">;
+  putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket" | WriteRefusal>;
   getBucketVersioning(bucket: string): Promise<BucketVersioning | "no-such-bucket">;
   putBucketVersioning(bucket: string, status: "Enabled" | "Suspended"): Promise<"ok" | "no-such-bucket">;
   /** `versionId` undefined = the current version. */

@@ -8,7 +8,19 @@ export {
   FaultError,
   type BucketInfo,
   type BucketVersioning,
+  type CompleteMultipartUploadInput,
+  type CompletedPart,
+  type CompletionRefusal,
+  type CreateMultipartUploadInput,
   type DeleteMarkerInfo,
+  type ListMultipartUploadsInput,
+  type ListMultipartUploadsPage,
+  type ListPartsPage,
+  type MultipartBackend,
+  type MultipartUploadInfo,
+  type ObjectChecksum,
+  type PartInfo,
+  type UploadPartInput,
   type ListObjectsInput,
   type ListObjectsPage,
   type ListObjectVersionsInput,
@@ -18,7 +30,10 @@ export {
   type PutObjectInput,
   type StoredHeaders,
   type VersionEntry,
+  type WriteCondition,
+  type WriteRefusal,
 } from "./backend.ts";
+export { compositeChecksum } from "./s3/checksum.ts";
 export { S3Error, s3ErrorFromFault, s3ErrorTable, type S3ErrorCode } from "./errors.ts";
 export type { S3Handler, S3Request, S3Response } from "./http.ts";
 export { createRequestObserver, type AnsweredRequest, type RequestObservation, type RequestObserver, type RequestObserverOptions } from "./metrics/request-observer.ts";

@@ -390,7 +390,9 @@ async function apply(tx: MetaTransaction, operation: StoreOperation): Promise<Ou
         versionSuffix: operation.versionSuffix,
         ...(operation.idempotencyToken === undefined ? {} : { idempotencyToken: operation.idempotencyToken }),
         tokenLifetimeMs: operation.tokenLifetimeMs,
+        ...(operation.multipartUploadId === undefined ? {} : { multipartUploadId: operation.multipartUploadId }),
         nowMs: operation.nowMs,
+        ...(operation.condition === undefined ? {} : { condition: operation.condition }),
       });
       const reply: CommitPutReply =
         typeof committed === "string"

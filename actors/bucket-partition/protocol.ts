@@ -46,6 +46,13 @@ export const DataLayoutSchema = Type.Union([
     shardBytes: Type.Integer({ minimum: 1 }),
     stripeCount: Count,
   }),
+  Type.Object({
+    kind: Type.Literal("multipart"),
+    placementGroupId: Type.Integer({ minimum: 0 }),
+    bucket: Bucket,
+    uploadId: Type.String({ minLength: 1, maxLength: 256 }),
+    partCount: Count,
+  }),
 ]);
 
 /** No header value can be longer than the HTTP server's whole header block (Bun: 16 KiB). */
@@ -122,6 +129,9 @@ export type PreparePutReply = Static<typeof PreparePutReply>;
  * A PUT's COMMIT (cluster/metadata `commitPutStep`): the version becomes
  * current in one transaction fenced by the partition's epoch.
  * `abandoned`: the Janitor reclaimed the PREPARING record, nothing committed.
+ * `condition` (a conditional write) is decided in that transaction:
+ * `precondition-failed` / `no-such-key` (If-Match without a current object)
+ * commit nothing, and this attempt's data becomes garbage for the sender to free.
  */
 export const CommitPut = Type.Object({
   kind: Type.Literal("CommitPut"),
@@ -132,6 +142,12 @@ export const CommitPut = Type.Object({
   idempotencyToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   tokenLifetimeMs: Type.Integer({ minimum: 0 }),
   nowMs: TimeMs,
+  /** A conditional write's precondition (`CommitCondition` of cluster/metadata); an ETag is at most 128 characters. */
+  condition: Type.Optional(
+    Type.Object({ ifNoneMatch: Type.Optional(Type.Literal("*")), ifMatch: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
+  ),
+  /** A CompleteMultipartUpload: the upload record is removed in the same transaction. */
+  multipartUploadId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   replyTo: ReplyTo,
 });
 export type CommitPut = Static<typeof CommitPut>;
@@ -146,7 +162,10 @@ export const CommitPutReply = Type.Union([
     /** True when a retry found its version already committed: nothing new was written. */
     duplicate: Type.Boolean(),
   }),
-  Type.Object({ kind: Type.Literal("CommitPutReply"), outcome: Type.Union([Type.Literal("no-such-bucket"), Type.Literal("abandoned")]) }),
+  Type.Object({
+    kind: Type.Literal("CommitPutReply"),
+    outcome: Type.Union([Type.Literal("no-such-bucket"), Type.Literal("abandoned"), Type.Literal("precondition-failed"), Type.Literal("no-such-key")]),
+  }),
 ]);
 export type CommitPutReply = Static<typeof CommitPutReply>;
 

@@ -87,6 +87,8 @@ export {
   ObjectCatalog,
   partitionCountOf,
 } from "./object-catalog.ts";
+export { MultipartCatalog, multipartData, multipartDataId, partNumberMax } from "./multipart-uploads.ts";
+export type { CommitPartResult, ListUploadsRequest, ListUploadsResult, MultipartChecksumAlgorithm, PartRecord, UploadRecord } from "./multipart-uploads.ts";
 export {
   commitPutStep,
   deleteCurrentStep,
@@ -101,7 +103,9 @@ export {
 } from "./object-versions.ts";
 export type {
   PreparePutResult,
+  CommitCondition,
   CommitPutInput,
+  CommitRefusal,
   CommitPutResult,
   DeleteMarkerRecord,
   DeleteResult,

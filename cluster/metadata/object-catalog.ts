@@ -34,7 +34,7 @@
  * record, a garbage record} once a commit has finished, so freeing garbage
  * never frees live bytes.
  */
-import { assert } from "../../runtime/index.ts";
+import { assert, systemClock } from "../../runtime/index.ts";
 import { keyAfter } from "./bytes.ts";
 import {
   bucketConfigurationKey,
@@ -64,6 +64,7 @@ import {
   versionListStart,
   type CommitPutInput,
   type CommitPutResult,
+  type CommitRefusal,
   type DeleteResult,
   type HeadResult,
   type ListVersionsRequest,
@@ -72,6 +73,7 @@ import {
   type VersionListState,
 } from "./object-versions.ts";
 import { listObjects } from "./object-listing.ts";
+import { MultipartCatalog } from "./multipart-uploads.ts";
 import type { ListObjectsRequest, ListObjectsResult } from "./object-listing.ts";
 import { decodeRecordOf, encodeRecord } from "./record-codec.ts";
 import type { MetaStore, MetaTransaction } from "./store.ts";
@@ -98,12 +100,14 @@ export type BucketConfigurationName = "tagging" | "cors" | "policy";
 
 /**
  * The largest document of each name, in bytes. S3 caps a bucket policy at
- * 20 KiB; CORS (at most 100 rules) and tagging (at most 50 tags) have no
- * published byte cap, so these bound what a valid document needs with room
- * to spare. A record stays far below every backend's value limit.
+ * 20 KiB and a CORS configuration at 64 KiB. Tagging has no published byte
+ * cap: 50 tags of 128 + 256 characters at 4 UTF-8 bytes each are 76,800
+ * bytes before framing, so 80 KiB holds every valid tag set (16 KiB would
+ * refuse valid sets of long non-ASCII tags). A record stays below every
+ * backend's value limit (FoundationDB: 100 kB).
  */
 export const bucketConfigurationBytesMax: Readonly<Record<BucketConfigurationName, number>> = {
-  tagging: 16 * 1024,
+  tagging: 80 * 1024,
   cors: 64 * 1024,
   policy: 20 * 1024,
 };
@@ -154,6 +158,20 @@ export type DataLayout =
       parityShards: number;
       shardBytes: number;
       stripeCount: number;
+    }
+  | {
+      /**
+       * A completed multipart upload: the bytes are its parts, in part-number
+       * order, each with its own layout, listed at ("up", bucket, uploadId, n)
+       * (multipart-uploads.ts). The object owns those entries: freeing it frees
+       * every part they name, then the entries. `partCount` -1: unknown (an
+       * aborted upload handed to the garbage collector).
+       */
+      kind: "multipart";
+      placementGroupId: number;
+      bucket: string;
+      uploadId: string;
+      partCount: number;
     };
 
 export interface ObjectRecord {
@@ -279,8 +297,13 @@ export class ObjectCatalog {
    */
   readonly #keyTails = new Map<string, Promise<void>>();
 
-  constructor(store: MetaStore) {
+  /** Multipart uploads and their parts, in the same store. */
+  readonly multipart: MultipartCatalog;
+
+  /** `monotonicMs` measures the budgeted transactions of large jobs (batched-work.ts); default the system's. */
+  constructor(store: MetaStore, monotonicMs: () => number = systemClock().monotonicMs) {
     this.#store = store;
+    this.multipart = new MultipartCatalog(store, monotonicMs);
   }
 
   #serialized<T>(bucket: string, key: string, run: () => Promise<T>): Promise<T> {
@@ -438,9 +461,11 @@ export class ObjectCatalog {
    * not expired), writes no version, returns that one with `duplicate`, and
    * this attempt's data becomes garbage. "abandoned": the pending record is
    * gone (the Janitor reclaimed it), so the data may be freed: nothing is
-   * committed.
+   * committed. With `condition`, a refusal ("precondition-failed", or
+   * "no-such-key" for `ifMatch` without a current object) commits nothing and
+   * turns this attempt's data into garbage.
    */
-  async commitPut(input: CommitPutInput): Promise<CommitPutResult | "no-such-bucket" | "abandoned"> {
+  async commitPut(input: CommitPutInput): Promise<CommitPutResult | "no-such-bucket" | "abandoned" | CommitRefusal> {
     return this.#serialized(input.record.bucket, input.record.key, () => this.#store.transact((tx) => commitPutStep(tx, input)));
   }
 

@@ -41,6 +41,7 @@ import { assert } from "../../runtime/index.ts";
 import { compareBytes, keyAfter, strinc } from "./bytes.ts";
 import {
   bucketKey,
+  multipartUploadKey,
   garbageKey,
   idempotencyExpiryFromStoredKey,
   idempotencyExpiryKey,
@@ -116,6 +117,23 @@ export interface CommitPutResult {
   readonly duplicate: boolean;
 }
 
+/**
+ * A conditional write's precondition, decided inside the commit's
+ * transaction against the key's current version (S3's `If-None-Match: *`
+ * and `If-Match: <etag>`; "*" as `ifMatch` accepts any current object).
+ */
+export interface CommitCondition {
+  readonly ifNoneMatch?: "*";
+  readonly ifMatch?: string;
+}
+
+/**
+ * A refused conditional commit: the condition did not hold, or `ifMatch`
+ * found no current object version. Nothing became visible and this attempt's
+ * data became garbage in the same transaction.
+ */
+export type CommitRefusal = "precondition-failed" | "no-such-key";
+
 export interface CommitPutInput {
   /** The new version's record; its `versionId` is chosen by the commit. */
   readonly record: Omit<ObjectRecord, "versionId">;
@@ -124,6 +142,15 @@ export interface CommitPutInput {
   readonly idempotencyToken?: string;
   readonly tokenLifetimeMs: number;
   readonly nowMs: number;
+  /** Checked against the current version after the idempotency check: a retry that already committed is not refused. */
+  readonly condition?: CommitCondition;
+  /**
+   * Set by CompleteMultipartUpload: the upload's record is removed in the
+   * commit's transaction. Its pending record (written when the completion
+   * began, cleared by an abort in the abort's transaction) is what proves the
+   * upload still stands, so the ordinary pending check covers it.
+   */
+  readonly multipartUploadId?: string;
 }
 
 export interface DeleteResult {
@@ -268,7 +295,7 @@ function garbageOf(record: ObjectRecord): PendingRecord {
   return { dataId: record.dataId, layout: record.layout, createdMs: record.lastModifiedMs };
 }
 
-function markGarbage(tx: MetaTransaction, data: PendingRecord, nowMs: number): PendingRecord {
+export function markGarbage(tx: MetaTransaction, data: PendingRecord, nowMs: number): PendingRecord {
   const garbage = { dataId: data.dataId, layout: data.layout, createdMs: nowMs };
   tx.set(garbageKey(data.dataId), encodeDataRecord("garbage", garbage));
   return garbage;
@@ -297,7 +324,10 @@ function nextOrder(newest: StoredVersion | undefined): number {
 }
 
 /** The PUT's commit: see `ObjectCatalog.commitPut`. */
-export async function commitPutStep(tx: MetaTransaction, input: CommitPutInput): Promise<CommitPutResult | "no-such-bucket" | "abandoned"> {
+export async function commitPutStep(
+  tx: MetaTransaction,
+  input: CommitPutInput,
+): Promise<CommitPutResult | "no-such-bucket" | "abandoned" | CommitRefusal> {
   const { record, nowMs } = input;
   const { bucket, key, dataId } = record;
   const bucketRecord = await readBucket(tx, bucket);
@@ -332,6 +362,15 @@ export async function commitPutStep(tx: MetaTransaction, input: CommitPutInput):
     // The Janitor reclaimed this PUT's data (it outlived the PREPARING bound): it must not become visible.
     return "abandoned";
   }
+  const refusal = input.condition === undefined ? undefined : conditionRefusal(input.condition, newest);
+  if (refusal !== undefined) {
+    // Decided here, where the key's writes are serialized and the read is part of the
+    // transaction: a concurrent writer either committed before (and is seen) or after.
+    // The data becomes garbage in this transaction, so it is freed even if the writer dies now.
+    tx.clear(pendingKey(dataId));
+    markGarbage(tx, { ...decodeDataRecord("pending", pendingBytes), layout: record.layout }, nowMs);
+    return refusal;
+  }
 
   const order = nextOrder(newest);
   const freed: PendingRecord[] = [];
@@ -349,6 +388,7 @@ export async function commitPutStep(tx: MetaTransaction, input: CommitPutInput):
   tx.set(objectVersionKey(bucket, key, order), encoded);
   tx.set(objectKey(bucket, key), encoded);
   tx.clear(pendingKey(dataId));
+  if (input.multipartUploadId !== undefined) tx.clear(multipartUploadKey(bucket, key, input.multipartUploadId));
   if (tokenKey !== undefined && token !== undefined) {
     if (previousToken !== undefined) tx.clear(idempotencyExpiryKey(previousToken.expiresMs, bucket, key, token));
     const expiresMs = nowMs + input.tokenLifetimeMs;
@@ -356,6 +396,18 @@ export async function commitPutStep(tx: MetaTransaction, input: CommitPutInput):
     tx.set(idempotencyExpiryKey(expiresMs, bucket, key, token), encodeRecord("idempotencyExpiry", tokenRecordVersion, {}));
   }
   return { record: full, freed, duplicate: false };
+}
+
+/** Why `condition` refuses a write over `newest` (the key's newest version), or undefined when it holds. */
+function conditionRefusal(condition: CommitCondition, newest: StoredVersion | undefined): CommitRefusal | undefined {
+  const current = newest !== undefined && newest.version.kind === "object" ? newest.version.record : undefined;
+  if (condition.ifMatch !== undefined) {
+    // S3 answers If-Match on a key without a current object (none, or a delete marker) with 404 NoSuchKey.
+    if (current === undefined) return "no-such-key";
+    if (condition.ifMatch !== "*" && condition.ifMatch !== current.etag) return "precondition-failed";
+  }
+  if (condition.ifNoneMatch === "*" && current !== undefined) return "precondition-failed";
+  return undefined;
 }
 
 /** What a PUT's PREPARE found: a new PREPARING record, or the version a retried token already committed. */

@@ -16,7 +16,17 @@ import type {
   BucketConfigurationName,
   BucketInfo,
   BucketVersioning,
+  CompleteMultipartUploadInput,
+  CompletionRefusal,
+  CreateMultipartUploadInput,
   DeleteMarkerInfo,
+  ListMultipartUploadsInput,
+  ListMultipartUploadsPage,
+  ListPartsPage,
+  MultipartUploadInfo,
+  PartInfo,
+  StoredHeaders,
+  UploadPartInput,
   ListObjectsInput,
   ListObjectsPage,
   ListObjectVersionsInput,
@@ -27,6 +37,8 @@ import type {
   ObjectTag,
   PutObjectInput,
   VersionEntry,
+  WriteCondition,
+  WriteRefusal,
 } from "../backend.ts";
 
 type MethodName = keyof ObjectBackend;
@@ -51,6 +63,17 @@ interface MemoryBucket {
   /** Configuration documents by name (tagging, cors, policy). */
   readonly configurations: Map<BucketConfigurationName, string>;
 }
+
+/** An upload in progress: its parts buffered whole. */
+interface MemoryUpload {
+  readonly info: MultipartUploadInfo;
+  readonly headers: StoredHeaders;
+  readonly userMetadata: Readonly<Record<string, string>>;
+  readonly parts: Map<number, { readonly info: PartInfo; readonly data: Uint8Array }>;
+}
+
+/** S3's smallest part but the last. */
+const memoryPartBytesMin = 5 * 1024 * 1024;
 
 /** Tokens remembered per bucket; the oldest is forgotten first (the real store expires them by time). */
 const idempotencyTokensMax = 10_000;
@@ -78,6 +101,8 @@ export class MemoryBackend implements ObjectBackend {
   readonly #putListeners: ((settlement: PutSettlement) => void)[] = [];
   readonly #putStartListeners: ((key: string) => void)[] = [];
   #dataCounter = 0;
+  #uploadCounter = 0;
+  readonly #uploads = new Map<string, MemoryUpload>();
   #versionCounter = 0;
 
   constructor(options: MemoryBackendOptions) {
@@ -193,7 +218,9 @@ export class MemoryBackend implements ObjectBackend {
     return "ok";
   }
 
-  async putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket"> {
+  putObject(input: PutObjectInput & { readonly condition?: undefined }): Promise<ObjectInfo | "no-such-bucket">;
+  putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket" | WriteRefusal>;
+  async putObject(input: PutObjectInput): Promise<ObjectInfo | "no-such-bucket" | WriteRefusal> {
     for (const listener of this.#putStartListeners) listener(input.key);
     try {
       this.#maybeFail("putObject");
@@ -228,6 +255,12 @@ export class MemoryBackend implements ObjectBackend {
           this.#settle({ key: input.key, stored: false });
           return committed;
         }
+      }
+      // Decided after the body ended, with no await before the write below: the "commit" is atomic here.
+      const refusal = input.condition === undefined ? undefined : conditionRefusal(input.condition, bucket.versions.get(input.key)?.[0]);
+      if (refusal !== undefined) {
+        this.#settle({ key: input.key, stored: false });
+        return refusal;
       }
       this.#dataCounter += 1;
       const versionId = bucket.versioning === "Enabled" ? this.#newVersionId() : "null";
@@ -267,6 +300,155 @@ export class MemoryBackend implements ObjectBackend {
   }
 
   /** Makes `version` current; a null version replaces the key's earlier null version (object or marker). */
+  // ---- multipart uploads (the same rules as the real store; parts buffered whole) ----
+
+  async createMultipartUpload(input: CreateMultipartUploadInput): Promise<MultipartUploadInfo | "no-such-bucket"> {
+    this.#maybeFail("createMultipartUpload");
+    if (!this.#buckets.has(input.bucket)) return "no-such-bucket";
+    this.#uploadCounter += 1;
+    const info: MultipartUploadInfo = {
+      bucket: input.bucket,
+      key: input.key,
+      uploadId: `upload-${this.#uploadCounter.toString().padStart(8, "0")}`,
+      initiatedMs: this.#nowMs(),
+      storageClass: input.storageClass,
+      ...(input.checksumAlgorithm === undefined ? {} : { checksumAlgorithm: input.checksumAlgorithm }),
+      ...(input.checksumType === undefined ? {} : { checksumType: input.checksumType }),
+    };
+    this.#uploads.set(info.uploadId, { info, headers: { ...input.headers }, userMetadata: { ...input.userMetadata }, parts: new Map() });
+    return info;
+  }
+
+  async uploadPart(input: UploadPartInput): Promise<PartInfo | "no-such-bucket" | "no-such-upload"> {
+    this.#maybeFail("uploadPart");
+    if (!this.#buckets.has(input.bucket)) return "no-such-bucket";
+    const upload = this.#upload(input.bucket, input.key, input.uploadId);
+    if (upload === undefined) return "no-such-upload";
+    const data = await collect(input.body);
+    const checksum = input.checksum?.();
+    const part: PartInfo = {
+      partNumber: input.partNumber,
+      etag: createHash("md5").update(data).digest("hex"),
+      sizeBytes: data.byteLength,
+      lastModifiedMs: this.#nowMs(),
+      ...(checksum === undefined ? {} : { checksum: { algorithm: checksum.algorithm, value: checksum.value } }),
+    };
+    upload.parts.set(input.partNumber, { info: part, data });
+    return part;
+  }
+
+  async completeMultipartUpload(
+    input: CompleteMultipartUploadInput,
+  ): Promise<ObjectInfo | "no-such-bucket" | "no-such-upload" | CompletionRefusal | WriteRefusal> {
+    this.#maybeFail("completeMultipartUpload");
+    const bucket = this.#buckets.get(input.bucket);
+    if (bucket === undefined) return "no-such-bucket";
+    const upload = this.#upload(input.bucket, input.key, input.uploadId);
+    if (upload === undefined) return "no-such-upload";
+    if (input.parts.length === 0) return { refused: "InvalidRequest", message: "You must specify at least one part." };
+    const md5s = createHash("md5");
+    const pieces: Uint8Array[] = [];
+    let previous = 0;
+    for (const [index, wanted] of input.parts.entries()) {
+      if (wanted.partNumber <= previous) return { refused: "InvalidPartOrder", message: "The list of parts was not in ascending order." };
+      previous = wanted.partNumber;
+      const stored = upload.parts.get(wanted.partNumber);
+      if (stored === undefined || stored.info.etag !== wanted.etag.toLowerCase()) {
+        return { refused: "InvalidPart", message: `Part ${wanted.partNumber} cannot be used.` };
+      }
+      if (index < input.parts.length - 1 && stored.data.byteLength < memoryPartBytesMin) {
+        return { refused: "EntityTooSmall", message: `Part ${wanted.partNumber} is smaller than the minimum.` };
+      }
+      md5s.update(Buffer.from(stored.info.etag, "hex"));
+      pieces.push(stored.data);
+    }
+    const refusal = input.condition === undefined ? undefined : conditionRefusal(input.condition, bucket.versions.get(input.key)?.[0]);
+    if (refusal !== undefined) return refusal;
+    const data = concatenate(pieces);
+    this.#dataCounter += 1;
+    const info: ObjectInfo = {
+      bucket: input.bucket,
+      key: input.key,
+      sizeBytes: data.byteLength,
+      etag: `${md5s.digest("hex")}-${input.parts.length}`,
+      lastModifiedMs: this.#nowMs(),
+      storageClass: upload.info.storageClass,
+      headers: upload.headers,
+      userMetadata: upload.userMetadata,
+      dataId: `memory-${this.#dataCounter}`,
+      versionId: bucket.versioning === "Enabled" ? this.#newVersionId() : "null",
+    };
+    this.#addVersion(bucket, input.key, { kind: "version", info, data });
+    this.#uploads.delete(input.uploadId);
+    return info;
+  }
+
+  async abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<"aborted" | "no-such-bucket" | "no-such-upload"> {
+    this.#maybeFail("abortMultipartUpload");
+    if (!this.#buckets.has(bucket)) return "no-such-bucket";
+    if (this.#upload(bucket, key, uploadId) === undefined) return "no-such-upload";
+    this.#uploads.delete(uploadId);
+    return "aborted";
+  }
+
+  async listParts(
+    bucket: string,
+    key: string,
+    uploadId: string,
+    afterPartNumber: number,
+    maxParts: number,
+  ): Promise<ListPartsPage | "no-such-bucket" | "no-such-upload"> {
+    this.#maybeFail("listParts");
+    if (!this.#buckets.has(bucket)) return "no-such-bucket";
+    const upload = this.#upload(bucket, key, uploadId);
+    if (upload === undefined) return "no-such-upload";
+    const after = [...upload.parts.values()].map((part) => part.info).filter((part) => part.partNumber > afterPartNumber);
+    after.sort((a, b) => a.partNumber - b.partNumber);
+    const parts = after.slice(0, maxParts);
+    const isTruncated = after.length > maxParts;
+    return { upload: upload.info, parts, isTruncated, ...(isTruncated && parts.length > 0 ? { nextPartNumberMarker: parts.at(-1)!.partNumber } : {}) };
+  }
+
+  async listMultipartUploads(input: ListMultipartUploadsInput): Promise<ListMultipartUploadsPage | "no-such-bucket"> {
+    this.#maybeFail("listMultipartUploads");
+    if (!this.#buckets.has(input.bucket)) return "no-such-bucket";
+    const all = [...this.#uploads.values()]
+      .map((upload) => upload.info)
+      .filter((info) => info.bucket === input.bucket && info.key.startsWith(input.prefix))
+      .filter((info) => input.keyMarker === "" || utf8Compare(info.key, input.keyMarker) > 0 || (info.key === input.keyMarker && input.uploadIdMarker !== "" && info.uploadId > input.uploadIdMarker))
+      .sort((a, b) => utf8Compare(a.key, b.key) || (a.uploadId < b.uploadId ? -1 : a.uploadId > b.uploadId ? 1 : 0));
+    const uploads: MultipartUploadInfo[] = [];
+    const commonPrefixes: string[] = [];
+    let last: { key: string; uploadId?: string } | undefined;
+    for (const info of all) {
+      const at = input.delimiter === "" ? -1 : info.key.indexOf(input.delimiter, input.prefix.length);
+      const commonPrefix = at < 0 ? undefined : info.key.slice(0, at + input.delimiter.length);
+      if (commonPrefix !== undefined && (commonPrefixes.at(-1) === commonPrefix || commonPrefix === input.keyMarker)) continue;
+      if (uploads.length + commonPrefixes.length >= input.maxUploads) {
+        return {
+          uploads,
+          commonPrefixes,
+          isTruncated: true,
+          ...(last === undefined ? {} : { nextKeyMarker: last.key }),
+          ...(last?.uploadId === undefined ? {} : { nextUploadIdMarker: last.uploadId }),
+        };
+      }
+      if (commonPrefix !== undefined) {
+        commonPrefixes.push(commonPrefix);
+        last = { key: commonPrefix };
+      } else {
+        uploads.push(info);
+        last = { key: info.key, uploadId: info.uploadId };
+      }
+    }
+    return { uploads, commonPrefixes, isTruncated: false };
+  }
+
+  #upload(bucket: string, key: string, uploadId: string): MemoryUpload | undefined {
+    const upload = this.#uploads.get(uploadId);
+    return upload !== undefined && upload.info.bucket === bucket && upload.info.key === key ? upload : undefined;
+  }
+
   #addVersion(bucket: MemoryBucket, key: string, version: StoredVersion): void {
     const versionId = version.kind === "version" ? version.info.versionId : version.marker.versionId;
     const earlier = (bucket.versions.get(key) ?? []).filter((old) => versionId !== "null" || versionIdOf(old) !== "null");
@@ -432,6 +614,17 @@ export class MemoryBackend implements ObjectBackend {
   }
 }
 
+/** The real store's rule (cluster/metadata `commitPutStep`): If-Match needs a current object, If-None-Match: * needs none. */
+function conditionRefusal(condition: WriteCondition, newest: StoredVersion | undefined): WriteRefusal | undefined {
+  const current = newest?.kind === "version" ? newest.info : undefined;
+  if (condition.ifMatch !== undefined) {
+    if (current === undefined) return "no-such-key";
+    if (condition.ifMatch !== "*" && condition.ifMatch !== current.etag) return "precondition-failed";
+  }
+  if (condition.ifNoneMatch === "*" && current !== undefined) return "precondition-failed";
+  return undefined;
+}
+
 function versionIdOf(version: StoredVersion): string {
   return version.kind === "version" ? version.info.versionId : version.marker.versionId;
 }
@@ -452,4 +645,24 @@ function tagsField(tags: readonly ObjectTag[]): { tags?: readonly ObjectTag[] } 
 
 function checksumField(checksum: ObjectChecksum | undefined): { checksum?: ObjectChecksum } {
   return checksum === undefined ? {} : { checksum };
+}
+
+async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const pieces: Uint8Array[] = [];
+  for await (const chunk of body) pieces.push(chunk.slice());
+  return concatenate(pieces);
+}
+
+function concatenate(pieces: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
+  let offset = 0;
+  for (const piece of pieces) {
+    out.set(piece, offset);
+    offset += piece.byteLength;
+  }
+  return out;
+}
+
+function utf8Compare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
