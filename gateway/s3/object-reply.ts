@@ -1,12 +1,14 @@
 /**
  * What GetObject and HeadObject share: the object's headers, `response-*`
- * overrides, conditional requests and the range decision.
+ * overrides, conditional requests (rules in `preconditions.ts`) and the
+ * range decision.
  */
 import { assertNever } from "../../runtime/index.ts";
 import type { ObjectInfo } from "../backend.ts";
 import { S3Error } from "../errors.ts";
 import type { S3Response } from "../http.ts";
 import type { OperationContext } from "./context.ts";
+import { checkReadPreconditions } from "./preconditions.ts";
 import { parseRange } from "./range.ts";
 import { deleteMarkerError, showsVersionIds, versionIdHeader, versionIdParameter } from "./versioning.ts";
 
@@ -39,7 +41,7 @@ export async function findObject(context: OperationContext): Promise<FoundObject
 /** Decides status, headers and byte window for GET/HEAD of `info`. */
 export function planRead(context: OperationContext, info: ObjectInfo): ReadPlan {
   const headers = objectHeaders(info, context.query);
-  const precondition = evaluatePreconditions(info, context.request.headers);
+  const precondition = checkReadPreconditions(info, context.request.headers, context.nowMs);
   if (precondition === "not-modified") {
     // A 304 carries the validators but no representation headers' body.
     const notModified: Record<string, string> = { etag: headers.etag!, "last-modified": headers["last-modified"]! };
@@ -104,47 +106,4 @@ export function objectHeaders(info: ObjectInfo, query: ReadonlyMap<string, strin
     if (value !== undefined) headers[header] = value;
   }
   return headers;
-}
-
-/**
- * RFC 7232 preconditions with S3's precedence: If-Match wins over
- * If-Unmodified-Since, If-None-Match over If-Modified-Since. Returns "proceed"
- * or "not-modified"; throws PreconditionFailed.
- */
-export function evaluatePreconditions(info: ObjectInfo, headers: ReadonlyMap<string, string>): "proceed" | "not-modified" {
-  const lastModifiedSeconds = Math.floor(info.lastModifiedMs / 1000);
-  const ifMatch = headers.get("if-match");
-  if (ifMatch !== undefined) {
-    if (!etagListMatches(ifMatch, info.etag)) throw new S3Error("PreconditionFailed", undefined, { Condition: "If-Match" });
-  } else {
-    const since = parseHttpDateSeconds(headers.get("if-unmodified-since"));
-    if (since !== undefined && lastModifiedSeconds > since) {
-      throw new S3Error("PreconditionFailed", undefined, { Condition: "If-Unmodified-Since" });
-    }
-  }
-  const ifNoneMatch = headers.get("if-none-match");
-  if (ifNoneMatch !== undefined) {
-    if (etagListMatches(ifNoneMatch, info.etag)) return "not-modified";
-  } else {
-    const since = parseHttpDateSeconds(headers.get("if-modified-since"));
-    if (since !== undefined && lastModifiedSeconds <= since) return "not-modified";
-  }
-  return "proceed";
-}
-
-function etagListMatches(list: string, etag: string): boolean {
-  return list.split(",").some((candidate) => {
-    const trimmed = candidate.trim();
-    if (trimmed === "*") return true;
-    const withoutWeak = trimmed.startsWith("W/") ? trimmed.slice(2) : trimmed;
-    const bare = withoutWeak.startsWith('"') && withoutWeak.endsWith('"') && withoutWeak.length >= 2 ? withoutWeak.slice(1, -1) : withoutWeak;
-    return bare === etag;
-  });
-}
-
-function parseHttpDateSeconds(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const parsedMs = Date.parse(value);
-  // An unparseable date is ignored, as RFC 7232 requires.
-  return Number.isNaN(parsedMs) ? undefined : Math.floor(parsedMs / 1000);
 }

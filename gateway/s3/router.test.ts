@@ -93,7 +93,12 @@ describe("routeRequest", () => {
   test("headers that ask for unimplemented behaviour are 501", () => {
     expect(operation(route("PUT", "b", "k", {}, { "x-amz-tagging": "a=b" }))).toBe("501:PutObject");
     expect(operation(route("PUT", "b", "k", {}, { "x-amz-server-side-encryption": "AES256" }))).toBe("501:PutObject");
-    expect(operation(route("PUT", "b", "k", {}, { "if-none-match": "*" }))).toBe("501:PutObject");
+    // A write's If-None-Match takes only "*" (conditional writes); S3 knows no other value on a PUT.
+    expect(operation(route("PUT", "b", "k", {}, { "if-none-match": '"abc"' }))).toBe("501:PutObject");
+    expect(operation(route("PUT", "b", "k", {}, { "if-none-match": "*" }))).toBe("PutObject");
+    expect(operation(route("PUT", "b", "k", {}, { "if-match": '"abc"' }))).toBe("PutObject");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "b/j", "if-none-match": "*" }))).toBe("CopyObject");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "b/j", "x-amz-tagging-directive": "COPY" }))).toBe("501:CopyObject");
     expect(operation(route("PUT", "b", "k", {}, { "x-amz-acl": "public-read" }))).toBe("501:PutObject");
     expect(operation(route("PUT", "b", "k", {}, { "x-amz-acl": "private" }))).toBe("PutObject");
     expect(operation(route("PUT", "b", "", {}, { "x-amz-bucket-object-lock-enabled": "true" }))).toBe("501:CreateBucket");

@@ -192,9 +192,8 @@ const putObjectRules: readonly HeaderRule[] = [
   { name: "x-amz-object-lock-", prefix: true },
   { name: "x-amz-website-redirect-location" },
   { name: "x-amz-write-offset-bytes" },
-  // Conditional writes arrive with the partition actor's conditional PUT.
-  { name: "if-match" },
-  { name: "if-none-match" },
+  // A write's If-None-Match takes only "*" (S3 knows no other); If-Match is implemented.
+  { name: "if-none-match", acceptedValues: ["*"] },
 ];
 const copyObjectRules: readonly HeaderRule[] = [
   ...aclRules,
@@ -204,8 +203,7 @@ const copyObjectRules: readonly HeaderRule[] = [
   { name: "x-amz-tagging-directive" },
   { name: "x-amz-object-lock-", prefix: true },
   { name: "x-amz-website-redirect-location" },
-  { name: "if-match" },
-  { name: "if-none-match" },
+  { name: "if-none-match", acceptedValues: ["*"] },
 ];
 const createMultipartUploadRules: readonly HeaderRule[] = [
   ...aclRules,

@@ -5,6 +5,7 @@ import type { S3Response } from "../../http.ts";
 import { checksumReplyHeaders } from "../checksum.ts";
 import type { OperationContext } from "../context.ts";
 import { openPayload } from "../payload.ts";
+import { writeConditionFrom, writeRefusalError } from "../preconditions.ts";
 import { showsVersionIds, versionIdHeader } from "../versioning.ts";
 import { objectBytesMax, storageClassFromHeader, userMetadataFromHeaders } from "../validation.ts";
 
@@ -13,7 +14,8 @@ import { objectBytesMax, storageClassFromHeader, userMetadataFromHeaders } from 
  * null version otherwise). Headers are validated before a byte is read; the
  * body streams through its verifiers into the backend, which stores nothing
  * if any of them throws. A retry whose token already committed is answered
- * with that version and writes nothing.
+ * with that version and writes nothing. `If-None-Match: *` / `If-Match` are
+ * passed to the backend, which decides them when the write commits.
  */
 export async function putObject(context: OperationContext): Promise<S3Response> {
   const headers = context.request.headers;
@@ -21,6 +23,7 @@ export async function putObject(context: OperationContext): Promise<S3Response> 
   const userMetadata = userMetadataFromHeaders(headers);
   const stored = storedHeadersFrom(headers);
   const idempotencyToken = idempotencyTokenFrom(headers);
+  const condition = writeConditionFrom(headers);
   const payload = openPayload(context, objectBytesMax);
   const outcome = await context.backend.putObject({
     bucket: context.bucket,
@@ -31,8 +34,11 @@ export async function putObject(context: OperationContext): Promise<S3Response> 
     storageClass,
     checksum: payload.checksum,
     ...(idempotencyToken === undefined ? {} : { idempotencyToken }),
+    ...(condition === undefined ? {} : { condition }),
   });
   if (outcome === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+  // Refused in the commit (where racing writers are ordered), after the body was read: nothing was stored.
+  if (outcome === "precondition-failed" || outcome === "no-such-key") throw writeRefusalError(outcome, context.key, condition ?? {});
   const versionHeaders = versionIdHeader(outcome.versionId, await showsVersionIds(context, outcome.versionId));
   // The body has ended without error here, so the checksum is settled. A
   // retry answered with an earlier commit echoes what that commit stored.
