@@ -30,6 +30,22 @@ describe("metrics registry", () => {
     parseExposition(text);
   });
 
+  test("unlabelled metrics show 0 before their first update", async () => {
+    const registry = new MetricsRegistry();
+    registry.counter({ name: "demo_events_total", help: "" });
+    registry.gauge({ name: "demo_level", help: "" });
+    registry.histogram({ name: "demo_wait_seconds", help: "", buckets: [1] });
+    registry.counter({ name: "demo_labelled_total", help: "", labelNames: ["kind"] });
+    const parsed = parseExposition(await registry.render());
+    expect(sampleValue(parsed, "demo_events_total")).toBe(0);
+    expect(sampleValue(parsed, "cairn_metrics_series_dropped_total")).toBe(0);
+    expect(sampleValue(parsed, "demo_level")).toBe(0);
+    expect(sampleValue(parsed, "demo_wait_seconds_count")).toBe(0);
+    expect(sampleValue(parsed, "demo_wait_seconds_bucket", { le: "+Inf" })).toBe(0);
+    // A labelled metric has no series until one is used: which label values exist is not known before.
+    expect(parsed.get("demo_labelled_total")?.samples).toEqual([]);
+  });
+
   test("histograms: inclusive upper bounds, cumulative buckets, +Inf, _sum and _count", async () => {
     const registry = new MetricsRegistry();
     const latency = registry.histogram({ name: "demo_seconds", help: "Latency.", labelNames: ["operation"], buckets: [0.1, 1, 10] });

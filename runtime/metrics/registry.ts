@@ -147,6 +147,12 @@ abstract class Metric {
 export class Counter<Name extends string> extends Metric {
   readonly #values = new Map<string, number>();
 
+  constructor(options: MetricOptions<Name>, dropped: () => void) {
+    super(options, dropped);
+    // An unlabelled counter exists from the start, so a scrape shows 0 rather than nothing.
+    if (this.labelNames.length === 0) this.#values.set("", 0);
+  }
+
   /** Adds `amount` (default 1, never negative) to the series named by `labels`. */
   inc(labels: Labels<Name> = {} as Labels<Name>, amount = 1): void {
     assert(Number.isFinite(amount) && amount >= 0, `counter ${this.name}: cannot add ${amount}`);
@@ -169,6 +175,11 @@ export class Counter<Name extends string> extends Metric {
 /** A value that goes up and down, set directly or by a collector. */
 export class Gauge<Name extends string> extends Metric {
   readonly #values = new Map<string, number>();
+
+  constructor(options: MetricOptions<Name>, dropped: () => void) {
+    super(options, dropped);
+    if (this.labelNames.length === 0) this.#values.set("", 0);
+  }
 
   /** Sets one series (an unlabelled gauge takes `{}`). */
   set(labels: Labels<Name>, value: number): void {
@@ -219,6 +230,7 @@ export class Histogram<Name extends string> extends Metric {
       assert(index === 0 || bound > options.buckets[index - 1]!, `histogram ${options.name}: bucket bounds must ascend`);
     }
     this.buckets = [...options.buckets];
+    if (this.labelNames.length === 0) this.#series.set("", { counts: new Array<number>(this.buckets.length + 1).fill(0), sum: 0, count: 0 });
   }
 
   /** Counts `value` into one series (an unlabelled histogram takes `{}`). */
