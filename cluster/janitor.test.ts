@@ -145,7 +145,7 @@ describe("janitor", () => {
     expect(await service.headObject("b", "stuck")).toBe("no-such-key");
 
     // Young PREPARING records are left alone.
-    expect(await janitor.runOnce()).toEqual({ abandoned: 0, freed: 0, failed: 0, tokensRemoved: 0 });
+    expect(await janitor.runOnce()).toEqual({ abandoned: 0, freed: 0, failed: 0, tokensRemoved: 0, uploadsAborted: 0 });
     await clock.advance(preparingMaxAgeMs + 1);
     const report = await janitor.runOnce();
     expect(report.abandoned).toBe(1);
@@ -181,7 +181,7 @@ describe("janitor", () => {
     expect(Buffer.from(await read("k")).equals(Buffer.from(second))).toBe(true);
     const after = await shardCount();
     // Runs with nothing to do change nothing.
-    expect(await janitor.runOnce()).toEqual({ abandoned: 0, freed: 0, failed: 0, tokensRemoved: 0 });
+    expect(await janitor.runOnce()).toEqual({ abandoned: 0, freed: 0, failed: 0, tokensRemoved: 0, uploadsAborted: 0 });
     expect(await shardCount()).toBe(after);
     await clock.advance(120_001);
     expect((await janitor.runOnce()).tokensRemoved).toBe(1);
@@ -211,7 +211,7 @@ describe("janitor", () => {
     await service.deleteObject("b", "k");
     await until(async () => (await catalog.listGarbage(10)).length === 0, "the background free of k");
     const report = await janitor.runOnce();
-    expect(report).toEqual({ abandoned: 1, freed: 0, failed: 1, tokensRemoved: 0 });
+    expect(report).toEqual({ abandoned: 1, freed: 0, failed: 1, tokensRemoved: 0, uploadsAborted: 0 });
     expect(await shardCount()).toBeLessThan(before);
     // Garbage behind it is freed in the same run.
     await put("j", seededRandom(seed + 7).bytes(20_000));

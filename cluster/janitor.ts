@@ -7,7 +7,10 @@
  *   in one transaction, after which that PUT can no longer commit; then
  * - garbage (replaced, deleted and abandoned data) has its shards deleted on
  *   every disk that may hold them, and its record is forgotten;
- * - idempotency tokens past their expiry are removed.
+ * - idempotency tokens past their expiry are removed;
+ * - multipart uploads left incomplete longer than the service's
+ *   `multipartUploadMaxAgeMs` are aborted first, so their parts are garbage
+ *   the same run frees.
  *
  * It never frees live bytes: a dataId is garbage only once no version record
  * references it (see cluster/metadata/object-versions.ts), and a pending
@@ -44,6 +47,8 @@ export interface JanitorRunReport {
   /** Data items that could not be freed now (a disk or PG unreachable); retried next run. */
   readonly failed: number;
   readonly tokensRemoved: number;
+  /** Incomplete multipart uploads past their age bound, aborted. */
+  readonly uploadsAborted: number;
 }
 
 export class Janitor {
@@ -109,6 +114,7 @@ export class Janitor {
   }
 
   async #run(): Promise<JanitorRunReport> {
+    const uploadsAborted = await this.#service.abortStaleUploads(this.#runMax);
     const garbage = await this.#service.collectGarbage(this.#batchMax, this.#runMax);
     let tokensRemoved = 0;
     while (tokensRemoved < this.#runMax) {
@@ -117,6 +123,6 @@ export class Janitor {
       if (removed < this.#batchMax) break;
     }
     this.#runCount += 1;
-    return { ...garbage, tokensRemoved };
+    return { ...garbage, tokensRemoved, uploadsAborted };
   }
 }

@@ -1,8 +1,49 @@
-/** CompleteMultipartUpload: routed, not built yet; answers 501 NotImplemented (never a wrong success) until it is. */
+/** CompleteMultipartUpload: `POST /bucket/key?uploadId=U` with a `<CompleteMultipartUpload>` document. */
 import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
-import type { OperationContext } from "../context.ts";
+import { checksumReplyHeaders } from "../checksum.ts";
+import { xmlHeaders, type OperationContext } from "../context.ts";
+import { checksumElementName, completeDocumentBytesMax, completionError, noSuchUpload, parseCompleteDocument, uploadIdParameter } from "../multipart.ts";
+import { readSmallBody } from "../payload.ts";
+import { writeConditionFrom, writeRefusalError } from "../preconditions.ts";
+import { showsVersionIds, versionIdHeader } from "../versioning.ts";
+import { writeXmlDocument, xmlElement, xmlText } from "../xml.ts";
 
-export async function completeMultipartUpload(_context: OperationContext): Promise<S3Response> {
-  throw new S3Error("NotImplemented", "The CompleteMultipartUpload operation is not implemented.");
+/**
+ * Makes the listed parts the object (a new version, as a PUT would). The
+ * part list is checked against the stored parts: InvalidPart, InvalidPartOrder
+ * and EntityTooSmall leave the upload open, as in S3. `If-None-Match: *` and
+ * `If-Match` are decided in the commit, like a conditional PutObject.
+ */
+export async function completeMultipartUpload(context: OperationContext): Promise<S3Response> {
+  const uploadId = uploadIdParameter(context);
+  const condition = writeConditionFrom(context.request.headers);
+  const parts = parseCompleteDocument(await readSmallBody(context, completeDocumentBytesMax, false));
+  const outcome = await context.backend.completeMultipartUpload({
+    bucket: context.bucket,
+    key: context.key,
+    uploadId,
+    parts,
+    ...(condition === undefined ? {} : { condition }),
+  });
+  if (outcome === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+  if (outcome === "no-such-upload") throw noSuchUpload(uploadId);
+  if (outcome === "precondition-failed" || outcome === "no-such-key") throw writeRefusalError(outcome, context.key, condition ?? {});
+  if ("refused" in outcome) throw completionError(outcome);
+  const versionHeaders = versionIdHeader(outcome.versionId, await showsVersionIds(context, outcome.versionId));
+  const checksum = outcome.checksum;
+  return {
+    status: 200,
+    headers: { ...xmlHeaders(), ...versionHeaders, ...checksumReplyHeaders(checksum) },
+    body: writeXmlDocument(
+      xmlElement("CompleteMultipartUploadResult", [
+        xmlText("Location", `/${context.bucket}/${encodeURIComponent(context.key).replaceAll("%2F", "/")}`),
+        xmlText("Bucket", context.bucket),
+        xmlText("Key", context.key),
+        xmlText("ETag", `"${outcome.etag}"`),
+        checksum === undefined ? undefined : xmlText(checksumElementName(checksum.algorithm), checksum.value),
+        checksum === undefined ? undefined : xmlText("ChecksumType", checksum.type),
+      ]),
+    ),
+  };
 }

@@ -174,7 +174,7 @@ export async function copyObject(context: OperationContext): Promise<S3Response>
 }
 
 /** The source version, or its S3 error (NoSuchBucket, NoSuchKey, NoSuchVersion; a delete marker by id is InvalidRequest). */
-async function findSource(backend: ObjectBackend, source: CopySource): Promise<ObjectInfo> {
+export async function findSource(backend: ObjectBackend, source: CopySource): Promise<ObjectInfo> {
   const found = await backend.headObject(source.bucket, source.key, source.versionId);
   if (found === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: source.bucket });
   if (found === "no-such-key") throw new S3Error("NoSuchKey", undefined, { Key: source.key });
