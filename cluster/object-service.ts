@@ -64,6 +64,7 @@ import {
   versionSuffixFrom,
   versionSuffixLength,
   type BucketConfigurationName,
+  type BucketRecord,
   type CommitPutInput,
   type CommitPutResult,
   type CommitRefusal,
@@ -237,6 +238,11 @@ interface WrittenData {
   readonly md5: Buffer;
 }
 
+/** The gateway's view of a bucket record (the owner only when one was recorded). */
+function bucketInfoOf(bucket: BucketRecord): BucketInfo {
+  return { name: bucket.name, createdMs: bucket.createdMs, ...(bucket.owner === undefined ? {} : { owner: bucket.owner }) };
+}
+
 export class ObjectService implements ObjectBackend {
   readonly storageClasses: ReadonlySet<string>;
   readonly #host: Host;
@@ -307,7 +313,7 @@ export class ObjectService implements ObjectBackend {
   }
 
   async listBuckets(): Promise<BucketInfo[]> {
-    return (await this.#catalog.listBuckets()).map((bucket) => ({ name: bucket.name, createdMs: bucket.createdMs }));
+    return (await this.#catalog.listBuckets()).map(bucketInfoOf);
   }
 
   /**
@@ -315,8 +321,8 @@ export class ObjectService implements ObjectBackend {
    * When they cannot be (yet), the bucket stays created and the request
    * fails with a 503; a retry finds it existing and waits for them again.
    */
-  async createBucket(name: string): Promise<"created" | "exists"> {
-    const outcome = await this.#catalog.createBucket(name, this.#host.clock.nowMs());
+  async createBucket(name: string, owner?: string): Promise<"created" | "exists"> {
+    const outcome = await this.#catalog.createBucket(name, this.#host.clock.nowMs(), undefined, owner);
     if (this.#partitions !== undefined) {
       const count = await this.#partitionCount(name);
       if (count !== undefined) {
@@ -329,7 +335,7 @@ export class ObjectService implements ObjectBackend {
 
   async headBucket(name: string): Promise<BucketInfo | undefined> {
     const bucket = await this.#catalog.getBucket(name);
-    return bucket === undefined ? undefined : { name: bucket.name, createdMs: bucket.createdMs };
+    return bucket === undefined ? undefined : bucketInfoOf(bucket);
   }
 
   async deleteBucket(name: string): Promise<"deleted" | "not-found" | "not-empty"> {

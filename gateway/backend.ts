@@ -40,6 +40,8 @@ export const bucketConfigurationBytesMax: Readonly<Record<BucketConfigurationNam
 export interface BucketInfo {
   readonly name: string;
   readonly createdMs: number;
+  /** The user name that created it; absent for buckets created before owners were recorded (the admins' buckets). */
+  readonly owner?: string;
 }
 
 /** Standard headers stored with an object and returned on GET and HEAD. */
@@ -307,7 +309,8 @@ export interface ObjectBackend extends MultipartBackend {
    */
   readonly storageClasses: ReadonlySet<string>;
   listBuckets(): Promise<BucketInfo[]>;
-  createBucket(name: string): Promise<"created" | "exists">;
+  /** `owner`: the creating user's name, recorded with the bucket (an existing bucket keeps its owner). */
+  createBucket(name: string, owner?: string): Promise<"created" | "exists">;
   headBucket(name: string): Promise<BucketInfo | undefined>;
   deleteBucket(name: string): Promise<"deleted" | "not-found" | "not-empty">;
   /** Stores the object; resolves once data and metadata are durable. Only a conditional write can be refused. */

@@ -8,13 +8,18 @@
  * |---------------|----------------------|-------------------------------------------------------------|
  * | bucket, 1     | `("b", name)`        | `name`, `createdMs` (reads as versioning "Unversioned")     |
  * | bucket, 2     | `("b", name)`        | `name`, `createdMs`, `versioning` ("Unversioned" / "Enabled" / "Suspended") (reads as `partitionCount` 4) |
- * | bucket, 3     | `("b", name)`        | version 2's fields and `partitionCount`: how many bucket partitions its keys hash into, fixed at creation |
+ * | bucket, 3     | `("b", name)`        | version 2's fields and `partitionCount`: how many bucket partitions its keys hash into, fixed at creation; optional `owner` (below) |
  * | object, 1     | `("o", bucket, key)` | `ObjectRecord` fields with `diskId`, `chunkBytes`, `chunkCount` instead of `layout`, no `versionId` |
  * | object, 2     | `("o", bucket, key)` | `ObjectRecord` without `versionId` (reads as the null version) |
  * | object, 3     | `("o", …)`, `("ov", …)` | `ObjectRecord` with `versionId`                           |
  * | pending, 1-2  | `("p", dataId)`      | `PendingRecord` (bytes being written, not yet committed)    |
  * | garbage, 1-2  | `("g", dataId)`      | `PendingRecord` (bytes of a replaced or deleted version)    |
  * | bucketConfiguration, 1 | `("bc", bucket, name)` | `document`: the configuration's bytes as the gateway stored them (at most `bucketConfigurationBytesMax[name]`) |
+ *
+ * `BucketRecord.owner` (issue 6, the name of the user that created the
+ * bucket) was added to bucket version 3 as an optional field without a
+ * version bump: a record without it belongs to the admins, which is who
+ * created every bucket before there were other users.
  *
  * `ObjectRecord.checksum` (issue 6, the client's verified `x-amz-checksum-*`)
  * was added to object version 3 as an optional field without a version bump:
@@ -93,6 +98,8 @@ export interface BucketRecord {
    * and version-2 records, which read as `bucketPartitionCountDefault`.
    */
   partitionCount?: number;
+  /** The name of the user that created the bucket; absent: the admins' (every bucket created before users existed). */
+  owner?: string;
 }
 
 /** The per-bucket configuration documents the catalog keeps (`("bc", bucket, name)`). */
@@ -259,6 +266,7 @@ export function encodeBucketRecord(record: BucketRecord): Uint8Array {
     createdMs: record.createdMs,
     versioning: record.versioning ?? "Unversioned",
     partitionCount: partitionCountOf(record),
+    ...(record.owner === undefined ? {} : { owner: record.owner }),
   });
 }
 
@@ -322,15 +330,19 @@ export class ObjectCatalog {
     return current;
   }
 
-  /** Creates a bucket unless one of that name exists; its keys hash into `partitionCount` partitions for its whole life. */
-  async createBucket(name: string, nowMs: number, partitionCount = bucketPartitionCountDefault): Promise<"created" | "exists"> {
+  /**
+   * Creates a bucket unless one of that name exists; its keys hash into
+   * `partitionCount` partitions for its whole life. `owner` is the creating
+   * user's name (absent: the admins').
+   */
+  async createBucket(name: string, nowMs: number, partitionCount = bucketPartitionCountDefault, owner?: string): Promise<"created" | "exists"> {
     assert(
       Number.isInteger(partitionCount) && partitionCount >= 1 && partitionCount <= bucketPartitionCountMax,
       `createBucket: partition count ${partitionCount} outside [1, ${bucketPartitionCountMax}]`,
     );
     return this.#store.transact(async (tx) => {
       if ((await tx.get(bucketKey(name))) !== undefined) return "exists";
-      tx.set(bucketKey(name), encodeBucketRecord({ name, createdMs: nowMs, versioning: "Unversioned", partitionCount }));
+      tx.set(bucketKey(name), encodeBucketRecord({ name, createdMs: nowMs, versioning: "Unversioned", partitionCount, ...(owner === undefined ? {} : { owner }) }));
       return "created";
     });
   }

@@ -53,6 +53,14 @@ import { putBucketPolicy } from "./operations/put-bucket-policy.ts";
 import { deleteBucketPolicy } from "./operations/delete-bucket-policy.ts";
 import { getBucketPolicyStatus } from "./operations/get-bucket-policy-status.ts";
 import { routeRequest, type OperationName } from "./router.ts";
+import {
+  anonymousAuthentication,
+  authorizeOperation,
+  BucketAccessCache,
+  isAllowed,
+  requesterOf,
+  type UserLookup,
+} from "./authorization.ts";
 import { assertValidBucketName, assertValidKey } from "./validation.ts";
 import { writeXmlDocument, xmlElement, xmlText } from "./xml.ts";
 import type { RequestObserver } from "../metrics/request-observer.ts";
@@ -60,6 +68,12 @@ import type { RequestObserver } from "../metrics/request-observer.ts";
 export interface S3HandlerOptions {
   readonly backend: ObjectBackend;
   readonly lookupSecret: SecretLookup;
+  /**
+   * Who an access key belongs to (name and role), for authorization
+   * (`authorization.ts`). Without it every signed request acts as an admin:
+   * the one-tenant behaviour tests and single-user gateways keep.
+   */
+  readonly lookupUser?: UserLookup;
   /** Wall-clock time, for signature expiry and skew checks. */
   readonly nowMs: () => number;
   readonly newRequestId: () => string;
@@ -117,6 +131,7 @@ const operations: Readonly<Record<OperationName, Operation>> = {
 
 /** Builds the S3 request handler over a backend. */
 export function createS3Handler(options: S3HandlerOptions): S3Handler {
+  const accessCache = new BucketAccessCache(options.backend);
   return async (arriving) => {
     const requestId = options.newRequestId();
     const observation = options.observer?.begin(arriving, requestId);
@@ -126,7 +141,7 @@ export function createS3Handler(options: S3HandlerOptions): S3Handler {
     let code: string | undefined;
     let response: S3Response;
     try {
-      const routed = await serve(request, requestId, options, (name) => {
+      const routed = await serve(request, requestId, options, accessCache, (name) => {
         operation = name;
       });
       response = { ...routed, headers: { ...routed.headers, ...identity } };
@@ -151,6 +166,7 @@ async function serve(
   request: S3Request,
   requestId: string,
   options: S3HandlerOptions,
+  accessCache: BucketAccessCache,
   named: (operation: string) => void,
 ): Promise<S3Response> {
   const address = resolveAddress(request.rawPath, request.headers.get("host"), options.virtualHostDomains);
@@ -161,8 +177,8 @@ async function serve(
     options.lookupSecret,
     nowMs,
   );
-  // Bucket policies and public access arrive later; until then only signed requests pass.
-  if (auth === undefined) throw new S3Error("AccessDenied");
+  // An unsigned request is anonymous: authorization below lets it through only where a bucket policy grants `*`.
+  const requester = requesterOf(auth, options.lookupUser);
   const route = routeRequest({ method: request.method, bucket: address.bucket, key: address.key, query, headers: request.headers });
   switch (route.kind) {
     case "method-not-allowed":
@@ -178,13 +194,28 @@ async function serve(
   named(route.name);
   if (address.bucket !== "") assertValidBucketName(address.bucket);
   if (address.key !== "") assertValidKey(address.key);
+  const origin = { sourceIp: request.remoteAddress, secureTransport: false };
+  const access = await authorizeOperation({
+    name: route.name,
+    requester,
+    bucket: address.bucket,
+    key: address.key,
+    query,
+    headers: request.headers,
+    origin,
+    cache: accessCache,
+    nowMs,
+  });
   const context: OperationContext = {
     request,
     bucket: address.bucket,
     key: address.key,
     query,
-    auth,
-    owner: ownerFor(auth.accessKeyId),
+    auth: auth ?? anonymousAuthentication(request.headers),
+    owner: ownerFor(auth?.accessKeyId ?? "anonymous"),
+    requester,
+    mayAccessKey: (action, key) => access === undefined || isAllowed(requester, address.bucket, access, { action, key }, origin),
+    forgetBucketAccess: () => accessCache.forget(address.bucket),
     backend: options.backend,
     region: options.region,
     requestId,

@@ -158,10 +158,10 @@ export class MemoryBackend implements ObjectBackend {
     return [...this.#buckets.values()].map((bucket) => bucket.info);
   }
 
-  async createBucket(name: string): Promise<"created" | "exists"> {
+  async createBucket(name: string, owner?: string): Promise<"created" | "exists"> {
     this.#maybeFail("createBucket");
     if (this.#buckets.has(name)) return "exists";
-    this.#buckets.set(name, { info: { name, createdMs: this.#nowMs() }, versioning: "Unversioned", versions: new Map(), tokens: new Map(), configurations: new Map() });
+    this.#buckets.set(name, { info: { name, createdMs: this.#nowMs(), ...(owner === undefined ? {} : { owner }) }, versioning: "Unversioned", versions: new Map(), tokens: new Map(), configurations: new Map() });
     return "created";
   }
 

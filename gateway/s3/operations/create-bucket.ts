@@ -1,6 +1,7 @@
 /** CreateBucket: `PUT /bucket` with an optional CreateBucketConfiguration body. */
 import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
+import { ownerNameOf, ownsBucket } from "../authorization.ts";
 import type { OperationContext } from "../context.ts";
 import { readSmallBody } from "../payload.ts";
 import { childElement, parseXml, xmlBodyBytesMax } from "../xml.ts";
@@ -9,8 +10,16 @@ import { childElement, parseXml, xmlBodyBytesMax } from "../xml.ts";
 export async function createBucket(context: OperationContext): Promise<S3Response> {
   const bytes = await readSmallBody(context, xmlBodyBytesMax, true);
   if (bytes.byteLength > 0) checkConfiguration(decodeUtf8(bytes), context.region);
-  const outcome = await context.backend.createBucket(context.bucket);
-  if (outcome === "exists") throw new S3Error("BucketAlreadyOwnedByYou", undefined, { BucketName: context.bucket });
+  const outcome = await context.backend.createBucket(context.bucket, ownerNameOf(context.requester));
+  context.forgetBucketAccess();
+  if (outcome === "exists") {
+    // S3's two answers: the requester's own bucket, or a name someone else holds.
+    const existing = await context.backend.headBucket(context.bucket);
+    if (existing !== undefined && !ownsBucket(context.requester, existing.owner)) {
+      throw new S3Error("BucketAlreadyExists", undefined, { BucketName: context.bucket });
+    }
+    throw new S3Error("BucketAlreadyOwnedByYou", undefined, { BucketName: context.bucket });
+  }
   return { status: 200, headers: { location: `/${context.bucket}` } };
 }
 

@@ -1,8 +1,12 @@
-/** DeleteBucketPolicy: routed, not built yet; answers 501 NotImplemented (never a wrong success) until it is. */
+/** DeleteBucketPolicy: `DELETE /bucket?policy`. */
 import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
 import type { OperationContext } from "../context.ts";
 
-export async function deleteBucketPolicy(_context: OperationContext): Promise<S3Response> {
-  throw new S3Error("NotImplemented", "The DeleteBucketPolicy operation is not implemented.");
+/** Removes the policy (none set is fine); 204 as S3 answers. */
+export async function deleteBucketPolicy(context: OperationContext): Promise<S3Response> {
+  const outcome = await context.backend.deleteBucketConfiguration(context.bucket, "policy");
+  if (outcome === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+  context.forgetBucketAccess();
+  return { status: 204, headers: {} };
 }

@@ -85,6 +85,10 @@ async function deleteOne(context: OperationContext, entry: DeleteEntry): Promise
   if (entry.versionId !== undefined && !isWellFormedVersionId(entry.versionId)) {
     return { entry, error: new S3Error("InvalidArgument", "Invalid version id specified") };
   }
+  // DeleteObjects has no permission of its own: each key needs s3:DeleteObject (s3:DeleteObjectVersion by version).
+  if (!context.mayAccessKey(entry.versionId === undefined ? "s3:DeleteObject" : "s3:DeleteObjectVersion", entry.key)) {
+    return { entry, error: new S3Error("AccessDenied") };
+  }
   try {
     const outcome = await context.backend.deleteObject(context.bucket, entry.key, entry.versionId);
     if (outcome === "no-such-bucket") return { entry, error: new S3Error("NoSuchBucket") };

@@ -1,8 +1,16 @@
-/** GetBucketPolicyStatus: routed, not built yet; answers 501 NotImplemented (never a wrong success) until it is. */
+/** GetBucketPolicyStatus: `GET /bucket?policyStatus`. */
 import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
-import type { OperationContext } from "../context.ts";
+import { xmlHeaders, type OperationContext } from "../context.ts";
+import { isPublicPolicy, parseBucketPolicy } from "../policy.ts";
+import { writeXmlDocument, xmlElement, xmlText } from "../xml.ts";
 
-export async function getBucketPolicyStatus(_context: OperationContext): Promise<S3Response> {
-  throw new S3Error("NotImplemented", "The GetBucketPolicyStatus operation is not implemented.");
+/** IsPublic by AWS's rule (`isPublicPolicy`); 404 NoSuchBucketPolicy when no policy is set, as S3 answers. */
+export async function getBucketPolicyStatus(context: OperationContext): Promise<S3Response> {
+  const stored = await context.backend.getBucketConfiguration(context.bucket, "policy");
+  if (stored === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+  if (stored === undefined) throw new S3Error("NoSuchBucketPolicy", undefined, { BucketName: context.bucket });
+  const isPublic = isPublicPolicy(parseBucketPolicy(stored, context.bucket));
+  const body = writeXmlDocument(xmlElement("PolicyStatus", [xmlText("IsPublic", String(isPublic))]));
+  return { status: 200, headers: xmlHeaders(), body };
 }

@@ -1,12 +1,13 @@
 /** ListBuckets: `GET /`. */
 import type { S3Response } from "../../http.ts";
 import { xmlHeaders, type OperationContext } from "../context.ts";
+import { ownsBucket } from "../authorization.ts";
 import { ownerNode } from "../list-parameters.ts";
 import { writeXmlDocument, xmlElement, xmlText } from "../xml.ts";
 
-/** Lists every bucket, sorted by name, with its creation date. */
+/** Lists the requester's buckets (an admin's: every bucket), sorted by name, with their creation dates. */
 export async function listBuckets(context: OperationContext): Promise<S3Response> {
-  const buckets = await context.backend.listBuckets();
+  const buckets = (await context.backend.listBuckets()).filter((bucket) => ownsBucket(context.requester, bucket.owner));
   const sorted = [...buckets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const body = writeXmlDocument(
     xmlElement("ListAllMyBucketsResult", [
