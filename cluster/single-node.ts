@@ -14,6 +14,8 @@ import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createRequestObserver, createS3Handler, serveBun, withAdminRoutes } from "../gateway/index.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "./object-service.ts";
 import { Janitor } from "./janitor.ts";
+import { UserTable, userTableRefreshMsDefault } from "./users.ts";
+import { systemClock } from "../runtime/index.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
 import { bucketPartitionActorPath, bucketPartitionBehavior, type BucketPartitionMessage } from "../actors/bucket-partition/index.ts";
 import { actingSet, actingSetWidthMax, eligibleDiskCount, placementVersionCurrent, type ClusterMap } from "./placement/index.ts";
@@ -40,6 +42,8 @@ export interface SingleNodeConfig {
   readonly preparingMaxAgeMs?: number;
   /** Time between Janitor runs (default 1 min). */
   readonly janitorIntervalMs?: number;
+  /** Time between rereads of the users in the store (default 1 s): how long a new or removed user waits. */
+  readonly userRefreshMs?: number;
 }
 
 export interface RunningNode {
@@ -152,7 +156,15 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     ...(config.preparingMaxAgeMs === undefined ? {} : { preparingMaxAgeMs: config.preparingMaxAgeMs }),
     partitions,
   });
-  const secrets = new Map([[config.credentials.accessKeyId, config.credentials.secretAccessKey]]);
+  // The root credentials and the users in the store (`cairn user add`), reread every second.
+  const users = await UserTable.open({
+    store,
+    root: config.credentials,
+    clock: systemClock(),
+    refreshIntervalMs: config.userRefreshMs ?? userTableRefreshMsDefault,
+    log: config.log,
+  });
+  users.start();
   // Metrics and health at /_cairn/metrics and /_cairn/health (gateway/metrics/admin-routes.ts).
   const registry = new MetricsRegistry();
   const localDisks = (): LocalDisk[] => [...disks].map(([diskId, ref]) => ({ diskId, ref, directory: join(config.dataDir, "disks", diskId) }));
@@ -167,7 +179,8 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
   });
   const handler = createS3Handler({
     backend: service,
-    lookupSecret: (accessKeyId) => secrets.get(accessKeyId),
+    lookupSecret: (accessKeyId) => users.secretOf(accessKeyId),
+    lookupUser: (accessKeyId) => users.userOf(accessKeyId),
     nowMs: () => host.clock.nowMs(),
     newRequestId: () => Buffer.from(host.random.bytes(8)).toString("hex").toUpperCase(),
     virtualHostDomains: config.virtualHostDomains,
@@ -210,6 +223,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
       stopping ??= (async () => {
         await server.stop();
         await janitor.stop();
+        await users.stop();
         for (const [diskId, ref] of disks) {
           const reply = await host.ask<DiskMessage, SyncDiskReply>(ref, (replyTo) => ({ kind: "SyncDisk", replyTo }), syncTimeoutMs);
           if (isFault(reply)) config.log({ level: "error", event: "disk-sync-failed", disk: diskId, fault: reply });

@@ -54,6 +54,7 @@ import { loadRootCredentials } from "../credentials.ts";
 import { checkOwner, readFleetMap, registerNode, unregisterPartitionUnits, unitText, type FleetMap, type Unit } from "../membership/index.ts";
 import { ObjectCatalog, openFoundationDbStore, openLmdbStore, stopFoundationDbNetwork, type MetaStore } from "../metadata/index.ts";
 import { Janitor } from "../janitor.ts";
+import { UserTable, userTableRefreshMsDefault } from "../users.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "../object-service.ts";
 import { actingSet } from "../placement/index.ts";
 import { defaultStorageClasses, defaultWriteQuorum, parseStorageClasses, parseWriteQuorum } from "../storage-classes.ts";
@@ -278,6 +279,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
 
   let server: BunS3Server | undefined;
   let janitor: Janitor | undefined;
+  let users: UserTable | undefined;
   let stopping = false;
   if (node.roles.has("gateway")) {
     const { credentials } = loadSharedCredentials(fleet);
@@ -316,10 +318,14 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
       retryDelayMs: timing.mapPollMs,
     });
     clearCaches = (bucket, partitionCount) => service.clearPartitionCaches(bucket, partitionCount);
-    const secrets = new Map([[credentials.accessKeyId, credentials.secretAccessKey]]);
+    // The root credentials and the users in the shared store (`cairn user add --fleet`), reread every second.
+    const userTable = await UserTable.open({ store, root: credentials, clock, refreshIntervalMs: userTableRefreshMsDefault, log: nodeLog });
+    userTable.start();
+    users = userTable;
     const handler = createS3Handler({
       backend: service,
-      lookupSecret: (accessKeyId) => secrets.get(accessKeyId),
+      lookupSecret: (accessKeyId) => userTable.secretOf(accessKeyId),
+      lookupUser: (accessKeyId) => userTable.userOf(accessKeyId),
       nowMs: () => host.clock.nowMs(),
       newRequestId: () => Buffer.from(host.random.bytes(8)).toString("hex").toUpperCase(),
       virtualHostDomains: ["localhost"],
@@ -373,6 +379,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     rmSync(files.ready, { force: true });
     await server?.stop();
     await janitor?.stop();
+    await users?.stop();
     polling.abort();
     await pollLoop;
     for (const disk of disks) {
@@ -466,7 +473,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
 }
 
 /** The fleet's metadata store: the machine's shared lmdb environment, or the FoundationDB cluster. */
-async function openFleetStore(fleet: Fleet): Promise<MetaStore> {
+export async function openFleetStore(fleet: Fleet): Promise<MetaStore> {
   const metadata = fleet.metadata;
   if (metadata.backend === "lmdb") {
     mkdirSync(metadata.path, { recursive: true });
