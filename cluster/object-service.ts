@@ -1342,6 +1342,7 @@ export class ObjectService implements ObjectBackend {
         tokenLifetimeMs: input.tokenLifetimeMs,
         nowMs: input.nowMs,
         ...(input.condition === undefined ? {} : { condition: input.condition }),
+        ...(input.multipartUploadId === undefined ? {} : { multipartUploadId: input.multipartUploadId }),
         replyTo,
       }),
       // A commit retried after it was applied and then overtaken by another write would read as
