@@ -34,6 +34,8 @@ afterEach(async () => {
 });
 
 const layout: DataLayout = { kind: "replicated", placementGroupId: 1, copies: 3, chunkBytes: 1024, chunkCount: 1 };
+/** As PREPARE records it: the chunk count is not known yet. */
+const pendingLayout: DataLayout = { kind: "replicated", placementGroupId: 1, copies: 3, chunkBytes: 1024, chunkCount: -1 };
 
 type Committed = CommitPutResult | "no-such-bucket" | "abandoned" | CommitRefusal;
 
@@ -45,7 +47,7 @@ async function put(
   const on = options.on ?? catalog;
   dataCounter += 1;
   const dataId = `d${dataCounter}`;
-  await on.preparePut({ dataId, layout: { ...layout, chunkCount: -1 }, createdMs: 1_000 });
+  await on.preparePut({ dataId, layout: pendingLayout, createdMs: 1_000 });
   const committed = await on.commitPut({
     record: {
       bucket: "b",
