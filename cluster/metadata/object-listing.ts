@@ -173,6 +173,9 @@ async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape
     // The common prefix the previous pair rolled up into, while later pairs of the batch still fall under it.
     let openPrefix: string | undefined;
     let seekTo: Uint8Array | undefined;
+    // The stored key of the last object listed while it is the furthest point
+    // read: the cursor moves just past it once, after the batch, not per key.
+    let lastListed: Uint8Array | undefined;
     for (const pair of batch) {
       const key = keyFromStored(pair.key, shape.keysBase);
       if (openPrefix !== undefined) {
@@ -189,7 +192,7 @@ async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape
       if (common === undefined) {
         state.objects.push(decodeObjectRecord(pair.value));
         state.lastReturned = key;
-        state.cursor = keyAfter(pair.key);
+        lastListed = pair.key;
         continue;
       }
       state.commonPrefixes.push(common);
@@ -197,7 +200,9 @@ async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape
       openPrefix = common;
       seekTo = pastCommonPrefix(shape, common);
       state.cursor = seekTo;
+      lastListed = undefined;
     }
+    if (lastListed !== undefined) state.cursor = keyAfter(lastListed);
     if (state.done) break;
     if (batch.length < limit) {
       // The region holds nothing more (a pending seek included: it would find nothing).
@@ -238,6 +243,16 @@ function encodeKeyBody(key: string): Uint8Array {
 function keyFromStored(stored: Uint8Array, keysBase: Uint8Array): string {
   const last = stored.length - 1;
   assert(last >= keysBase.length && stored[last] === 0x00, "listObjects: not an object key of this bucket");
+  // ASCII keys (most keys) are read in place: a `subarray` view of a fresh
+  // lmdb-js key costs Bun more than this loop (its ArrayBuffer is materialized).
+  let ascii = "";
+  let index = keysBase.length;
+  for (; index < last; index++) {
+    const byte = stored[index] as number;
+    if (byte === 0x00 || byte >= 0x80) break;
+    ascii += String.fromCharCode(byte);
+  }
+  if (index === last) return ascii;
   const body = stored.subarray(keysBase.length, last);
   const firstZero = body.indexOf(0x00);
   if (firstZero === -1) return utf8Decoder.decode(body);

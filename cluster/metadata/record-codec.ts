@@ -12,6 +12,7 @@
  * (`object-catalog.ts` for buckets, objects, pending and garbage records).
  */
 import { Packr } from "msgpackr";
+import { readMessagePack } from "./msgpack-reader.ts";
 
 /** Wire ids of record kinds. Add, never reuse. */
 export const recordKinds = {
@@ -81,7 +82,10 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   if (kind === undefined) throw new Error(`decodeRecord: unknown record kind ${bytes[0]}`);
   const version = bytes[1] as number;
   if (version === 0) throw new Error("decodeRecord: version 0 is never written");
-  return { kind, version, value: packer.unpack(bytes.subarray(2)) };
+  // The subset reader is several times faster on the small records listings
+  // decode by the thousand; whatever it does not cover is msgpackr's, as before.
+  const fast = readMessagePack(bytes, 2);
+  return { kind, version, value: fast !== undefined ? fast : packer.unpack(bytes.subarray(2)) };
 }
 
 /** Decodes a record that must be of `kind`; any other kind is a bug or corruption. */
