@@ -87,7 +87,7 @@ export {
   ObjectCatalog,
   partitionCountOf,
 } from "./object-catalog.ts";
-export { MultipartCatalog, multipartData, multipartDataId, partNumberMax } from "./multipart-uploads.ts";
+export { encodePartRecord, MultipartCatalog, multipartData, multipartDataId, partNumberMax } from "./multipart-uploads.ts";
 export type { CommitPartResult, ListUploadsRequest, ListUploadsResult, MultipartChecksumAlgorithm, PartRecord, UploadRecord } from "./multipart-uploads.ts";
 export {
   commitPutStep,
