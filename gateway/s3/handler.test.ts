@@ -11,7 +11,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketLocationCommand,
-  GetBucketTaggingCommand,
+  GetBucketWebsiteCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -497,7 +497,7 @@ describe("DeleteObjects", () => {
 describe("requests and errors", () => {
   test("unimplemented operations answer 501 NotImplemented", async () => {
     await gateway.client.send(new CreateBucketCommand({ Bucket: "unimplemented" }));
-    expect(await failure(gateway.client.send(new GetBucketTaggingCommand({ Bucket: "unimplemented" })))).toEqual(["NotImplemented", 501]);
+    expect(await failure(gateway.client.send(new GetBucketWebsiteCommand({ Bucket: "unimplemented" })))).toEqual(["NotImplemented", 501]);
     const multipart = await gateway.signedFetch({ method: "POST", rawPath: "/unimplemented/k", rawQuery: "uploads=" });
     expect(multipart.status).toBe(501);
     expect(await errorCode(multipart)).toBe("NotImplemented");

@@ -52,7 +52,8 @@ import { getBucketPolicy } from "./operations/get-bucket-policy.ts";
 import { putBucketPolicy } from "./operations/put-bucket-policy.ts";
 import { deleteBucketPolicy } from "./operations/delete-bucket-policy.ts";
 import { getBucketPolicyStatus } from "./operations/get-bucket-policy-status.ts";
-import { routeRequest, type OperationName } from "./router.ts";
+import { isPreflight, routeRequest, type OperationName } from "./router.ts";
+import { corsHeadersFor, servePreflight } from "./cors-response.ts";
 import {
   anonymousAuthentication,
   authorizeOperation,
@@ -153,6 +154,11 @@ export function createS3Handler(options: S3HandlerOptions): S3Handler {
       code = s3Error.code;
       response = errorResponse(s3Error, request, requestId, identity);
     }
+    // The one place ordinary replies (errors too) gain Access-Control-* headers; a preflight built its own.
+    if (request.method !== "OPTIONS" && request.headers.has("origin")) {
+      const cors = await corsHeadersFor(request, bucketOf(request, options), options.backend);
+      if (Object.keys(cors).length > 0) response = { ...response, headers: { ...response.headers, ...cors } };
+    }
     const answer = { requestId, method: request.method, path: request.rawPath, operation, status: response.status, ...(code === undefined ? {} : { code }) };
     if (observation === undefined) {
       options.log?.(answer);
@@ -171,6 +177,12 @@ async function serve(
 ): Promise<S3Response> {
   const address = resolveAddress(request.rawPath, request.headers.get("host"), options.virtualHostDomains);
   const query = parseQuery(request.rawQuery);
+  // A CORS preflight carries no credentials (browsers never sign one): it is answered from the bucket's rules alone.
+  if (isPreflight({ method: request.method, bucket: address.bucket })) {
+    named("PreflightRequest");
+    assertValidBucketName(address.bucket);
+    return servePreflight(request, address.bucket, options.backend);
+  }
   const nowMs = options.nowMs();
   const auth = authenticate(
     { method: request.method, rawPath: request.rawPath, rawQuery: request.rawQuery, headers: request.headers },
@@ -227,6 +239,15 @@ async function serve(
 /** The owner shown in listings: a stable canonical-looking id derived from the access key. */
 function ownerFor(accessKeyId: string): Owner {
   return { id: createHash("sha256").update(`cairn-owner:${accessKeyId}`).digest("hex"), displayName: accessKeyId };
+}
+
+/** The bucket a request addresses, "" for none or an address that does not resolve (its error reply is already built). */
+function bucketOf(request: S3Request, options: S3HandlerOptions): string {
+  try {
+    return resolveAddress(request.rawPath, request.headers.get("host"), options.virtualHostDomains).bucket;
+  } catch {
+    return "";
+  }
 }
 
 /** `x-amz-id-2` is an opaque host id in S3; ours identifies the request too. */

@@ -101,6 +101,8 @@ export function objectHeaders(info: ObjectInfo, query: ReadonlyMap<string, strin
   for (const [name, value] of Object.entries(info.userMetadata)) headers[`x-amz-meta-${name}`] = value;
   // S3 omits the header for STANDARD objects.
   if (info.storageClass !== "STANDARD") headers["x-amz-storage-class"] = info.storageClass;
+  // Only the count: reading the tags themselves is GetObjectTagging's (and its permission's) business.
+  if (info.tags !== undefined && info.tags.length > 0) headers["x-amz-tagging-count"] = String(info.tags.length);
   for (const [parameter, header] of overrides) {
     const value = query.get(parameter);
     if (value !== undefined) headers[header] = value;

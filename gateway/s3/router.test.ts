@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../errors.ts";
-import { routeRequest, type Route } from "./router.ts";
+import { isPreflight, routeRequest, type Route } from "./router.ts";
 
 function route(method: string, bucket: string, key: string, query: Record<string, string> = {}, headers: Record<string, string> = {}): Route {
   return routeRequest({ method, bucket, key, query: new Map(Object.entries(query)), headers: new Map(Object.entries(headers)) });
@@ -91,7 +91,11 @@ describe("routeRequest", () => {
   });
 
   test("headers that ask for unimplemented behaviour are 501", () => {
-    expect(operation(route("PUT", "b", "k", {}, { "x-amz-tagging": "a=b" }))).toBe("501:PutObject");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-tagging": "a=b" }))).toBe("PutObject");
+    // A preflight never reaches routeRequest: the handler answers it before authentication.
+    expect(isPreflight({ method: "OPTIONS", bucket: "b" })).toBe(true);
+    expect(isPreflight({ method: "OPTIONS", bucket: "" })).toBe(false);
+    expect(isPreflight({ method: "GET", bucket: "b" })).toBe(false);
     expect(operation(route("PUT", "b", "k", {}, { "x-amz-server-side-encryption": "AES256" }))).toBe("501:PutObject");
     // A write's If-None-Match takes only "*" (conditional writes); S3 knows no other value on a PUT.
     expect(operation(route("PUT", "b", "k", {}, { "if-none-match": '"abc"' }))).toBe("501:PutObject");

@@ -188,7 +188,6 @@ const aclRules: readonly HeaderRule[] = [
 const putObjectRules: readonly HeaderRule[] = [
   ...aclRules,
   { name: "x-amz-server-side-encryption", prefix: true },
-  { name: "x-amz-tagging" },
   { name: "x-amz-object-lock-", prefix: true },
   { name: "x-amz-website-redirect-location" },
   { name: "x-amz-write-offset-bytes" },
@@ -349,6 +348,16 @@ function multipartOperation(method: string, query: ReadonlyMap<string, string>, 
     default:
       return { kind: "method-not-allowed" };
   }
+}
+
+/**
+ * Whether a request is a CORS preflight: `OPTIONS` on a bucket or an object.
+ * The handler answers it before authentication from the bucket's CORS rules
+ * (cors.ts); `routeRequest` never sees one. `OPTIONS` on the service (no
+ * bucket) is not a preflight S3 answers: it stays 405.
+ */
+export function isPreflight(input: Pick<RouteInput, "method" | "bucket">): boolean {
+  return input.method === "OPTIONS" && input.bucket !== "";
 }
 
 /** Picks the operation for a request whose bucket and key are resolved. */

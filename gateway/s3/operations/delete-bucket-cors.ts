@@ -1,8 +1,11 @@
-/** DeleteBucketCors: routed, not built yet; answers 501 NotImplemented (never a wrong success) until it is. */
+/** DeleteBucketCors: `DELETE /bucket?cors`. */
 import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
 import type { OperationContext } from "../context.ts";
 
-export async function deleteBucketCors(_context: OperationContext): Promise<S3Response> {
-  throw new S3Error("NotImplemented", "The DeleteBucketCors operation is not implemented.");
+/** Removes the bucket's CORS configuration: 204, whether or not it had one. */
+export async function deleteBucketCors(context: OperationContext): Promise<S3Response> {
+  const outcome = await context.backend.deleteBucketConfiguration(context.bucket, "cors");
+  if (outcome === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+  return { status: 204, headers: {} };
 }

@@ -1,8 +1,10 @@
-/** DeleteObjectTagging: routed, not built yet; answers 501 NotImplemented (never a wrong success) until it is. */
-import { S3Error } from "../../errors.ts";
+/** DeleteObjectTagging: `DELETE /bucket/key?tagging[&versionId=…]`. */
 import type { S3Response } from "../../http.ts";
 import type { OperationContext } from "../context.ts";
+import { versionIdParameter } from "../versioning.ts";
+import { setTags } from "./put-object-tagging.ts";
 
-export async function deleteObjectTagging(_context: OperationContext): Promise<S3Response> {
-  throw new S3Error("NotImplemented", "The DeleteObjectTagging operation is not implemented.");
+/** Removes every tag of the current version or of `versionId`: 204, with the version's id where the bucket shows ids. */
+export async function deleteObjectTagging(context: OperationContext): Promise<S3Response> {
+  return { status: 204, headers: await setTags(context, versionIdParameter(context), []) };
 }

@@ -1,8 +1,13 @@
-/** GetBucketCors: routed, not built yet; answers 501 NotImplemented (never a wrong success) until it is. */
+/** GetBucketCors: `GET /bucket?cors`. */
 import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
-import type { OperationContext } from "../context.ts";
+import { xmlHeaders, type OperationContext } from "../context.ts";
+import { corsConfigurationDocument, parseCorsConfiguration } from "../cors.ts";
 
-export async function getBucketCors(_context: OperationContext): Promise<S3Response> {
-  throw new S3Error("NotImplemented", "The GetBucketCors operation is not implemented.");
+/** The bucket's CORS rules in S3's canonical form; 404 NoSuchCORSConfiguration when none is set. */
+export async function getBucketCors(context: OperationContext): Promise<S3Response> {
+  const stored = await context.backend.getBucketConfiguration(context.bucket, "cors");
+  if (stored === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
+  if (stored === undefined) throw new S3Error("NoSuchCORSConfiguration", undefined, { BucketName: context.bucket });
+  return { status: 200, headers: xmlHeaders(), body: corsConfigurationDocument(parseCorsConfiguration(stored)) };
 }

@@ -5,6 +5,7 @@ import type { S3Response } from "../../http.ts";
 import { checksumReplyHeaders } from "../checksum.ts";
 import type { OperationContext } from "../context.ts";
 import { openPayload } from "../payload.ts";
+import { parseTaggingHeader } from "../tagging.ts";
 import { writeConditionFrom, writeRefusalError } from "../preconditions.ts";
 import { showsVersionIds, versionIdHeader } from "../versioning.ts";
 import { objectBytesMax, storageClassFromHeader, userMetadataFromHeaders } from "../validation.ts";
@@ -23,6 +24,8 @@ export async function putObject(context: OperationContext): Promise<S3Response> 
   const userMetadata = userMetadataFromHeaders(headers);
   const stored = storedHeadersFrom(headers);
   const idempotencyToken = idempotencyTokenFrom(headers);
+  const taggingHeader = headers.get("x-amz-tagging");
+  const tags = taggingHeader === undefined ? [] : parseTaggingHeader(taggingHeader);
   const condition = writeConditionFrom(headers);
   const payload = openPayload(context, objectBytesMax);
   const outcome = await context.backend.putObject({
@@ -33,6 +36,7 @@ export async function putObject(context: OperationContext): Promise<S3Response> 
     userMetadata,
     storageClass,
     checksum: payload.checksum,
+    ...(tags.length === 0 ? {} : { tags }),
     ...(idempotencyToken === undefined ? {} : { idempotencyToken }),
     ...(condition === undefined ? {} : { condition }),
   });
