@@ -11,6 +11,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -218,6 +219,15 @@ describe("multipart upload with the AWS SDK", () => {
       s3.send(new CompleteMultipartUploadCommand({ Bucket: "mpu-test", Key: "summed-2", UploadId: other, MultipartUpload: { Parts: [{ ETag: part.ETag!, PartNumber: 1, ChecksumCRC32: "AAAAAA==" }] } })),
     );
     expect(wrong.name).toBe("InvalidPart");
+  });
+
+  test("an incomplete upload keeps its bucket from being deleted until it is aborted", async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: "mpu-pending" }));
+    const uploadId = (await s3.send(new CreateMultipartUploadCommand({ Bucket: "mpu-pending", Key: "k" }))).UploadId!;
+    await s3.send(new UploadPartCommand({ Bucket: "mpu-pending", Key: "k", UploadId: uploadId, PartNumber: 1, Body: patternBytes(1000, 41) }));
+    expect(await errorOf(s3.send(new DeleteBucketCommand({ Bucket: "mpu-pending" })))).toEqual({ name: "BucketNotEmpty", status: 409 });
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: "mpu-pending", Key: "k", UploadId: uploadId }));
+    await s3.send(new DeleteBucketCommand({ Bucket: "mpu-pending" }));
   });
 
   test("deleting a multipart object leaves the bucket empty", async () => {

@@ -51,6 +51,7 @@ import {
   idempotencyTokenBucketRange,
   objectKey,
   objectRange,
+  multipartUploadRange,
   objectVersionRange,
   pendingKey,
   pendingRange,
@@ -368,7 +369,7 @@ export class ObjectCatalog {
     }
   }
 
-  /** Deletes a bucket that holds no object version (current, noncurrent or delete marker). */
+  /** Deletes a bucket that holds no object version (current, noncurrent or delete marker) and no incomplete multipart upload. */
   async deleteBucket(name: string): Promise<"deleted" | "not-found" | "not-empty"> {
     return this.#store.transact(async (tx) => {
       if ((await tx.get(bucketKey(name))) === undefined) return "not-found";
@@ -376,6 +377,9 @@ export class ObjectCatalog {
       if ((await tx.getRange(objects.begin, objects.end, { limit: 1 })).length > 0) return "not-empty";
       const versions = objectVersionRange(name);
       if ((await tx.getRange(versions.begin, versions.end, { limit: 1 })).length > 0) return "not-empty";
+      // Incomplete multipart uploads keep a bucket non-empty too, as in S3: their parts are stored data.
+      const uploads = multipartUploadRange(name);
+      if ((await tx.getRange(uploads.begin, uploads.end, { limit: 1 })).length > 0) return "not-empty";
       // A bucket created again under this name must not answer a retry of a PUT made to this one.
       // (Their expiry index entries stay; the Janitor finds no token behind them and drops them.)
       const tokens = idempotencyTokenBucketRange(name);

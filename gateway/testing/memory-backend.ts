@@ -176,6 +176,7 @@ export class MemoryBackend implements ObjectBackend {
     if (bucket === undefined) return "not-found";
     // Delete markers and noncurrent versions keep a bucket non-empty, as in S3.
     if (bucket.versions.size > 0) return "not-empty";
+    for (const upload of this.#uploads.values()) if (upload.info.bucket === name) return "not-empty";
     this.#buckets.delete(name);
     return "deleted";
   }
