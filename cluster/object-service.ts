@@ -24,6 +24,14 @@
  * decoded only when a data shard is missing, unreadable or fails its CRC32C
  * (the disk actor checks it), and the damage is reported to the PG.
  *
+ * Multipart: each part is written as a PUT's data is (PREPARING first, in
+ * the key's PG) and recorded with its upload; a completion freezes the
+ * upload, checks the part list, frees the parts it leaves out (budgeted
+ * transactions: 10,000 parts never need one) and commits a record of layout
+ * `multipart` through the key's partition. A multipart object is read and
+ * freed part by part (cluster/metadata/multipart-uploads.ts says who owns
+ * the parts' bytes at each step).
+ *
  * Invariants:
  * - A PUT is visible only after every stripe reached its quorum and the
  *   commit transaction is durable; a failed or abandoned PUT leaves only a

@@ -14,8 +14,8 @@
  * | `("on", bucket, key)`      | the order of the key's null version, when it has one |
  * | `("it", bucket, key, token)` | idempotency token → the version its PUT committed |
  * | `("ix", expiresMs, bucket, key, token)` | expiry index of idempotency tokens, oldest first |
- * | `("u", bucket, key, uploadId)` | a multipart upload in progress (issue 6)   |
- * | `("up", bucket, uploadId, partNumber)` | a part of that upload (issue 6)     |
+ * | `("u", bucket, key, uploadId)` | an incomplete multipart upload             |
+ * | `("up", bucket, uploadId, partNumber)` | a part of that upload, then of the object it became |
  * | `("c", accessKeyId)`       | credentials                                   |
  * | `("m",)`                   | the cluster map (hosts, disks, PG count)      |
  * | `("pg", pg, "d", dataId)`  | a placement group's index: data it stores     |
@@ -226,7 +226,7 @@ export function idempotencyExpiryFromStoredKey(stored: Uint8Array): { expiresMs:
 }
 
 /**
- * The key of a multipart upload in progress (records arrive with issue 6).
+ * The key of an incomplete multipart upload (records: multipart-uploads.ts).
  * Uploads of a key sort by upload id, which the creator makes time-ordered,
  * so ListMultipartUploads reads (key, initiation) order straight from the range.
  */
