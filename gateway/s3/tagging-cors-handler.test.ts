@@ -231,11 +231,12 @@ describe("CORS", () => {
     expect(wildcard.headers.get("access-control-allow-origin")).toBe("https://docs.example.org");
     await wildcard.arrayBuffer();
 
-    for (const headers of [
+    const refusals: Record<string, string>[] = [
       { origin: "https://evil.example.net", "access-control-request-method": "GET" },
       { origin, "access-control-request-method": "DELETE" },
       { origin, "access-control-request-method": "PUT", "access-control-request-headers": "authorization" },
-    ]) {
+    ];
+    for (const headers of refusals) {
       const refused = await preflight(`/${Bucket}/page.html`, headers);
       expect(refused.status).toBe(403);
       expect(refused.headers.get("access-control-allow-origin")).toBeNull();
