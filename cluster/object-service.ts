@@ -367,8 +367,8 @@ export class ObjectService implements ObjectBackend {
     });
     if ("stop" in written) {
       // A retry of a PUT that already committed (its body was read to the end, stored nowhere): the
-      // first attempt's version answers.
-      return written.stop === "no-such-bucket" ? written.stop : this.#info(written.stop);
+      // first attempt's version answers. Or a condition that already failed at PREPARE: nothing stored.
+      return typeof written.stop === "string" ? written.stop : this.#info(written.stop);
     }
     const { dataId, layout: finalLayout } = written;
     const record: Omit<ObjectRecord, "versionId"> = {
@@ -1312,7 +1312,7 @@ export class ObjectService implements ObjectBackend {
     return this.#view().partitionRef !== undefined;
   }
 
-  async #preparePut(route: KeyRoute, input: PutObjectInput, pending: PendingRecord): Promise<"prepared" | "no-such-bucket" | ObjectRecord> {
+  async #preparePut(route: KeyRoute, input: PutObjectInput, pending: PendingRecord): Promise<"prepared" | "no-such-bucket" | CommitRefusal | ObjectRecord> {
     if (!this.#partitioned()) {
       if ((await this.#catalog.getBucket(input.bucket)) === undefined) return "no-such-bucket";
       await this.#catalog.preparePut(pending);
@@ -1327,6 +1327,8 @@ export class ObjectService implements ObjectBackend {
         key: input.key,
         pending,
         ...(input.idempotencyToken === undefined ? {} : { idempotencyToken: input.idempotencyToken }),
+        // Checked early so a write that would be refused is not stored; the commit decides again.
+        ...(input.condition === undefined ? {} : { condition: input.condition }),
         nowMs: this.#host.clock.nowMs(),
         replyTo,
       }),

@@ -371,6 +371,7 @@ async function apply(tx: MetaTransaction, operation: StoreOperation): Promise<Ou
           bucket: operation.bucket,
           key: operation.key,
           ...(operation.idempotencyToken === undefined ? {} : { idempotencyToken: operation.idempotencyToken }),
+          ...(operation.condition === undefined ? {} : { condition: operation.condition }),
         },
         operation.nowMs,
       );
@@ -379,7 +380,9 @@ async function apply(tx: MetaTransaction, operation: StoreOperation): Promise<Ou
           ? { kind: "PreparePutReply", outcome: "no-such-bucket" }
           : found.kind === "prepared"
             ? { kind: "PreparePutReply", outcome: "prepared" }
-            : { kind: "PreparePutReply", outcome: "duplicate", record: found.record };
+            : found.kind === "refused"
+              ? { kind: "PreparePutReply", outcome: found.refusal }
+              : { kind: "PreparePutReply", outcome: "duplicate", record: found.record };
       // A pending record is invisible: the key's current state did not change.
       return { reply, current: undefined, updatesCache: false };
     }

@@ -1,6 +1,6 @@
 /**
  * CommitPut with a `condition` on the BucketPartitionActor: the condition is
- * decided in the commit's transaction, a refusal commits nothing and leaves
+ * decided in the commit's transaction (and checked early by PreparePut), a refusal commits nothing and leaves
  * the cached current record as it was, a retried token still gets its first
  * commit, the wire schema carries the condition and the new outcomes, and
  * 16 commits of one key sent at once with If-None-Match: * have exactly one
@@ -115,6 +115,42 @@ test("a retried token that committed is answered with its commit, not refused", 
     replyTo,
   }));
   expect(prepared.outcome).toBe("duplicate");
+});
+
+test("PREPARE refuses a condition that already fails (after the token check), writing no pending record", async () => {
+  const first = await put("early", { condition: { ifNoneMatch: "*" }, idempotencyToken: "early-1" });
+  expect(first.reply.outcome).toBe("committed");
+  const prepare = (dataId: string, condition: { ifNoneMatch?: "*"; ifMatch?: string }, idempotencyToken?: string) =>
+    ask<PreparePutReply>((replyTo) => ({
+      kind: "PreparePut",
+      epoch,
+      bucket,
+      key: "early",
+      pending: { dataId, layout, createdMs: 1 },
+      ...(idempotencyToken === undefined ? {} : { idempotencyToken }),
+      condition,
+      nowMs: 1,
+      replyTo,
+    }));
+  expect((await prepare("early-a", { ifNoneMatch: "*" })).outcome).toBe("precondition-failed");
+  expect((await prepare("early-b", { ifMatch: "not-the-etag" })).outcome).toBe("precondition-failed");
+  expect((await prepare("early-c", { ifMatch: `etag-${first.dataId}` })).outcome).toBe("prepared");
+  // The retry of the request that committed is recognised before its condition is looked at.
+  expect((await prepare("early-d", { ifNoneMatch: "*" }, "early-1")).outcome).toBe("duplicate");
+  const missing = await ask<PreparePutReply>((replyTo) => ({
+    kind: "PreparePut",
+    epoch,
+    bucket,
+    key: "never",
+    pending: { dataId: "early-e", layout, createdMs: 1 },
+    condition: { ifMatch: "*" },
+    nowMs: 1,
+    replyTo,
+  }));
+  expect(missing.outcome).toBe("no-such-key");
+  // Only the PREPARE whose condition held left a pending record.
+  const stale = await catalog.abandonStalePending(1_000_000, 0, 100);
+  expect(stale.map((data) => data.dataId)).toEqual(["early-c"]);
 });
 
 test("the wire schema: a condition is If-None-Match '*' or an ETag of at most 128 characters", () => {

@@ -106,6 +106,12 @@ export const DeleteMarkerSchema = Type.Object({ bucket: Bucket, key: Key, versio
  * that version (`duplicate`): the gateway drains the body and answers with
  * it. Otherwise the pending record is written (PREPARING) before the reply.
  */
+/** A conditional write's precondition (`CommitCondition` of cluster/metadata); an ETag is at most 128 characters. */
+const WriteConditionSchema = Type.Object({
+  ifNoneMatch: Type.Optional(Type.Literal("*")),
+  ifMatch: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+});
+
 export const PreparePut = Type.Object({
   kind: Type.Literal("PreparePut"),
   epoch: Epoch,
@@ -113,6 +119,12 @@ export const PreparePut = Type.Object({
   key: Key,
   pending: PendingRecordSchema,
   idempotencyToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  /**
+   * A conditional PUT's condition, checked early (after the token): one that
+   * already fails is answered `precondition-failed` / `no-such-key` with no
+   * pending record, and the body is not stored. The commit decides again.
+   */
+  condition: Type.Optional(WriteConditionSchema),
   nowMs: TimeMs,
   replyTo: ReplyTo,
 });
@@ -122,6 +134,7 @@ export const PreparePutReply = Type.Union([
   Type.Object({ kind: Type.Literal("PreparePutReply"), outcome: Type.Literal("prepared") }),
   Type.Object({ kind: Type.Literal("PreparePutReply"), outcome: Type.Literal("duplicate"), record: ObjectRecordSchema }),
   Type.Object({ kind: Type.Literal("PreparePutReply"), outcome: Type.Literal("no-such-bucket") }),
+  Type.Object({ kind: Type.Literal("PreparePutReply"), outcome: Type.Union([Type.Literal("precondition-failed"), Type.Literal("no-such-key")]) }),
 ]);
 export type PreparePutReply = Static<typeof PreparePutReply>;
 
@@ -142,10 +155,8 @@ export const CommitPut = Type.Object({
   idempotencyToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   tokenLifetimeMs: Type.Integer({ minimum: 0 }),
   nowMs: TimeMs,
-  /** A conditional write's precondition (`CommitCondition` of cluster/metadata); an ETag is at most 128 characters. */
-  condition: Type.Optional(
-    Type.Object({ ifNoneMatch: Type.Optional(Type.Literal("*")), ifMatch: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) }),
-  ),
+  /** A conditional write's precondition, decided in the commit's transaction. */
+  condition: Type.Optional(WriteConditionSchema),
   /** A CompleteMultipartUpload: the upload record is removed in the same transaction. */
   multipartUploadId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   replyTo: ReplyTo,

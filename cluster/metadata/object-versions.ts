@@ -410,8 +410,16 @@ function conditionRefusal(condition: CommitCondition, newest: StoredVersion | un
   return undefined;
 }
 
-/** What a PUT's PREPARE found: a new PREPARING record, or the version a retried token already committed. */
-export type PreparePutResult = { readonly kind: "prepared" } | { readonly kind: "duplicate"; readonly record: ObjectRecord } | "no-such-bucket";
+/**
+ * What a PUT's PREPARE found: a new PREPARING record, the version a retried
+ * token already committed, or (a conditional PUT) a condition that already
+ * fails, so the body need not be stored at all.
+ */
+export type PreparePutResult =
+  | { readonly kind: "prepared" }
+  | { readonly kind: "duplicate"; readonly record: ObjectRecord }
+  | { readonly kind: "refused"; readonly refusal: CommitRefusal }
+  | "no-such-bucket";
 
 /**
  * A PUT's PREPARE: when `idempotencyToken` already committed a version of
@@ -419,12 +427,15 @@ export type PreparePutResult = { readonly kind: "prepared" } | { readonly kind: 
  * nothing and returns that version, so a retry need not store its body
  * again. Otherwise records `pending` (PREPARING). A token whose version was
  * since removed or replaced prepares normally; the commit then reports the
- * token's version by id (`commitPutStep`).
+ * token's version by id (`commitPutStep`). A `condition` that fails against
+ * the current version now is refused here without a pending record (after
+ * the token check: a retry that committed is never refused); one that holds
+ * is decided again at commit, which is what makes it correct under races.
  */
 export async function preparePutStep(
   tx: MetaTransaction,
   pending: PendingRecord,
-  target: { readonly bucket: string; readonly key: string; readonly idempotencyToken?: string },
+  target: { readonly bucket: string; readonly key: string; readonly idempotencyToken?: string; readonly condition?: CommitCondition },
   nowMs: number,
 ): Promise<PreparePutResult> {
   if ((await readBucket(tx, target.bucket)) === undefined) return "no-such-bucket";
@@ -436,6 +447,13 @@ export async function preparePutStep(
         return { kind: "duplicate", record: found.version.record };
       }
     }
+  }
+  if (target.condition !== undefined) {
+    const stored = await readNewestStored(tx, target.bucket, target.key);
+    const legacy = stored === undefined ? await readLegacy(tx, target.bucket, target.key) : undefined;
+    const newest: StoredVersion | undefined = legacy === undefined ? stored : { order: orderTop, version: { kind: "object", record: legacy } };
+    const refusal = conditionRefusal(target.condition, newest);
+    if (refusal !== undefined) return { kind: "refused", refusal };
   }
   tx.set(pendingKey(pending.dataId), encodeDataRecord("pending", pending));
   return { kind: "prepared" };
