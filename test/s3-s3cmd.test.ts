@@ -10,8 +10,9 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomSeed, seededRandom } from "../runtime/index.ts";
-import { s3cmd, type CommandResult } from "./support/clients.ts";
-import { hashContents, hashTree, sampleTree, writeTree } from "./support/local-tree.ts";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { loggedRequests, s3cmd, sdkClient, type CommandResult } from "./support/clients.ts";
+import { hashContents, hashTree, sampleTree, sha256Hex, writeTree } from "./support/local-tree.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
 
 const seed = Number(process.env.CAIRN_TEST_SEED ?? randomSeed());
@@ -106,6 +107,47 @@ describe("s3cmd against the real server", () => {
     const missing = await s3cmd(server, workDir, ["ls", "s3://s3cmd-basic"]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain("NoSuchBucket");
+  });
+
+  test("a file over s3cmd's 15 MiB chunk goes up as a multipart upload and comes back intact", async () => {
+    const sizeBytes = 20 * 1024 * 1024 + random.integer(1024 * 1024);
+    const bytes = random.fork("multipart").bytes(sizeBytes);
+    const source = join(workDir, "multipart.bin");
+    writeFileSync(source, bytes);
+    await run(["mb", "s3://s3cmd-multipart"]);
+    await run(["put", source, "s3://s3cmd-multipart/big/multipart.bin"]);
+    // s3cmd's default multipart_chunk_size_mb is 15: two parts, then one completion.
+    const sent = loggedRequests(server).filter((entry) => entry.path === "/s3cmd-multipart/big/multipart.bin");
+    expect(sent.filter((entry) => entry.operation === "UploadPart" && entry.status === 200).length).toBe(2);
+    expect(sent.filter((entry) => entry.operation === "CompleteMultipartUpload" && entry.status === 200).length).toBe(1);
+    expect(sent.filter((entry) => entry.operation === "PutObject")).toEqual([]);
+    const listed = await run(["ls", "s3://s3cmd-multipart/big/"]);
+    expect(listed.stdout).toContain(` ${sizeBytes} `);
+    const info = await run(["info", "s3://s3cmd-multipart/big/multipart.bin"]);
+    expect(info.stdout).toMatch(new RegExp(`File size:\\s+${sizeBytes}`));
+    // s3cmd shows the MD5 it recorded in its own metadata, not the multipart ETag.
+    expect(info.stdout).toMatch(new RegExp(`MD5 sum:\\s+${createHash("md5").update(bytes).digest("hex")}`));
+    // Read back with the SDK: s3cmd's own `get` of it fails (see the todo below).
+    const fetched = await sdkClient(server).send(new GetObjectCommand({ Bucket: "s3cmd-multipart", Key: "big/multipart.bin" }));
+    expect(sha256Hex(await fetched.Body!.transformToByteArray())).toBe(sha256Hex(bytes));
+    rmSync(source);
+  });
+
+  // s3cmd 2.3.0 reads a GET's Content-Length and fails (KeyError:
+  // 'content-length') without it, and the Bun adapter sends a streamed body
+  // over 1 MiB chunked, without Content-Length (Bun 1.4.5 drops the header
+  // on streamed responses; gateway/adapter/bun/serve.ts). Run with
+  // `bun test --todo test/s3-s3cmd.test.ts` to see it fail; it passes once
+  // large GETs carry their length.
+  test.todo("get of an object over 1 MiB", async () => {
+    const bytes = random.fork("large get").bytes(3 * 1024 * 1024);
+    const source = join(workDir, "large-get.bin");
+    writeFileSync(source, bytes);
+    await run(["mb", "s3://s3cmd-large-get"]);
+    await run(["put", "--disable-multipart", source, "s3://s3cmd-large-get/large.bin"]);
+    const back = join(workDir, "large-get.back");
+    await run(["get", "s3://s3cmd-large-get/large.bin", back]);
+    expect(sha256Hex(readFileSync(back))).toBe(sha256Hex(bytes));
   });
 
   test("sync up and down with --delete-removed", async () => {

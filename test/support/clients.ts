@@ -141,3 +141,26 @@ export async function rclone(server: ServerProcess, args: string[], extraEnv: Re
     ...extraEnv,
   });
 }
+
+/** One request line from the server's log. */
+export interface LoggedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly operation: string;
+  readonly status: number;
+}
+
+/**
+ * The requests the server logged so far (its JSON request lines), so a test
+ * can check what a client actually sent, e.g. that an upload went multipart.
+ */
+export function loggedRequests(server: ServerProcess): LoggedRequest[] {
+  const found: LoggedRequest[] = [];
+  for (const line of server.output().split("\n")) {
+    if (!line.startsWith("{") || !line.includes('"operation"')) continue;
+    const entry = JSON.parse(line) as Partial<LoggedRequest>;
+    if (typeof entry.operation !== "string" || typeof entry.status !== "number") continue;
+    found.push({ method: String(entry.method), path: String(entry.path), operation: entry.operation, status: entry.status });
+  }
+  return found;
+}
