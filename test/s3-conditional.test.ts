@@ -79,7 +79,53 @@ async function getBytes(bucket: string, key: string): Promise<Uint8Array> {
   return got.Body!.transformToByteArray();
 }
 
+/** Live shards on all disks, from the node's metrics. */
+async function liveShards(): Promise<number> {
+  const text = await (await fetch(`${server.endpoint}/_cairn/metrics`)).text();
+  let total = 0;
+  for (const line of text.split("\n")) if (line.startsWith("cairn_disk_shards{")) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return total;
+}
+
+/** Polls `read` until it returns `expected`, at most `attemptsMax` times `delayMs` apart; the last value read. */
+async function settlesTo(read: () => Promise<number>, expected: number, attemptsMax = 200, delayMs = 50): Promise<number> {
+  let value = await read();
+  for (let attempt = 0; attempt < attemptsMax && value !== expected; attempt += 1) {
+    await Bun.sleep(delayMs);
+    value = await read();
+  }
+  return value;
+}
+
 describe("conditional writes on the real server", () => {
+  // First in the file, so no other test's replaced data is still being freed while shards are counted.
+  test("refused writers store nothing in the end: live shards after a 16-writer race equal one write's", async () => {
+    const sizeBytes = 300_000; // erasure-coded
+    const before = await liveShards();
+    await s3.send(new PutObjectCommand({ Bucket: "cond", Key: "freed/baseline", Body: patternBytes(sizeBytes, seed) }));
+    const oneWrite = (await liveShards()) - before;
+    expect(oneWrite).toBeGreaterThan(0);
+    const clients = Array.from({ length: 16 }, () => sdkClient(server));
+    try {
+      const statuses = await Promise.all(
+        clients.map(async (client, index) => {
+          try {
+            await client.send(new PutObjectCommand({ Bucket: "cond", Key: "freed/raced", Body: patternBytes(sizeBytes, seed + index + 1), IfNoneMatch: "*" }));
+            return 200;
+          } catch (error) {
+            if (error instanceof S3ServiceException) return error.$metadata.httpStatusCode;
+            throw error;
+          }
+        }),
+      );
+      expect(statuses.filter((status) => status === 200).length).toBe(1);
+    } finally {
+      for (const client of clients) client.destroy();
+    }
+    // Writers refused at commit wrote their shards first; those are freed after the reply.
+    expect(await settlesTo(liveShards, before + 2 * oneWrite)).toBe(before + 2 * oneWrite);
+  }, 30_000);
+
   test("If-None-Match: * and If-Match through the SDK: 200, 412, 404 NoSuchKey", async () => {
     const first = await s3.send(new PutObjectCommand({ Bucket: "cond", Key: "create-only", Body: "first", IfNoneMatch: "*" }));
     expect(first.ETag).toBe(`"${md5Hex("first")}"`);
