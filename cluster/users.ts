@@ -14,6 +14,12 @@
  * store every `refreshIntervalMs` (and at most once more per interval when
  * an unknown key shows up), which bounds how long a new user waits and how
  * long a removed one keeps working.
+ *
+ * Buckets record their owner by user name (`BucketRecord.owner`), so a user
+ * removed and added again under the same name owns its old buckets again,
+ * as an IAM user recreated under its name matches the same ARN in policies.
+ * A refresh that fails (store unreachable) keeps the previous table and is
+ * logged: removals then wait for the store.
  */
 import { assert, type AbortableClock } from "../runtime/index.ts";
 import { generateCredentials, type RootCredentials } from "./credentials.ts";
