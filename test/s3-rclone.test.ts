@@ -1,13 +1,14 @@
 /**
  * The real server driven by Debian's rclone (what `.ci/run` installs) as a
  * plain "S3, provider Other" remote given nothing but an endpoint and keys:
- * mkdir, copy, sync with deletions both ways, check (clean and with a
+ * mkdir, copy, sync with deletions both ways (and a modification time
+ * updated through CopyObject), check (clean and with a
  * difference it must find), lsf, lsjson with hashes, cat, delete and purge,
  * over a tree with nesting, spaces and non-ASCII names.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomSeed, seededRandom } from "../runtime/index.ts";
@@ -90,12 +91,16 @@ describe("rclone against the real server", () => {
     changed.delete("sub/with space.txt");
     const added = new TextEncoder().encode("added after the copy\n");
     changed.set("sub/deeper/still/added later.txt", added);
-    // Only the new file is written: rewriting an unchanged one would give it
-    // a new modification time, which rclone records on the server through
-    // CopyObject (not part of this test).
     writeTree(source, new Map([["sub/deeper/still/added later.txt", added]]));
+    // An unchanged file with another modification time: rclone records the
+    // new time on the server with a CopyObject onto itself (REPLACE).
+    const touchedSeconds = 1_600_000_000 + random.integer(100_000_000);
+    utimesSync(join(source, "top.txt"), touchedSeconds, touchedSeconds);
     await run(["sync", source, `${bucket}/copy`]);
     expect(await remoteFiles("rclone-tree/copy")).toEqual([...changed.keys()].sort());
+    const touched = JSON.parse((await run(["lsjson", `${bucket}/copy/top.txt`])).stdout) as { ModTime: string }[];
+    expect(Date.parse(touched[0]!.ModTime)).toBe(touchedSeconds * 1000);
+    expect(loggedRequests(server).filter((entry) => entry.operation === "CopyObject" && entry.path === "/rclone-tree/copy/top.txt").map((entry) => entry.status)).toEqual([200]);
     const synced = await run(["check", source, `${bucket}/copy`]);
     expect(synced.stderr).toContain("0 differences found");
 
