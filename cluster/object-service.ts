@@ -876,6 +876,11 @@ export class ObjectService implements ObjectBackend {
       dataId,
       bucket: target.bucket,
       key: target.key,
+      // What repair needs to rebuild a shard without finding the object's record.
+      layout:
+        layout.kind === "replicated"
+          ? { kind: "replicated", copies: layout.copies }
+          : { kind: "erasure", dataShards: layout.dataShards, parityShards: layout.parityShards },
       replyTo,
     }));
     indexed.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile

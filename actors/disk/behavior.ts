@@ -18,9 +18,11 @@ import {
 } from "../../runtime/index.ts";
 import type {
   AppendShardReply,
+  CheckShardsReply,
   DeleteShardReply,
   DiskMessage,
   ReadShardReply,
+  ScrubShardsReply,
   StatDiskReply,
   SyncDiskReply,
 } from "./protocol.ts";
@@ -47,6 +49,8 @@ export interface DiskState {
    * `receive` rethrows the first one so the host stops the actor.
    */
   readonly detachedErrors: unknown[];
+  /** The current scrub pass's keys, sorted once when the pass began (undefined between passes). */
+  scrubKeys?: readonly string[];
 }
 
 /** The path under a node's root at which the disk actor for `diskId` is spawned. */
@@ -124,6 +128,48 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
           });
           return state;
         }
+        case "CheckShards": {
+          const refused = refusal(state, message.epoch);
+          if (refused !== null) {
+            context.tell<Fault>(message.replyTo, refused);
+            return state;
+          }
+          context.tell<CheckShardsReply>(message.replyTo, { kind: "CheckShardsReply", present: message.shardKeys.map((key) => state.store.has(key)) });
+          return withEpoch(state, message.epoch);
+        }
+        case "ScrubShards": {
+          const refused = refusal(state, message.epoch);
+          if (refused !== null) {
+            context.tell<Fault>(message.replyTo, refused);
+            return state;
+          }
+          if (message.after === undefined || state.scrubKeys === undefined) state.scrubKeys = state.store.shardKeys().sort();
+          const keys = state.scrubKeys;
+          const { after, countMax, bytesMax } = message;
+          replyWhenSettled(context, state, message.replyTo, async (): Promise<ScrubShardsReply | Fault> => {
+            let index = after === undefined ? 0 : firstAfter(keys, after);
+            let checked = 0;
+            let bytesChecked = 0;
+            const corrupt: string[] = [];
+            // One record at a time: a scrub must leave the disk to clients (the caller paces the pages too).
+            while (index < keys.length && checked < countMax && bytesChecked < bytesMax) {
+              const shardKey = keys[index]!;
+              index += 1;
+              if (!state.store.has(shardKey)) continue;
+              const bytes = await state.store.read(shardKey);
+              checked += 1;
+              if (isFault(bytes)) {
+                if (bytes.fault === "Corrupt") corrupt.push(shardKey);
+                else if (bytes.fault !== "NotFound") return bytes;
+              } else {
+                bytesChecked += bytes.byteLength;
+              }
+            }
+            const last = keys[index - 1];
+            return { kind: "ScrubShardsReply", checked, bytesChecked, corrupt, ...(index < keys.length && last !== undefined ? { next: last } : {}) };
+          });
+          return withEpoch(state, message.epoch);
+        }
         case "SyncDisk": {
           // Awaited on purpose: nothing may be handled after this until the files are closed.
           const failure = await state.store.flush();
@@ -170,4 +216,16 @@ function replyWhenSettled<R>(
       state.detachedErrors.push(error);
     },
   );
+}
+
+/** The index of the first key in sorted `keys` greater than `after`. */
+function firstAfter(keys: readonly string[], after: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (keys[middle]! <= after) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

@@ -92,5 +92,49 @@ export type SyncDisk = Static<typeof SyncDisk>;
 export const SyncDiskReply = Type.Object({ kind: Type.Literal("SyncDiskReply") });
 export type SyncDiskReply = Static<typeof SyncDiskReply>;
 
-export const DiskMessage = Type.Union([AppendShard, ReadShard, DeleteShard, StatDisk, SyncDisk]);
+/**
+ * One page of a scrub pass: reads whole records (header and payload CRC32C
+ * checked, as every read is) in shard-key order after `after`, until
+ * `countMax` records or `bytesMax` bytes. Without `after` a new pass starts
+ * from a snapshot of the disk's keys taken now; shards deleted since are
+ * skipped, shards written since wait for the next pass.
+ */
+export const ScrubShards = Type.Object({
+  kind: Type.Literal("ScrubShards"),
+  epoch: Type.Integer({ minimum: 0 }),
+  after: Type.Optional(ShardKey),
+  countMax: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  bytesMax: Type.Integer({ minimum: 1 }),
+  replyTo: ReplyTo,
+});
+export type ScrubShards = Static<typeof ScrubShards>;
+
+export const ScrubShardsReply = Type.Object({
+  kind: Type.Literal("ScrubShardsReply"),
+  checked: Type.Integer({ minimum: 0 }),
+  bytesChecked: Type.Integer({ minimum: 0 }),
+  /** Shards whose record failed its checks: never served, to be rebuilt. */
+  corrupt: Type.Array(ShardKey),
+  /** Pass on with this as `after`; absent when the pass is complete. */
+  next: Type.Optional(ShardKey),
+});
+export type ScrubShardsReply = Static<typeof ScrubShardsReply>;
+
+/** Which of `shardKeys` the disk holds (from its in-memory index: no bytes are read). Repair sweeps use it. */
+export const CheckShards = Type.Object({
+  kind: Type.Literal("CheckShards"),
+  epoch: Type.Integer({ minimum: 0 }),
+  shardKeys: Type.Array(ShardKey, { maxItems: 4096 }),
+  replyTo: ReplyTo,
+});
+export type CheckShards = Static<typeof CheckShards>;
+
+export const CheckShardsReply = Type.Object({
+  kind: Type.Literal("CheckShardsReply"),
+  /** `present[i]` answers `shardKeys[i]`. */
+  present: Type.Array(Type.Boolean()),
+});
+export type CheckShardsReply = Static<typeof CheckShardsReply>;
+
+export const DiskMessage = Type.Union([AppendShard, ReadShard, DeleteShard, StatDisk, SyncDisk, ScrubShards, CheckShards]);
 export type DiskMessage = Static<typeof DiskMessage>;

@@ -17,7 +17,10 @@ import {
   type Fault,
 } from "../../runtime/index.ts";
 import {
+  decodeRecordOf,
   encodeRecord,
+  healShardFromStoredKey,
+  keyAfter,
   placementGroupDataKey,
   placementGroupDataRange,
   placementGroupHealDataRange,
@@ -27,10 +30,15 @@ import {
   type MetaTransaction,
 } from "../../cluster/metadata/index.ts";
 import type {
+  DamagedShardEntry,
   ForgetData,
   IndexData,
+  ListDamagedShards,
+  ListDamagedShardsReply,
   PlacementGroupMessage,
   RecordDamagedShards,
+  RepairLayout,
+  ResolveDamagedShards,
   StatPlacementGroupReply,
 } from "./protocol.ts";
 
@@ -54,7 +62,7 @@ export interface PlacementGroupBehaviorOptions {
   readonly onFenced?: (refusal: Fault) => void;
 }
 
-type IndexWrite = IndexData | ForgetData | RecordDamagedShards;
+type IndexWrite = IndexData | ForgetData | RecordDamagedShards | ResolveDamagedShards;
 
 export interface PlacementGroupState {
   readonly placementGroupId: number;
@@ -75,6 +83,12 @@ export function placementGroupActorPath(placementGroupId: number): string {
   return `pgs/${placementGroupId}`;
 }
 
+/**
+ * Index entry `("pg", id, "d", dataId)`, kind `placementGroupData`, version 1:
+ * `{ bucket, key, layout? }`. `layout` (a `RepairLayout`) was added to the
+ * same version as an optional field: entries written before it lack it, and
+ * repair reports their shards as unhealable rather than guessing.
+ */
 const pgDataVersion = 1;
 const pgHealVersion = 1;
 
@@ -114,12 +128,16 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
         case "IndexData":
         case "ForgetData":
         case "RecordDamagedShards":
+        case "ResolveDamagedShards":
           if (state.queue.length >= queuedWritesMax) {
             context.tell<Fault>(message.replyTo, fault("Overloaded", `pg ${state.placementGroupId}: ${state.queue.length} index writes queued`));
             return state;
           }
           state.queue.push(message);
           if (!state.flushing) startFlushing(state, options, context);
+          return state;
+        case "ListDamagedShards":
+          context.tell(message.replyTo, await listDamaged(state.placementGroupId, options.store, message));
           return state;
         case "StatPlacementGroup": {
           const reply = await stat(state, options.store, statScanMax);
@@ -193,7 +211,11 @@ function applyWrite(tx: MetaTransaction, placementGroupId: number, write: IndexW
     case "IndexData":
       tx.set(
         placementGroupDataKey(placementGroupId, write.dataId),
-        encodeRecord("placementGroupData", pgDataVersion, { bucket: write.bucket, key: write.key }),
+        encodeRecord("placementGroupData", pgDataVersion, {
+          bucket: write.bucket,
+          key: write.key,
+          ...(write.layout === undefined ? {} : { layout: write.layout }),
+        }),
       );
       return;
     case "ForgetData": {
@@ -211,6 +233,9 @@ function applyWrite(tx: MetaTransaction, placementGroupId: number, write: IndexW
         );
       }
       return;
+    case "ResolveDamagedShards":
+      for (const shard of write.shards) tx.clear(placementGroupHealKey(placementGroupId, write.dataId, shard.stripeIndex, shard.shardIndex));
+      return;
     default:
       assertNever(write);
   }
@@ -224,6 +249,8 @@ function replyFor(write: IndexWrite): unknown {
       return { kind: "ForgetDataReply", dataId: write.dataId };
     case "RecordDamagedShards":
       return { kind: "RecordDamagedShardsReply", recorded: write.shards.length };
+    case "ResolveDamagedShards":
+      return { kind: "ResolveDamagedShardsReply", resolved: write.shards.length };
     default:
       return assertNever(write);
   }
@@ -243,4 +270,31 @@ async function stat(state: PlacementGroupState, store: MetaStore, scanMax: numbe
     damagedShardCount,
     countsTruncated: dataCount >= scanMax || damagedShardCount >= scanMax,
   };
+}
+
+/** One page of the heal list, each entry with what the index knows of its data (one read transaction). */
+async function listDamaged(placementGroupId: number, store: MetaStore, request: ListDamagedShards): Promise<ListDamagedShardsReply> {
+  return store.transact(async (tx) => {
+    const range = placementGroupHealRange(placementGroupId);
+    const begin =
+      request.after === undefined
+        ? range.begin
+        : keyAfter(placementGroupHealKey(placementGroupId, request.after.dataId, request.after.stripeIndex, request.after.shardIndex));
+    const pairs = await tx.getRange(begin, range.end, { limit: request.limit + 1 });
+    const known = new Map<string, { indexed: boolean; layout?: RepairLayout }>();
+    const entries: DamagedShardEntry[] = [];
+    for (const pair of pairs.slice(0, request.limit)) {
+      const shard = healShardFromStoredKey(pair.key);
+      let data = known.get(shard.dataId);
+      if (data === undefined) {
+        const bytes = await tx.get(placementGroupDataKey(placementGroupId, shard.dataId));
+        const value = bytes === undefined ? undefined : (decodeRecordOf("placementGroupData", bytes).value as { layout?: RepairLayout });
+        data = value === undefined ? { indexed: false } : { indexed: true, ...(value.layout === undefined ? {} : { layout: value.layout }) };
+        known.set(shard.dataId, data);
+      }
+      const damage = (decodeRecordOf("placementGroupHeal", pair.value).value as { damage: DamagedShardEntry["damage"] }).damage;
+      entries.push({ ...shard, damage, indexed: data.indexed, ...(data.layout === undefined ? {} : { layout: data.layout }) });
+    }
+    return { kind: "ListDamagedShardsReply", entries, done: pairs.length <= request.limit };
+  });
 }

@@ -6,15 +6,21 @@
 export { placementGroupActorPath, placementGroupBehavior } from "./behavior.ts";
 export type { PlacementGroupBehaviorOptions, PlacementGroupState } from "./behavior.ts";
 export {
+  DamagedShardEntry,
   ForgetData,
   ForgetDataReply,
   GetActingSet,
   GetActingSetReply,
   IndexData,
   IndexDataReply,
+  ListDamagedShards,
+  ListDamagedShardsReply,
   PlacementGroupMessage,
   RecordDamagedShards,
   RecordDamagedShardsReply,
+  RepairLayout,
+  ResolveDamagedShards,
+  ResolveDamagedShardsReply,
   ShardDamage,
   StatPlacementGroup,
   StatPlacementGroupReply,

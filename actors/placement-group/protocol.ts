@@ -26,6 +26,13 @@ export const GetActingSetReply = Type.Object({
 });
 export type GetActingSetReply = Static<typeof GetActingSetReply>;
 
+/** How a datum's shards sit on the acting set, as far as repair needs to know. */
+export const RepairLayout = Type.Union([
+  Type.Object({ kind: Type.Literal("replicated"), copies: Type.Integer({ minimum: 1, maximum: 32 }) }),
+  Type.Object({ kind: Type.Literal("erasure"), dataShards: Type.Integer({ minimum: 1, maximum: 32 }), parityShards: Type.Integer({ minimum: 0, maximum: 32 }) }),
+]);
+export type RepairLayout = Static<typeof RepairLayout>;
+
 /**
  * Records that the PG may store shards of `dataId`: sent when a PUT begins,
  * before its shards are written, so the index is a superset of what the PG
@@ -38,6 +45,8 @@ export const IndexData = Type.Object({
   dataId: DataId,
   bucket: Type.String(),
   key: Type.String(),
+  /** How the data's shards are laid out, so the PG can rebuild them without the object's record (absent: sent before repair existed). */
+  layout: Type.Optional(RepairLayout),
   replyTo: ReplyTo,
 });
 export type IndexData = Static<typeof IndexData>;
@@ -81,6 +90,55 @@ export type RecordDamagedShards = Static<typeof RecordDamagedShards>;
 export const RecordDamagedShardsReply = Type.Object({ kind: Type.Literal("RecordDamagedShardsReply"), recorded: Type.Integer() });
 export type RecordDamagedShardsReply = Static<typeof RecordDamagedShardsReply>;
 
+/** A shard to rebuild, with what the PG's index knows of its data. */
+export const DamagedShardEntry = Type.Object({
+  dataId: DataId,
+  stripeIndex: Type.Integer({ minimum: 0 }),
+  shardIndex: Type.Integer({ minimum: 0 }),
+  damage: ShardDamage,
+  /** False: the data is no longer in the index (freed), so the entry is moot. */
+  indexed: Type.Boolean(),
+  layout: Type.Optional(RepairLayout),
+});
+export type DamagedShardEntry = Static<typeof DamagedShardEntry>;
+
+/**
+ * Up to `limit` shards to heal, in (dataId, stripe, shard) order after
+ * `after` (a Healer pages through the list with it). Read-only.
+ */
+export const ListDamagedShards = Type.Object({
+  kind: Type.Literal("ListDamagedShards"),
+  epoch: Epoch,
+  after: Type.Optional(Type.Object({ dataId: DataId, stripeIndex: Type.Integer({ minimum: 0 }), shardIndex: Type.Integer({ minimum: 0 }) })),
+  limit: Type.Integer({ minimum: 1, maximum: 1000 }),
+  replyTo: ReplyTo,
+});
+export type ListDamagedShards = Static<typeof ListDamagedShards>;
+
+export const ListDamagedShardsReply = Type.Object({
+  kind: Type.Literal("ListDamagedShardsReply"),
+  entries: Type.Array(DamagedShardEntry),
+  /** True when the list holds nothing after the last entry. */
+  done: Type.Boolean(),
+});
+export type ListDamagedShardsReply = Static<typeof ListDamagedShardsReply>;
+
+/** Shards rebuilt (or moot): their heal entries are removed. Grouped and fenced like every index write. */
+export const ResolveDamagedShards = Type.Object({
+  kind: Type.Literal("ResolveDamagedShards"),
+  epoch: Epoch,
+  dataId: DataId,
+  shards: Type.Array(Type.Object({ stripeIndex: Type.Integer({ minimum: 0 }), shardIndex: Type.Integer({ minimum: 0, maximum: 31 }) }), {
+    minItems: 1,
+    maxItems: 4096,
+  }),
+  replyTo: ReplyTo,
+});
+export type ResolveDamagedShards = Static<typeof ResolveDamagedShards>;
+
+export const ResolveDamagedShardsReply = Type.Object({ kind: Type.Literal("ResolveDamagedShardsReply"), resolved: Type.Integer() });
+export type ResolveDamagedShardsReply = Static<typeof ResolveDamagedShardsReply>;
+
 /** Counts of what the PG stores and what it must heal (bounded scans). */
 export const StatPlacementGroup = Type.Object({
   kind: Type.Literal("StatPlacementGroup"),
@@ -120,5 +178,7 @@ export const PlacementGroupMessage = Type.Union([
   RecordDamagedShards,
   StatPlacementGroup,
   UpdateActingSet,
+  ListDamagedShards,
+  ResolveDamagedShards,
 ]);
 export type PlacementGroupMessage = Static<typeof PlacementGroupMessage>;

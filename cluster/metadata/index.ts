@@ -51,6 +51,7 @@ export {
   partitionUnitRange,
   pendingKey,
   pendingRange,
+  placementGroupDataIdFromStoredKey,
   placementGroupDataKey,
   placementGroupDataRange,
   placementGroupHealDataRange,

@@ -272,6 +272,14 @@ export function placementGroupDataRange(placementGroupId: number): KeyRange {
   return tupleRange(encode(["pg", placementGroupId, "d"]));
 }
 
+/** The dataId named by a stored PG index key `("pg", pg, "d", dataId)`; a key from another subspace is a bug. */
+export function placementGroupDataIdFromStoredKey(stored: Uint8Array): string {
+  const items = unpack(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength));
+  const [tag, , sub, dataId] = items;
+  if (items.length !== 4 || tag !== "pg" || sub !== "d" || typeof dataId !== "string") throw new Error("placementGroupDataIdFromStoredKey: not a PG data key");
+  return dataId;
+}
+
 /** The key of one shard that placement group `placementGroupId` must heal. */
 export function placementGroupHealKey(placementGroupId: number, dataId: string, stripeIndex: number, shardIndex: number): Uint8Array {
   return encode(["pg", placementGroupId, "h", dataId, stripeIndex, shardIndex]);

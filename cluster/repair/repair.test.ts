@@ -1,0 +1,203 @@
+/**
+ * Repair against real disk and PG actors and the object service on a nact
+ * host: a lost shard is rebuilt from the others; bytes flipped in a volume
+ * file are never served, are found by the scrubber and rebuilt by the
+ * healer; a disk replaced by an empty one is swept and refilled.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { diskActorPath, diskBehavior, type DiskMessage, type ReadShardReply } from "../../actors/disk/index.ts";
+import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage, type StatPlacementGroupReply } from "../../actors/placement-group/index.ts";
+import type { ObjectInfo } from "../../gateway/index.ts";
+import { createNactHost, isFault, randomSeed, seededRandom, systemClock, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
+import { ObjectCatalog, openLmdbStore, type MetaStore } from "../metadata/index.ts";
+import { ObjectService, stripeShardKey, chunkShardKey } from "../object-service.ts";
+import { actingSet, placementGroupOf, type ClusterMap } from "../placement/index.ts";
+import { Healer } from "./healer.ts";
+import { Scrubber } from "./scrubber.ts";
+
+const seed = Number(process.env.CAIRN_TEST_SEED ?? randomSeed());
+console.log(`repair: seed ${seed} (replay with CAIRN_TEST_SEED=${seed})`);
+
+const diskIds = ["disk-0", "disk-1", "disk-2", "disk-3", "disk-4", "disk-5"];
+const map: ClusterMap = {
+  epoch: 1,
+  placementGroupCount: 4,
+  hosts: [{ hostId: "node-test", disks: diskIds.map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }],
+};
+const shardBytes = 16 * 1024;
+
+let directory = "";
+let store: MetaStore;
+let host: Host;
+let disks: Map<string, ActorRef<DiskMessage>>;
+let placementGroups: ActorRef<PlacementGroupMessage>[];
+let service: ObjectService;
+let healer: Healer;
+let scrubber: Scrubber;
+
+const view = () => ({ epoch: 1, diskRef: (diskId: string) => disks.get(diskId), placementGroupRef: (id: number) => placementGroups[id] });
+
+beforeEach(async () => {
+  directory = mkdtempSync(join(tmpdir(), "cairn-repair-"));
+  store = await openLmdbStore({ path: join(directory, "meta") });
+  host = createNactHost({ nodeId: "node-test", clock: systemClock(), random: seededRandom(seed), log: () => undefined });
+  disks = new Map();
+  for (const diskId of diskIds) disks.set(diskId, await host.spawn(diskActorPath(diskId), diskBehavior({ diskId, directory: join(directory, diskId) })));
+  placementGroups = [];
+  for (let id = 0; id < map.placementGroupCount; id += 1) {
+    placementGroups.push(await host.spawn(placementGroupActorPath(id), placementGroupBehavior({ placementGroupId: id, store, diskIds: actingSet(id, map, 6), epoch: 1 })));
+  }
+  service = new ObjectService({
+    host,
+    catalog: new ObjectCatalog(store),
+    placementGroupCount: map.placementGroupCount,
+    view,
+    storageClasses: new Map([["STANDARD", { dataShards: 4, parityShards: 2 }]]),
+    shardBytes,
+    replicationBytesMax: 8 * 1024,
+    askTimeoutMs: 10_000,
+  });
+  healer = new Healer({ host, store, view, bytesPerSecondMax: 1024 * 1024 * 1024 });
+  scrubber = new Scrubber({ host, store, view, placementGroupCount: map.placementGroupCount, bytesPerSecondMax: 1024 * 1024 * 1024 });
+  await service.createBucket("b");
+});
+
+afterEach(async () => {
+  await host.shutdown();
+  await store.close();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+async function* chunked(bytes: Uint8Array, pieceBytes = 10_000): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < bytes.length; offset += pieceBytes) yield bytes.subarray(offset, offset + pieceBytes);
+}
+
+async function put(key: string, bytes: Uint8Array): Promise<ObjectInfo> {
+  const outcome = await service.putObject({ bucket: "b", key, body: chunked(bytes), headers: {}, userMetadata: {}, storageClass: "STANDARD" });
+  if (typeof outcome === "string") throw new Error(outcome);
+  return outcome;
+}
+
+async function read(key: string): Promise<Buffer> {
+  const info = await service.headObject("b", key);
+  if (typeof info === "string" || "deleteMarker" in info) throw new Error(`${key}: not readable`);
+  const parts: Uint8Array[] = [];
+  for await (const part of service.readObject(info, 0, info.sizeBytes)) parts.push(part);
+  return Buffer.concat(parts);
+}
+
+async function readShard(diskId: string, shardKey: string): Promise<Uint8Array | Fault> {
+  const reply = await host.ask<DiskMessage, ReadShardReply | Fault>(disks.get(diskId)!, (replyTo) => ({ kind: "ReadShard", epoch: 1, shardKey, replyTo }), 10_000);
+  return isFault(reply) ? reply : reply.bytes;
+}
+
+async function damagedCount(placementGroupId: number): Promise<number> {
+  const reply = await host.ask<PlacementGroupMessage, StatPlacementGroupReply | Fault>(
+    placementGroups[placementGroupId]!,
+    (replyTo) => ({ kind: "StatPlacementGroup", epoch: 1, replyTo }),
+    10_000,
+  );
+  if (isFault(reply)) throw new Error(reply.detail);
+  return reply.damagedShardCount;
+}
+
+/** Waits, with a bound, until `condition` holds (damage is recorded in the background of a read). */
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  for (let attempt = 0; attempt < 2_000; attempt += 1) {
+    if (await condition()) return;
+    await Bun.sleep(2);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("repair", () => {
+  test("a deleted shard (coded and replicated) is found by a read and rebuilt byte for byte by the healer", async () => {
+    const coded = seededRandom(seed + 1).bytes(3 * 4 * shardBytes + 500);
+    const small = seededRandom(seed + 2).bytes(2_000);
+    const codedInfo = await put("coded", coded);
+    const smallInfo = await put("small", small);
+    for (const [info, key] of [
+      [codedInfo, stripeShardKey(codedInfo.dataId, 1, 2)],
+      [smallInfo, chunkShardKey(smallInfo.dataId, 0)],
+    ] as const) {
+      const pg = placementGroupOf("b", info.key, map.placementGroupCount);
+      const acting = actingSet(pg, map, 6);
+      const diskId = key.includes(".") ? acting[2]! : acting[0]!;
+      const original = await readShard(diskId, key);
+      if (isFault(original)) throw new Error(original.detail);
+      await host.ask<DiskMessage, unknown>(disks.get(diskId)!, (replyTo) => ({ kind: "DeleteShard", epoch: 1, shardKey: key, replyTo }), 10_000);
+      // The read still answers with the right bytes, and records the damage.
+      expect(await read(info.key)).toEqual(Buffer.from(info.key === "coded" ? coded : small));
+      await until(async () => (await damagedCount(pg)) === 1, `the damage of ${info.key} recorded`);
+      const report = await healer.healPlacementGroup(pg);
+      expect(report).toEqual({ healed: 1, bytesWritten: original.byteLength, moot: 0, deferred: 0, unhealable: 0 });
+      expect(Buffer.from((await readShard(diskId, key)) as Uint8Array)).toEqual(Buffer.from(original));
+      expect(await damagedCount(pg)).toBe(0);
+    }
+  });
+
+  test("bytes flipped in a volume file are never served; the scrubber finds them and the healer rebuilds them", async () => {
+    const body = seededRandom(seed + 3).bytes(2 * 4 * shardBytes);
+    const info = await put("rot", body);
+    const pg = placementGroupOf("b", "rot", map.placementGroupCount);
+    const victim = actingSet(pg, map, 6)[1]!;
+    const shardKey = stripeShardKey(info.dataId, 0, 1);
+    const original = (await readShard(victim, shardKey)) as Uint8Array;
+    // Flip one byte inside that shard's payload, found by its content in the volume file.
+    const volume = readdirSync(join(directory, victim))
+      .map((name) => join(directory, victim, name))
+      .filter((path) => statSync(path).isFile())
+      .find((path) => readFileSync(path).includes(Buffer.from(original.subarray(0, 64))));
+    expect(volume).toBeDefined();
+    const file = readFileSync(volume!);
+    const at = file.indexOf(Buffer.from(original.subarray(0, 64))) + 1000;
+    file[at] = file[at]! ^ 0x5a;
+    writeFileSync(volume!, file);
+
+    expect(isFault(await readShard(victim, shardKey)) && ((await readShard(victim, shardKey)) as Fault).fault).toBe("Corrupt");
+    // Never served: the object reads back right from the other shards.
+    expect(await read("rot")).toEqual(Buffer.from(body));
+
+    const scrubbed = await scrubber.scrubDisk(victim);
+    expect(scrubbed.corrupt).toBe(1);
+    expect(scrubbed.reported).toBe(1);
+    await healer.healPlacementGroup(pg);
+    expect(Buffer.from((await readShard(victim, shardKey)) as Uint8Array)).toEqual(Buffer.from(original));
+    expect((await scrubber.scrubDisk(victim)).corrupt).toBe(0);
+    expect(await damagedCount(pg)).toBe(0);
+  });
+
+  test("a disk replaced by an empty one: the sweep lists every shard it should hold and the healer refills it", async () => {
+    const bodies = new Map<string, Uint8Array>();
+    for (let index = 0; index < 12; index += 1) {
+      const body = seededRandom(seed + 10 + index).bytes(index % 3 === 0 ? 3_000 : 5 * 4 * shardBytes + index);
+      bodies.set(`k${index}`, body);
+      await put(`k${index}`, body);
+    }
+    const replaced = "disk-3";
+    const held = async (): Promise<number> => {
+      const reply = await host.ask<DiskMessage, { shardCount: number } | Fault>(disks.get(replaced)!, (replyTo) => ({ kind: "StatDisk", replyTo }), 10_000);
+      if (isFault(reply)) throw new Error(reply.detail);
+      return reply.shardCount;
+    };
+    const before = await held();
+    expect(before).toBeGreaterThan(0);
+    await host.stop(disks.get(replaced)!);
+    rmSync(join(directory, replaced), { recursive: true, force: true });
+    disks.set(replaced, await host.spawn(diskActorPath(replaced), diskBehavior({ diskId: replaced, directory: join(directory, replaced) })));
+    expect(await held()).toBe(0);
+
+    let recorded = 0;
+    for (let pg = 0; pg < map.placementGroupCount; pg += 1) recorded += await healer.sweepPlacementGroup(pg);
+    expect(recorded).toBe(before);
+    let healed = 0;
+    for (let pg = 0; pg < map.placementGroupCount; pg += 1) healed += (await healer.healPlacementGroup(pg)).healed;
+    expect(healed).toBe(before);
+    expect(await held()).toBe(before);
+    for (const [key, body] of bodies) expect(await read(key)).toEqual(Buffer.from(body));
+    for (let pg = 0; pg < map.placementGroupCount; pg += 1) expect(await damagedCount(pg)).toBe(0);
+  });
+});
