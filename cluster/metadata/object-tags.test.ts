@@ -153,6 +153,20 @@ describe("object tags", () => {
     expect((await allVersions("old")).map((version) => version.tags)).toEqual([[{ key: "t", value: "v" }]]);
   });
 
+  test("listings decode tagged records whole (the listing's own MessagePack reader included)", async () => {
+    await put("a", [{ key: "k1", value: "ü" }, { key: "k2", value: "" }]);
+    await put("b");
+    const listed = await catalog.listObjects({ bucket: "b", prefix: "", delimiter: "", after: "", maxKeys: 10 });
+    if (listed === "no-such-bucket") throw new Error(listed);
+    expect(listed.objects.map((record) => [record.key, record.tags])).toEqual([
+      ["a", [{ key: "k1", value: "ü" }, { key: "k2", value: "" }]],
+      ["b", undefined],
+    ]);
+    const versions = await catalog.listObjectVersions({ bucket: "b", prefix: "a", delimiter: "", keyMarker: "", versionIdMarker: "", maxKeys: 10 });
+    if (versions === "no-such-bucket") throw new Error(versions);
+    expect(versions.entries.map((entry) => (entry.kind === "version" ? entry.record.tags : entry.kind))).toEqual([[{ key: "k1", value: "ü" }, { key: "k2", value: "" }]]);
+  });
+
   test("an encoded record round-trips its tags", () => {
     const record: ObjectRecord = {
       bucket: "b",
