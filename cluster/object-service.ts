@@ -553,6 +553,7 @@ export class ObjectService implements ObjectBackend {
       userMetadata: { ...input.userMetadata },
       ...(input.checksumAlgorithm === undefined ? {} : { checksumAlgorithm: input.checksumAlgorithm }),
       ...(input.checksumType === undefined ? {} : { checksumType: input.checksumType }),
+      ...(input.tags === undefined || input.tags.length === 0 ? {} : { tags: input.tags.map((tag) => ({ key: tag.key, value: tag.value })) }),
       state: "open",
     };
     const outcome = await this.#catalog.multipart.createUpload(record);
@@ -637,6 +638,7 @@ export class ObjectService implements ObjectBackend {
       dataId: completion.dataId,
       layout: { ...(completion.layout as MultipartLayout), partCount: input.parts.length },
       ...(checked.checksum === undefined ? {} : { checksum: checked.checksum }),
+      ...(upload.tags === undefined ? {} : { tags: upload.tags }),
     };
     const committed = await this.#commitPut(route, {
       record,

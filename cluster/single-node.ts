@@ -14,6 +14,7 @@ import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createRequestObserver, createS3Handler, serveBun, withAdminRoutes } from "../gateway/index.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "./object-service.ts";
 import { Janitor } from "./janitor.ts";
+import { Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "./repair/index.ts";
 import { UserTable, userTableRefreshMsDefault } from "./users.ts";
 import { systemClock } from "../runtime/index.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
@@ -44,7 +45,15 @@ export interface SingleNodeConfig {
   readonly janitorIntervalMs?: number;
   /** Time between rereads of the users in the store (default 1 s): how long a new or removed user waits. */
   readonly userRefreshMs?: number;
+  /** Time between repair runs: sweeps of changed acting sets and heals (default 10 s). */
+  readonly healIntervalMs?: number;
+  /** Time between scrub passes of each disk (default 24 h). */
+  readonly scrubIntervalMs?: number;
 }
+
+/** Repair's pace: rebuilt bytes and scrubbed bytes per second, so client traffic keeps the disks. */
+const healBytesPerSecondMax = 64 * 1024 * 1024;
+const scrubBytesPerSecondMax = 32 * 1024 * 1024;
 
 export interface RunningNode {
   readonly port: number;
@@ -216,6 +225,19 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
   // the background, now and on a schedule; the node serves meanwhile.
   const janitor = new Janitor({ host, service, catalog, intervalMs: config.janitorIntervalMs ?? 60_000, log: config.log });
   janitor.start();
+  // Shards lost to failed writes, bit rot or a replaced disk are rebuilt on a schedule (cluster/repair/).
+  const repairView = (): PlacementView => view;
+  const repair = new RepairSchedule({
+    host,
+    healer: new Healer({ host, store, view: repairView, bytesPerSecondMax: healBytesPerSecondMax }),
+    scrubber: new Scrubber({ host, store, view: repairView, placementGroupCount: map.placementGroupCount, bytesPerSecondMax: scrubBytesPerSecondMax }),
+    placementGroups: () => placementGroups.map((_, placementGroupId) => placementGroupId),
+    localDisks: () => [...disks.keys()],
+    healIntervalMs: config.healIntervalMs ?? healIntervalMsDefault,
+    scrubIntervalMs: config.scrubIntervalMs ?? scrubIntervalMsDefault,
+    log: config.log,
+  });
+  repair.start();
 
   return {
     port: server.port,
@@ -223,6 +245,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
       stopping ??= (async () => {
         await server.stop();
         await janitor.stop();
+        await repair.stop();
         await users.stop();
         for (const [diskId, ref] of disks) {
           const reply = await host.ask<DiskMessage, SyncDiskReply>(ref, (replyTo) => ({ kind: "SyncDisk", replyTo }), syncTimeoutMs);

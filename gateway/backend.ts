@@ -202,6 +202,8 @@ export interface CreateMultipartUploadInput {
   /** Every part must then carry this checksum, and the object gets one of `checksumType`. */
   readonly checksumAlgorithm?: ChecksumAlgorithm;
   readonly checksumType?: ChecksumType;
+  /** `x-amz-tagging`: the object's tags once completed. */
+  readonly tags?: readonly ObjectTag[];
 }
 
 export interface MultipartUploadInfo {

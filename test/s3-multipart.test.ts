@@ -14,6 +14,7 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
@@ -81,7 +82,9 @@ function concat(...pieces: Uint8Array[]): Uint8Array {
 
 describe("multipart upload with the AWS SDK", () => {
   test("create, upload (one part replaced), list, complete with a subset, read whole and across part boundaries", async () => {
-    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: "mpu-test", Key: "big/one", ContentType: "text/x-parts", Metadata: { colour: "green" } }));
+    const created = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: "mpu-test", Key: "big/one", ContentType: "text/x-parts", Metadata: { colour: "green" }, Tagging: "team=storage&tier=hot" }),
+    );
     const uploadId = created.UploadId!;
     const parts = [patternBytes(5 * mib + 17, 1), patternBytes(5 * mib, 2), patternBytes(3 * mib + 5, 3)];
     const etags: string[] = [];
@@ -123,6 +126,11 @@ describe("multipart upload with the AWS SDK", () => {
     expect(head.ETag).toBe(expectedEtag);
     expect(head.ContentType).toBe("text/x-parts");
     expect(head.Metadata).toEqual({ colour: "green" });
+    const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: "mpu-test", Key: "big/one" }));
+    expect(tagging.TagSet).toEqual([
+      { Key: "team", Value: "storage" },
+      { Key: "tier", Value: "hot" },
+    ]);
     expect(Buffer.compare(await bodyOf("big/one"), whole)).toBe(0);
     // Ranges inside one part, across the 1→2 and 2→3 boundaries, and the tail.
     for (const [first, last] of [

@@ -18,6 +18,7 @@
  * | userMetadata      | map string → string          | `x-amz-meta-*`                                  |
  * | checksumAlgorithm | string, optional             | every part must carry this checksum             |
  * | checksumType      | "COMPOSITE" / "FULL_OBJECT", optional |                                        |
+ * | tags              | [{key, value}], optional     | the object's tags once completed                |
  * | state             | "open" / "completing"        | completing: the part set is frozen              |
  *
  * Part record, kind `multipartPart`, version 1: `partNumber`, `dataId`,
@@ -42,7 +43,7 @@ import { pack } from "fdb-tuple";
 import { assert } from "../../runtime/index.ts";
 import { keyAfter, strinc } from "./bytes.ts";
 import { multipartPartKey, multipartPartRange, multipartUploadKey, multipartUploadRange, pendingKey, bucketKey } from "./keyspace.ts";
-import { encodeDataRecord, type DataLayout, type ObjectHeaders, type PendingRecord } from "./object-catalog.ts";
+import { encodeDataRecord, type DataLayout, type ObjectHeaders, type ObjectTag, type PendingRecord } from "./object-catalog.ts";
 import { markGarbage } from "./object-versions.ts";
 import { decodeRecordOf, encodeRecord } from "./record-codec.ts";
 import { runBatchedWork } from "./batched-work.ts";
@@ -67,6 +68,7 @@ export interface UploadRecord {
   userMetadata: Record<string, string>;
   checksumAlgorithm?: MultipartChecksumAlgorithm;
   checksumType?: "COMPOSITE" | "FULL_OBJECT";
+  tags?: ObjectTag[];
   state: "open" | "completing";
 }
 

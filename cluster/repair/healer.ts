@@ -98,6 +98,11 @@ export class Healer {
     return { healed: this.#healed, bytesWritten: this.#bytesWritten, deferred: this.#deferred, bytesPerSecondMax: this.#bytesPerSecondMax };
   }
 
+  /** The PG's acting set now (the sweep's trigger is a change of it). */
+  async actingSet(placementGroupId: number): Promise<readonly string[]> {
+    return (await this.#askPlacementGroup<GetActingSetReply>(placementGroupId, (epoch, replyTo) => ({ kind: "GetActingSet", epoch, replyTo }))).diskIds;
+  }
+
   /** Works through the PG's whole heal list once, a page at a time. */
   async healPlacementGroup(placementGroupId: number): Promise<HealReport> {
     let healed = 0;
@@ -151,9 +156,7 @@ export class Healer {
    * read). Returns how many were recorded; `healPlacementGroup` rebuilds them.
    */
   async sweepPlacementGroup(placementGroupId: number): Promise<number> {
-    const actingSet = (
-      await this.#askPlacementGroup<GetActingSetReply>(placementGroupId, (epoch, replyTo) => ({ kind: "GetActingSet", epoch, replyTo }))
-    ).diskIds;
+    const actingSet = await this.actingSet(placementGroupId);
     let recorded = 0;
     const range = placementGroupDataRange(placementGroupId);
     let cursor = range.begin;
@@ -214,9 +217,7 @@ export class Healer {
     if (!entry.indexed) return { kind: "moot" };
     const layout = entry.layout;
     if (layout === undefined) return { kind: "unhealable" };
-    const actingSet = (
-      await this.#askPlacementGroup<GetActingSetReply>(placementGroupId, (epoch, replyTo) => ({ kind: "GetActingSet", epoch, replyTo }))
-    ).diskIds;
+    const actingSet = await this.actingSet(placementGroupId);
     const target = actingSet[entry.shardIndex];
     if (target === undefined) return { kind: "unhealable" };
     let bytes: Uint8Array | Fault;

@@ -207,7 +207,6 @@ const copyObjectRules: readonly HeaderRule[] = [
 const createMultipartUploadRules: readonly HeaderRule[] = [
   ...aclRules,
   { name: "x-amz-server-side-encryption", prefix: true },
-  { name: "x-amz-tagging" },
   { name: "x-amz-object-lock-", prefix: true },
   { name: "x-amz-website-redirect-location" },
 ];

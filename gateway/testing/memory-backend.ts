@@ -69,6 +69,7 @@ interface MemoryUpload {
   readonly info: MultipartUploadInfo;
   readonly headers: StoredHeaders;
   readonly userMetadata: Readonly<Record<string, string>>;
+  readonly tags: readonly ObjectTag[];
   readonly parts: Map<number, { readonly info: PartInfo; readonly data: Uint8Array }>;
 }
 
@@ -316,7 +317,7 @@ export class MemoryBackend implements ObjectBackend {
       ...(input.checksumAlgorithm === undefined ? {} : { checksumAlgorithm: input.checksumAlgorithm }),
       ...(input.checksumType === undefined ? {} : { checksumType: input.checksumType }),
     };
-    this.#uploads.set(info.uploadId, { info, headers: { ...input.headers }, userMetadata: { ...input.userMetadata }, parts: new Map() });
+    this.#uploads.set(info.uploadId, { info, headers: { ...input.headers }, userMetadata: { ...input.userMetadata }, tags: [...(input.tags ?? [])], parts: new Map() });
     return info;
   }
 
@@ -378,6 +379,7 @@ export class MemoryBackend implements ObjectBackend {
       userMetadata: upload.userMetadata,
       dataId: `memory-${this.#dataCounter}`,
       versionId: bucket.versioning === "Enabled" ? this.#newVersionId() : "null",
+      ...tagsField(upload.tags),
     };
     this.#addVersion(bucket, input.key, { kind: "version", info, data });
     this.#uploads.delete(input.uploadId);

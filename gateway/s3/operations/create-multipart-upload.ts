@@ -3,6 +3,7 @@ import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
 import { xmlHeaders, type OperationContext } from "../context.ts";
 import { uploadChecksumFrom } from "../multipart.ts";
+import { parseTaggingHeader } from "../tagging.ts";
 import { storageClassFromHeader, userMetadataFromHeaders } from "../validation.ts";
 import { writeXmlDocument, xmlElement, xmlText } from "../xml.ts";
 import { storedHeadersFrom } from "./put-object.ts";
@@ -15,6 +16,8 @@ export async function createMultipartUpload(context: OperationContext): Promise<
   const headers = context.request.headers;
   const storageClass = storageClassFromHeader(headers.get("x-amz-storage-class"), context.backend.storageClasses);
   const checksum = uploadChecksumFrom(headers);
+  const tagging = headers.get("x-amz-tagging");
+  const tags = tagging === undefined ? [] : parseTaggingHeader(tagging);
   const upload = await context.backend.createMultipartUpload({
     bucket: context.bucket,
     key: context.key,
@@ -23,6 +26,7 @@ export async function createMultipartUpload(context: OperationContext): Promise<
     storageClass,
     ...(checksum.algorithm === undefined ? {} : { checksumAlgorithm: checksum.algorithm }),
     ...(checksum.type === undefined ? {} : { checksumType: checksum.type }),
+    ...(tags.length === 0 ? {} : { tags }),
   });
   if (upload === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });
   const replyHeaders: Record<string, string> = xmlHeaders();

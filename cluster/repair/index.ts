@@ -1,0 +1,7 @@
+/** The public surface of cluster/repair/: the Healer, the Scrubber and the schedule that runs them on a node. */
+export { Healer, HealFault } from "./healer.ts";
+export type { HealerOptions, HealProgress, HealReport } from "./healer.ts";
+export { parseShardKey, Scrubber } from "./scrubber.ts";
+export type { ScrubberOptions, ScrubReport } from "./scrubber.ts";
+export { healIntervalMsDefault, RepairSchedule, scrubIntervalMsDefault } from "./repair-schedule.ts";
+export type { RepairRunReport, RepairScheduleOptions } from "./repair-schedule.ts";

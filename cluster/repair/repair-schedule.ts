@@ -1,0 +1,135 @@
+/**
+ * When repair runs on a node: every `healIntervalMs`, each placement group
+ * hosted here is swept when its acting set is not the one last swept (a new
+ * node start, or a map change that moved a member) and then healed; each
+ * local disk is scrubbed once per `scrubIntervalMs`. A plain loop on the
+ * host's clock, like the Janitor: everything it works from is in the
+ * metadata store and the actors, and every step is idempotent.
+ */
+import { sleepUnlessAborted, type Host } from "../../runtime/index.ts";
+import { HealFault, type HealReport, type Healer } from "./healer.ts";
+import type { ScrubReport, Scrubber } from "./scrubber.ts";
+
+export interface RepairScheduleOptions {
+  readonly host: Host;
+  readonly healer: Healer;
+  readonly scrubber: Scrubber;
+  /** The PGs whose actors run on this node now. */
+  readonly placementGroups: () => readonly number[];
+  /** The disks of this node. */
+  readonly localDisks: () => readonly string[];
+  readonly healIntervalMs: number;
+  readonly scrubIntervalMs: number;
+  readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+export interface RepairRunReport {
+  readonly swept: number;
+  readonly recorded: number;
+  readonly heal: HealReport;
+  readonly scrubbed: readonly (ScrubReport & { readonly diskId: string })[];
+  /** PGs or disks that could not be reached this run. */
+  readonly skipped: number;
+}
+
+/** Defaults: heal often (lost redundancy is what loses data), scrub each disk daily. */
+export const healIntervalMsDefault = 10_000;
+export const scrubIntervalMsDefault = 24 * 3_600_000;
+
+export class RepairSchedule {
+  readonly #options: RepairScheduleOptions;
+  readonly #sweptActingSets = new Map<number, string>();
+  readonly #lastScrubMs = new Map<string, number>();
+  readonly #stopping = new AbortController();
+  #loop: Promise<void> | undefined;
+  #running: Promise<RepairRunReport> | undefined;
+  #runCount = 0;
+
+  constructor(options: RepairScheduleOptions) {
+    this.#options = options;
+  }
+
+  get runCount(): number {
+    return this.#runCount;
+  }
+
+  start(): void {
+    if (this.#loop !== undefined) return;
+    const { host, healIntervalMs } = this.#options;
+    this.#loop = (async () => {
+      while (!this.#stopping.signal.aborted) {
+        try {
+          await this.runOnce();
+        } catch (error) {
+          this.#options.log?.({ level: "error", message: "repair run failed", error: String(error) });
+        }
+        await sleepUnlessAborted(host.clock, healIntervalMs, this.#stopping.signal);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.#loop;
+    await this.#running?.catch(() => undefined);
+  }
+
+  /** One run now (or the run already under way). */
+  runOnce(): Promise<RepairRunReport> {
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #run(): Promise<RepairRunReport> {
+    const { healer, scrubber, host } = this.#options;
+    let swept = 0;
+    let recorded = 0;
+    let skipped = 0;
+    const heal = { healed: 0, bytesWritten: 0, moot: 0, deferred: 0, unhealable: 0 };
+    for (const placementGroupId of this.#options.placementGroups()) {
+      try {
+        const acting = (await healer.actingSet(placementGroupId)).join(",");
+        if (this.#sweptActingSets.get(placementGroupId) !== acting) {
+          recorded += await healer.sweepPlacementGroup(placementGroupId);
+          this.#sweptActingSets.set(placementGroupId, acting);
+          swept += 1;
+        }
+        const report = await healer.healPlacementGroup(placementGroupId);
+        heal.healed += report.healed;
+        heal.bytesWritten += report.bytesWritten;
+        heal.moot += report.moot;
+        heal.deferred += report.deferred;
+        heal.unhealable += report.unhealable;
+      } catch (error) {
+        if (!(error instanceof HealFault)) throw error;
+        skipped += 1;
+      }
+    }
+    const scrubbed: (ScrubReport & { diskId: string })[] = [];
+    for (const diskId of this.#options.localDisks()) {
+      const last = this.#lastScrubMs.get(diskId);
+      const nowMs = host.clock.nowMs();
+      if (last !== undefined && nowMs - last < this.#options.scrubIntervalMs) continue;
+      // The first run only schedules: a node that just started has better things to do than read every disk.
+      if (last === undefined) {
+        this.#lastScrubMs.set(diskId, nowMs);
+        continue;
+      }
+      try {
+        scrubbed.push({ diskId, ...(await scrubber.scrubDisk(diskId)) });
+        this.#lastScrubMs.set(diskId, host.clock.nowMs());
+      } catch (error) {
+        if (!(error instanceof HealFault)) throw error;
+        skipped += 1;
+      }
+    }
+    this.#runCount += 1;
+    const report = { swept, recorded, heal, scrubbed, skipped };
+    if (recorded > 0 || heal.healed > 0 || heal.deferred > 0 || scrubbed.some((scrub) => scrub.corrupt > 0)) {
+      this.#options.log?.({ level: "info", message: "repair run", ...report });
+    }
+    return report;
+  }
+}
