@@ -5,14 +5,16 @@
  * time from its source (disk and PG actors are asked, with a timeout), so a
  * scrape never shows a figure older than itself.
  *
- * Only what is true today: no heal progress (no healer runs yet), and PG
- * states are the ones this node can tell apart (below).
+ * Only what is true today: heal progress is the Healer's own totals when the
+ * wiring passes them (`healProgress`), and PG states are the ones this node
+ * can tell apart (below).
  */
 import { statfs } from "node:fs/promises";
 import type { DiskMessage, StatDiskReply } from "../actors/disk/protocol.ts";
 import type { GetActingSetReply, PlacementGroupMessage } from "../actors/placement-group/protocol.ts";
 import { isFault, registerProcessMetrics, sleepUnlessAborted, type ActorRef, type Fault, type Host, type MetricsRegistry, type TransportStats } from "../runtime/index.ts";
 import type { HealthCheck, HealthReport } from "../gateway/index.ts";
+import type { HealProgress } from "./repair/index.ts";
 
 /** A disk of this node. */
 export interface LocalDisk {
@@ -42,6 +44,8 @@ export interface NodeMetricsOptions {
   readonly actorCounts: () => Readonly<Record<string, number>>;
   /** The node-to-node transport, on a fleet node. */
   readonly transport?: { stats(): TransportStats; outboxTotals(): { readonly messages: number; readonly bytes: number } };
+  /** The node's Healer's totals (cluster/repair/), where one runs. */
+  readonly healProgress?: () => HealProgress;
   /** Bound on each ask a scrape makes. */
   readonly askTimeoutMs: number;
 }
@@ -119,6 +123,21 @@ export function registerNodeMetrics(options: NodeMetricsOptions): void {
     for (const [kind, count] of Object.entries(options.actorCounts())) actors.set({ kind }, count);
     addUpTo(deadLetters, host.deadLetterCount());
   });
+
+  const healProgress = options.healProgress;
+  if (healProgress !== undefined) {
+    const healed = registry.counter({ name: "cairn_heal_shards_healed_total", help: "Shards the Healer rebuilt onto their acting-set disk." });
+    const healedBytes = registry.counter({ name: "cairn_heal_bytes_written_total", help: "Bytes the Healer wrote while rebuilding shards." });
+    const deferred = registry.counter({ name: "cairn_heal_shards_deferred_total", help: "Heal attempts put off (too few sources or a disk unreachable); the entries stay listed." });
+    const pace = registry.gauge({ name: "cairn_heal_bytes_per_second_max", help: "The Healer's pace limit." });
+    registry.onCollect(() => {
+      const progress = healProgress();
+      addUpTo(healed, progress.healed);
+      addUpTo(healedBytes, progress.bytesWritten);
+      addUpTo(deferred, progress.deferred);
+      pace.set({}, progress.bytesPerSecondMax);
+    });
+  }
 
   const transport = options.transport;
   if (transport !== undefined) {
