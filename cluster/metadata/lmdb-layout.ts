@@ -43,6 +43,13 @@ const clearBatchKeys = 1_000;
 
 export type BinaryDatabase = RootDatabase<Uint8Array, Uint8Array>;
 
+/** lmdb-js's read transaction with the bookkeeping it does not type (lmdb 3.5, read.js). */
+interface SharedReadTransaction extends Transaction {
+  /** True once lmdb-js has replaced it as its shared read transaction while it was in use. */
+  notCurrent?: boolean;
+  isDone?: boolean;
+}
+
 interface GroupEntry {
   readonly suffix: Uint8Array;
   readonly value: Uint8Array;
@@ -79,8 +86,8 @@ export class LmdbKeyValueView implements KeyValueWriter {
     const low = storedKey(begin, groupPrefixBytes);
     const high = upperBound(end);
     const range = reverse
-      ? this.#db.getRange({ start: high.key, end: low, reverse: true, inclusiveEnd: true, transaction: this.#transaction })
-      : this.#db.getRange({ start: low, end: high.key, inclusiveEnd: high.inclusive, transaction: this.#transaction });
+      ? this.#db.getRange({ start: high.key, end: low, reverse: true, inclusiveEnd: true, transaction: this.#readTransaction() })
+      : this.#db.getRange({ start: low, end: high.key, inclusiveEnd: high.inclusive, transaction: this.#readTransaction() });
     // Forward, with both bounds shorter than a group prefix, LMDB's own bounds
     // are exact for direct keys; long bounds, and reverse scans (whose start,
     // `end` here, LMDB includes), need each key checked.
@@ -162,6 +169,26 @@ export class LmdbKeyValueView implements KeyValueWriter {
     }
   }
 
+  /**
+   * The `transaction` option for a read. lmdb-js opens (and closes) a native
+   * cursor for every range read on an explicit transaction, about as costly
+   * as the seek itself; on its shared read transaction it reuses one cursor.
+   * So while the snapshot IS that shared transaction, reads name none and
+   * lmdb-js reads it with its reused cursor: the same snapshot, read faster
+   * (a page of 1,000 one-pair seeks: ~35% less time). lmdb-js marks a
+   * transaction it stops sharing while in use `notCurrent` (on its timer, a
+   * commit, or our next `resetReadTxn`), and a transaction is held in use
+   * for as long as this view reads it, so it cannot be renewed meanwhile;
+   * from then on reads name it again. `lmdb-store.test.ts` checks that a
+   * snapshot outlives commits and resets, which fails if lmdb-js stops
+   * marking it so.
+   */
+  #readTransaction(): Transaction | undefined {
+    const transaction = this.#transaction as SharedReadTransaction | undefined;
+    if (transaction === undefined) return undefined;
+    return transaction.notCurrent !== true && transaction.isDone !== true ? undefined : transaction;
+  }
+
   #updateGroup(prefix: Uint8Array, change: (entries: GroupEntry[]) => GroupEntry[]): void {
     const stored = storedKey(prefix);
     const existing = this.#rawGet(stored);
@@ -179,7 +206,7 @@ export class LmdbKeyValueView implements KeyValueWriter {
    * snapshot under Bun 1.4), while its range cursors do.
    */
   #rawGet(stored: Uint8Array): Uint8Array | undefined {
-    for (const pair of this.#db.getRange({ start: stored, limit: 1, transaction: this.#transaction })) {
+    for (const pair of this.#db.getRange({ start: stored, limit: 1, transaction: this.#readTransaction() })) {
       return compareBytes(pair.key, stored) === 0 ? pair.value : undefined;
     }
     return undefined;

@@ -56,6 +56,57 @@ describe("lmdb store", () => {
     }
   });
 
+  test("a transaction reads one snapshot while others commit, start and end around it", async () => {
+    // LmdbKeyValueView reads through lmdb-js's shared read transaction while
+    // the snapshot is that transaction; this fails if it ever reads a newer one.
+    const path = mkdtempSync(join(tmpdir(), "cairn-lmdb-"));
+    const store = await openLmdbStore({ path });
+    const keys = Array.from({ length: 20 }, (_, index) => new Uint8Array([5, index]));
+    const end = new Uint8Array([6]);
+    const valuesOf = (pairs: readonly { value: Uint8Array }[]): number[] => pairs.map((pair) => pair.value[0] as number);
+    try {
+      await store.transact(async (tx) => {
+        for (const key of keys) tx.set(key, new Uint8Array([1]));
+      });
+      let release: () => void = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let started: () => void = () => {};
+      const reading = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      const seen = store.transact(async (tx) => {
+        const before = valuesOf(await tx.getRange(keys[0] as Uint8Array, end, { limit: 100 }));
+        started();
+        await released;
+        // One-pair seeks, as a delimiter listing reads, then a point read and a whole range.
+        const seeks: number[] = [];
+        for (const key of keys) seeks.push(...valuesOf(await tx.getRange(key, end, { limit: 1 })));
+        const point = (await tx.get(keys[3] as Uint8Array))?.[0];
+        const after = valuesOf(await tx.getRange(keys[0] as Uint8Array, end, { limit: 100 }));
+        return { before, seeks, point, after };
+      });
+      await reading;
+      // Commits (each resets lmdb-js's shared read transaction), and other transactions starting and ending.
+      for (let round = 2; round <= 4; round++) {
+        await store.transact(async (tx) => {
+          for (const key of keys) tx.set(key, new Uint8Array([round]));
+        });
+        expect(await store.transact((tx) => tx.get(keys[3] as Uint8Array))).toEqual(new Uint8Array([round]));
+      }
+      // A macrotask, so that lmdb-js's own timer for renewing its shared transaction runs.
+      await new Promise((resolve) => setImmediate(resolve));
+      release();
+      const ones = keys.map(() => 1);
+      expect(await seen).toEqual({ before: ones, seeks: ones, point: 1, after: ones });
+      expect(valuesOf(await store.transact((tx) => tx.getRange(keys[0] as Uint8Array, end, { limit: 100 })))).toEqual(keys.map(() => 4));
+    } finally {
+      await store.close();
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
   test("beforeRetry is called between conflicting attempts", async () => {
     const path = mkdtempSync(join(tmpdir(), "cairn-lmdb-"));
     const attempts: number[] = [];
