@@ -177,6 +177,8 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
   // Metrics and health at /_cairn/metrics and /_cairn/health (gateway/metrics/admin-routes.ts).
   const registry = new MetricsRegistry();
   const localDisks = (): LocalDisk[] => [...disks].map(([diskId, ref]) => ({ diskId, ref, directory: join(config.dataDir, "disks", diskId) }));
+  // Made here so the scrape can read its totals from the start; the repair schedule below runs it.
+  const healer = new Healer({ host, store, view: () => view, bytesPerSecondMax: healBytesPerSecondMax });
   registerNodeMetrics({
     registry,
     host,
@@ -184,6 +186,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     placementGroups: () => placementGroups.map((ref, placementGroupId) => ({ placementGroupId, ref, epoch: map.epoch })),
     remoteDiskUsable: () => false,
     actorCounts: () => ({ disk: disks.size, placementGroup: placementGroups.length, bucketPartition: partitionActors.size }),
+    healProgress: () => healer.progress(),
     askTimeoutMs: adminAskTimeoutMs,
   });
   const handler = createS3Handler({
@@ -229,7 +232,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
   const repairView = (): PlacementView => view;
   const repair = new RepairSchedule({
     host,
-    healer: new Healer({ host, store, view: repairView, bytesPerSecondMax: healBytesPerSecondMax }),
+    healer,
     scrubber: new Scrubber({ host, store, view: repairView, placementGroupCount: map.placementGroupCount, bytesPerSecondMax: scrubBytesPerSecondMax }),
     placementGroups: () => placementGroups.map((_, placementGroupId) => placementGroupId),
     localDisks: () => [...disks.keys()],

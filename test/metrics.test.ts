@@ -108,6 +108,9 @@ describe("one node: metrics after a workload", () => {
     expect(sampleValue(families, "cairn_actors", { kind: "bucketPartition" })).toBeGreaterThan(0);
     expect(sampleValue(families, "cairn_dead_letters_total")).toBe(0);
     expect(sampleValue(families, "cairn_process_resident_memory_bytes")).toBeGreaterThan(0);
+    // The one-node server runs a Healer: its totals are exported (nothing was damaged, so nothing healed).
+    expect(sampleValue(families, "cairn_heal_shards_healed_total")).toBe(0);
+    expect(sampleValue(families, "cairn_heal_bytes_per_second_max")).toBeGreaterThan(0);
 
     // One line per request, in order, each with the id the client saw, its status and its timing.
     const lines = requestLines(server.output());
