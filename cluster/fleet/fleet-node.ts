@@ -54,6 +54,7 @@ import { loadRootCredentials } from "../credentials.ts";
 import { checkOwner, readFleetMap, registerNode, unregisterPartitionUnits, unitText, type FleetMap, type Unit } from "../membership/index.ts";
 import { ObjectCatalog, openFoundationDbStore, openLmdbStore, stopFoundationDbNetwork, type MetaStore } from "../metadata/index.ts";
 import { Janitor } from "../janitor.ts";
+import { Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "../repair/index.ts";
 import { UserTable, userTableRefreshMsDefault } from "../users.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "../object-service.ts";
 import { actingSet } from "../placement/index.ts";
@@ -77,6 +78,13 @@ export interface FleetTiming {
   readonly janitorIntervalMs: number;
   /** How long CreateBucket waits for its partitions to be assigned and running before it answers 503. */
   readonly partitionStartWaitMs: number;
+  /** Time between repair runs on each node (sweeps of changed acting sets, heals). */
+  readonly healIntervalMs: number;
+  /** Time between scrub passes of each disk. */
+  readonly scrubIntervalMs: number;
+  /** Repair's pace: rebuilt and scrubbed bytes per second on each node. */
+  readonly healBytesPerSecondMax: number;
+  readonly scrubBytesPerSecondMax: number;
 }
 
 export const defaultFleetTiming: FleetTiming = {
@@ -89,6 +97,10 @@ export const defaultFleetTiming: FleetTiming = {
   mapPollMs: 100,
   janitorIntervalMs: 60_000,
   partitionStartWaitMs: 10_000,
+  healIntervalMs: healIntervalMsDefault,
+  scrubIntervalMs: scrubIntervalMsDefault,
+  healBytesPerSecondMax: 64 * 1024 * 1024,
+  scrubBytesPerSecondMax: 32 * 1024 * 1024,
 };
 
 const syncTimeoutMs = 60_000;
@@ -361,6 +373,36 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     janitor.start();
   }
 
+  // Repair runs where the PGs are, on every node whatever its roles: the PG
+  // actors hosted here are swept when their acting set changes and healed;
+  // this node's disks are scrubbed (cluster/repair/).
+  let repairViewEpoch = -1;
+  let repairView: PlacementView = { epoch: 0, diskRef: () => undefined, placementGroupRef: () => undefined };
+  const currentRepairView = (): PlacementView => {
+    if (map !== undefined && map.epoch !== repairViewEpoch) {
+      repairView = placementViewOf(map);
+      repairViewEpoch = map.epoch;
+    }
+    return repairView;
+  };
+  const repair = new RepairSchedule({
+    host,
+    healer: new Healer({ host, store, view: currentRepairView, bytesPerSecondMax: timing.healBytesPerSecondMax }),
+    scrubber: new Scrubber({
+      host,
+      store,
+      view: currentRepairView,
+      placementGroupCount: fleet.placementGroupCount,
+      bytesPerSecondMax: timing.scrubBytesPerSecondMax,
+    }),
+    placementGroups: () => [...placementGroups.keys()],
+    localDisks: () => node.disks.map((disk) => disk.diskId),
+    healIntervalMs: timing.healIntervalMs,
+    scrubIntervalMs: timing.scrubIntervalMs,
+    log: nodeLog,
+  });
+  repair.start();
+
   // Ready once this run is in the map, so `fleet up` returns a fleet that routes.
   while ((await refreshMap())?.nodes.some((entry) => entry.nodeId === nodeId && entry.incarnation === incarnation) !== true) {
     await clock.sleep(timing.mapPollMs);
@@ -379,6 +421,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTi
     rmSync(files.ready, { force: true });
     await server?.stop();
     await janitor?.stop();
+    await repair.stop();
     await users?.stop();
     polling.abort();
     await pollLoop;
