@@ -79,6 +79,36 @@ class LatestCompletedWrite {
   }
 }
 
+/**
+ * Among `writes`, answers "of those called no later than `timeMs`, which
+ * returned last?" (sorted by `callMs`, prefix maximum of `returnMs`).
+ */
+class LatestReturnAmongCalledBy {
+  readonly #callMs: number[];
+  readonly #returnMsMaxUpTo: number[] = [];
+
+  constructor(writes: readonly Write[]) {
+    const sorted = [...writes].sort((a, b) => a.callMs - b.callMs);
+    this.#callMs = sorted.map((write) => write.callMs);
+    let latestMs = -Infinity;
+    for (const write of sorted) {
+      latestMs = Math.max(latestMs, write.returnMs);
+      this.#returnMsMaxUpTo.push(latestMs);
+    }
+  }
+
+  latestReturnMs(timeMs: number): number {
+    let low = 0;
+    let high = this.#callMs.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.#callMs[middle]! <= timeMs) low = middle + 1;
+      else high = middle;
+    }
+    return low === 0 ? -Infinity : this.#returnMsMaxUpTo[low - 1]!;
+  }
+}
+
 interface KeyView {
   readonly key: string;
   readonly reads: { readonly index: number; readonly operation: GetOperation }[];
@@ -86,7 +116,7 @@ interface KeyView {
   readonly acknowledgedPuts: LatestCompletedWrite;
   readonly acknowledgedDeletes: LatestCompletedWrite;
   /** Deletes that may have happened (ok or unknown). */
-  readonly possibleDeletes: Write[];
+  readonly possibleDeletes: LatestReturnAmongCalledBy;
 }
 
 function keyViews(history: History): KeyView[] {
@@ -121,19 +151,23 @@ function keyViews(history: History): KeyView[] {
       putsByValue,
       acknowledgedPuts: new LatestCompletedWrite(acknowledgedPuts),
       acknowledgedDeletes: new LatestCompletedWrite(acknowledgedDeletes),
-      possibleDeletes,
+      possibleDeletes: new LatestReturnAmongCalledBy(possibleDeletes),
     });
   }
   return views;
 }
 
-function collect(history: History, anomaliesMax: number, visit: (view: KeyView, report: (anomaly: Anomaly) => void) => void): Anomaly[] {
+type Visitor = (history: History, view: KeyView, report: (anomaly: Anomaly) => void) => void;
+
+/** Runs `visitors` over every key, building each key's view once; keeps the first `anomaliesMax` anomalies. */
+function collect(history: History, anomaliesMax: number, visitors: readonly Visitor[]): Anomaly[] {
   assert(Number.isSafeInteger(anomaliesMax) && anomaliesMax > 0, `anomaliesMax must be a positive integer, got ${anomaliesMax}`);
   const found: Anomaly[] = [];
+  const report = (anomaly: Anomaly): void => {
+    if (found.length < anomaliesMax) found.push(anomaly);
+  };
   for (const view of keyViews(history)) {
-    visit(view, (anomaly) => {
-      if (found.length < anomaliesMax) found.push(anomaly);
-    });
+    for (const visit of visitors) visit(history, view, report);
   }
   return found;
 }
@@ -147,98 +181,100 @@ const describe = (history: History, index: number): string => describeOperation(
  * with no delete that could have come between).
  */
 export function checkAcknowledgedWritesReadBack(history: History, anomaliesMax = anomaliesMaxDefault): Anomaly[] {
-  return collect(history, anomaliesMax, (view, report) => {
-    for (const { index, operation } of view.reads) {
-      if (operation.outcome === "found") {
-        const writer = view.putsByValue.get(operation.valueId!);
-        if (writer === undefined) continue; // checkReadsHaveWriter's finding.
-        const overwrite = view.acknowledgedPuts.calledLastBefore(operation.callMs);
-        if (overwrite !== undefined && writer.operation.returnMs < overwrite.callMs) {
-          report({
-            kind: "stale-read",
-            key: view.key,
-            readIndex: index,
-            causeIndex: overwrite.index,
-            message: `stale read on ${JSON.stringify(view.key)}: ${describe(history, index)} returned a value whose put ${describe(history, writer.index)} completed before ${describe(history, overwrite.index)} began, which completed before the read began`,
-          });
-        }
-      } else {
-        const put = view.acknowledgedPuts.calledLastBefore(operation.callMs);
-        if (put === undefined) continue;
-        // A delete explains the empty read if it could sit between the put
-        // and the read: called no later than the read returned, returned no
-        // earlier than the put was called.
-        const explained = view.possibleDeletes.some((deletion) => deletion.callMs <= operation.returnMs && deletion.returnMs >= put.callMs);
-        if (!explained) {
-          report({
-            kind: "lost-write",
-            key: view.key,
-            readIndex: index,
-            causeIndex: put.index,
-            message: `lost write on ${JSON.stringify(view.key)}: ${describe(history, index)} found the key absent, but ${describe(history, put.index)} completed before the read began and no delete could have come after it`,
-          });
-        }
+  return collect(history, anomaliesMax, [visitAcknowledgedWrites]);
+}
+
+function visitAcknowledgedWrites(history: History, view: KeyView, report: (anomaly: Anomaly) => void): void {
+  for (const { index, operation } of view.reads) {
+    if (operation.outcome === "found") {
+      const writer = view.putsByValue.get(operation.valueId!);
+      if (writer === undefined) continue; // checkReadsHaveWriter's finding.
+      const overwrite = view.acknowledgedPuts.calledLastBefore(operation.callMs);
+      if (overwrite !== undefined && writer.operation.returnMs < overwrite.callMs) {
+        report({
+          kind: "stale-read",
+          key: view.key,
+          readIndex: index,
+          causeIndex: overwrite.index,
+          message: `stale read on ${JSON.stringify(view.key)}: ${describe(history, index)} returned a value whose put ${describe(history, writer.index)} completed before ${describe(history, overwrite.index)} began, which completed before the read began`,
+        });
+      }
+    } else {
+      const put = view.acknowledgedPuts.calledLastBefore(operation.callMs);
+      if (put === undefined) continue;
+      // A delete explains the empty read if it could sit between the put
+      // and the read: called no later than the read returned, returned no
+      // earlier than the put was called.
+      const explained = view.possibleDeletes.latestReturnMs(operation.returnMs) >= put.callMs;
+      if (!explained) {
+        report({
+          kind: "lost-write",
+          key: view.key,
+          readIndex: index,
+          causeIndex: put.index,
+          message: `lost write on ${JSON.stringify(view.key)}: ${describe(history, index)} found the key absent, but ${describe(history, put.index)} completed before the read began and no delete could have come after it`,
+        });
       }
     }
-  });
+  }
 }
 
 /** No deleted object comes back: a read after an acknowledged delete completed never returns a value put before the delete began. */
 export function checkDeletesStayDeleted(history: History, anomaliesMax = anomaliesMaxDefault): Anomaly[] {
-  return collect(history, anomaliesMax, (view, report) => {
-    for (const { index, operation } of view.reads) {
-      if (operation.outcome !== "found") continue;
-      const writer = view.putsByValue.get(operation.valueId!);
-      if (writer === undefined) continue;
-      const deletion = view.acknowledgedDeletes.calledLastBefore(operation.callMs);
-      if (deletion !== undefined && writer.operation.returnMs < deletion.callMs) {
-        report({
-          kind: "resurrected-after-delete",
-          key: view.key,
-          readIndex: index,
-          causeIndex: deletion.index,
-          message: `deleted value came back on ${JSON.stringify(view.key)}: ${describe(history, index)} returned the value of ${describe(history, writer.index)}, which completed before ${describe(history, deletion.index)} began, which completed before the read began`,
-        });
-      }
+  return collect(history, anomaliesMax, [visitDeletes]);
+}
+
+function visitDeletes(history: History, view: KeyView, report: (anomaly: Anomaly) => void): void {
+  for (const { index, operation } of view.reads) {
+    if (operation.outcome !== "found") continue;
+    const writer = view.putsByValue.get(operation.valueId!);
+    if (writer === undefined) continue;
+    const deletion = view.acknowledgedDeletes.calledLastBefore(operation.callMs);
+    if (deletion !== undefined && writer.operation.returnMs < deletion.callMs) {
+      report({
+        kind: "resurrected-after-delete",
+        key: view.key,
+        readIndex: index,
+        causeIndex: deletion.index,
+        message: `deleted value came back on ${JSON.stringify(view.key)}: ${describe(history, index)} returned the value of ${describe(history, writer.index)}, which completed before ${describe(history, deletion.index)} began, which completed before the read began`,
+      });
     }
-  });
+  }
 }
 
 /** Every value read was written by a put of the same key that was not refused and was sent before the read returned. */
 export function checkReadsHaveWriter(history: History, anomaliesMax = anomaliesMaxDefault): Anomaly[] {
-  return collect(history, anomaliesMax, (view, report) => {
-    for (const { index, operation } of view.reads) {
-      if (operation.outcome !== "found") continue;
-      const writer = view.putsByValue.get(operation.valueId!);
-      const base = { key: view.key, readIndex: index };
-      if (writer === undefined) {
-        report({ ...base, kind: "phantom-read", causeIndex: null, message: `phantom read on ${JSON.stringify(view.key)}: ${describe(history, index)} returned a value no put of this key wrote` });
-      } else if (writer.operation.outcome === "failed" || writer.operation.outcome === "precondition-failed") {
-        report({
-          ...base,
-          kind: "refused-write-visible",
-          causeIndex: writer.index,
-          message: `refused write visible on ${JSON.stringify(view.key)}: ${describe(history, index)} returned the value of ${describe(history, writer.index)}, which was refused`,
-        });
-      } else if (writer.operation.callMs > operation.returnMs) {
-        report({
-          ...base,
-          kind: "read-from-future",
-          causeIndex: writer.index,
-          message: `read from the future on ${JSON.stringify(view.key)}: ${describe(history, index)} returned the value of ${describe(history, writer.index)}, sent after the read returned`,
-        });
-      }
-    }
-  });
+  return collect(history, anomaliesMax, [visitWriters]);
 }
 
-/** All the simple checks, in the order above. */
+function visitWriters(history: History, view: KeyView, report: (anomaly: Anomaly) => void): void {
+  for (const { index, operation } of view.reads) {
+    if (operation.outcome !== "found") continue;
+    const writer = view.putsByValue.get(operation.valueId!);
+    const base = { key: view.key, readIndex: index };
+    if (writer === undefined) {
+      report({ ...base, kind: "phantom-read", causeIndex: null, message: `phantom read on ${JSON.stringify(view.key)}: ${describe(history, index)} returned a value no put of this key wrote` });
+    } else if (writer.operation.outcome === "failed" || writer.operation.outcome === "precondition-failed") {
+      report({
+        ...base,
+        kind: "refused-write-visible",
+        causeIndex: writer.index,
+        message: `refused write visible on ${JSON.stringify(view.key)}: ${describe(history, index)} returned the value of ${describe(history, writer.index)}, which was refused`,
+      });
+    } else if (writer.operation.callMs > operation.returnMs) {
+      report({
+        ...base,
+        kind: "read-from-future",
+        causeIndex: writer.index,
+        message: `read from the future on ${JSON.stringify(view.key)}: ${describe(history, index)} returned the value of ${describe(history, writer.index)}, sent after the read returned`,
+      });
+    }
+  }
+}
+
+/** All the simple checks in one pass over each key (per key: writers, then read-back, then deletes). */
 export function checkHistoryAnomalies(history: History, anomaliesMax = anomaliesMaxDefault): Anomaly[] {
-  return [
-    ...checkReadsHaveWriter(history, anomaliesMax),
-    ...checkAcknowledgedWritesReadBack(history, anomaliesMax),
-    ...checkDeletesStayDeleted(history, anomaliesMax),
-  ].slice(0, anomaliesMax);
+  return collect(history, anomaliesMax, [visitWriters, visitAcknowledgedWrites, visitDeletes]);
 }
 
 /** The anomaly's message (it already names both operations). */
