@@ -1,8 +1,9 @@
 /**
  * The real server driven by Debian's s3cmd (what `.ci/run` installs) with
  * nothing but an endpoint and keys in its config: buckets, single and
- * recursive puts, listings, info, gets, deletes and sync in both directions
- * with --delete-removed, every byte compared.
+ * recursive puts, listings, info, gets, server-side cp/mv/modify, du,
+ * deletes, sync in both directions with --delete-removed, and a multipart
+ * put; every byte compared.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -47,7 +48,7 @@ function listedUrls(output: string): string[] {
 }
 
 describe("s3cmd against the real server", () => {
-  test("mb, put (a file and a tree), ls, la, info, get, del, rb", async () => {
+  test("mb, put (a file and a tree), ls, la, info, get, cp, mv, modify, du, del, rb", async () => {
     const tree = sampleTree(random.fork("basic"));
     const source = join(workDir, "basic-source");
     writeTree(source, tree);
@@ -90,6 +91,20 @@ describe("s3cmd against the real server", () => {
     mkdirSync(fetched);
     await run(["get", "--recursive", "s3://s3cmd-basic/tree/", `${fetched}/`]);
     expect(hashTree(fetched)).toEqual(hashContents(tree));
+
+    // Server-side copies (CopyObject): cp to a key with a space and
+    // non-ASCII letters, mv (copy, then delete), and modify (a copy onto
+    // itself with REPLACE).
+    await run(["cp", "s3://s3cmd-basic/single.txt", "s3://s3cmd-basic/copies/ä b.txt"]);
+    await run(["mv", "s3://s3cmd-basic/copies/ä b.txt", "s3://s3cmd-basic/copies/moved.txt"]);
+    await run(["modify", "--add-header=Cache-Control: max-age=60", "s3://s3cmd-basic/copies/moved.txt"]);
+    const moved = await sdkClient(server).send(new GetObjectCommand({ Bucket: "s3cmd-basic", Key: "copies/moved.txt" }));
+    expect(moved.CacheControl).toBe("max-age=60");
+    expect(await moved.Body!.transformToString()).toBe(new TextDecoder().decode(tree.get("top.txt")!));
+    const usage = await run(["du", "s3://s3cmd-basic"]);
+    const treeBytes = [...tree.values()].reduce((sum, bytes) => sum + bytes.length, 0);
+    expect(usage.stdout).toMatch(new RegExp(`^\\s*${treeBytes + 2 * tree.get("top.txt")!.length}\\s+${tree.size + 2} objects`));
+    await run(["del", "s3://s3cmd-basic/copies/moved.txt"]);
 
     await run(["del", "s3://s3cmd-basic/single.txt"]);
     const afterDelete = await run(["ls", "--recursive", "s3://s3cmd-basic"]);
