@@ -17,7 +17,8 @@
  *   being rebuilt has the shard deleted again (see the race noted in
  *   README.md).
  * - Client traffic keeps priority: the Healer paces itself to
- *   `bytesPerSecondMax` of rebuilt bytes and rebuilds one shard at a time.
+ *   `bytesPerSecondMax` of rebuilt bytes, with at most
+ *   `rebuildsInFlightMax` shards in flight.
  * - A shard that cannot be rebuilt now (too few readable shards, a disk
  *   unreachable) keeps its heal entry for a later run; one whose data has no
  *   layout in the index (indexed before repair existed) or a single-disk
@@ -48,6 +49,8 @@ export interface HealerOptions {
   readonly askTimeoutMs?: number;
   /** Heal entries read per page. */
   readonly pageEntries?: number;
+  /** Shards rebuilt at once (default 8); the pace applies to their sum. */
+  readonly rebuildsInFlightMax?: number;
 }
 
 /** What one run did, and what stays for later. */
@@ -79,6 +82,7 @@ export class Healer {
   readonly #bytesPerSecondMax: number;
   readonly #askTimeoutMs: number;
   readonly #pageEntries: number;
+  readonly #rebuildsInFlightMax: number;
   readonly #codecs = new Map<string, ErasureCodec>();
   #healed = 0;
   #bytesWritten = 0;
@@ -92,6 +96,7 @@ export class Healer {
     this.#bytesPerSecondMax = options.bytesPerSecondMax;
     this.#askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.#pageEntries = options.pageEntries ?? 100;
+    this.#rebuildsInFlightMax = options.rebuildsInFlightMax ?? 8;
   }
 
   progress(): HealProgress {
@@ -119,19 +124,22 @@ export class Healer {
         limit: this.#pageEntries,
         replyTo,
       }));
-      for (const entry of page.entries) {
-        after = { dataId: entry.dataId, stripeIndex: entry.stripeIndex, shardIndex: entry.shardIndex };
+      // Up to `rebuildsInFlightMax` shards at once: their disk writes share fdatasyncs (group commit),
+      // and reads of one overlap the reconstruction of another.
+      const outcomes = await mapBounded(page.entries, this.#rebuildsInFlightMax, async (entry) => {
         const outcome = await this.#rebuild(placementGroupId, entry);
+        if (outcome.kind === "healed" || outcome.kind === "moot") await this.#resolve(placementGroupId, entry);
+        if (outcome.kind === "healed") await this.#pace(outcome.bytes);
+        return outcome;
+      });
+      for (const outcome of outcomes) {
         switch (outcome.kind) {
           case "healed":
             healed += 1;
             bytesWritten += outcome.bytes;
-            await this.#resolve(placementGroupId, entry);
-            await this.#pace(outcome.bytes);
             break;
           case "moot":
             moot += 1;
-            await this.#resolve(placementGroupId, entry);
             break;
           case "deferred":
             deferred += 1;
@@ -141,6 +149,8 @@ export class Healer {
             break;
         }
       }
+      const last = page.entries.at(-1);
+      if (last !== undefined) after = { dataId: last.dataId, stripeIndex: last.stripeIndex, shardIndex: last.shardIndex };
       if (page.done || page.entries.length === 0) break;
     }
     this.#healed += healed;
@@ -346,6 +356,21 @@ export class Healer {
     const reply = await this.#disk<CheckShardsReply>(diskId, (epoch, replyTo) => ({ kind: "CheckShards", epoch, shardKeys, replyTo }));
     return isFault(reply) ? undefined : reply.present;
   }
+}
+
+/** `work` over `items` with at most `inFlightMax` running at once; results in the order of `items`. */
+async function mapBounded<T, R>(items: readonly T[], inFlightMax: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlightMax, items.length) }, worker));
+  return results;
 }
 
 /** A PG that could not be asked: the run stops, everything stays listed for the next. */
