@@ -11,7 +11,7 @@ import { randomSeed, seededRandom, systemClock } from "../../runtime/index.ts";
 import type { Random } from "../../runtime/index.ts";
 import { checkHistoryAnomalies } from "./anomalies.ts";
 import type { History, HistoryOperation } from "./history.ts";
-import { checkKeyLinearizability, checkLinearizability, formatKeyVerdict, formatLinearizabilityReport } from "./linearizability.ts";
+import { checkKeyLinearizability, checkLinearizability, formatKeyVerdict, formatLinearizabilityReport, StateCache } from "./linearizability.ts";
 import type { KeyVerdict } from "./linearizability.ts";
 import { del, failedGet, get, put, putIfAbsent } from "./operation-builders.ts";
 import { breakOneRead, simulateHistory } from "./simulated-history.ts";
@@ -314,11 +314,13 @@ describe("budgets", () => {
     expect(formatLinearizabilityReport(report)).toContain("step-budget reached, so nothing is claimed");
   });
 
-  test("the total budget is shared by all keys, and a key over the operation limit is not searched", () => {
+  test("the total budget is shared by all keys; a key over the operation or cache limit is not claimed", () => {
     const history = [...adversarialHistory(30).map((operation) => ({ ...operation, key: "a" })), ...adversarialHistory(30).map((operation) => ({ ...operation, key: "b" }))];
     const report = checkLinearizability(history, { stepsPerKeyMax: 30_000, stepsTotalMax: 40_000 });
     expect(report.keys.map((key) => (key.verdict === "unknown" ? key.reason : key.verdict))).toEqual(["step-budget", "total-step-budget"]);
     expect(report.steps).toBe(40_000);
+    const starved = checkLinearizability(adversarialHistory(30), { cacheBytesPerKeyMax: 64 * 1024 });
+    expect(starved.keys[0]!.verdict === "unknown" && starved.keys[0]!.reason).toBe("cache-limit");
     const limited = checkLinearizability(adversarialHistory(10), { operationsPerKeyMax: 20 });
     expect(limited.keys[0]!.verdict === "unknown" && limited.keys[0]!.reason).toBe("operation-limit");
     // A violation elsewhere still wins over unknown.
@@ -327,24 +329,69 @@ describe("budgets", () => {
   });
 });
 
+describe("the cache of explored states", () => {
+  test("tells every (set, state) pair apart exactly, even when all hashes collide", () => {
+    for (const hashBits of [0, 6, 53]) {
+      const random = seededRandom(seed).fork(`cache-${hashBits}`);
+      const operationCount = 70;
+      const cache = new StateCache(operationCount, hashBits);
+      const member = new Array<boolean>(operationCount).fill(false);
+      const seen = new Set<string>();
+      for (let round = 0; round < 6_000; round += 1) {
+        const op = random.integer(operationCount);
+        if (member[op]) {
+          cache.remove(op);
+          member[op] = false;
+          continue;
+        }
+        // Few states and a set that wanders over a small region, so pairs recur often.
+        const state = random.integer(3);
+        member[op] = true;
+        const pair = `${state}:${member.map((bit) => (bit ? 1 : 0)).join("")}`;
+        const fresh = !seen.has(pair);
+        if (cache.insertWith(op, state) !== fresh) throw new Error(`hashBits ${hashBits}, round ${round}: cache and reference disagree on ${pair}; ${replay}`);
+        if (fresh) seen.add(pair);
+        else member[op] = false;
+        if (round % 50 === 0) {
+          for (let index = 0; index < operationCount; index += 1) if (cache.has(index) !== member[index]) throw new Error(`membership of ${index} differs; ${replay}`);
+        }
+        // Keep the set from filling up: drop a random member now and then.
+        if (random.integer(3) === 0) {
+          const drop = random.integer(operationCount);
+          if (member[drop]) {
+            cache.remove(drop);
+            member[drop] = false;
+          }
+        }
+      }
+      expect(cache.size).toBe(seen.size);
+      // Both answers must have come up often, or the comparison shows little.
+      expect(seen.size).toBeGreaterThan(1000);
+      expect(seen.size).toBeLessThan(5000);
+    }
+  });
+});
+
 describe("speed", () => {
   test("bench: 10,000 operations over 100 keys from 8 concurrent clients (printed, not asserted)", () => {
     const random = seededRandom(seed).fork("bench");
     const history = simulateHistory(random, { operationCount: 10_000, keyCount: 100, clientCount: 8 });
+    // Wall time on a shared machine says little, so CPU time is printed beside it.
     const clock = systemClock();
-    const startMs = clock.monotonicMs();
-    const report = checkLinearizability(history);
-    const linearizabilityMs = clock.monotonicMs() - startMs;
-    const anomaliesStartMs = clock.monotonicMs();
-    const anomalies = checkHistoryAnomalies(history);
-    const anomaliesMs = clock.monotonicMs() - anomaliesStartMs;
+    const measure = <T>(run: () => T): { result: T; text: string } => {
+      const startMs = clock.monotonicMs();
+      const startCpu = process.cpuUsage();
+      const result = run();
+      const cpu = process.cpuUsage(startCpu);
+      return { result, text: `${(clock.monotonicMs() - startMs).toFixed(1)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms CPU` };
+    };
+    const { result: report, text: linearizabilityTime } = measure(() => checkLinearizability(history));
+    const { result: anomalies, text: anomaliesTime } = measure(() => checkHistoryAnomalies(history));
     const broken = breakOneRead(history, random)!;
-    const brokenStartMs = clock.monotonicMs();
-    const brokenReport = checkLinearizability(broken.history);
-    const brokenMs = clock.monotonicMs() - brokenStartMs;
+    const { result: brokenReport, text: brokenTime } = measure(() => checkLinearizability(broken.history));
     console.log(
-      `bench: ${history.length} operations, ${report.keys.length} keys, 8 clients: linearizability ${report.verdict} in ${linearizabilityMs.toFixed(1)} ms (${report.steps} steps); ` +
-        `simple checks ${anomalies.length} anomalies in ${anomaliesMs.toFixed(1)} ms; with one broken read ${brokenReport.verdict} in ${brokenMs.toFixed(1)} ms`,
+      `bench: ${history.length} operations, ${report.keys.length} keys, 8 clients: linearizability ${report.verdict} in ${linearizabilityTime} (${report.steps} steps); ` +
+        `simple checks ${anomalies.length} anomalies in ${anomaliesTime}; with one broken read ${brokenReport.verdict} in ${brokenTime}`,
     );
     expect(report.verdict).toBe("ok");
     expect(anomalies).toEqual([]);

@@ -17,8 +17,9 @@
  *
  * Bounds: a key with more than `operationsPerKeyMax` operations is not
  * searched, and every search stops after `stepsPerKeyMax` steps (and all of
- * them after `stepsTotalMax`); a search that stops early answers "unknown",
- * never "ok". Memory is at most one cache record of ⌈n/32⌉+1 words per step.
+ * them after `stepsTotalMax`), or when its cache of explored states passes
+ * `cacheBytesPerKeyMax`; a search that stops early answers "unknown", never
+ * "ok".
  *
  * Two events at the same time count as overlapping (a call sorts before a
  * return at the same instant), so a coarse clock can hide a violation but
@@ -36,6 +37,8 @@ export interface LinearizabilityOptions {
   readonly stepsPerKeyMax: number;
   /** Search steps all keys together may take. */
   readonly stepsTotalMax: number;
+  /** Bytes one key's cache of explored (set, state) pairs may hold. */
+  readonly cacheBytesPerKeyMax: number;
   /**
    * Drop unconditional puts of unknown outcome whose value nobody read, on
    * keys without conditional puts. Such a put can always be linearized last
@@ -46,10 +49,14 @@ export interface LinearizabilityOptions {
   readonly pruneUnobservedUnknownPuts: boolean;
 }
 
+// A step is about a microsecond, so the defaults bound one key to a couple
+// of seconds and a whole history to tens of seconds; a history built as
+// the README advises needs a few steps per operation.
 export const defaultLinearizabilityOptions: LinearizabilityOptions = {
-  operationsPerKeyMax: 4096,
-  stepsPerKeyMax: 200_000,
-  stepsTotalMax: 5_000_000,
+  operationsPerKeyMax: 10_000,
+  stepsPerKeyMax: 2_000_000,
+  stepsTotalMax: 20_000_000,
+  cacheBytesPerKeyMax: 256 * 1024 * 1024,
   pruneUnobservedUnknownPuts: true,
 };
 
@@ -93,7 +100,7 @@ export type KeyVerdict =
       readonly key: string;
       readonly operationCount: number;
       readonly steps: number;
-      readonly reason: "operation-limit" | "step-budget" | "total-step-budget";
+      readonly reason: "operation-limit" | "step-budget" | "total-step-budget" | "cache-limit";
     };
 
 /** The answer for a whole history: a violation on any key wins, then unknown on any key, else ok. */
@@ -132,7 +139,7 @@ export function checkKeyLinearizability(history: History, key: string, options: 
 }
 
 function assertLimits(limits: LinearizabilityOptions): void {
-  for (const name of ["operationsPerKeyMax", "stepsPerKeyMax", "stepsTotalMax"] as const) {
+  for (const name of ["operationsPerKeyMax", "stepsPerKeyMax", "stepsTotalMax", "cacheBytesPerKeyMax"] as const) {
     assert(Number.isSafeInteger(limits[name]) && limits[name] > 0, `checkLinearizability: ${name} must be a positive integer, got ${limits[name]}`);
   }
 }
@@ -232,7 +239,25 @@ function buildProblem(history: History, indices: readonly number[], prune: boole
         break;
     }
   }
-  return { indices: kept, kinds: Int32Array.from(kinds), values: Int32Array.from(values), valueNames, written };
+  // Returned operations first, in call order, then pending ones: the
+  // numbering StateCache's compact records rely on (see there).
+  const order = kept.map((_, position) => position);
+  const sortKey = (position: number): [number, number] => {
+    const operation = history[kept[position]!]!;
+    return [operation.returnMs === Infinity ? 1 : 0, operation.callMs];
+  };
+  order.sort((a, b) => {
+    const [pendingA, callA] = sortKey(a);
+    const [pendingB, callB] = sortKey(b);
+    return pendingA - pendingB || callA - callB || a - b;
+  });
+  return {
+    indices: order.map((position) => kept[position]!),
+    kinds: Int32Array.from(order, (position) => kinds[position]!),
+    values: Int32Array.from(order, (position) => values[position]!),
+    valueNames,
+    written,
+  };
 }
 
 function checkKey(history: History, key: string, allIndices: readonly number[], limits: LinearizabilityOptions, stepsTotalLeft: number): KeyVerdict {
@@ -240,10 +265,12 @@ function checkKey(history: History, key: string, allIndices: readonly number[], 
   const operationCount = problem.indices.length;
   if (operationCount > limits.operationsPerKeyMax) return { verdict: "unknown", key, operationCount, steps: 0, reason: "operation-limit" };
   const stepsMax = Math.min(limits.stepsPerKeyMax, Math.max(0, stepsTotalLeft));
-  const outcome = search(history, problem, stepsMax);
+  const outcome = search(history, problem, stepsMax, limits.cacheBytesPerKeyMax);
   switch (outcome.kind) {
     case "ok":
       return { verdict: "ok", key, operationCount, steps: outcome.steps };
+    case "out-of-memory":
+      return { verdict: "unknown", key, operationCount, steps: outcome.steps, reason: "cache-limit" };
     case "out-of-steps":
       return { verdict: "unknown", key, operationCount, steps: outcome.steps, reason: stepsMax < limits.stepsPerKeyMax ? "total-step-budget" : "step-budget" };
     case "violation":
@@ -254,6 +281,7 @@ function checkKey(history: History, key: string, allIndices: readonly number[], 
 type SearchOutcome =
   | { readonly kind: "ok"; readonly steps: number }
   | { readonly kind: "out-of-steps"; readonly steps: number }
+  | { readonly kind: "out-of-memory"; readonly steps: number }
   | { readonly kind: "violation"; readonly steps: number; readonly longestPrefix: Int32Array };
 
 /**
@@ -262,7 +290,7 @@ type SearchOutcome =
  * placing an operation unlinks its two events in O(1) and backtracking links
  * them back in reverse order.
  */
-function search(history: History, problem: KeyProblem, stepsMax: number): SearchOutcome {
+function search(history: History, problem: KeyProblem, stepsMax: number, cacheBytesMax: number): SearchOutcome {
   const count = problem.indices.length;
   const callMs = new Float64Array(count);
   const returnMs = new Float64Array(count);
@@ -309,6 +337,7 @@ function search(history: History, problem: KeyProblem, stepsMax: number): Search
     if ((event & 1) === 0) {
       const after = stepModel(problem.kinds[op]!, problem.values[op]!, state);
       if (after !== refused && cache.insertWith(op, after)) {
+        if (cache.bytes > cacheBytesMax) return { kind: "out-of-memory", steps };
         stackOps[depth] = op;
         stackStates[depth] = state;
         depth += 1;
@@ -337,30 +366,50 @@ function search(history: History, problem: KeyProblem, stepsMax: number): Search
 }
 
 /**
- * The set of (linearized operations, state) pairs already explored. The
- * current set is kept as a bitset with an incremental Zobrist hash (one
- * random 53-bit mask per operation, XORed in and out), and every record keeps
- * a full copy of its bitset so a hash collision is told apart exactly:
- * a false "seen" would prune a live branch and invent a violation.
+ * The set of (linearized operations, state) pairs already explored.
+ *
+ * The current set is a bitset with an incremental Zobrist hash (one random
+ * 53-bit mask per operation, XORed in and out). A record stores the set
+ * exactly, so a hash collision is told apart: a false "seen" would prune a
+ * live branch and invent a violation. Operations are numbered returned ones
+ * first, in call order, then the pending ones, so the set is almost always
+ * "every operation below `lead`" plus a few beyond it (the concurrency
+ * window and any pending operations placed); a record is (hash, state,
+ * lead, the positions set beyond lead), a few words whatever the key's size.
+ * Records sit end to end in one Int32Array and are found through an
+ * open-addressing table of offsets, so the cache costs typed-array bytes
+ * only and its size is known: `bytes` is checked against a limit.
  */
-class StateCache {
-  readonly #words: number;
+export class StateCache {
+  readonly #count: number;
   readonly #bits: Uint32Array;
   readonly #maskLow: Uint32Array;
   readonly #maskHigh: Uint32Array;
   #hashLow = 0;
   #hashHigh = 0;
-  // Records of (state, bitset words…) laid end to end; the map holds each
-  // record's offset, or a list of offsets when hashes collide.
-  #pool: Uint32Array;
+  /** The lowest operation not in the set. */
+  #lead = 0;
+  readonly #positions: Int32Array;
+  // Records: [hashLow, hashHigh, state, lead, positionCount, positions…].
+  #pool = new Int32Array(4096);
   #poolUsed = 0;
-  readonly #index = new Map<number, number | number[]>();
+  // Open addressing, linear probing: record offset + 1, 0 = empty.
+  #slots = new Int32Array(1024);
+  #records = 0;
 
-  constructor(operationCount: number) {
-    this.#words = Math.max(1, Math.ceil(operationCount / 32));
-    this.#bits = new Uint32Array(this.#words);
+  /**
+   * `hashBits` below 53 weakens the hash on purpose, so a test can check
+   * that colliding sets are still told apart.
+   */
+  constructor(operationCount: number, hashBits = 53) {
+    assert(Number.isInteger(hashBits) && hashBits >= 0 && hashBits <= 53, `StateCache: hashBits must be in [0, 53], got ${hashBits}`);
+    this.#count = operationCount;
+    this.#bits = new Uint32Array(Math.max(1, Math.ceil(operationCount / 32)));
+    this.#positions = new Int32Array(operationCount);
     this.#maskLow = new Uint32Array(operationCount);
     this.#maskHigh = new Uint32Array(operationCount);
+    const lowMask = hashBits >= 32 ? 0xffff_ffff : hashBits === 0 ? 0 : (2 ** hashBits - 1) >>> 0;
+    const highMask = hashBits > 32 ? (2 ** (hashBits - 32) - 1) >>> 0 : 0;
     // A fixed splitmix32 stream: the masks only need to look random, and a
     // fixed stream keeps the search (and its step count) reproducible.
     let seed = 0x2545f491;
@@ -372,29 +421,41 @@ class StateCache {
       return (z ^ (z >>> 16)) >>> 0;
     };
     for (let op = 0; op < operationCount; op += 1) {
-      this.#maskLow[op] = nextWord();
-      this.#maskHigh[op] = nextWord() & 0x1f_ffff;
+      this.#maskLow[op] = nextWord() & lowMask;
+      this.#maskHigh[op] = nextWord() & highMask;
     }
-    this.#pool = new Uint32Array(1024 * (this.#words + 1));
+  }
+
+  /** Bytes held by the records and the table. */
+  get bytes(): number {
+    return this.#pool.byteLength + this.#slots.byteLength;
+  }
+
+  /** Records stored (distinct pairs seen). */
+  get size(): number {
+    return this.#records;
   }
 
   /** Adds `op` to the current set; true (and remembered) when (set, state) is new, else `op` is taken back out. */
   insertWith(op: number, state: number): boolean {
     this.#toggle(op);
-    const mixed = (this.#hashLow ^ Math.imul(state + 1, 0x9e3779b1)) >>> 0;
-    const hash = this.#hashHigh * 0x1_0000_0000 + mixed;
-    const found = this.#index.get(hash);
-    if (found !== undefined) {
-      const offsets = typeof found === "number" ? [found] : found;
-      if (offsets.some((offset) => this.#matches(offset, state))) {
+    const hashLow = (this.#hashLow ^ Math.imul(state + 1, 0x9e3779b1)) | 0;
+    const hashHigh = this.#hashHigh;
+    const positionCount = this.#collectPositions();
+    const slotMask = this.#slots.length - 1;
+    let slot = hashLow & slotMask;
+    for (;;) {
+      const stored = this.#slots[slot]!;
+      if (stored === 0) break;
+      if (this.#matches(stored - 1, hashLow, hashHigh, state, positionCount)) {
         this.#toggle(op);
         return false;
       }
+      slot = (slot + 1) & slotMask;
     }
-    const offset = this.#store(state);
-    if (found === undefined) this.#index.set(hash, offset);
-    else if (typeof found === "number") this.#index.set(hash, [found, offset]);
-    else found.push(offset);
+    this.#slots[slot] = this.#store(hashLow, hashHigh, state, positionCount) + 1;
+    this.#records += 1;
+    if (this.#records * 2 > this.#slots.length) this.#growSlots();
     return true;
   }
 
@@ -403,32 +464,79 @@ class StateCache {
     this.#toggle(op);
   }
 
+  /** True when `op` is in the current set. */
+  has(op: number): boolean {
+    return (this.#bits[op >>> 5]! & (1 << (op & 31))) !== 0;
+  }
+
   #toggle(op: number): void {
     this.#bits[op >>> 5]! ^= 1 << (op & 31);
     this.#hashLow ^= this.#maskLow[op]!;
     this.#hashHigh ^= this.#maskHigh[op]!;
+    if (this.has(op)) {
+      if (op === this.#lead) {
+        while (this.#lead < this.#count && this.has(this.#lead)) this.#lead += 1;
+      }
+    } else if (op < this.#lead) {
+      this.#lead = op;
+    }
   }
 
-  #matches(offset: number, state: number): boolean {
-    if (this.#pool[offset] !== state) return false;
-    for (let word = 0; word < this.#words; word += 1) {
-      if (this.#pool[offset + 1 + word] !== this.#bits[word]) return false;
+  /** Writes the members beyond `lead` to `#positions`, ascending; returns how many. */
+  #collectPositions(): number {
+    let found = 0;
+    const lead = this.#lead;
+    for (let word = lead >>> 5; word < this.#bits.length; word += 1) {
+      let bits = this.#bits[word]!;
+      if (word === lead >>> 5) bits &= ~((2 ** (lead & 31) - 1) >>> 0);
+      while (bits !== 0) {
+        const lowest = bits & -bits;
+        this.#positions[found] = word * 32 + (31 - Math.clz32(lowest));
+        found += 1;
+        bits ^= lowest;
+      }
+    }
+    return found;
+  }
+
+  #matches(offset: number, hashLow: number, hashHigh: number, state: number, positionCount: number): boolean {
+    const pool = this.#pool;
+    if (pool[offset] !== hashLow || pool[offset + 1] !== hashHigh || pool[offset + 2] !== state || pool[offset + 3] !== this.#lead || pool[offset + 4] !== positionCount) return false;
+    for (let index = 0; index < positionCount; index += 1) {
+      if (pool[offset + 5 + index] !== this.#positions[index]) return false;
     }
     return true;
   }
 
-  #store(state: number): number {
-    const size = this.#words + 1;
+  #store(hashLow: number, hashHigh: number, state: number, positionCount: number): number {
+    const size = 5 + positionCount;
     if (this.#poolUsed + size > this.#pool.length) {
-      const grown = new Uint32Array(this.#pool.length * 2);
+      const grown = new Int32Array(Math.max(this.#pool.length * 2, this.#poolUsed + size));
       grown.set(this.#pool);
       this.#pool = grown;
     }
     const offset = this.#poolUsed;
-    this.#pool[offset] = state;
-    this.#pool.set(this.#bits, offset + 1);
+    const pool = this.#pool;
+    pool[offset] = hashLow;
+    pool[offset + 1] = hashHigh;
+    pool[offset + 2] = state;
+    pool[offset + 3] = this.#lead;
+    pool[offset + 4] = positionCount;
+    pool.set(this.#positions.subarray(0, positionCount), offset + 5);
     this.#poolUsed += size;
     return offset;
+  }
+
+  #growSlots(): void {
+    const slots = new Int32Array(this.#slots.length * 2);
+    const slotMask = slots.length - 1;
+    for (const stored of this.#slots) {
+      if (stored === 0) continue;
+      let slot = this.#pool[stored - 1]! & slotMask;
+      while (slots[slot] !== 0) slot = (slot + 1) & slotMask;
+      slots[slot] = stored;
+    }
+    this.#slots = slots;
   }
 }
 
