@@ -15,6 +15,7 @@
  * | `placementGroupCount` | fixed when the fleet is created |
  * | `storageClasses` | `NAME=K+M,…` (as `CAIRN_STORAGE_CLASSES`); default `STANDARD=4+2,REDUCED_REDUNDANCY=4+1` |
  * | `writeQuorum` | `k+N` (as `CAIRN_WRITE_QUORUM`); default `k+1` |
+ * | `repair` | optional `{ healIntervalMs?, scrubIntervalMs?, healBytesPerSecondMax?, scrubBytesPerSecondMax? }`: how often each node heals its PGs and scrubs its disks, and their pace (defaults 10 s, 24 h, 64 MiB/s, 32 MiB/s) |
  * | `nodes[]` | `{ id, roles, address, clusterPort, s3Port?, disks[] }`: `roles` ⊆ {storage, gateway}; a gateway needs `s3Port`, a storage node at least one disk directory |
  *
  * Relative paths are relative to the fleet file's directory. Each node is its
@@ -65,6 +66,17 @@ export const FleetFileSchema = Type.Object(
     placementGroupCount: Type.Integer({ minimum: 1, maximum: 65_536 }),
     storageClasses: Type.Optional(Type.String({ minLength: 1 })),
     writeQuorum: Type.Optional(Type.String({ minLength: 1 })),
+    repair: Type.Optional(
+      Type.Object(
+        {
+          healIntervalMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 86_400_000 })),
+          scrubIntervalMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 365 * 86_400_000 })),
+          healBytesPerSecondMax: Type.Optional(Type.Integer({ minimum: 1_048_576 })),
+          scrubBytesPerSecondMax: Type.Optional(Type.Integer({ minimum: 1_048_576 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     nodes: Type.Array(FleetNodeSchema, { minItems: 1, maxItems: 1024 }),
   },
   { additionalProperties: false },
@@ -99,6 +111,13 @@ export interface Fleet {
   readonly placementGroupCount: number;
   readonly storageClasses: string | undefined;
   readonly writeQuorum: string | undefined;
+  /** Overrides of the repair schedule and pace (the fleet timing's defaults otherwise). */
+  readonly repair: {
+    readonly healIntervalMs?: number;
+    readonly scrubIntervalMs?: number;
+    readonly healBytesPerSecondMax?: number;
+    readonly scrubBytesPerSecondMax?: number;
+  };
   readonly nodes: readonly FleetFileNode[];
 }
 
@@ -178,6 +197,7 @@ export function parseFleet(path: string, contents: unknown): Fleet {
     placementGroupCount: file.placementGroupCount,
     storageClasses: file.storageClasses,
     writeQuorum: file.writeQuorum,
+    repair: { ...(file.repair ?? {}) },
     nodes,
   };
 }

@@ -121,7 +121,9 @@ export function fleetActingSetWidth(fleet: Fleet): number {
 }
 
 /** Runs node `nodeId` of `fleet` until SIGTERM or SIGINT. */
-export async function runFleetNode(fleet: Fleet, nodeId: string, timing: FleetTiming = defaultFleetTiming): Promise<void> {
+export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: FleetTiming = defaultFleetTiming): Promise<void> {
+  // The fleet file may set the repair schedule and pace.
+  const timing: FleetTiming = { ...baseTiming, ...fleet.repair };
   const node = fleetNode(fleet, nodeId);
   const secret = readFleetSecret(fleet.secretPath);
   const diskCount = fleet.nodes.reduce((sum, candidate) => sum + candidate.disks.length, 0);
