@@ -34,6 +34,8 @@ describe("every acknowledged write reads back until overwritten or deleted", () 
     expect(kinds([put("v1", 0, Infinity, "unknown"), put("v2", 20, 30), get("v1", 40, 50)])).toEqual([]);
     // The overwrite returned at the instant the read was sent.
     expect(kinds([put("v1", 0, 10), put("v2", 20, 40), get("v1", 40, 50)])).toEqual([]);
+    // The overwrite was sent at the instant v1's put returned: they overlap.
+    expect(kinds([put("v1", 0, 20), put("v2", 20, 30), get("v1", 40, 50)])).toEqual([]);
   });
 
   test("a lost write: absent after an acknowledged put with no delete that could follow it", () => {
@@ -59,6 +61,8 @@ describe("no deleted object comes back", () => {
     // Not when the delete overlaps the read or the put, or its outcome is unknown.
     expect(kinds([put("v1", 0, 10), del(20, 45), get("v1", 40, 50)])).toEqual([]);
     expect(kinds([put("v1", 0, 25), del(20, 30), get("v1", 40, 50)])).toEqual([]);
+    expect(kinds([put("v1", 0, 20), del(20, 30), get("v1", 40, 50)])).toEqual([]);
+    expect(kinds([put("v1", 0, 10), del(20, 40), get("v1", 40, 50)])).toEqual([]);
     expect(kinds([put("v1", 0, 10), del(20, Infinity, "unknown"), get("v1", 40, 50)])).toEqual([]);
     // A later put of the same key is a new value, not a resurrection.
     expect(kinds([put("v1", 0, 10), del(20, 30), put("v2", 32, 38), get("v2", 40, 50)])).toEqual([]);
