@@ -63,6 +63,7 @@ import { fleetNode, type Fleet } from "./fleet-file.ts";
 import { nodeRunFiles, readyFileVersion, type ReadyFile } from "./fleet-launcher.ts";
 import { readFleetSecret } from "./fleet-secret.ts";
 import { checkNodeHealth, registerNodeMetrics, type LocalDisk } from "../node-metrics.ts";
+import { startOperatorEndpoint, type LocalActor, type OperatorEndpoint } from "../repl/operator-endpoint.ts";
 
 /** Timing of membership; a dead node's units run elsewhere about `leaseMs + clockSkewMsMax + tickMs` after it died. */
 export interface FleetTiming {
@@ -180,6 +181,8 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
 
   const placementGroups = new Map<number, ActorRef<PlacementGroupMessage>>();
   const bucketPartitions = new Map<string, ActorRef<BucketPartitionMessage>>();
+  /** The unit and epoch of each hosted partition, for the operator endpoint. */
+  const bucketPartitionUnits = new Map<string, { ref: ActorRef<BucketPartitionMessage>; unit: Unit; epoch: number }>();
   /** The epoch each hosted PG was started at, for the metrics' probe. */
   const placementGroupEpochs = new Map<number, number>();
   const startUnit = async (unit: Unit, epoch: number): Promise<void> => {
@@ -200,6 +203,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
         { wireSchema: BucketPartitionMessage },
       );
       bucketPartitions.set(unitText(unit), ref);
+      bucketPartitionUnits.set(unitText(unit), { ref, unit, epoch });
       return;
     }
     const current = await refreshMap();
@@ -227,6 +231,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     if (unit.kind === "bucketPartition") {
       const ref = bucketPartitions.get(unitText(unit));
       bucketPartitions.delete(unitText(unit));
+      bucketPartitionUnits.delete(unitText(unit));
       if (ref !== undefined) await host.stop(ref);
       return;
     }
@@ -387,16 +392,18 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     }
     return repairView;
   };
+  const healer = new Healer({ host, store, view: currentRepairView, bytesPerSecondMax: timing.healBytesPerSecondMax });
+  const scrubber = new Scrubber({
+    host,
+    store,
+    view: currentRepairView,
+    placementGroupCount: fleet.placementGroupCount,
+    bytesPerSecondMax: timing.scrubBytesPerSecondMax,
+  });
   const repair = new RepairSchedule({
     host,
-    healer: new Healer({ host, store, view: currentRepairView, bytesPerSecondMax: timing.healBytesPerSecondMax }),
-    scrubber: new Scrubber({
-      host,
-      store,
-      view: currentRepairView,
-      placementGroupCount: fleet.placementGroupCount,
-      bytesPerSecondMax: timing.scrubBytesPerSecondMax,
-    }),
+    healer,
+    scrubber,
     placementGroups: () => [...placementGroups.keys()],
     localDisks: () => node.disks.map((disk) => disk.diskId),
     healIntervalMs: timing.healIntervalMs,
@@ -404,6 +411,27 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     log: nodeLog,
   });
   repair.start();
+
+  // The operator endpoint `cairn repl` talks to (cluster/repl/), and its keeper, which starts again a unit actor found gone.
+  const operator: OperatorEndpoint = await startOperatorEndpoint({
+    host,
+    store,
+    localActors: (): LocalActor[] => [
+      ...node.disks.map((disk, index): LocalActor => ({ path: diskActorPath(disk.diskId), kind: "disk", ref: disks[index]! })),
+      ...[...placementGroups].map(([placementGroupId, ref]): LocalActor => ({
+        path: ref.path,
+        kind: "placementGroup",
+        ref,
+        unit: { kind: "placementGroup", placementGroupId },
+        epoch: placementGroupEpochs.get(placementGroupId) ?? 0,
+      })),
+      ...[...bucketPartitionUnits.values()].map(({ ref, unit, epoch }): LocalActor => ({ path: ref.path, kind: "bucketPartition", ref, unit, epoch })),
+    ],
+    restartUnit: startUnit,
+    scrubDisk: (diskId) => scrubber.scrubDisk(diskId),
+    healProgress: () => healer.progress(),
+    log: nodeLog,
+  });
 
   // Ready once this run is in the map, so `fleet up` returns a fleet that routes.
   while ((await refreshMap())?.nodes.some((entry) => entry.nodeId === nodeId && entry.incarnation === incarnation) !== true) {
@@ -424,6 +452,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     await server?.stop();
     await janitor?.stop();
     await repair.stop();
+    await operator.stop();
     await users?.stop();
     polling.abort();
     await pollLoop;

@@ -1,0 +1,96 @@
+/**
+ * The OperatorActor: answers `cairn repl` on a fleet node. It holds no state
+ * of its own; every answer comes from the node wiring's callbacks (the
+ * node's actors, its Healer and Scrubber, the metadata store), which is what
+ * lets the same behaviour run wherever a node is wired (cluster/repl/
+ * operator-endpoint.ts wires it).
+ */
+import { assertNever, fault, type ActorContext, type ActorRef, type Behavior, type Fault } from "../../runtime/index.ts";
+import type {
+  AddUserReply,
+  ListBucketsReply,
+  ListUsersReply,
+  OperatorMessage,
+  RestartActorReply,
+  StartScrubReply,
+  StatOperatorNodeReply,
+  StopActorReply,
+} from "./protocol.ts";
+
+type Body<R> = Omit<R, "kind">;
+
+export interface OperatorBehaviorOptions {
+  readonly fleetMap: () => Promise<unknown>;
+  readonly node: () => Promise<Body<StatOperatorNodeReply>>;
+  readonly stopActor: (path: string) => Promise<Body<StopActorReply>>;
+  readonly restartActor: (path: string) => Promise<Body<RestartActorReply>>;
+  /** Must answer at once: the scrub itself runs in the background. */
+  readonly startScrub: (diskId: string) => StartScrubReply["outcome"];
+  readonly listBuckets: () => Promise<ListBucketsReply["buckets"]>;
+  readonly listUsers: () => Promise<ListUsersReply["users"]>;
+  readonly addUser: (name: string, role: "admin" | "user") => Promise<Body<AddUserReply>>;
+  readonly removeUser: (name: string) => Promise<"removed" | "not-found">;
+  readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+export type OperatorState = Record<string, never>;
+
+/** The operator endpoint's behaviour. */
+export function operatorBehavior(options: OperatorBehaviorOptions): Behavior<OperatorState, OperatorMessage> {
+  return {
+    initialState: () => ({}),
+    async receive(state, message, context) {
+      switch (message.kind) {
+        case "GetFleetMap":
+          await answer(context, message.replyTo, async () => ({ kind: "GetFleetMapReply", map: await options.fleetMap() }));
+          return state;
+        case "StatOperatorNode":
+          await answer(context, message.replyTo, async () => ({ kind: "StatOperatorNodeReply", ...(await options.node()) }));
+          return state;
+        case "StopActor":
+          options.log?.({ level: "info", event: "operator-stop-actor", actor: message.path, from: message.replyTo.nodeId });
+          await answer(context, message.replyTo, async () => ({ kind: "StopActorReply", ...(await options.stopActor(message.path)) }));
+          return state;
+        case "RestartActor":
+          options.log?.({ level: "info", event: "operator-restart-actor", actor: message.path, from: message.replyTo.nodeId });
+          await answer(context, message.replyTo, async () => ({ kind: "RestartActorReply", ...(await options.restartActor(message.path)) }));
+          return state;
+        case "StartScrub":
+          options.log?.({ level: "info", event: "operator-start-scrub", disk: message.diskId, from: message.replyTo.nodeId });
+          await answer(context, message.replyTo, async () => ({ kind: "StartScrubReply", diskId: message.diskId, outcome: options.startScrub(message.diskId) }));
+          return state;
+        case "ListBuckets":
+          await answer(context, message.replyTo, async () => ({ kind: "ListBucketsReply", buckets: await options.listBuckets() }));
+          return state;
+        case "ListUsers":
+          await answer(context, message.replyTo, async () => ({ kind: "ListUsersReply", users: await options.listUsers() }));
+          return state;
+        case "AddUser":
+          options.log?.({ level: "info", event: "operator-add-user", user: message.name, role: message.role, from: message.replyTo.nodeId });
+          await answer(context, message.replyTo, async () => ({ kind: "AddUserReply", ...(await options.addUser(message.name, message.role)) }));
+          return state;
+        case "RemoveUser":
+          options.log?.({ level: "info", event: "operator-remove-user", user: message.name, from: message.replyTo.nodeId });
+          await answer(context, message.replyTo, async () => ({ kind: "RemoveUserReply", name: message.name, outcome: await options.removeUser(message.name) }));
+          return state;
+        default:
+          return assertNever(message);
+      }
+    },
+  };
+}
+
+/**
+ * Replies with what `build` makes. A callback that throws met an operating
+ * failure (the metadata store refused or timed out): the asker gets it as
+ * an `Unreachable` fault with the error's text, and the actor goes on.
+ */
+async function answer<R>(context: ActorContext<OperatorMessage>, replyTo: ActorRef<unknown>, build: () => Promise<R>): Promise<void> {
+  let reply: R | Fault;
+  try {
+    reply = await build();
+  } catch (error) {
+    reply = fault("Unreachable", `operator on ${context.nodeId}: ${String(error)}`);
+  }
+  context.tell(replyTo as ActorRef<R | Fault>, reply);
+}

@@ -1,0 +1,185 @@
+/**
+ * The OperatorActor's interface: what `cairn repl` asks a fleet node. One
+ * operator runs on every fleet node at `operatorActorPath`; it answers from
+ * the node's own state and the metadata store, and performs the few
+ * mutations an operator may apply (stop or restart a local unit actor, start
+ * a scrub of a local disk, add or remove a user).
+ *
+ * Reads that other actors already answer (StatDisk, StatPlacementGroup,
+ * StatClusterManager, StatNodeAgent) are asked of those actors directly; this
+ * protocol holds only what no other actor knows.
+ *
+ * Kinds are wire ids: add new ones, never reuse or rename.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+
+const ReplyTo = Type.Object({ nodeId: Type.String(), incarnation: Type.Integer({ minimum: 1 }), path: Type.String() });
+const ActorPath = Type.String({ minLength: 1, maxLength: 1024 });
+const UserName = Type.String({ minLength: 1, maxLength: 64 });
+
+/** The fleet map as the node's store holds it now. */
+export const GetFleetMap = Type.Object({ kind: Type.Literal("GetFleetMap"), replyTo: ReplyTo });
+export type GetFleetMap = Static<typeof GetFleetMap>;
+
+/**
+ * `map` is membership's `FleetMap` (cluster/membership/records.ts defines
+ * and checks it where it is read from the store); replies are not checked
+ * on the wire, so it travels as an opaque value.
+ */
+export const GetFleetMapReply = Type.Object({ kind: Type.Literal("GetFleetMapReply"), map: Type.Unknown() });
+export type GetFleetMapReply = Static<typeof GetFleetMapReply>;
+
+/** What runs on the node: its actors, heal totals and scrubs started by operators. */
+export const StatOperatorNode = Type.Object({ kind: Type.Literal("StatOperatorNode"), replyTo: ReplyTo });
+export type StatOperatorNode = Static<typeof StatOperatorNode>;
+
+export const LocalActorKind = Type.Union([Type.Literal("disk"), Type.Literal("placementGroup"), Type.Literal("bucketPartition")]);
+export type LocalActorKind = Static<typeof LocalActorKind>;
+
+export const ScrubJob = Type.Object({
+  diskId: Type.String(),
+  state: Type.Union([Type.Literal("running"), Type.Literal("done"), Type.Literal("failed")]),
+  startedMs: Type.Number(),
+  finishedMs: Type.Optional(Type.Number()),
+  checked: Type.Integer({ minimum: 0 }),
+  bytesChecked: Type.Integer({ minimum: 0 }),
+  corrupt: Type.Integer({ minimum: 0 }),
+  detail: Type.Optional(Type.String()),
+});
+export type ScrubJob = Static<typeof ScrubJob>;
+
+export const StatOperatorNodeReply = Type.Object({
+  kind: Type.Literal("StatOperatorNodeReply"),
+  nodeId: Type.String(),
+  incarnation: Type.Integer({ minimum: 1 }),
+  actors: Type.Array(Type.Object({ path: ActorPath, kind: LocalActorKind, epoch: Type.Optional(Type.Integer({ minimum: 0 })) })),
+  /** The Healer's totals since the node started, and its pace. */
+  heal: Type.Object({
+    healed: Type.Integer({ minimum: 0 }),
+    bytesWritten: Type.Integer({ minimum: 0 }),
+    deferred: Type.Integer({ minimum: 0 }),
+    bytesPerSecondMax: Type.Number(),
+  }),
+  /** Unit actors found gone and restarted by the node's keeper, since the node started. */
+  unitRestarts: Type.Integer({ minimum: 0 }),
+  scrubs: Type.Array(ScrubJob),
+  /** Wall clock of the node when it answered, for rates and ages. */
+  nowMs: Type.Number(),
+});
+export type StatOperatorNodeReply = Static<typeof StatOperatorNodeReply>;
+
+/**
+ * Stops a placement-group or bucket-partition actor of this node, as a crash
+ * would (a drill). The node's keeper finds it gone and starts it again at
+ * the epoch it was assigned. Disk actors are refused: nothing restarts them.
+ */
+export const StopActor = Type.Object({ kind: Type.Literal("StopActor"), path: ActorPath, replyTo: ReplyTo });
+export type StopActor = Static<typeof StopActor>;
+
+export const StopActorReply = Type.Object({
+  kind: Type.Literal("StopActorReply"),
+  path: ActorPath,
+  outcome: Type.Union([Type.Literal("stopped"), Type.Literal("not-here"), Type.Literal("refused")]),
+  detail: Type.String(),
+});
+export type StopActorReply = Static<typeof StopActorReply>;
+
+/** Stops and starts again a placement-group or bucket-partition actor of this node, at its assigned epoch. */
+export const RestartActor = Type.Object({ kind: Type.Literal("RestartActor"), path: ActorPath, replyTo: ReplyTo });
+export type RestartActor = Static<typeof RestartActor>;
+
+export const RestartActorReply = Type.Object({
+  kind: Type.Literal("RestartActorReply"),
+  path: ActorPath,
+  outcome: Type.Union([Type.Literal("restarted"), Type.Literal("not-here"), Type.Literal("refused")]),
+  detail: Type.String(),
+});
+export type RestartActorReply = Static<typeof RestartActorReply>;
+
+/** Starts a scrub pass of a local disk now (answered at once; progress in `StatOperatorNodeReply.scrubs`). */
+export const StartScrub = Type.Object({ kind: Type.Literal("StartScrub"), diskId: Type.String({ minLength: 1, maxLength: 256 }), replyTo: ReplyTo });
+export type StartScrub = Static<typeof StartScrub>;
+
+export const StartScrubReply = Type.Object({
+  kind: Type.Literal("StartScrubReply"),
+  diskId: Type.String(),
+  outcome: Type.Union([Type.Literal("started"), Type.Literal("running"), Type.Literal("not-here")]),
+});
+export type StartScrubReply = Static<typeof StartScrubReply>;
+
+/** The buckets in the store. */
+export const ListBuckets = Type.Object({ kind: Type.Literal("ListBuckets"), replyTo: ReplyTo });
+export type ListBuckets = Static<typeof ListBuckets>;
+
+export const ListBucketsReply = Type.Object({
+  kind: Type.Literal("ListBucketsReply"),
+  buckets: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      createdMs: Type.Number(),
+      partitionCount: Type.Integer({ minimum: 1 }),
+      versioning: Type.String(),
+      owner: Type.Optional(Type.String()),
+    }),
+  ),
+});
+export type ListBucketsReply = Static<typeof ListBucketsReply>;
+
+/** The users in the store (never their secrets). */
+export const ListUsers = Type.Object({ kind: Type.Literal("ListUsers"), replyTo: ReplyTo });
+export type ListUsers = Static<typeof ListUsers>;
+
+export const ListUsersReply = Type.Object({
+  kind: Type.Literal("ListUsersReply"),
+  users: Type.Array(Type.Object({ name: Type.String(), role: Type.String(), accessKeyId: Type.String(), createdMs: Type.Number() })),
+});
+export type ListUsersReply = Static<typeof ListUsersReply>;
+
+/**
+ * Adds a user. The reply carries its secret once. Links are plain `ws://`
+ * (runtime/transport/README.md, TLS not done): on an untrusted network the
+ * secret must not be made this way.
+ */
+export const AddUser = Type.Object({
+  kind: Type.Literal("AddUser"),
+  name: UserName,
+  role: Type.Union([Type.Literal("admin"), Type.Literal("user")]),
+  replyTo: ReplyTo,
+});
+export type AddUser = Static<typeof AddUser>;
+
+export const AddUserReply = Type.Object({
+  kind: Type.Literal("AddUserReply"),
+  name: Type.String(),
+  outcome: Type.Union([Type.Literal("added"), Type.Literal("name-taken"), Type.Literal("too-many"), Type.Literal("invalid-name")]),
+  detail: Type.String(),
+  accessKeyId: Type.Optional(Type.String()),
+  secretAccessKey: Type.Optional(Type.String()),
+});
+export type AddUserReply = Static<typeof AddUserReply>;
+
+export const RemoveUser = Type.Object({ kind: Type.Literal("RemoveUser"), name: UserName, replyTo: ReplyTo });
+export type RemoveUser = Static<typeof RemoveUser>;
+
+export const RemoveUserReply = Type.Object({
+  kind: Type.Literal("RemoveUserReply"),
+  name: Type.String(),
+  outcome: Type.Union([Type.Literal("removed"), Type.Literal("not-found")]),
+});
+export type RemoveUserReply = Static<typeof RemoveUserReply>;
+
+export const OperatorMessage = Type.Union([
+  GetFleetMap,
+  StatOperatorNode,
+  StopActor,
+  RestartActor,
+  StartScrub,
+  ListBuckets,
+  ListUsers,
+  AddUser,
+  RemoveUser,
+]);
+export type OperatorMessage = Static<typeof OperatorMessage>;
+
+/** The path of the operator endpoint on every fleet node. */
+export const operatorActorPath = "cluster/operator";

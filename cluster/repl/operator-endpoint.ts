@@ -1,0 +1,183 @@
+/**
+ * The operator endpoint of a fleet node: spawns the OperatorActor
+ * (actors/operator/) with callbacks over the node's actors, its repair and
+ * the metadata store, and runs the node's unit keeper.
+ *
+ * The keeper: once per `keeperIntervalMs` it probes every placement-group
+ * and bucket-partition actor this node runs (a cheap local ask); one that is
+ * gone (stopped by `actor.stop`, or stopped by its supervisor after too many
+ * crashes) is started again at the epoch it was assigned, which this run
+ * still owns. The NodeAgent does not notice an actor that stopped under it
+ * (it only reconciles with the map), so without the keeper a stopped unit
+ * would stay down until the map moved it.
+ */
+import { operatorActorPath, operatorBehavior, OperatorMessage } from "../../actors/operator/index.ts";
+import type { ScrubJob } from "../../actors/operator/protocol.ts";
+import type { GetActingSetReply, PlacementGroupMessage } from "../../actors/placement-group/protocol.ts";
+import type { BucketPartitionMessage, StatBucketPartitionReply } from "../../actors/bucket-partition/protocol.ts";
+import { isFault, sleepUnlessAborted, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
+import { readFleetMap, type Unit } from "../membership/index.ts";
+import { bucketPartitionCountDefault, ObjectCatalog, type MetaStore } from "../metadata/index.ts";
+import type { HealProgress, ScrubReport } from "../repair/index.ts";
+import { addUser, invalidUserName, listUsers, removeUser } from "../users.ts";
+
+/** An actor this node runs, as the endpoint sees it. */
+export interface LocalActor {
+  readonly path: string;
+  readonly kind: "disk" | "placementGroup" | "bucketPartition";
+  readonly ref: ActorRef<unknown>;
+  /** The unit and the epoch it was started at, for PG and partition actors. */
+  readonly unit?: Unit;
+  readonly epoch?: number;
+}
+
+export interface OperatorEndpointOptions {
+  readonly host: Host;
+  readonly store: MetaStore;
+  readonly localActors: () => readonly LocalActor[];
+  /** Stops the unit's actor if one runs and starts it again at `epoch` (the node wiring's `startUnit`). */
+  readonly restartUnit: (unit: Unit, epoch: number) => Promise<void>;
+  readonly scrubDisk: (diskId: string) => Promise<ScrubReport>;
+  readonly healProgress: () => HealProgress;
+  /** Time between keeper rounds; default 1 s. */
+  readonly keeperIntervalMs?: number;
+  /** Bound on each keeper probe; default 2 s. */
+  readonly probeTimeoutMs?: number;
+  readonly log: (entry: Record<string, unknown>) => void;
+}
+
+export interface OperatorEndpoint {
+  stop(): Promise<void>;
+}
+
+const keeperIntervalMsDefault = 1_000;
+const probeTimeoutMsDefault = 2_000;
+
+/** Spawns the operator actor at `operatorActorPath` and starts the keeper. */
+export async function startOperatorEndpoint(options: OperatorEndpointOptions): Promise<OperatorEndpoint> {
+  const { host, store, log } = options;
+  const catalog = new ObjectCatalog(store);
+  // The newest scrub job per local disk only, so the table is bounded by the node's disks.
+  const scrubs = new Map<string, ScrubJob>();
+  let unitRestarts = 0;
+  const find = (path: string): LocalActor | undefined => options.localActors().find((actor) => actor.path === path);
+
+  await host.spawn(
+    operatorActorPath,
+    operatorBehavior({
+      fleetMap: () => store.transact((tx) => readFleetMap(tx)),
+      node: async () => ({
+        nodeId: host.nodeId,
+        incarnation: host.incarnation,
+        actors: options.localActors().map((actor) => ({ path: actor.path, kind: actor.kind, ...(actor.epoch === undefined ? {} : { epoch: actor.epoch }) })),
+        heal: options.healProgress(),
+        unitRestarts,
+        scrubs: [...scrubs.values()],
+        nowMs: host.clock.nowMs(),
+      }),
+      stopActor: async (path) => {
+        const actor = find(path);
+        if (actor === undefined) return { path, outcome: "not-here", detail: `no actor ${path} runs on ${host.nodeId}` };
+        if (actor.unit === undefined) return { path, outcome: "refused", detail: "only placement-group and bucket-partition actors can be stopped: nothing would restart a disk actor" };
+        await host.stop(actor.ref);
+        return { path, outcome: "stopped", detail: `stopped; the keeper starts it again at epoch ${actor.epoch} within about ${options.keeperIntervalMs ?? keeperIntervalMsDefault} ms` };
+      },
+      restartActor: async (path) => {
+        const actor = find(path);
+        if (actor === undefined) return { path, outcome: "not-here", detail: `no actor ${path} runs on ${host.nodeId}` };
+        if (actor.unit === undefined || actor.epoch === undefined) return { path, outcome: "refused", detail: "only placement-group and bucket-partition actors can be restarted" };
+        await options.restartUnit(actor.unit, actor.epoch);
+        return { path, outcome: "restarted", detail: `started again at epoch ${actor.epoch}` };
+      },
+      startScrub: (diskId) => {
+        if (!options.localActors().some((actor) => actor.kind === "disk" && actor.path === `disks/${diskId}`)) return "not-here";
+        if (scrubs.get(diskId)?.state === "running") return "running";
+        const job: ScrubJob = { diskId, state: "running", startedMs: host.clock.nowMs(), checked: 0, bytesChecked: 0, corrupt: 0 };
+        scrubs.set(diskId, job);
+        void options.scrubDisk(diskId).then(
+          (report) => scrubs.set(diskId, { ...job, state: "done", finishedMs: host.clock.nowMs(), checked: report.checked, bytesChecked: report.bytesChecked, corrupt: report.corrupt }),
+          (error: unknown) => scrubs.set(diskId, { ...job, state: "failed", finishedMs: host.clock.nowMs(), detail: String(error) }),
+        );
+        return "started";
+      },
+      listBuckets: async () =>
+        (await catalog.listBuckets()).map((bucket) => ({
+          name: bucket.name,
+          createdMs: bucket.createdMs,
+          partitionCount: bucket.partitionCount ?? bucketPartitionCountDefault,
+          versioning: bucket.versioning ?? "Unversioned",
+          ...(bucket.owner === undefined ? {} : { owner: bucket.owner }),
+        })),
+      listUsers: async () => (await listUsers(store)).map((user) => ({ name: user.name, role: user.role, accessKeyId: user.accessKeyId, createdMs: user.createdMs })),
+      addUser: async (name, role) => {
+        const problem = invalidUserName(name);
+        if (problem !== undefined) return { name, outcome: "invalid-name", detail: problem };
+        const outcome = await addUser(store, { name, role, nowMs: host.clock.nowMs() });
+        if (outcome.kind !== "added") return { name, outcome: outcome.kind, detail: outcome.kind === "name-taken" ? `a user named ${name} exists already` : "the user table is full" };
+        return { name, outcome: "added", detail: `added ${role} ${name}`, accessKeyId: outcome.user.accessKeyId, secretAccessKey: outcome.user.secretAccessKey };
+      },
+      removeUser: (name) => removeUser(store, name),
+      log,
+    }),
+    { wireSchema: OperatorMessage },
+  );
+
+  const stopping = new AbortController();
+  const intervalMs = options.keeperIntervalMs ?? keeperIntervalMsDefault;
+  const probeTimeoutMs = options.probeTimeoutMs ?? probeTimeoutMsDefault;
+  const keep = async (): Promise<void> => {
+    const units = options.localActors().filter((actor) => actor.unit !== undefined && actor.epoch !== undefined);
+    const probes = await Promise.all(units.map((actor) => probe(host, actor, probeTimeoutMs)));
+    for (const [index, actor] of units.entries()) {
+      const reply = probes[index];
+      // Only "Unreachable" means gone: a local ask to a path with no actor answers it at once. A
+      // timeout is a busy actor, left alone.
+      if (!isFault(reply) || reply.fault !== "Unreachable" || stopping.signal.aborted) continue;
+      // The agent may have stopped the unit meanwhile (moved by a new map): restart only what is
+      // still listed with the same ref and epoch.
+      const still = options.localActors().find((candidate) => candidate.path === actor.path);
+      if (still === undefined || still.epoch !== actor.epoch || still.ref.incarnation !== actor.ref.incarnation) continue;
+      try {
+        await options.restartUnit(actor.unit!, actor.epoch!);
+        unitRestarts += 1;
+        log({ level: "warn", event: "unit-actor-restarted", actor: actor.path, epoch: actor.epoch, why: reply.detail });
+      } catch (error) {
+        log({ level: "error", event: "unit-actor-restart-failed", actor: actor.path, epoch: actor.epoch, error: String(error) });
+      }
+    }
+  };
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      await sleepUnlessAborted(host.clock, intervalMs, stopping.signal);
+      if (stopping.signal.aborted) break;
+      try {
+        await keep();
+      } catch (error) {
+        log({ level: "error", event: "unit-keeper-failed", error: String(error) });
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopping.abort();
+      await loop;
+    },
+  };
+}
+
+/** One cheap question to a unit actor: does it answer at all? */
+function probe(host: Host, actor: LocalActor, timeoutMs: number): Promise<unknown> {
+  const epoch = actor.epoch!;
+  if (actor.kind === "placementGroup") {
+    return host.ask<PlacementGroupMessage, GetActingSetReply | Fault>(
+      actor.ref as ActorRef<PlacementGroupMessage>,
+      (replyTo) => ({ kind: "GetActingSet", epoch, replyTo }),
+      timeoutMs,
+    );
+  }
+  return host.ask<BucketPartitionMessage, StatBucketPartitionReply | Fault>(
+    actor.ref as ActorRef<BucketPartitionMessage>,
+    (replyTo) => ({ kind: "StatBucketPartition", epoch, replyTo }),
+    timeoutMs,
+  );
+}
