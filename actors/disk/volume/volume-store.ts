@@ -16,7 +16,7 @@
  * record whose header verifies but whose payload does not stays indexed so
  * that reading it returns `Corrupt` rather than stale or missing data.
  */
-import { mkdir, open, readdir } from "node:fs/promises";
+import { mkdir, open, readdir, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { assert, fault, isFault, type Fault } from "../../../runtime/index.ts";
@@ -48,6 +48,8 @@ const writevBuffersMax = 512;
 const scanWindowBytes = 256 * 1024;
 const volumeNamePattern = /^data\.(\d{6,})$/;
 const emptyPayload = new Uint8Array(0);
+// Compaction copies are made durable in chunks of about this size, which bounds the memory a step holds.
+const compactionChunkBytes = 4 * 1024 * 1024;
 
 export interface VolumeStoreOptions {
   readonly directory: string;
@@ -58,7 +60,52 @@ export interface VolumeStoreOptions {
   readonly pendingBytesMax?: number;
   /** Bound on unacknowledged records; beyond it writes get an `Overloaded` fault. */
   readonly pendingCountMax?: number;
+  /**
+   * Called synchronously at each step of a compaction (see `CompactionProbe`).
+   * Only the crash test sets it, to SIGKILL the process at an exact point.
+   */
+  readonly compactionProbe?: (event: CompactionProbe) => void;
 }
+
+/** What `compact` may do in one step. */
+export interface CompactionOptions {
+  /** A sealed volume is compacted once `deadBytes / sizeBytes` reaches this (0 < fraction ≤ 1). */
+  readonly deadFractionMin: number;
+  /**
+   * Bound on the bytes of source volumes scanned in this step (copies are a part of them). A volume larger
+   * than what is left is compacted over several steps; the step ends once the bound is reached.
+   */
+  readonly bytesMax: number;
+}
+
+/** What one compaction step did. */
+export interface CompactionReport {
+  /** Volume files removed. */
+  readonly volumesCompacted: number;
+  /** Total size of the removed volume files (the net space freed is this minus `bytesCopied`). */
+  readonly bytesReclaimed: number;
+  /** Bytes of records appended as copies: live records and the tombstones carried over. */
+  readonly bytesCopied: number;
+  readonly tombstonesCarried: number;
+  /** Bytes of source volumes scanned (at most the step's `bytesMax`, rounded up to a whole record). */
+  readonly bytesScanned: number;
+  /** Sealed volumes left alone because a record the index points at fails its CRC (they wait for healing). */
+  readonly volumesSkipped: number;
+  /** True when some volume still passes the threshold (another step has work). */
+  readonly more: boolean;
+}
+
+/**
+ * The points of a compaction at which `compactionProbe` is called, in order:
+ * `copyWritten` (copies written to `volumeNumber` at [fromBytes, toBytes), not yet synced),
+ * `copiesDurable` (a chunk of copies out of source `volumeNumber` is synced and indexed),
+ * `volumeCopied` (every live record of `volumeNumber` has a durable copy; the file is still there),
+ * `volumeUnlinked` (its file is unlinked; the directory is not synced yet),
+ * `volumeRemoved` (the directory is synced).
+ */
+export type CompactionProbe =
+  | { readonly point: "copyWritten"; readonly volumeNumber: number; readonly fromBytes: number; readonly toBytes: number }
+  | { readonly point: "copiesDurable" | "volumeCopied" | "volumeUnlinked" | "volumeRemoved"; readonly volumeNumber: number };
 
 /** Usage of one volume file. */
 export interface VolumeStats {
@@ -98,6 +145,11 @@ interface Volume {
   sizeBytes: number;
   deadBytes: number;
   sealed: boolean;
+  /**
+   * Keys of the live-kind records in this volume, current or superseded. Compaction asks it whether a
+   * tombstone in a newer volume still shadows a record here (and so must be carried over, not dropped).
+   */
+  readonly liveRecordKeys: Set<string>;
 }
 
 interface IndexEntry {
@@ -108,12 +160,21 @@ interface IndexEntry {
   readonly payloadBytes: number;
 }
 
-type WriteOutcome = { readonly existed: boolean } | Fault;
+/** `written` is false only for a compaction copy dropped because the key changed since it was read. */
+type WriteOutcome = { readonly existed: boolean; readonly written: boolean } | Fault;
+
+/**
+ * A compaction copy names what it copies: the index entry of the live record (the copy is written only if
+ * the index still holds exactly that entry), or `absent` for a carried tombstone (written only if the key is
+ * still absent). Checked when the batch is written, so a copy never lands after a newer write of its key.
+ */
+type CopyOf = IndexEntry | "absent";
 
 interface PendingWrite {
   readonly kind: RecordKind;
   readonly key: string;
   readonly encoded: EncodedRecord;
+  readonly copyOf: CopyOf | null;
   readonly settle: (outcome: WriteOutcome) => void;
 }
 
@@ -128,6 +189,7 @@ export class VolumeStore {
   readonly #volumeBytesMax: number;
   readonly #pendingBytesMax: number;
   readonly #pendingCountMax: number;
+  readonly #compactionProbe: ((event: CompactionProbe) => void) | undefined;
   readonly #volumes = new Map<number, Volume>();
   readonly #index = new Map<string, IndexEntry>();
   readonly #readsInFlight = new Set<Promise<unknown>>();
@@ -145,6 +207,11 @@ export class VolumeStore {
   // Set by the first close; writes and reads after it are bugs.
   #closing: Promise<void> | null = null;
   #recovery: RecoveryReport = { tornBytesCut: 0, damagedSpans: 0, damagedBytes: 0 };
+  #compacting: Promise<CompactionReport | Fault> | null = null;
+  // Where an unfinished volume's compaction stopped (bytesMax reached); the next step resumes there.
+  #compactionCursor: { readonly volumeNumber: number; readonly offsetBytes: number } | null = null;
+  // Volumes holding a current record that fails its CRC: compacting them would lose that key's history.
+  readonly #compactionSkipped = new Set<number>();
 
   private constructor(options: VolumeStoreOptions) {
     this.#directory = options.directory;
@@ -152,6 +219,7 @@ export class VolumeStore {
     this.#volumeBytesMax = options.volumeBytesMax ?? volumeBytesMaxDefault;
     this.#pendingBytesMax = options.pendingBytesMax ?? pendingBytesMaxDefault;
     this.#pendingCountMax = options.pendingCountMax ?? pendingCountMaxDefault;
+    this.#compactionProbe = options.compactionProbe;
     assert(this.#volumeBytesMax > 0, "volumeBytesMax must be positive");
     assert(this.#pendingBytesMax > 0 && this.#pendingCountMax > 0, "pending bounds must be positive");
   }
@@ -173,13 +241,13 @@ export class VolumeStore {
    */
   async append(shardKey: string, payload: Uint8Array): Promise<Fault | undefined> {
     assert(payload.length <= shardBytesMax, `payload of ${payload.length} bytes exceeds ${shardBytesMax}`);
-    const outcome = await this.#enqueue("live", shardKey, payload);
+    const outcome = await this.#enqueue("live", shardKey, payload, null);
     return isFault(outcome) ? outcome : undefined;
   }
 
   /** Appends a tombstone. Resolves once durable to whether the key existed, or to a fault as `append` does. */
   async delete(shardKey: string): Promise<boolean | Fault> {
-    const outcome = await this.#enqueue("tombstone", shardKey, emptyPayload);
+    const outcome = await this.#enqueue("tombstone", shardKey, emptyPayload, null);
     return isFault(outcome) ? outcome : outcome.existed;
   }
 
@@ -254,6 +322,203 @@ export class VolumeStore {
   }
 
   /**
+   * One bounded compaction step. Picks sealed volumes whose dead share is at
+   * least `deadFractionMin`, lowest number first, and for each: copies the
+   * records the index still points at, and the tombstones that still shadow a
+   * record in an older volume, through the normal append path (group commit,
+   * fresh CRC32C, fdatasync before the index switches to the copy); then,
+   * once no index entry points into the volume and no read that started
+   * before the switch is still running, unlinks its file and syncs the
+   * directory. Stops after `bytesMax` bytes of source volumes were scanned.
+   *
+   * A crash at any point leaves either the old record, or the old and the
+   * durable copy (the copy is in a higher-numbered volume, so it wins the scan
+   * on open; both hold the same bytes), or only the copy. Resolves to an
+   * `Overloaded` fault if a step is already running, an `Unreachable` fault if
+   * the disk failed a write, sync or unlink.
+   */
+  compact(options: CompactionOptions): Promise<CompactionReport | Fault> {
+    assert(this.#closing === null, "compact after close");
+    assert(options.deadFractionMin > 0 && options.deadFractionMin <= 1, "deadFractionMin must be in (0, 1]");
+    assert(options.bytesMax > 0, "bytesMax must be positive");
+    if (this.#compacting !== null) {
+      return Promise.resolve(fault("Overloaded", `disk ${this.#diskId}: a compaction step is already running`));
+    }
+    if (this.#failure !== null) return Promise.resolve(this.#failure);
+    const step = this.#compact(options).finally(() => {
+      this.#compacting = null;
+    });
+    this.#compacting = step;
+    return step;
+  }
+
+  async #compact(options: CompactionOptions): Promise<CompactionReport | Fault> {
+    let volumesCompacted = 0;
+    let bytesReclaimed = 0;
+    let bytesCopied = 0;
+    let tombstonesCarried = 0;
+    let bytesScanned = 0;
+    while (bytesScanned < options.bytesMax) {
+      const volume = this.#compactionCandidate(options.deadFractionMin);
+      if (volume === undefined) break;
+      const cursor = this.#compactionCursor;
+      const fromBytes = cursor !== null && cursor.volumeNumber === volume.volumeNumber ? cursor.offsetBytes : 0;
+      const copied = await this.#copyCurrentRecords(volume, fromBytes, options.bytesMax - bytesScanned);
+      if (isFault(copied)) return copied;
+      bytesScanned += copied.bytesScanned;
+      bytesCopied += copied.bytesCopied;
+      tombstonesCarried += copied.tombstonesCarried;
+      if (copied.corrupt) {
+        this.#compactionSkipped.add(volume.volumeNumber);
+        this.#compactionCursor = null;
+        continue;
+      }
+      if (copied.endBytes < volume.sizeBytes) {
+        this.#compactionCursor = { volumeNumber: volume.volumeNumber, offsetBytes: copied.endBytes };
+        break;
+      }
+      this.#compactionCursor = null;
+      const removed = await this.#removeVolume(volume);
+      if (removed !== undefined) return removed;
+      volumesCompacted += 1;
+      bytesReclaimed += volume.sizeBytes;
+    }
+    return {
+      volumesCompacted,
+      bytesReclaimed,
+      bytesCopied,
+      tombstonesCarried,
+      bytesScanned,
+      volumesSkipped: this.#compactionSkipped.size,
+      more: this.#compactionCandidate(options.deadFractionMin) !== undefined,
+    };
+  }
+
+  /** The volume to compact next: the one a previous step left unfinished, else the lowest-numbered one over the threshold. */
+  #compactionCandidate(deadFractionMin: number): Volume | undefined {
+    const cursor = this.#compactionCursor;
+    if (cursor !== null) {
+      const volume = this.#volumes.get(cursor.volumeNumber);
+      if (volume !== undefined) return volume;
+    }
+    for (const volume of this.#sortedVolumes()) {
+      if (!volume.sealed || this.#compactionSkipped.has(volume.volumeNumber)) continue;
+      // An empty sealed volume (nothing to copy) counts as all dead.
+      const deadFraction = volume.sizeBytes === 0 ? 1 : volume.deadBytes / volume.sizeBytes;
+      if (deadFraction >= deadFractionMin) return volume;
+    }
+    return undefined;
+  }
+
+  /**
+   * Scans `volume` from `fromBytes` for about `budgetBytes` and copies what must survive it, in chunks of at
+   * most `compactionChunkBytes` that are each durable and indexed before the next is read (memory stays
+   * bounded). Returns where the scan stopped, or `corrupt` if a current record failed its CRC.
+   */
+  async #copyCurrentRecords(
+    volume: Volume,
+    fromBytes: number,
+    budgetBytes: number,
+  ): Promise<
+    | { endBytes: number; bytesScanned: number; bytesCopied: number; tombstonesCarried: number; corrupt: boolean }
+    | Fault
+  > {
+    const reader = new WindowReader(volume.handle, volume.sizeBytes);
+    let offsetBytes = fromBytes;
+    let bytesCopied = 0;
+    let tombstonesCarried = 0;
+    let chunk: { readonly recordBytes: number; readonly tombstone: boolean; readonly written: Promise<WriteOutcome> }[] = [];
+    let chunkBytes = 0;
+    const settleChunk = async (): Promise<Fault | undefined> => {
+      for (const copy of chunk) {
+        const outcome = await copy.written;
+        if (isFault(outcome)) return outcome;
+        if (!outcome.written) continue;
+        bytesCopied += copy.recordBytes;
+        if (copy.tombstone) tombstonesCarried += 1;
+      }
+      if (chunk.length > 0) this.#compactionProbe?.({ point: "copiesDurable", volumeNumber: volume.volumeNumber });
+      chunk = [];
+      chunkBytes = 0;
+      return undefined;
+    };
+    let corrupt = false;
+    while (offsetBytes < volume.sizeBytes && offsetBytes - fromBytes < budgetBytes) {
+      const decoded = await decodeHeaderAt(reader, offsetBytes);
+      if (decoded.status !== "valid" || offsetBytes + decoded.header.recordBytes > volume.sizeBytes) {
+        // A damaged span (counted dead when the volume was opened): nothing in it can be copied.
+        offsetBytes = (await findNextRecord(reader, offsetBytes + recordAlignmentBytes)) ?? volume.sizeBytes;
+        continue;
+      }
+      const { header, key } = decoded;
+      const recordOffsetBytes = offsetBytes;
+      offsetBytes += header.recordBytes;
+      const current = this.#index.get(key);
+      if (header.kind === "live") {
+        if (current === undefined || current.volumeNumber !== volume.volumeNumber || current.offsetBytes !== recordOffsetBytes) {
+          continue;
+        }
+        const record = decodeRecord(await reader.bytes(recordOffsetBytes, recordHeaderBytes + header.keyBytes + header.payloadBytes));
+        if (record.status !== "valid") {
+          corrupt = true;
+          break;
+        }
+        chunk.push({
+          recordBytes: header.recordBytes,
+          tombstone: false,
+          written: this.#enqueue("live", key, record.payload, current),
+        });
+      } else {
+        // A tombstone matters only while an older volume still holds a record of its key and no newer
+        // record of the key exists (the index would then point above this volume).
+        if (current !== undefined || !this.#olderVolumeHoldsKey(volume.volumeNumber, key)) continue;
+        chunk.push({ recordBytes: header.recordBytes, tombstone: true, written: this.#enqueue("tombstone", key, emptyPayload, "absent") });
+      }
+      chunkBytes += header.recordBytes;
+      if (chunkBytes >= compactionChunkBytes) {
+        const failed = await settleChunk();
+        if (failed !== undefined) return failed;
+      }
+    }
+    const failed = await settleChunk();
+    if (failed !== undefined) return failed;
+    return { endBytes: offsetBytes, bytesScanned: offsetBytes - fromBytes, bytesCopied, tombstonesCarried, corrupt };
+  }
+
+  #olderVolumeHoldsKey(volumeNumber: number, key: string): boolean {
+    for (const volume of this.#volumes.values()) {
+      if (volume.volumeNumber < volumeNumber && volume.liveRecordKeys.has(key)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Removes a volume whose every record is dead: forgets it (so no new read can reach it), waits for the
+   * reads that started before, closes and unlinks the file, then syncs the directory. Volumes are removed one
+   * at a time, so a crash in a multi-volume step leaves a prefix of them removed, each one whole.
+   */
+  async #removeVolume(volume: Volume): Promise<Fault | undefined> {
+    // Every record the index pointed at was copied and the index switched, so all of the volume is dead.
+    assert(volume.deadBytes === volume.sizeBytes, `volume ${volume.volumeNumber} still holds live records`);
+    assert(volume.sealed && volume.volumeNumber !== this.#activeVolumeNumber, "only sealed volumes are compacted");
+    this.#compactionProbe?.({ point: "volumeCopied", volumeNumber: volume.volumeNumber });
+    this.#volumes.delete(volume.volumeNumber);
+    await Promise.allSettled([...this.#readsInFlight]);
+    try {
+      await volume.handle.close();
+      await unlink(volume.path);
+      this.#compactionProbe?.({ point: "volumeUnlinked", volumeNumber: volume.volumeNumber });
+      await syncDirectory(this.#directory);
+    } catch (error) {
+      // The file may still be there; the next open scans it (its records are older than their copies).
+      this.#failure ??= fault("Unreachable", `disk ${this.#diskId}: removing ${volumeName(volume.volumeNumber)} failed: ${describe(error)}`);
+      return this.#failure;
+    }
+    this.#compactionProbe?.({ point: "volumeRemoved", volumeNumber: volume.volumeNumber });
+    return undefined;
+  }
+
+  /**
    * Waits for pending writes and reads, then closes every file. Idempotent.
    * No final sync is needed: every record was synced before it was acknowledged.
    */
@@ -263,19 +528,22 @@ export class VolumeStore {
   }
 
   async #close(): Promise<void> {
+    if (this.#compacting !== null) await this.#compacting;
     await this.flush();
     await Promise.allSettled([...this.#readsInFlight]);
     for (const volume of this.#volumes.values()) await volume.handle.close();
   }
 
-  #enqueue(kind: RecordKind, key: string, payload: Uint8Array): Promise<WriteOutcome> {
-    assert(this.#closing === null, "write after close");
+  #enqueue(kind: RecordKind, key: string, payload: Uint8Array, copyOf: CopyOf | null): Promise<WriteOutcome> {
+    assert(this.#closing === null || copyOf !== null, "write after close");
     const keyBytes = encodeKey(key).length;
     assert(keyBytes >= 1 && keyBytes <= shardKeyBytesMax, `shard key must be 1..${shardKeyBytesMax} UTF-8 bytes`);
     if (this.#failure !== null) return Promise.resolve(this.#failure);
     const encoded = encodeRecord(kind, key, payload);
     // An empty queue always admits one record, so a record larger than the byte bound can still be written.
+    // Compaction copies are admitted regardless: compaction bounds its own chunks and waits for each.
     if (
+      copyOf === null &&
       this.#unacknowledgedCount > 0 &&
       (this.#unacknowledgedCount + 1 > this.#pendingCountMax ||
         this.#unacknowledgedBytes + encoded.recordBytes > this.#pendingBytesMax)
@@ -298,7 +566,7 @@ export class VolumeStore {
         this.#unacknowledgedBytes -= encoded.recordBytes;
         resolve(outcome);
       };
-      this.#queue.push({ kind, key, encoded, settle });
+      this.#queue.push({ kind, key, encoded, copyOf, settle });
       if (this.#flushing === null) this.#flushing = this.#flushLoop();
     });
   }
@@ -314,7 +582,8 @@ export class VolumeStore {
     this.#flushing = null;
   }
 
-  async #commit(batch: PendingWrite[]): Promise<void> {
+  async #commit(queued: PendingWrite[]): Promise<void> {
+    const batch = this.#withoutStaleCopies(queued);
     let settledCount = 0;
     try {
       if (this.#failure !== null) throw new Error(this.#failure.detail);
@@ -341,6 +610,14 @@ export class VolumeStore {
         const chunks: Uint8Array[] = [];
         for (const write of segment) chunks.push(write.encoded.head, write.encoded.payload, write.encoded.padding);
         await writeAll(volume.handle, chunks, volume.sizeBytes);
+        if (this.#compactionProbe !== undefined && segment.some((write) => write.copyOf !== null)) {
+          this.#compactionProbe({
+            point: "copyWritten",
+            volumeNumber: volume.volumeNumber,
+            fromBytes: volume.sizeBytes,
+            toBytes: volume.sizeBytes + segmentBytes,
+          });
+        }
         await volume.handle.datasync();
         this.#syncCount += 1;
         // Durable now: only at this point may the index (and so readers) learn about these records.
@@ -355,7 +632,7 @@ export class VolumeStore {
           }, write.kind, write.key);
           volume.sizeBytes += write.encoded.recordBytes;
           settledCount += 1;
-          write.settle({ existed });
+          write.settle({ existed, written: true });
         }
       }
     } catch (error) {
@@ -373,10 +650,36 @@ export class VolumeStore {
     const handle = await open(path, "wx+");
     // The new file's directory entry must be durable before records in it are acknowledged.
     await syncDirectory(this.#directory);
-    const volume: Volume = { volumeNumber, path, handle, sizeBytes: 0, deadBytes: 0, sealed: false };
+    const volume: Volume = { volumeNumber, path, handle, sizeBytes: 0, deadBytes: 0, sealed: false, liveRecordKeys: new Set() };
     this.#volumes.set(volumeNumber, volume);
     this.#activeVolumeNumber = volumeNumber;
     return volume;
+  }
+
+  /**
+   * Drops the compaction copies of `queued` that would land after a newer write of their key: the index no
+   * longer holds the copied entry (or, for a carried tombstone, holds the key again), or a write earlier in
+   * this batch touches the key. Without this, a copy written after a client's overwrite or delete would win
+   * at the next scan (later records win) and bring old bytes back. Runs before the batch is written, and
+   * batches are written one at a time, so the index seen here is the one the batch is applied to.
+   */
+  #withoutStaleCopies(queued: PendingWrite[]): PendingWrite[] {
+    if (!queued.some((write) => write.copyOf !== null)) return queued;
+    const keysInBatch = new Set<string>();
+    const kept: PendingWrite[] = [];
+    for (const write of queued) {
+      if (write.copyOf !== null) {
+        const current = this.#index.get(write.key);
+        const stillCurrent = write.copyOf === "absent" ? current === undefined : current === write.copyOf;
+        if (!stillCurrent || keysInBatch.has(write.key)) {
+          write.settle({ existed: current !== undefined, written: false });
+          continue;
+        }
+      }
+      keysInBatch.add(write.key);
+      kept.push(write);
+    }
+    return kept;
   }
 
   /** Applies one durable record to the index; returns whether the key was present before. */
@@ -389,6 +692,7 @@ export class VolumeStore {
     if (kind === "live") {
       this.#index.set(key, entry);
       this.#liveBytes += entry.recordBytes;
+      volume.liveRecordKeys.add(key);
     } else {
       this.#index.delete(key);
       // A tombstone is dead weight from the start: it only shadows older records until compaction.
@@ -434,7 +738,7 @@ export class VolumeStore {
       const path = join(this.#directory, volumeName(1));
       const handle = await open(path, "wx+");
       await syncDirectory(this.#directory);
-      this.#volumes.set(1, { volumeNumber: 1, path, handle, sizeBytes: 0, deadBytes: 0, sealed: false });
+      this.#volumes.set(1, { volumeNumber: 1, path, handle, sizeBytes: 0, deadBytes: 0, sealed: false, liveRecordKeys: new Set() });
       this.#activeVolumeNumber = 1;
       return;
     }
@@ -448,7 +752,15 @@ export class VolumeStore {
       const path = join(this.#directory, volumeName(volumeNumber));
       const handle = await open(path, isLast ? "r+" : "r");
       const fileBytes = (await handle.stat()).size;
-      const volume: Volume = { volumeNumber, path, handle, sizeBytes: fileBytes, deadBytes: 0, sealed: !isLast };
+      const volume: Volume = {
+        volumeNumber,
+        path,
+        handle,
+        sizeBytes: fileBytes,
+        deadBytes: 0,
+        sealed: !isLast,
+        liveRecordKeys: new Set(),
+      };
       this.#volumes.set(volumeNumber, volume);
       const scan = await scanVolume(handle, fileBytes);
       const items = scan.items;
