@@ -40,13 +40,16 @@ export interface LinearizabilityOptions {
   /** Bytes one key's cache of explored (set, state) pairs may hold. */
   readonly cacheBytesPerKeyMax: number;
   /**
-   * Drop unconditional puts of unknown outcome whose value nobody read, on
-   * keys without conditional puts. Such a put can always be linearized last
-   * (its return is at infinity), where it changes nothing anyone observed, so
-   * the answer is the same with or without it; dropping it keeps every
-   * client timeout from doubling the search.
+   * On keys without conditional puts, drop writes of unknown outcome nobody
+   * can have observed: a put whose value nobody read, and a delete after
+   * whose call no read returned absent. Such a write can always be
+   * linearized last (its return is at infinity), where it changes nothing;
+   * and taking it out of any linearization leaves every other operation's
+   * answer right (no read sat between it and the next write, since none
+   * could see its effect). So the answer is the same with or without it,
+   * and dropping it keeps each client timeout from multiplying the search.
    */
-  readonly pruneUnobservedUnknownPuts: boolean;
+  readonly pruneUnobservedUnknownWrites: boolean;
 }
 
 // A step is about a microsecond, so the defaults bound one key to a couple
@@ -57,7 +60,7 @@ export const defaultLinearizabilityOptions: LinearizabilityOptions = {
   stepsPerKeyMax: 2_000_000,
   stepsTotalMax: 20_000_000,
   cacheBytesPerKeyMax: 256 * 1024 * 1024,
-  pruneUnobservedUnknownPuts: true,
+  pruneUnobservedUnknownWrites: true,
 };
 
 /** The register's contents as a human reads them: `absent` or a value id. */
@@ -129,7 +132,7 @@ export function checkLinearizability(history: History, options: Partial<Lineariz
   return { verdict, keys, steps };
 }
 
-/** Checks the operations of one key (`indices` into `history`, all with that key). */
+/** Checks the operations of `key` alone (the other keys' operations are ignored). */
 export function checkKeyLinearizability(history: History, key: string, options: Partial<LinearizabilityOptions> = {}): KeyVerdict {
   const limits = { ...defaultLinearizabilityOptions, ...options };
   assertLimits(limits);
@@ -202,9 +205,11 @@ function buildProblem(history: History, indices: readonly number[], prune: boole
   const read = new Set<string>();
   const written = new Set<string>();
   let conditional = false;
+  let lastAbsentReadReturnMs = -Infinity;
   for (const index of indices) {
     const operation = history[index]!;
     if (operation.kind === "get" && operation.outcome === "found") read.add(operation.valueId!);
+    if (operation.kind === "get" && operation.outcome === "absent") lastAbsentReadReturnMs = Math.max(lastAbsentReadReturnMs, operation.returnMs);
     if (operation.kind === "put") written.add(operation.valueId);
     if (operation.kind === "put" && operation.ifNoneMatch) conditional = true;
   }
@@ -233,6 +238,8 @@ function buildProblem(history: History, indices: readonly number[], prune: boole
       }
       case "delete":
         if (operation.outcome === "failed") continue;
+        // Strictly before: a read returning at the instant of the call may still follow the delete.
+        if (prune && !conditional && operation.outcome === "unknown" && lastAbsentReadReturnMs < operation.callMs) continue;
         kept.push(index);
         kinds.push(opDelete);
         values.push(absentState);
@@ -261,7 +268,7 @@ function buildProblem(history: History, indices: readonly number[], prune: boole
 }
 
 function checkKey(history: History, key: string, allIndices: readonly number[], limits: LinearizabilityOptions, stepsTotalLeft: number): KeyVerdict {
-  const problem = buildProblem(history, allIndices, limits.pruneUnobservedUnknownPuts);
+  const problem = buildProblem(history, allIndices, limits.pruneUnobservedUnknownWrites);
   const operationCount = problem.indices.length;
   if (operationCount > limits.operationsPerKeyMax) return { verdict: "unknown", key, operationCount, steps: 0, reason: "operation-limit" };
   const stepsMax = Math.min(limits.stepsPerKeyMax, Math.max(0, stepsTotalLeft));
