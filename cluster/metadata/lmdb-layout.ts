@@ -16,6 +16,10 @@
  * 0x01 makes the empty key storable. Long keys are rare (S3 keys are at most
  * 1,024 bytes), so rewriting a whole group on each change is acceptable.
  *
+ * The leading 0x01 is written and stripped by `lmdbKeyEncoder`, lmdb-js's key
+ * encoder for this database: the view passes lmdb-js a user key (or a group
+ * prefix) as is, and gets one back as a plain `Uint8Array`.
+ *
  * Group value, format version 1 (all integers little-endian):
  *
  * | offset | bytes | field                                              |
@@ -56,6 +60,44 @@ interface GroupEntry {
 }
 
 /**
+ * lmdb-js's key encoder for this database: it writes the leading 0x01 of
+ * every LMDB key and strips it when reading, so the view never builds or
+ * slices prefixed copies. A key comes back as a plain `Uint8Array` copied
+ * byte by byte: lmdb-js's own binary keys are Buffers made by `slice` through
+ * Buffer's species, about a fifth of a delimiter page's time under Bun, and
+ * a `subarray` of one costs more again.
+ */
+export const lmdbKeyEncoder = {
+  writeKey(key: Uint8Array, target: Uint8Array, start: number): number {
+    // lmdb-js catches the RangeError of a key too long for its buffer.
+    target.set(key, start + 1);
+    target[start] = dataPrefix;
+    return start + 1 + key.length;
+  },
+  readKey(source: Uint8Array, start: number, end: number): Uint8Array {
+    assert(source[start] === dataPrefix && end > start, "lmdb key without the data prefix");
+    const out = new Uint8Array(end - start - 1);
+    for (let index = 0; index < out.length; index++) out[index] = source[start + 1 + index] as number;
+    return out;
+  },
+};
+
+/**
+ * lmdb-js's value encoder for this database: values are stored as given
+ * (what `encoding: "binary"` does) and read as a plain `Uint8Array` copy of
+ * lmdb-js's shared read buffer (`decoderCopies`: the copy is ours to make),
+ * again instead of a Buffer made through the species.
+ */
+export const lmdbValueEncoder = {
+  encode(value: Uint8Array): Uint8Array {
+    return value;
+  },
+  decode(source: Uint8Array, sizeBytes: number): Uint8Array {
+    return new Uint8Array(source.buffer, source.byteOffset, sizeBytes).slice();
+  },
+};
+
+/**
  * The MetaStore key space over one LMDB database, read in `transaction` (a
  * read snapshot) or, when it is undefined, in the current LMDB write transaction.
  */
@@ -69,8 +111,8 @@ export class LmdbKeyValueView implements KeyValueWriter {
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    if (key.length < groupPrefixBytes) return this.#rawGet(storedKey(key));
-    const group = this.#rawGet(storedKey(key.subarray(0, groupPrefixBytes)));
+    if (key.length < groupPrefixBytes) return this.#rawGet(key);
+    const group = this.#rawGet(slotKey(key));
     if (group === undefined) return undefined;
     const suffix = key.subarray(groupPrefixBytes);
     for (const entry of decodeGroup(group)) {
@@ -83,7 +125,7 @@ export class LmdbKeyValueView implements KeyValueWriter {
     if (compareBytes(begin, end) >= 0) return;
     // A group whose prefix is a prefix of `begin` may hold members >= begin, so
     // the scan starts at the truncated key; members are filtered one by one.
-    const low = storedKey(begin, groupPrefixBytes);
+    const low = slotKey(begin);
     const high = upperBound(end);
     const range = reverse
       ? this.#db.getRange({ start: high.key, end: low, reverse: true, inclusiveEnd: true, transaction: this.#readTransaction() })
@@ -92,13 +134,12 @@ export class LmdbKeyValueView implements KeyValueWriter {
     // are exact for direct keys; long bounds, and reverse scans (whose start,
     // `end` here, LMDB includes), need each key checked.
     const boundsExact = !reverse && begin.length < groupPrefixBytes && end.length < groupPrefixBytes;
-    for (const { key: stored, value } of range) {
-      if (stored.length - 1 < groupPrefixBytes) {
-        const key = userKey(stored);
-        if (boundsExact || (compareBytes(begin, key) <= 0 && compareBytes(key, end) < 0)) yield { key, value };
+    for (const { key: slot, value } of range) {
+      if (slot.length < groupPrefixBytes) {
+        if (boundsExact || (compareBytes(begin, slot) <= 0 && compareBytes(slot, end) < 0)) yield { key: slot, value };
         continue;
       }
-      const prefix = stored.subarray(1);
+      const prefix = slot;
       const entries = decodeGroup(value);
       if (reverse) entries.reverse();
       for (const entry of entries) {
@@ -110,7 +151,7 @@ export class LmdbKeyValueView implements KeyValueWriter {
 
   set(key: Uint8Array, value: Uint8Array): void {
     if (key.length < groupPrefixBytes) {
-      this.#db.put(storedKey(key), value);
+      this.#db.put(key, value);
       return;
     }
     this.#updateGroup(key.subarray(0, groupPrefixBytes), (entries) => {
@@ -126,7 +167,7 @@ export class LmdbKeyValueView implements KeyValueWriter {
 
   clear(key: Uint8Array): void {
     if (key.length < groupPrefixBytes) {
-      this.#db.remove(storedKey(key));
+      this.#db.remove(key);
       return;
     }
     const suffix = key.subarray(groupPrefixBytes);
@@ -137,7 +178,7 @@ export class LmdbKeyValueView implements KeyValueWriter {
 
   clearRange(begin: Uint8Array, end: Uint8Array): void {
     if (compareBytes(begin, end) >= 0) return;
-    let cursor = storedKey(begin, groupPrefixBytes);
+    let cursor = slotKey(begin);
     const high = upperBound(end);
     for (;;) {
       const batch = [
@@ -151,19 +192,17 @@ export class LmdbKeyValueView implements KeyValueWriter {
       ];
       const last = batch[batch.length - 1];
       if (last === undefined) return;
-      for (const { key: stored, value } of batch) {
-        if (stored.length - 1 < groupPrefixBytes) {
-          const key = stored.subarray(1);
-          if (compareBytes(begin, key) <= 0 && compareBytes(key, end) < 0) this.#db.remove(stored);
+      for (const { key: slot, value } of batch) {
+        if (slot.length < groupPrefixBytes) {
+          if (compareBytes(begin, slot) <= 0 && compareBytes(slot, end) < 0) this.#db.remove(slot);
           continue;
         }
-        const prefix = stored.subarray(1);
         const kept = decodeGroup(value).filter((entry) => {
-          const key = concatBytes(prefix, entry.suffix);
+          const key = concatBytes(slot, entry.suffix);
           return compareBytes(key, begin) < 0 || compareBytes(key, end) >= 0;
         });
-        if (kept.length === 0) this.#db.remove(stored);
-        else this.#db.put(stored, encodeGroup(kept));
+        if (kept.length === 0) this.#db.remove(slot);
+        else this.#db.put(slot, encodeGroup(kept));
       }
       cursor = keyAfter(last.key);
     }
@@ -190,13 +229,12 @@ export class LmdbKeyValueView implements KeyValueWriter {
   }
 
   #updateGroup(prefix: Uint8Array, change: (entries: GroupEntry[]) => GroupEntry[]): void {
-    const stored = storedKey(prefix);
-    const existing = this.#rawGet(stored);
+    const existing = this.#rawGet(prefix);
     const entries = change(existing === undefined ? [] : decodeGroup(existing));
     if (entries.length === 0) {
-      if (existing !== undefined) this.#db.remove(stored);
+      if (existing !== undefined) this.#db.remove(prefix);
     } else {
-      this.#db.put(stored, encodeGroup(entries));
+      this.#db.put(prefix, encodeGroup(entries));
     }
   }
 
@@ -205,9 +243,9 @@ export class LmdbKeyValueView implements KeyValueWriter {
    * honour an explicit read transaction (it returned newer data than the
    * snapshot under Bun 1.4), while its range cursors do.
    */
-  #rawGet(stored: Uint8Array): Uint8Array | undefined {
-    for (const pair of this.#db.getRange({ start: stored, limit: 1, transaction: this.#readTransaction() })) {
-      return compareBytes(pair.key, stored) === 0 ? pair.value : undefined;
+  #rawGet(slot: Uint8Array): Uint8Array | undefined {
+    for (const pair of this.#db.getRange({ start: slot, limit: 1, transaction: this.#readTransaction() })) {
+      return compareBytes(pair.key, slot) === 0 ? pair.value : undefined;
     }
     return undefined;
   }
@@ -219,29 +257,17 @@ export class LmdbKeyValueView implements KeyValueWriter {
  * `end`; callers filter members against the exact bound.
  */
 function upperBound(end: Uint8Array): { key: Uint8Array; inclusive: boolean } {
-  if (end.length < groupPrefixBytes) return { key: storedKey(end), inclusive: false };
-  return { key: storedKey(end, groupPrefixBytes), inclusive: true };
+  if (end.length < groupPrefixBytes) return { key: end, inclusive: false };
+  return { key: slotKey(end), inclusive: true };
 }
 
 /**
- * The user key of a direct LMDB key: a copy without the leading 0x01. Copied
- * byte by byte, not `subarray(1)`: lmdb-js hands out a fresh Buffer per key,
- * and a view of one costs Bun several times this loop (its ArrayBuffer must
- * be materialized first; measured at ~15% of a listing page).
+ * The key lmdb-js is given for a user key (`lmdbKeyEncoder` adds the 0x01):
+ * the key itself when short, else its group prefix. lmdb-js copies a key
+ * when it is used, so a view of the caller's bytes is enough.
  */
-function userKey(stored: Uint8Array): Uint8Array {
-  const out = new Uint8Array(stored.length - 1);
-  for (let index = 0; index < out.length; index++) out[index] = stored[index + 1] as number;
-  return out;
-}
-
-/** The LMDB key of a user key, or of its first `bytesMax` bytes when it is longer. */
-function storedKey(key: Uint8Array, bytesMax = key.length): Uint8Array {
-  const length = Math.min(key.length, bytesMax);
-  const out = new Uint8Array(length + 1);
-  out[0] = dataPrefix;
-  for (let index = 0; index < length; index++) out[index + 1] = key[index] as number;
-  return out;
+function slotKey(key: Uint8Array): Uint8Array {
+  return key.length <= groupPrefixBytes ? key : key.subarray(0, groupPrefixBytes);
 }
 
 function encodeGroup(entries: readonly GroupEntry[]): Uint8Array {

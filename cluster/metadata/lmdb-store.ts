@@ -12,7 +12,7 @@
 import type { Transaction } from "lmdb";
 import { open } from "lmdb";
 import type { BinaryDatabase } from "./lmdb-layout.ts";
-import { LmdbKeyValueView } from "./lmdb-layout.ts";
+import { LmdbKeyValueView, lmdbKeyEncoder, lmdbValueEncoder } from "./lmdb-layout.ts";
 import { OverlayTransaction } from "./overlay-transaction.ts";
 import type { MetaStore, MetaTransaction, TransactOptions } from "./store.ts";
 import { MetaStoreError } from "./store.ts";
@@ -45,8 +45,12 @@ export const transactAttemptsMaxDefault = 10;
 export async function openLmdbStore(options: LmdbStoreOptions): Promise<MetaStore> {
   const db: BinaryDatabase = open<Uint8Array, Uint8Array>({
     path: options.path,
-    keyEncoding: "binary",
+    // Bytes in, bytes out, through encoders that write the layout's 0x01 key
+    // prefix and return plain copies (see lmdb-layout.ts). No `keyEncoding`:
+    // lmdb-js would prefer its own binary key handling to `keyEncoder`.
+    keyEncoder: lmdbKeyEncoder,
     encoding: "binary",
+    encoder: lmdbValueEncoder,
     // `path` is always a directory; lmdb-js would otherwise take a path with a
     // dot in its last segment ("meta.v1", "/tmp/tmp.abc") for a file name.
     noSubdir: false,
