@@ -8,7 +8,7 @@ import type { ObjectInfo } from "../backend.ts";
 import { S3Error } from "../errors.ts";
 import type { S3Response } from "../http.ts";
 import type { OperationContext } from "./context.ts";
-import { checkReadPreconditions } from "./preconditions.ts";
+import { checkReadPreconditions, ifRangeHolds } from "./preconditions.ts";
 import { parseRange } from "./range.ts";
 import { deleteMarkerError, showsVersionIds, versionIdHeader, versionIdParameter } from "./versioning.ts";
 
@@ -47,7 +47,9 @@ export function planRead(context: OperationContext, info: ObjectInfo): ReadPlan 
     const notModified: Record<string, string> = { etag: headers.etag!, "last-modified": headers["last-modified"]! };
     return { kind: "no-body", response: { status: 304, headers: notModified } };
   }
-  const range = parseRange(context.request.headers.get("range"), info.sizeBytes);
+  // If-Range (RFC 7233 §3.2): a Range whose validator no longer matches is ignored, and the whole object sent.
+  const rangeHeader = ifRangeHolds(info, context.request.headers.get("if-range"), context.nowMs) ? context.request.headers.get("range") : undefined;
+  const range = parseRange(rangeHeader, info.sizeBytes);
   switch (range.kind) {
     case "unsatisfiable":
       throw new RangeNotSatisfiable(info.sizeBytes, context.request.headers.get("range") ?? "");

@@ -10,6 +10,7 @@ import {
   checkReadPreconditions,
   entityTagListMatches,
   evaluatePreconditions,
+  ifRangeHolds,
   parseEntityTagList,
   parseHttpDateMs,
   writeConditionFrom,
@@ -177,6 +178,19 @@ describe("read preconditions (RFC 7232 §6 order)", () => {
       const error = s3ErrorOf(() => checkCopySourcePreconditions(object, headers({ [name]: value }), nowMs));
       expect([name, error.status]).toEqual([name, 412]);
     }
+  });
+});
+
+describe("If-Range", () => {
+  test("a Range is honoured only while the validator still matches (strongly, or the exact second)", () => {
+    expect(ifRangeHolds(object, undefined, nowMs)).toBe(true);
+    expect(ifRangeHolds(object, `"${etag}"`, nowMs)).toBe(true);
+    expect(ifRangeHolds(object, `"other"`, nowMs)).toBe(false);
+    expect(ifRangeHolds(object, `W/"${etag}"`, nowMs)).toBe(false);
+    expect(ifRangeHolds(object, same, nowMs)).toBe(true);
+    expect(ifRangeHolds(object, after, nowMs)).toBe(false);
+    expect(ifRangeHolds(object, before, nowMs)).toBe(false);
+    expect(ifRangeHolds(object, "garbage", nowMs)).toBe(false);
   });
 });
 

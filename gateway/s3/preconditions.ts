@@ -3,7 +3,7 @@
  *
  * - reads (GetObject, HeadObject): `If-Match`, `If-Unmodified-Since` → 412
  *   PreconditionFailed; `If-None-Match`, `If-Modified-Since` → 304 Not
- *   Modified. Evaluated in RFC 7232 §6's order: If-Match, else
+ *   Modified; `If-Range` decides whether a `Range` is honoured. Evaluated in RFC 7232 §6's order: If-Match, else
  *   If-Unmodified-Since; then If-None-Match, else If-Modified-Since (so
  *   If-Match beats If-Unmodified-Since and If-None-Match beats
  *   If-Modified-Since, which is also what S3 documents);
@@ -193,6 +193,24 @@ function instantOf(
   if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month || date.getUTCDate() !== day) return undefined;
   if (names[date.getUTCDay()] !== dayName) return undefined;
   return ms;
+}
+
+/**
+ * Whether a Range may be honoured under `If-Range` (RFC 7233 §3.2): true
+ * without the header; with an entity tag, when it strongly matches; with an
+ * HTTP-date, when it equals Last-Modified (at whole seconds). Anything else,
+ * an unparseable value included, sends the whole object: a partial reply
+ * from a changed object would corrupt the client's resumed copy.
+ */
+export function ifRangeHolds(object: Validators, value: string | undefined, nowMs: number): boolean {
+  if (value === undefined) return true;
+  const text = value.trim();
+  if (text.startsWith('"') || text.startsWith("W/")) {
+    const tags = parseEntityTagList(text);
+    return tags !== "*" && tags.length === 1 && !tags[0]!.weak && tags[0]!.opaque === object.etag;
+  }
+  const dateMs = parseHttpDateMs(text, nowMs);
+  return dateMs !== undefined && Math.floor(dateMs / 1000) === Math.floor(object.lastModifiedMs / 1000);
 }
 
 /**
