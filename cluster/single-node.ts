@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { diskActorPath, diskBehavior } from "../actors/disk/index.ts";
 import type { DiskMessage, SyncDiskReply } from "../actors/disk/protocol.ts";
 import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
-import { createRequestObserver, createS3Handler, serveBun, withAdminRoutes } from "../gateway/index.ts";
+import { createRequestObserver, createS3Handler, serveBun, ThroughputRing, withAdminRoutes } from "../gateway/index.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "./object-service.ts";
 import { Janitor } from "./janitor.ts";
 import { Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "./repair/index.ts";
@@ -25,6 +25,7 @@ import { clusterMapMismatch, loadOrCreateClusterMap } from "./cluster-map-store.
 import { createNactHost, expositionContentType, isFault, MetricsRegistry, type ActorRef, type Host } from "../runtime/index.ts";
 import type { RootCredentials } from "./credentials.ts";
 import { checkNodeHealth, registerNodeMetrics, type LocalDisk } from "./node-metrics.ts";
+import { createStatusSource } from "./status/index.ts";
 
 export interface SingleNodeConfig {
   readonly dataDir: string;
@@ -189,6 +190,10 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     healProgress: () => healer.progress(),
     askTimeoutMs: adminAskTimeoutMs,
   });
+  const observer = createRequestObserver({ registry, clock: host.clock, log: config.log });
+  // The status page's throughput over the last minutes (gateway/status/).
+  const throughput = new ThroughputRing({ read: () => observer.totals(), clock: host.clock });
+  throughput.start();
   const handler = createS3Handler({
     backend: service,
     lookupSecret: (accessKeyId) => users.secretOf(accessKeyId),
@@ -198,7 +203,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     virtualHostDomains: config.virtualHostDomains,
     region: config.region,
     log: config.log,
-    observer: createRequestObserver({ registry, clock: host.clock, log: config.log }),
+    observer,
   });
   let stopping: Promise<void> | undefined;
   const adminHandler = withAdminRoutes(handler, {
@@ -214,6 +219,24 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
         extraChecks: () => ({ serving: stopping === undefined ? { ok: true } : { ok: false, detail: "stopping" } }),
         timeoutMs: adminAskTimeoutMs,
       }),
+    // The status page at /_cairn/status: one host, every actor local, the map fixed while it runs.
+    status: createStatusSource({
+      nodeId,
+      host,
+      map: () => ({
+        epoch: map.epoch,
+        nodes: [{ nodeId, state: stopping === undefined ? "up" : "down", incarnation: 1, roles: ["storage", "gateway"] }],
+        placement: map,
+        placementGroupOwner: () => ({ nodeId, epoch: map.epoch }),
+      }),
+      diskRef: (diskId) => disks.get(diskId),
+      placementGroupRef: (placementGroupId) => placementGroups[placementGroupId],
+      localDiskDirectory: (diskId) => (disks.has(diskId) ? join(config.dataDir, "disks", diskId) : undefined),
+      bucketCount: async () => (await catalog.listBuckets()).length,
+      throughput,
+      healProgress: () => healer.progress(),
+      askTimeoutMs: adminAskTimeoutMs,
+    }),
     virtualHostDomains: config.virtualHostDomains,
     log: config.log,
   });
@@ -247,6 +270,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     stop(): Promise<void> {
       stopping ??= (async () => {
         await server.stop();
+        await throughput.stop();
         await janitor.stop();
         await repair.stop();
         await users.stop();

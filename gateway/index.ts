@@ -36,5 +36,31 @@ export {
 export { compositeChecksum } from "./s3/checksum.ts";
 export { S3Error, s3ErrorFromFault, s3ErrorTable, type S3ErrorCode } from "./errors.ts";
 export type { S3Handler, S3Request, S3Response } from "./http.ts";
-export { createRequestObserver, type AnsweredRequest, type RequestObservation, type RequestObserver, type RequestObserverOptions } from "./metrics/request-observer.ts";
+export {
+  createRequestObserver,
+  type AnsweredRequest,
+  type CountingRequestObserver,
+  type RequestObservation,
+  type RequestObserver,
+  type RequestObserverOptions,
+  type RequestTotals,
+} from "./metrics/request-observer.ts";
 export { healthPath, metricsPath, withAdminRoutes, type AdminRoutesOptions, type HealthCheck, type HealthReport } from "./metrics/admin-routes.ts";
+export { statusJsonPath, statusPagePath } from "./status/status-page.ts";
+export {
+  assessHealth,
+  diskRowsMax,
+  placementGroupCellsMax,
+  placementGroupStates as statusPlacementGroupStates,
+  statusReportVersion,
+  type DiskStatus,
+  type HealStatus,
+  type NodeStatus,
+  type PlacementGroupCell,
+  type PlacementGroupState,
+  type PlacementGroupsStatus,
+  type StatusReport,
+  type ThroughputSample,
+  type ThroughputStatus,
+} from "./status/status-report.ts";
+export { ThroughputRing, throughputCapacityDefault, throughputIntervalMsDefault, type ThroughputRingOptions } from "./status/throughput-ring.ts";

@@ -1,6 +1,7 @@
 /**
  * `/_cairn/metrics` and `/_cairn/health` on the S3 port, in front of the S3
- * core, for every adapter.
+ * core, for every adapter; `/_cairn/status` (a page) and `/_cairn/status.json`
+ * too when the node gives a status source (gateway/status/).
  *
  * Why `/_cairn/`: in path-style addressing `/metrics` would be the bucket
  * "metrics". Bucket names cannot contain `_`, so a path-style `/_cairn/...`
@@ -16,7 +17,10 @@
  * untrusted networks or filters `/_cairn/` in its proxy.
  */
 import type { S3Handler, S3Request, S3Response } from "../http.ts";
+import { assert, assertNever } from "../../runtime/index.ts";
 import { resolveAddress } from "../s3/index.ts";
+import { statusJsonPath, statusJsonResponse, statusPagePath, statusPageResponse } from "../status/status-page.ts";
+import type { StatusReport } from "../status/status-report.ts";
 
 /** One health check: `ok`, and why not. */
 export interface HealthCheck {
@@ -38,6 +42,11 @@ export interface AdminRoutesOptions {
   readonly health: () => Promise<HealthReport>;
   /** As the S3 handler's: decides whether a Host header selects virtual-hosted addressing. */
   readonly virtualHostDomains: readonly string[];
+  /**
+   * Gathers the status page's figures (`/_cairn/status` and `/_cairn/status.json`,
+   * gateway/status/); without it those paths are not answered here.
+   */
+  readonly status?: () => Promise<StatusReport>;
   /** Receives the error of a failed scrape (a collector bug). */
   readonly log?: (entry: Record<string, unknown>) => void;
 }
@@ -48,19 +57,47 @@ export const healthPath = "/_cairn/health";
 /** Answers the admin paths; passes every other request to `handler`. */
 export function withAdminRoutes(handler: S3Handler, options: AdminRoutesOptions): S3Handler {
   return async (request) => {
-    const route = adminRoute(request, options.virtualHostDomains);
+    const route = adminRoute(request, options);
     if (route === undefined) return handler(request);
     if (request.method !== "GET" && request.method !== "HEAD") {
       return { status: 405, headers: { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }, body: "method not allowed\n" };
     }
-    const response = route === "metrics" ? await metricsResponse(options) : await healthResponse(options);
+    const response = await routeResponse(route, options);
     if (request.method === "HEAD") return { status: response.status, headers: response.headers };
     return response;
   };
 }
 
-function adminRoute(request: S3Request, virtualHostDomains: readonly string[]): "metrics" | "health" | undefined {
-  if (request.rawPath !== metricsPath && request.rawPath !== healthPath) return undefined;
+type AdminRoute = "metrics" | "health" | "status-page" | "status-json";
+
+const adminPaths = new Map<string, AdminRoute>([
+  [metricsPath, "metrics"],
+  [healthPath, "health"],
+  [statusPagePath, "status-page"],
+  [statusJsonPath, "status-json"],
+]);
+
+async function routeResponse(route: AdminRoute, options: AdminRoutesOptions): Promise<S3Response> {
+  switch (route) {
+    case "metrics":
+      return metricsResponse(options);
+    case "health":
+      return healthResponse(options);
+    case "status-page":
+      return statusPageResponse();
+    case "status-json":
+      assert(options.status !== undefined, "status route taken without a status source");
+      return statusJsonResponse(options.status, options.log);
+    default:
+      return assertNever(route);
+  }
+}
+
+function adminRoute(request: S3Request, options: AdminRoutesOptions): AdminRoute | undefined {
+  const route = adminPaths.get(request.rawPath);
+  if (route === undefined) return undefined;
+  if ((route === "status-page" || route === "status-json") && options.status === undefined) return undefined;
+  const virtualHostDomains = options.virtualHostDomains;
   let style: "path" | "virtual-host";
   try {
     style = resolveAddress(request.rawPath, request.headers.get("host"), virtualHostDomains).style;
@@ -68,7 +105,7 @@ function adminRoute(request: S3Request, virtualHostDomains: readonly string[]): 
     return undefined;
   }
   if (style !== "path") return undefined;
-  return request.rawPath === metricsPath ? "metrics" : "health";
+  return route;
 }
 
 async function metricsResponse(options: AdminRoutesOptions): Promise<S3Response> {

@@ -41,6 +41,19 @@ export interface RequestObserver {
   begin(request: S3Request, requestId: string): RequestObservation;
 }
 
+/** The observer's counters summed over their labels, since the process started. */
+export interface RequestTotals {
+  readonly requests: number;
+  readonly errors: number;
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+}
+
+/** An observer that can also report its totals (the status page samples them: gateway/status/). */
+export interface CountingRequestObserver extends RequestObserver {
+  totals(): RequestTotals;
+}
+
 export interface RequestObserverOptions {
   readonly registry: MetricsRegistry;
   /** For durations: only `monotonicMs` is read. */
@@ -55,7 +68,7 @@ type BodyOutcome = "complete" | "cancelled" | "failed";
 const bodylessStatuses = new Set([204, 304]);
 
 /** Registers the `cairn_s3_*` request metrics on `registry` and returns the observer that feeds them. */
-export function createRequestObserver(options: RequestObserverOptions): RequestObserver {
+export function createRequestObserver(options: RequestObserverOptions): CountingRequestObserver {
   const { registry, clock } = options;
   const requests = registry.counter({
     name: "cairn_s3_requests_total",
@@ -77,7 +90,10 @@ export function createRequestObserver(options: RequestObserverOptions): RequestO
   const sent = registry.counter({ name: "cairn_s3_bytes_sent_total", help: "Response body bytes handed to the adapter." });
   const inFlight = registry.gauge({ name: "cairn_s3_requests_in_flight", help: "Requests arrived whose response body has not ended." });
 
+  const sum = (family: { readonly samples: readonly { readonly value: number }[] }): number => family.samples.reduce((total, sample) => total + sample.value, 0);
   return {
+    // Read from the counters themselves, so the status page and a scrape never disagree.
+    totals: () => ({ requests: sum(requests.family()), errors: sum(errors.family()), bytesReceived: received.value(), bytesSent: sent.value() }),
     begin(request, requestId) {
       const startMs = clock.monotonicMs();
       inFlight.add({}, 1);
