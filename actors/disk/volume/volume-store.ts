@@ -87,6 +87,8 @@ export interface CompactionReport {
   /** Bytes of records appended as copies: live records and the tombstones carried over. */
   readonly bytesCopied: number;
   readonly tombstonesCarried: number;
+  /** Copies not written because a client overwrote or deleted the key between the read and the write. */
+  readonly copiesDropped: number;
   /** Bytes of source volumes scanned (at most the step's `bytesMax`, rounded up to a whole record). */
   readonly bytesScanned: number;
   /** Sealed volumes left alone because a record the index points at fails its CRC (they wait for healing). */
@@ -357,6 +359,7 @@ export class VolumeStore {
     let bytesReclaimed = 0;
     let bytesCopied = 0;
     let tombstonesCarried = 0;
+    let copiesDropped = 0;
     let bytesScanned = 0;
     while (bytesScanned < options.bytesMax) {
       const volume = this.#compactionCandidate(options.deadFractionMin);
@@ -368,6 +371,7 @@ export class VolumeStore {
       bytesScanned += copied.bytesScanned;
       bytesCopied += copied.bytesCopied;
       tombstonesCarried += copied.tombstonesCarried;
+      copiesDropped += copied.copiesDropped;
       if (copied.corrupt) {
         this.#compactionSkipped.add(volume.volumeNumber);
         this.#compactionCursor = null;
@@ -388,6 +392,7 @@ export class VolumeStore {
       bytesReclaimed,
       bytesCopied,
       tombstonesCarried,
+      copiesDropped,
       bytesScanned,
       volumesSkipped: this.#compactionSkipped.size,
       more: this.#compactionCandidate(options.deadFractionMin) !== undefined,
@@ -420,20 +425,31 @@ export class VolumeStore {
     fromBytes: number,
     budgetBytes: number,
   ): Promise<
-    | { endBytes: number; bytesScanned: number; bytesCopied: number; tombstonesCarried: number; corrupt: boolean }
+    | {
+        endBytes: number;
+        bytesScanned: number;
+        bytesCopied: number;
+        tombstonesCarried: number;
+        copiesDropped: number;
+        corrupt: boolean;
+      }
     | Fault
   > {
     const reader = new WindowReader(volume.handle, volume.sizeBytes);
     let offsetBytes = fromBytes;
     let bytesCopied = 0;
     let tombstonesCarried = 0;
+    let copiesDropped = 0;
     let chunk: { readonly recordBytes: number; readonly tombstone: boolean; readonly written: Promise<WriteOutcome> }[] = [];
     let chunkBytes = 0;
     const settleChunk = async (): Promise<Fault | undefined> => {
       for (const copy of chunk) {
         const outcome = await copy.written;
         if (isFault(outcome)) return outcome;
-        if (!outcome.written) continue;
+        if (!outcome.written) {
+          copiesDropped += 1;
+          continue;
+        }
         bytesCopied += copy.recordBytes;
         if (copy.tombstone) tombstonesCarried += 1;
       }
@@ -482,7 +498,7 @@ export class VolumeStore {
     }
     const failed = await settleChunk();
     if (failed !== undefined) return failed;
-    return { endBytes: offsetBytes, bytesScanned: offsetBytes - fromBytes, bytesCopied, tombstonesCarried, corrupt };
+    return { endBytes: offsetBytes, bytesScanned: offsetBytes - fromBytes, bytesCopied, tombstonesCarried, copiesDropped, corrupt };
   }
 
   #olderVolumeHoldsKey(volumeNumber: number, key: string): boolean {
