@@ -3,10 +3,11 @@
  * partition actor runs on one node and the writers reach it through all
  * three gateways. 16 writers race `If-None-Match: *` on each of several new
  * keys: exactly one 200, the rest 412, and every gateway then reads the
- * winner's bytes. Seeds printed; CAIRN_SEED replays one.
+ * winner's bytes. A copy crosses gateways too. Seeds printed; CAIRN_SEED
+ * replays one.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { startFleet, type TestFleet } from "./support/fleet.ts";
 
@@ -65,4 +66,21 @@ test("16 writers through three gateways race If-None-Match: * on each new key: o
       expect(md5Hex(await got.Body!.transformToByteArray())).toBe(md5Hex(winners[0]!.body));
     }
   }
+}, 60_000);
+
+test("CopyObject through one gateway of a key another gateway wrote, read back through the third; a second copy with If-None-Match: * is 412", async () => {
+  const [first, second, third] = nodeIds.map((nodeId) => fleet.clients.get(nodeId)!);
+  const body = bodyFor(99, 0, 700_000);
+  await first!.send(new PutObjectCommand({ Bucket: "fleet-cond", Key: "copy/source", Body: body }));
+  await second!.send(new CopyObjectCommand({ Bucket: "fleet-cond", Key: "copy/target", CopySource: "fleet-cond/copy/source", IfNoneMatch: "*" }));
+  const got = await third!.send(new GetObjectCommand({ Bucket: "fleet-cond", Key: "copy/target" }));
+  expect(md5Hex(await got.Body!.transformToByteArray())).toBe(md5Hex(body));
+  let status: number | undefined;
+  try {
+    await third!.send(new CopyObjectCommand({ Bucket: "fleet-cond", Key: "copy/target", CopySource: "fleet-cond/copy/source", IfNoneMatch: "*" }));
+  } catch (error) {
+    if (!(error instanceof S3ServiceException)) throw error;
+    status = error.$metadata.httpStatusCode;
+  }
+  expect(status).toBe(412);
 }, 60_000);
