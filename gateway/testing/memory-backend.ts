@@ -7,7 +7,9 @@
  * iterable propagates out of `putObject` unchanged and nothing is stored; the
  * versioning rules of `ObjectBackend` (version ids, the null version, delete
  * markers, ListObjectVersions order and markers, idempotency tokens) hold as
- * written in `gateway/backend.ts`.
+ * written in `gateway/backend.ts`. A write's `condition` is decided after the
+ * body ended, with no await between the check and the store (the "commit"),
+ * after the token check, by the real store's rule (`conditionRefusal`).
  */
 import { createHash } from "node:crypto";
 import { storageClasses as s3StorageClasses } from "../s3/validation.ts";
