@@ -244,6 +244,21 @@ function readString(cursor: Cursor, length: number): string {
   return built;
 }
 
+/**
+ * The string of `bytes[start, end)` when every byte is ASCII other than 0x00,
+ * else undefined: a fast path for callers reading keys out of stored bytes.
+ */
+export function asciiText(bytes: Uint8Array, start: number, end: number): string | undefined {
+  for (let index = start; index < end; index++) {
+    const byte = bytes[index] as number;
+    if (byte === 0x00 || byte >= 0x80) return undefined;
+  }
+  if (latin1Slice !== undefined) return latin1Slice.call(bytes, start, end);
+  let out = "";
+  for (let index = start; index < end; index++) out += String.fromCharCode(bytes[index] as number);
+  return out;
+}
+
 /** A new string from the next `length` bytes (bounds already checked). */
 function buildString(cursor: Cursor, length: number): string {
   const { bytes } = cursor;

@@ -183,6 +183,45 @@ describe("listing against the model (memory backend)", () => {
     }
   });
 
+  test("keys whose bytes follow a common prefix's end byte are listed (the seek past a prefix lands exactly)", async () => {
+    // Over an alphabet of delimiters and their byte successors ("/" then "0",
+    // "é" then "ê", 0x00 then 0x01), the first key after a skipped common
+    // prefix starts with the byte the seek computes: one byte too far skips it.
+    const random = seededRandom(seed).fork("seek-edges");
+    const alphabet = ["/", "0", ".", "a", "b", "é", "ê", "\u0000", "\u0001", "😀"];
+    for (let set = 0; set < 4; set++) {
+      const store = openMemoryStore();
+      await new ObjectCatalog(store).createBucket("b", 1);
+      const keys = new Set<string>();
+      while (keys.size < 300) {
+        let key = "";
+        for (let length = 1 + random.integer(5); length > 0; length--) key += alphabet[random.integer(alphabet.length)];
+        keys.add(key);
+      }
+      await putMany(store, "b", [...keys]);
+      const sorted = [...keys].sort(utf8Compare);
+      for (let round = 0; round < 40; round++) {
+        const delimiter = ["/", "/", "a", "é", "\u0000", "0/", "😀"][random.integer(7)] as string;
+        const prefix = ["", "", "a", "/", "é", "\u0000"][random.integer(6)] as string;
+        const input = { bucket: "b", prefix, delimiter, after: "", maxKeys: 1 + random.integer(7) };
+        const all = model(sorted, { ...input, maxKeys: Number.MAX_SAFE_INTEGER });
+        const keysSeen: string[] = [];
+        const prefixesSeen: string[] = [];
+        for (let pages = 0; ; pages++) {
+          expect(pages).toBeLessThan(1_000);
+          const next = await page(store, input);
+          keysSeen.push(...next.keys);
+          prefixesSeen.push(...next.commonPrefixes);
+          if (!next.isTruncated) break;
+          input.after = next.lastReturned as string;
+        }
+        const context = { seed, set, round, prefix, delimiter };
+        expect({ ...context, keysSeen, prefixesSeen }).toEqual({ ...context, keysSeen: all.keys, prefixesSeen: all.commonPrefixes });
+      }
+      await store.close();
+    }
+  });
+
   test("a missing bucket answers no-such-bucket; maxKeys 0 is an empty, untruncated page", async () => {
     const store = openMemoryStore();
     expect(await listObjects(store, { bucket: "none", prefix: "", delimiter: "", after: "", maxKeys: 10 })).toBe("no-such-bucket");

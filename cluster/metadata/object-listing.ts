@@ -19,6 +19,7 @@
 import { assert } from "../../runtime/index.ts";
 import { compareBytes, concatBytes, keyAfter, strinc } from "./bytes.ts";
 import { bucketKey, objectKey, objectKeyPrefix } from "./keyspace.ts";
+import { asciiText } from "./msgpack-reader.ts";
 import { decodeObjectRecord } from "./object-catalog.ts";
 import type { ObjectRecord } from "./object-catalog.ts";
 import type { MetaStore, MetaTransaction } from "./store.ts";
@@ -158,6 +159,26 @@ function pastCommonPrefix(shape: ListShape, common: string): Uint8Array {
   return strinc(concatBytes(shape.keysBase, encodeKeyBody(common)));
 }
 
+/**
+ * `pastCommonPrefix` for a `common` prefix of the key stored as `stored`:
+ * when `common` is ASCII without 0x00, its encoding is its characters, one
+ * byte each, so the stored key already holds it and nothing is encoded
+ * (a delimiter page computes this once per common prefix, 1,000 times).
+ */
+function pastCommonPrefixOf(shape: ListShape, common: string, stored: Uint8Array): Uint8Array {
+  for (let index = 0; index < common.length; index++) {
+    const code = common.charCodeAt(index);
+    if (code === 0x00 || code >= 0x80) return pastCommonPrefix(shape, common);
+  }
+  // strinc of stored[0, length): ASCII bytes are never 0xff, so the last one is incremented.
+  const length = shape.keysBase.length + common.length;
+  assert(length < stored.length, "listObjects: a common prefix longer than its key");
+  const out = new Uint8Array(length);
+  for (let index = 0; index < length; index++) out[index] = stored[index] as number;
+  out[length - 1] = (out[length - 1] as number) + 1;
+  return out;
+}
+
 /** Advances a listing by up to `readsPerTransactionMax` range reads inside one transaction. */
 async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape): Promise<ListState> {
   const { prefix, delimiter, maxKeys, end } = shape;
@@ -198,7 +219,7 @@ async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape
       state.commonPrefixes.push(common);
       state.lastReturned = common;
       openPrefix = common;
-      seekTo = pastCommonPrefix(shape, common);
+      seekTo = pastCommonPrefixOf(shape, common, pair.key);
       state.cursor = seekTo;
       lastListed = undefined;
     }
@@ -243,16 +264,9 @@ function encodeKeyBody(key: string): Uint8Array {
 function keyFromStored(stored: Uint8Array, keysBase: Uint8Array): string {
   const last = stored.length - 1;
   assert(last >= keysBase.length && stored[last] === 0x00, "listObjects: not an object key of this bucket");
-  // ASCII keys (most keys) are read in place: a `subarray` view of a fresh
-  // lmdb-js key costs Bun more than this loop (its ArrayBuffer is materialized).
-  let ascii = "";
-  let index = keysBase.length;
-  for (; index < last; index++) {
-    const byte = stored[index] as number;
-    if (byte === 0x00 || byte >= 0x80) break;
-    ascii += String.fromCharCode(byte);
-  }
-  if (index === last) return ascii;
+  // ASCII keys (most keys) are read in place, without a view of the bytes.
+  const ascii = asciiText(stored, keysBase.length, last);
+  if (ascii !== undefined) return ascii;
   const body = stored.subarray(keysBase.length, last);
   const firstZero = body.indexOf(0x00);
   if (firstZero === -1) return utf8Decoder.decode(body);
