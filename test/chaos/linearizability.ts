@@ -332,7 +332,11 @@ function search(history: History, problem: KeyProblem, stepsMax: number, cacheBy
   const stackOps = new Int32Array(count);
   const stackStates = new Int32Array(count);
   let depth = 0;
+  // The deepest stack so far is copied out only when the search backtracks
+  // from it: a search that succeeds never needs it, and copying at every new
+  // depth would cost O(n²) on a long key.
   let longestPrefix = new Int32Array(0);
+  let deepest = 0;
   let state = absentState;
   let steps = 0;
   let event = next[head]!;
@@ -348,7 +352,7 @@ function search(history: History, problem: KeyProblem, stepsMax: number, cacheBy
         stackOps[depth] = op;
         stackStates[depth] = state;
         depth += 1;
-        if (depth > longestPrefix.length) longestPrefix = stackOps.slice(0, depth);
+        deepest = Math.max(deepest, depth);
         state = after;
         unlink(2 * op);
         unlink(2 * op + 1);
@@ -359,6 +363,7 @@ function search(history: History, problem: KeyProblem, stepsMax: number, cacheBy
     } else {
       // The first remaining return: its operation was not placed before it,
       // so the last placement was wrong.
+      if (depth === deepest && depth > longestPrefix.length) longestPrefix = stackOps.slice(0, depth);
       if (depth === 0) return { kind: "violation", steps, longestPrefix };
       depth -= 1;
       const undone = stackOps[depth]!;
@@ -564,7 +569,7 @@ function explain(history: History, problem: KeyProblem, longestPrefix: Int32Arra
     prefix.push({ index, operation: history[index]!, stateAfter: registerState(problem, state) });
   }
   const remaining = problem.indices.map((_, op) => op).filter((op) => !placed.has(op));
-  const deadlineMs = Math.min(...remaining.map((op) => history[problem.indices[op]!]!.returnMs));
+  const deadlineMs = remaining.reduce((earliestMs, op) => Math.min(earliestMs, history[problem.indices[op]!]!.returnMs), Infinity);
   const held = registerState(problem, state);
   const heldText = held.kind === "absent" ? "the key is absent" : `the key holds ${JSON.stringify(held.valueId)}`;
   const blocked = remaining
