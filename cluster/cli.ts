@@ -8,6 +8,7 @@
  *   cairn user add NAME [--admin] (--data DIR | --fleet FILE)   add a user; prints its keys once
  *   cairn user list (--data DIR | --fleet FILE)                 the users (never their secrets)
  *   cairn user remove NAME (--data DIR | --fleet FILE)          remove a user (refused within about 1 s)
+ *   cairn repl --fleet FILE [NODE | HOST:PORT] [--exec 'CMD; CMD' [--json]]   the operator's shell (cluster/repl/)
  *
  * Exit codes: 0 done, 1 failed, 2 bad usage or an unusable fleet file.
  */
@@ -20,6 +21,7 @@ import { existsSync } from "node:fs";
 import { openLmdbStore, stopFoundationDbNetwork, type MetaStore } from "./metadata/index.ts";
 import { addUser, invalidUserName, listUsers, removeUser } from "./users.ts";
 import { systemClock } from "../runtime/index.ts";
+import { runRepl } from "./repl/repl.ts";
 
 const usage = `usage:
   cairn fleet up FILE
@@ -28,7 +30,8 @@ const usage = `usage:
   cairn node --fleet FILE --id ID
   cairn user add NAME [--admin] (--data DIR | --fleet FILE)
   cairn user list (--data DIR | --fleet FILE)
-  cairn user remove NAME (--data DIR | --fleet FILE)`;
+  cairn user remove NAME (--data DIR | --fleet FILE)
+  cairn repl --fleet FILE [NODE | HOST:PORT] [--exec 'CMD; CMD' [--json]]`;
 
 function fail(message: string, exitCode: number): never {
   console.error(`cairn: ${message}`);
@@ -159,6 +162,26 @@ switch (command) {
   case "user":
     await userCommand(rest);
     break;
+  case "repl": {
+    let fleetPath: string | undefined;
+    let exec: string | undefined;
+    let json = false;
+    const targets: string[] = [];
+    for (let index = 0; index < rest.length; index += 1) {
+      const option = rest[index]!;
+      if (option === "--json") json = true;
+      else if (option === "--fleet" || option === "--exec") {
+        const value = rest[index + 1];
+        if (value === undefined) fail(`${option} needs a value\n${usage}`, 2);
+        if (option === "--fleet") fleetPath = value;
+        else exec = value;
+        index += 1;
+      } else if (option.startsWith("--")) fail(`unknown option ${option}\n${usage}`, 2);
+      else targets.push(option);
+    }
+    if (targets.length > 1) fail(`give at most one node to connect to\n${usage}`, 2);
+    process.exit(await runRepl({ fleet: loadFleet(fleetPath), target: targets[0], exec, json }));
+  }
   case "help":
   case "--help":
   case undefined:

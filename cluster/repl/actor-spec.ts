@@ -1,0 +1,43 @@
+/**
+ * How an operator names an actor: `pg/N` (or `pgs/N`), `bucket/NAME/P`, or
+ * `NODE:PATH` for any path on a node. The fleet map says where a PG or a
+ * partition lives.
+ */
+import { bucketPartitionActorPath } from "../../actors/bucket-partition/index.ts";
+import { placementGroupActorPath } from "../../actors/placement-group/index.ts";
+import type { FleetMap } from "../membership/index.ts";
+import { ReplError } from "./session.ts";
+
+export interface ActorLocation {
+  readonly nodeId: string;
+  readonly path: string;
+}
+
+/** Where the actor `spec` names lives now, by the map. */
+export function resolveActor(map: FleetMap, spec: string): ActorLocation {
+  const placementGroup = /^pgs?\/([0-9]+)$/.exec(spec);
+  if (placementGroup !== null) {
+    const placementGroupId = Number(placementGroup[1]);
+    const assignment = map.placementGroups.find((entry) => entry.placementGroupId === placementGroupId);
+    if (assignment === undefined) throw new ReplError(`pg ${placementGroupId} is not assigned to any node in map epoch ${map.epoch}`);
+    return { nodeId: assignment.nodeId, path: placementGroupActorPath(placementGroupId) };
+  }
+  const partition = /^buckets?\/(.+)\/([0-9]+)$/.exec(spec);
+  if (partition !== null) {
+    const bucket = decodeURIComponent(partition[1]!);
+    const assignment = map.partitions.find((entry) => entry.bucket === bucket && entry.partition === Number(partition[2]));
+    if (assignment === undefined) throw new ReplError(`partition ${partition[2]} of bucket ${bucket} is not assigned in map epoch ${map.epoch}`);
+    return { nodeId: assignment.nodeId, path: bucketPartitionActorPath(bucket, assignment.partition) };
+  }
+  const colon = spec.indexOf(":");
+  if (colon > 0) return { nodeId: spec.slice(0, colon), path: spec.slice(colon + 1) };
+  throw new ReplError(`cannot tell where ${spec} lives: give pg/N, bucket/NAME/P or NODE:PATH`);
+}
+
+/** Completion candidates for an actor argument. */
+export function actorCandidates(map: FleetMap): string[] {
+  return [
+    ...map.placementGroups.map((entry) => `pg/${entry.placementGroupId}`),
+    ...map.partitions.map((entry) => `bucket/${entry.bucket}/${entry.partition}`),
+  ];
+}

@@ -1,0 +1,34 @@
+import { operatorActorPath, type OperatorMessage } from "../../../actors/operator/index.ts";
+import type { StopActorReply } from "../../../actors/operator/protocol.ts";
+import { actorCandidates, resolveActor } from "../actor-spec.ts";
+import { ReplError } from "../session.ts";
+import type { ReplCommand } from "../command.ts";
+import { expectPositionals, parseArguments } from "../command.ts";
+
+export const actorStop: ReplCommand = {
+  name: "actor.stop",
+  summary: "stop a PG or partition actor, as a crash would (a drill); the node's keeper starts it again",
+  usage: "actor.stop pg/N|bucket/NAME/P|NODE:PATH --apply",
+  help:
+    "Finds the node the map assigns the actor to and asks its operator endpoint to stop it (host.stop, as a crash that " +
+    "exhausted its restarts would leave it). Within about a second the node's keeper finds it gone and starts it again at " +
+    "the epoch it was assigned; pg.show shows it unresponsive, then clean again. Disk actors are refused: nothing would " +
+    "start them again.",
+  mutates: true,
+  async complete(session, index) {
+    return index === 0 ? actorCandidates(await session.map()) : [];
+  },
+  async run(session, args) {
+    const { positional } = parseArguments(this, args);
+    expectPositionals(this, positional, 1, 1);
+    const map = await session.map();
+    const location = resolveActor(map, positional[0]!);
+    const reply = await session.ask<OperatorMessage, StopActorReply>(
+      session.refOn(map, location.nodeId, operatorActorPath),
+      (replyTo) => ({ kind: "StopActor", path: location.path, replyTo }),
+      `actor.stop on ${location.nodeId}`,
+    );
+    if (reply.outcome !== "stopped") throw new ReplError(`actor.stop ${location.nodeId}:${location.path}: ${reply.outcome}: ${reply.detail}`);
+    return { text: `${location.nodeId}:${location.path} ${reply.detail}`, json: { nodeId: location.nodeId, ...reply } };
+  },
+};

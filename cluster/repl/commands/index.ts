@@ -1,0 +1,33 @@
+/** Every REPL command, in the order `help` lists them. */
+import type { ReplCommand } from "../command.ts";
+import { actorList } from "./actor.list.ts";
+import { actorRestart } from "./actor.restart.ts";
+import { actorStop } from "./actor.stop.ts";
+import { bucketList } from "./bucket.list.ts";
+import { clusterStatus } from "./cluster.status.ts";
+import { diskList } from "./disk.list.ts";
+import { healStatus } from "./heal.status.ts";
+import { nodeList } from "./node.list.ts";
+import { pgList } from "./pg.list.ts";
+import { pgShow } from "./pg.show.ts";
+import { scrubStart } from "./scrub.start.ts";
+import { userAdd } from "./user.add.ts";
+import { userList } from "./user.list.ts";
+import { userRemove } from "./user.remove.ts";
+
+export const replCommands: readonly ReplCommand[] = [
+  clusterStatus,
+  nodeList,
+  diskList,
+  pgList,
+  pgShow,
+  actorList,
+  actorStop,
+  actorRestart,
+  healStatus,
+  scrubStart,
+  bucketList,
+  userList,
+  userAdd,
+  userRemove,
+];
