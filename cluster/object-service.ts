@@ -838,7 +838,13 @@ export class ObjectService implements ObjectBackend {
    * the PREPARING record stays for the garbage collector.
    */
   async #writeData<S>(
-    target: { readonly bucket: string; readonly key: string; readonly storageClass: string; readonly body: AsyncIterable<Uint8Array> },
+    target: {
+      readonly bucket: string;
+      readonly key: string;
+      readonly storageClass: string;
+      readonly body: AsyncIterable<Uint8Array>;
+      readonly bodyIsLocal?: boolean;
+    },
     prepare: (pending: PendingRecord) => Promise<"prepared" | { readonly stop: S }>,
   ): Promise<WrittenData | { readonly stop: S }> {
     const scheme = this.#schemes.get(target.storageClass);
@@ -868,8 +874,10 @@ export class ObjectService implements ObjectBackend {
     // something the garbage collector can find and free.
     const prepared = await prepare({ dataId, layout, createdMs: this.#host.clock.nowMs() });
     if (prepared !== "prepared") {
-      // The client sent the body (and the gateway checks its digests): read it to the end.
-      for (let next = await body.next(); next.done !== true; next = await body.next()) md5.update(next.value);
+      // A client's body is read to the end (it was sent, and the gateway checks its digests);
+      // the server's own stream (a copy's source) is closed instead of being read for nothing.
+      if (target.bodyIsLocal === true) await body.return?.();
+      else for (let next = await body.next(); next.done !== true; next = await body.next()) md5.update(next.value);
       return prepared;
     }
     const indexed = this.#askPlacementGroup(placementGroupId, (replyTo) => ({

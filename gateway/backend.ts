@@ -149,6 +149,14 @@ export interface PutObjectInput {
    * answered with that version, whatever the condition says now.
    */
   readonly condition?: WriteCondition;
+  /**
+   * True when `body` is the server's own stream (CopyObject's read of its
+   * source), not a client's upload: when nothing is to be stored (a retry
+   * answered from its token, a condition refused before the data is
+   * written) the backend may close it instead of reading it to the end. A
+   * client's body is always read to the end, so its digests are checked.
+   */
+  readonly bodyIsLocal?: boolean;
 }
 
 export interface ListObjectsInput {

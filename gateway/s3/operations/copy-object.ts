@@ -143,6 +143,8 @@ export async function copyObject(context: OperationContext): Promise<S3Response>
     bucket: context.bucket,
     key: context.key,
     body: copied.body,
+    // Our own read of the source: a write that stores nothing need not read it all.
+    bodyIsLocal: true,
     headers: replacement?.headers ?? info.headers,
     userMetadata: replacement?.userMetadata ?? info.userMetadata,
     // `x-amz-tagging-directive` is 501 at the router, so its default (COPY) holds: the source's tags.
