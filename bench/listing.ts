@@ -25,10 +25,15 @@
  * keys among those skipped); and the two `cmp/` prefixes, same number of
  * common prefixes with 10x more keys beneath. Besides the time it counts the
  * pairs the listing read from the store per page, the machine-independent
- * evidence that skipping a common prefix does not read the keys beneath it.
+ * evidence that skipping a common prefix does not read the keys beneath it,
+ * and the process's CPU time per page (median): unlike the wall time it does
+ * not grow while the page waits for a core other processes hold, but it does
+ * include the garbage collector's threads. The load average (`uptime`'s
+ * three figures) is printed before and after, since on a shared machine the
+ * tail follows it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { encodeObjectRecord, ObjectCatalog, objectKey, openLmdbStore } from "../cluster/metadata/index.ts";
@@ -173,6 +178,7 @@ class CountingStore implements MetaStore {
 interface CaseResult {
   readonly name: string;
   readonly timesMs: number[];
+  readonly cpuMs: number[];
   readonly entriesMin: number;
   readonly pairsPerPage: number;
   readonly rangeReadsPerPage: number;
@@ -191,7 +197,7 @@ interface Case {
 async function timeCases(store: MetaStore, cases: readonly Case[]): Promise<CaseResult[]> {
   const runs = cases.map((entry) => {
     const counting = new CountingStore(store);
-    return { entry, counting, catalog: new ObjectCatalog(counting), timesMs: [] as number[], entriesMin: Number.POSITIVE_INFINITY };
+    return { entry, counting, catalog: new ObjectCatalog(counting), timesMs: [] as number[], cpuMs: [] as number[], entriesMin: Number.POSITIVE_INFINITY };
   });
   // Warm-up: JIT and the page cache, not measured.
   for (const run of runs) {
@@ -203,9 +209,12 @@ async function timeCases(store: MetaStore, cases: readonly Case[]): Promise<Case
   for (let page = 0; page < pages; page++) {
     for (const run of runs) {
       const input = run.entry.request();
+      const cpuStart = process.cpuUsage();
       const startMs = clock.monotonicMs();
       const result = await run.catalog.listObjects(input);
       run.timesMs.push(clock.monotonicMs() - startMs);
+      const cpu = process.cpuUsage(cpuStart);
+      run.cpuMs.push((cpu.user + cpu.system) / 1_000);
       if (result === "no-such-bucket") throw new Error("the bench bucket is missing");
       run.entriesMin = Math.min(run.entriesMin, result.objects.length + result.commonPrefixes.length);
     }
@@ -213,6 +222,7 @@ async function timeCases(store: MetaStore, cases: readonly Case[]): Promise<Case
   return runs.map((run) => ({
     name: run.entry.name,
     timesMs: run.timesMs,
+    cpuMs: run.cpuMs,
     entriesMin: run.entriesMin,
     pairsPerPage: run.counting.pairsRead / pages,
     rangeReadsPerPage: run.counting.rangeReads / pages,
@@ -226,12 +236,20 @@ function percentile(sorted: readonly number[], fraction: number): number {
 
 function report(result: CaseResult): void {
   const sorted = [...result.timesMs].sort((a, b) => a - b);
+  const cpuSorted = [...result.cpuMs].sort((a, b) => a - b);
   console.log(
     `${result.name.padEnd(44)} ${percentile(sorted, 0.5).toFixed(2).padStart(7)} ${percentile(sorted, 0.9).toFixed(2).padStart(7)} ` +
       `${percentile(sorted, 0.99).toFixed(2).padStart(7)} ` +
-      `${(sorted[sorted.length - 1] as number).toFixed(2).padStart(7)}   ${String(result.entriesMin).padStart(5)} ` +
+      `${(sorted[sorted.length - 1] as number).toFixed(2).padStart(7)} ${percentile(cpuSorted, 0.5).toFixed(2).padStart(7)}   ${String(result.entriesMin).padStart(5)} ` +
       `${result.pairsPerPage.toFixed(0).padStart(7)} ${result.rangeReadsPerPage.toFixed(1).padStart(7)} ${result.transactionsPerPage.toFixed(1).padStart(5)}`,
   );
+}
+
+/** The 1, 5 and 15 minute load averages, as `uptime` prints them. */
+function formatLoad(): string {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(", ");
 }
 
 /** A uniformly random key of the whole data set. */
@@ -252,7 +270,9 @@ try {
   if (existing === undefined) await fill(store);
   else console.log("reusing the data set already at --path");
 
-  console.log(`${"case (pages of 1,000)".padEnd(44)} ${"p50 ms".padStart(7)} ${"p90 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"max ms".padStart(7)}   ${"min n".padStart(5)} ${"pairs".padStart(7)} ${"reads".padStart(7)} ${"txs".padStart(5)}`);
+  const environmentBytes = statSync(join(path, "data.mdb")).size;
+  console.log(`store: ${totalKeys} objects, LMDB data file ${(environmentBytes / 1e6).toFixed(0)} MB; load average before timing ${formatLoad()}`);
+  console.log(`${"case (pages of 1,000)".padEnd(44)} ${"p50 ms".padStart(7)} ${"p90 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"max ms".padStart(7)} ${"cpu ms".padStart(7)}   ${"min n".padStart(5)} ${"pairs".padStart(7)} ${"reads".padStart(7)} ${"txs".padStart(5)}`);
   const base = { bucket, maxKeys: pageKeys };
   const hostPrefix = "logs/2026-11-29/";
   const cases: Case[] = [
@@ -275,7 +295,8 @@ try {
     { name: 'delimiter "/", prefix cmp/large/ (1,000 x 100)', request: () => ({ ...base, prefix: "cmp/large/", delimiter: "/", after: "" }) },
   ];
   for (const result of await timeCases(store, cases)) report(result);
-  console.log("min n: fewest entries on a page; pairs / reads / txs: pairs read from the store, range reads and transactions per page");
+  console.log(`load average after timing ${formatLoad()}; seed ${seed}`);
+  console.log("cpu ms: median process CPU time per page; min n: fewest entries on a page; pairs / reads / txs: pairs read from the store, range reads and transactions per page");
 } finally {
   await store.close();
   if (values.path === undefined) rmSync(path, { recursive: true, force: true });

@@ -134,9 +134,11 @@ export class LmdbKeyValueView implements KeyValueWriter {
     // are exact for direct keys; long bounds, and reverse scans (whose start,
     // `end` here, LMDB includes), need each key checked.
     const boundsExact = !reverse && begin.length < groupPrefixBytes && end.length < groupPrefixBytes;
-    for (const { key: slot, value } of range) {
+    for (const pair of range) {
+      const { key: slot, value } = pair;
       if (slot.length < groupPrefixBytes) {
-        if (boundsExact || (compareBytes(begin, slot) <= 0 && compareBytes(slot, end) < 0)) yield { key: slot, value };
+        // lmdb-js's pair already holds the user key and a copy of the value: passed on as is, one object fewer per pair.
+        if (boundsExact || (compareBytes(begin, slot) <= 0 && compareBytes(slot, end) < 0)) yield pair;
         continue;
       }
       const prefix = slot;
