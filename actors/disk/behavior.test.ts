@@ -207,6 +207,36 @@ describe("diskBehavior", () => {
     await expect(send({ kind: "StatDisk", replyTo: to })).rejects.toThrow(/shard key/);
   });
 
+  test("CompactDisk removes mostly-dead sealed volumes, keeps every live shard, and reports what it did", async () => {
+    // Small volumes so that overwrites fill sealed volumes with dead records.
+    await behavior.stopped?.(state, context);
+    behavior = diskBehavior({ diskId: "disk-test", directory, volumeBytesMax: 1024 });
+    state = await behavior.initialState(context);
+    for (let round = 0; round < 6; round += 1) {
+      for (const key of ["p", "q", "r"]) await append(key, `${key}-${round}-${"x".repeat(100)}`);
+    }
+    await append("kept", "kept bytes");
+    const volumesBefore = state.store.stats().volumeCount;
+    const deadBefore = state.store.stats().deadBytes;
+
+    const to = replyTo();
+    await send({ kind: "CompactDisk", epoch: 0, deadFractionMin: 0.5, bytesMax: 1024 * 1024, replyTo: to });
+    const reply = (await replyFor(to)) as Record<string, unknown>;
+    expect(reply.kind).toBe("CompactDiskReply");
+    expect(reply.volumesCompacted).toBeGreaterThan(0);
+    expect(reply.more).toBe(false);
+    expect(state.store.stats().volumeCount).toBe(volumesBefore - (reply.volumesCompacted as number));
+    expect(state.store.stats().deadBytes).toBeLessThan(deadBefore);
+    for (const key of ["p", "q", "r"]) expect(textOfReply(await read(key))).toBe(`${key}-5-${"x".repeat(100)}`);
+    expect(textOfReply(await read("kept"))).toBe("kept bytes");
+
+    // Fenced like every other request.
+    await append("kept", "kept bytes", 3);
+    const stale = replyTo();
+    await send({ kind: "CompactDisk", epoch: 2, deadFractionMin: 0.5, bytesMax: 1024, replyTo: stale });
+    expect(faultOf(await replyFor(stale))).toBe("Fenced");
+  });
+
   test("initialState after stopped rebuilds the index from the files", async () => {
     await append("x", "one");
     await append("y", "two");

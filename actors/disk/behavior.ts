@@ -19,6 +19,7 @@ import {
 import type {
   AppendShardReply,
   CheckShardsReply,
+  CompactDiskReply,
   DeleteShardReply,
   DiskMessage,
   ReadShardReply,
@@ -167,6 +168,31 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
             }
             const last = keys[index - 1];
             return { kind: "ScrubShardsReply", checked, bytesChecked, corrupt, ...(index < keys.length && last !== undefined ? { next: last } : {}) };
+          });
+          return withEpoch(state, message.epoch);
+        }
+        case "CompactDisk": {
+          // Driven by a message rather than a timer inside the actor: the actor stays passive (it runs unchanged on
+          // the deterministic host), and the node's maintenance loop, which already paces scrub and heal, decides
+          // when disk bandwidth goes to compaction. Each step is bounded by `bytesMax`, so the caller sets its cost.
+          const refused = refusal(state, message.epoch);
+          if (refused !== null) {
+            context.tell<Fault>(message.replyTo, refused);
+            return state;
+          }
+          const { deadFractionMin, bytesMax } = message;
+          replyWhenSettled(context, state, message.replyTo, async (): Promise<CompactDiskReply | Fault> => {
+            const report = await state.store.compact({ deadFractionMin, bytesMax });
+            if (isFault(report)) return report;
+            return {
+              kind: "CompactDiskReply",
+              volumesCompacted: report.volumesCompacted,
+              bytesReclaimed: report.bytesReclaimed,
+              bytesCopied: report.bytesCopied,
+              tombstonesCarried: report.tombstonesCarried,
+              volumesSkipped: report.volumesSkipped,
+              more: report.more,
+            };
           });
           return withEpoch(state, message.epoch);
         }

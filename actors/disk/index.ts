@@ -9,6 +9,8 @@ export {
   AppendShardReply,
   CheckShards,
   CheckShardsReply,
+  CompactDisk,
+  CompactDiskReply,
   DeleteShard,
   DeleteShardReply,
   DiskMessage,

@@ -136,5 +136,37 @@ export const CheckShardsReply = Type.Object({
 });
 export type CheckShardsReply = Static<typeof CheckShardsReply>;
 
-export const DiskMessage = Type.Union([AppendShard, ReadShard, DeleteShard, StatDisk, SyncDisk, ScrubShards, CheckShards]);
+/**
+ * One bounded compaction step: sealed volumes whose dead share (`deadBytes /
+ * sizeBytes`, see `StatDisk`) is at least `deadFractionMin` get their live
+ * records copied into the active volume (durable before the index switches),
+ * then their files removed. Stops after `bytesMax` bytes of old volumes were
+ * scanned; `more` says whether another step has work. The caller paces the
+ * steps (as it paces scrub pages). A step while one runs gets `Overloaded`.
+ */
+export const CompactDisk = Type.Object({
+  kind: Type.Literal("CompactDisk"),
+  epoch: Type.Integer({ minimum: 0 }),
+  deadFractionMin: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+  bytesMax: Type.Integer({ minimum: 1 }),
+  replyTo: ReplyTo,
+});
+export type CompactDisk = Static<typeof CompactDisk>;
+
+export const CompactDiskReply = Type.Object({
+  kind: Type.Literal("CompactDiskReply"),
+  volumesCompacted: Type.Integer({ minimum: 0 }),
+  /** Size of the removed volume files; the net space freed is this minus `bytesCopied`. */
+  bytesReclaimed: Type.Integer({ minimum: 0 }),
+  /** Bytes of live records (and still-needed tombstones) rewritten. */
+  bytesCopied: Type.Integer({ minimum: 0 }),
+  tombstonesCarried: Type.Integer({ minimum: 0 }),
+  /** Sealed volumes left alone because a current record in them fails its CRC (they wait for healing). */
+  volumesSkipped: Type.Integer({ minimum: 0 }),
+  /** True when some volume still passes the threshold. */
+  more: Type.Boolean(),
+});
+export type CompactDiskReply = Static<typeof CompactDiskReply>;
+
+export const DiskMessage = Type.Union([AppendShard, ReadShard, DeleteShard, StatDisk, SyncDisk, ScrubShards, CheckShards, CompactDisk]);
 export type DiskMessage = Static<typeof DiskMessage>;

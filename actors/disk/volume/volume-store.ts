@@ -277,9 +277,10 @@ export class VolumeStore {
     return this.#failure ?? undefined;
   }
 
-  /** Waits until no write is queued or being written and no read is in flight. */
+  /** Waits until no write is queued or being written, no read is in flight and no compaction step runs. */
   async idle(): Promise<void> {
-    while (this.#flushing !== null || this.#readsInFlight.size > 0) {
+    while (this.#flushing !== null || this.#readsInFlight.size > 0 || this.#compacting !== null) {
+      if (this.#compacting !== null) await this.#compacting;
       await this.flush();
       await Promise.allSettled([...this.#readsInFlight]);
     }
