@@ -17,6 +17,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import type { Fleet } from "../fleet/fleet-file.ts";
+import type { FleetMap } from "../membership/index.ts";
 import type { CommandOutput, ReplCommand } from "./command.ts";
 import { replCommands } from "./commands/index.ts";
 import { openReplSession, ReplError, type ReplSession } from "./session.ts";
@@ -192,11 +193,18 @@ async function runInteractive(session: ReplSession, options: ReplOptions, write:
   // Keep the file bounded: rewrite it once per session, append after that.
   if (history.length >= historyLinesMax) writeFileSync(path, `${history.join("\n")}\n`, { mode: 0o600 });
   const completer = (line: string, callback: (error: null, result: [string[], string]) => void): void => {
-    void complete(session, line).then(
-      (result) => callback(null, result),
+    const map = session.lastMap();
+    if (map !== undefined) {
+      callback(null, complete(map, line));
+      return;
+    }
+    void session.map().then(
+      (fresh) => callback(null, complete(fresh, line)),
       () => callback(null, [[], line]),
     );
   };
+  // Read the map once up front, so the first Tab completes without a round trip.
+  await session.map().catch(() => undefined);
   const readline: Interface = createInterface({
     input,
     output: options.output ?? process.stdout,
@@ -280,7 +288,7 @@ async function watch(session: ReplSession, invocation: Invocation, write: (text:
 }
 
 /** Candidates for the word under the cursor. */
-async function complete(session: ReplSession, line: string): Promise<[string[], string]> {
+function complete(map: FleetMap, line: string): [string[], string] {
   const segment = line.slice(line.lastIndexOf(";") + 1).trimStart();
   let words = segment.split(/\s+/);
   const watched = words[0] === "watch" && words.length > 1;
@@ -296,6 +304,6 @@ async function complete(session: ReplSession, line: string): Promise<[string[], 
   const command = commandNamed(commandName);
   if (command === undefined) return [[], current];
   const positionalIndex = before.slice(1).filter((word) => !word.startsWith("--")).length;
-  const candidates = [...((await command.complete?.(session, positionalIndex)) ?? []), ...(command.mutates ? ["--apply"] : []), "--json"];
+  const candidates = [...(command.complete?.(map, positionalIndex) ?? []), ...(command.mutates ? ["--apply"] : []), "--json"];
   return [candidates.filter((candidate) => candidate.startsWith(current)), current];
 }

@@ -42,6 +42,8 @@ export interface ReplSession {
   readonly entryNodeId: string;
   /** The fleet map as the entry node's store holds it now. */
   map(): Promise<FleetMap>;
+  /** The map the last `map()` returned, if any (tab completion uses it without a round trip). */
+  lastMap(): FleetMap | undefined;
   /** A ref to `path` on `nodeId` at the incarnation the map names (throws `ReplError` for a node not in the map or down). */
   refOn<M>(map: FleetMap, nodeId: string, path: string): ActorRef<M>;
   /** Asks with the REPL's bound; a fault becomes a `ReplError` naming `what`. */
@@ -101,6 +103,7 @@ export async function openReplSession(fleet: Fleet, target: string | undefined):
   }
   const entryIncarnation = transport.peerIncarnation(entry.id)!;
 
+  let latest: FleetMap | undefined;
   const tryAsk = <T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T): Promise<R | Fault> => host.ask<T, R>(to, build, replAskTimeoutMs);
   const ask = async <T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T, what: string): Promise<R> => {
     const reply = await tryAsk<T, R>(to, build);
@@ -119,8 +122,10 @@ export async function openReplSession(fleet: Fleet, target: string | undefined):
         `fleet map from ${entry.id}`,
       );
       if (reply.map === undefined || reply.map === null) throw new ReplError("the fleet has no map yet");
-      return reply.map as FleetMap;
+      latest = reply.map as FleetMap;
+      return latest;
     },
+    lastMap: () => latest,
     refOn<M>(map: FleetMap, target: string, path: string): ActorRef<M> {
       const node = map.nodes.find((candidate) => candidate.nodeId === target);
       if (node === undefined) throw new ReplError(`no node ${target} in map epoch ${map.epoch}`);

@@ -13,8 +13,8 @@ export const actorList: ReplCommand = {
     "bucket-partition actors the map assigned to it, with the epoch each was started at. RESTARTS is how many unit actors " +
     "the node's keeper found gone and started again since the node started.",
   mutates: false,
-  async complete(session, index) {
-    return index === 0 ? (await session.map()).nodes.map((node) => node.nodeId) : [];
+  complete(map, index) {
+    return index === 0 ? map.nodes.map((node) => node.nodeId) : [];
   },
   async run(session, args) {
     const { positional, options } = parseArguments(this, args, ["kind"]);
@@ -33,7 +33,7 @@ export const actorList: ReplCommand = {
       for (const actor of view.actors) {
         if (kind !== undefined && actor.kind !== kind) continue;
         rows.push([nodeId, actor.kind, actor.path, actor.epoch === undefined ? "-" : String(actor.epoch), String(view.unitRestarts)]);
-        json.push({ nodeId, incarnation: view.incarnation, ...actor });
+        json.push({ nodeId, incarnation: view.incarnation, unitRestarts: view.unitRestarts, ...actor });
       }
     }
     return { text: renderTable(["NODE", "KIND", "PATH", "EPOCH", "RESTARTS"], rows), json };

@@ -14,8 +14,8 @@ export const actorRestart: ReplCommand = {
     "unit (stop the running actor, spawn a fresh one at the epoch this run owns), so its state is rebuilt from the store " +
     "as after a crash. Disk actors are refused.",
   mutates: true,
-  async complete(session, index) {
-    return index === 0 ? actorCandidates(await session.map()) : [];
+  complete(map, index) {
+    return index === 0 ? actorCandidates(map) : [];
   },
   async run(session, args) {
     const { positional } = parseArguments(this, args);

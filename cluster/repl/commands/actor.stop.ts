@@ -15,8 +15,8 @@ export const actorStop: ReplCommand = {
     "the epoch it was assigned; pg.show shows it unresponsive, then clean again. Disk actors are refused: nothing would " +
     "start them again.",
   mutates: true,
-  async complete(session, index) {
-    return index === 0 ? actorCandidates(await session.map()) : [];
+  complete(map, index) {
+    return index === 0 ? actorCandidates(map) : [];
   },
   async run(session, args) {
     const { positional } = parseArguments(this, args);

@@ -13,8 +13,8 @@ export const diskList: ReplCommand = {
     "in/out (an out disk receives no shards); NODE STATE is its node's membership state. A disk whose node is down or " +
     "whose actor does not answer shows the fault instead of its usage.",
   mutates: false,
-  async complete(session, index) {
-    return index === 0 ? (await session.map()).nodes.map((node) => node.nodeId) : [];
+  complete(map, index) {
+    return index === 0 ? map.nodes.map((node) => node.nodeId) : [];
   },
   async run(session, args) {
     const { positional } = parseArguments(this, args);

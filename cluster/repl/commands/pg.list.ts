@@ -30,7 +30,7 @@ export const pgList: ReplCommand = {
     "unassigned. DATA counts the data items its index holds; HEAL the shards to rebuild (a + marks a scan bound reached). " +
     "Give a STATE to list only those.",
   mutates: false,
-  async complete(_session, index) {
+  complete(_map, index) {
     return index === 0 ? ["clean", "healing", "degraded", "unresponsive", "unassigned"] : [];
   },
   async run(session, args) {

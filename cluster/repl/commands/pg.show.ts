@@ -14,9 +14,8 @@ export const pgShow: ReplCommand = {
     "each disk with its node, in/out and whether it is usable now, then its data count and the shards on its heal list. " +
     "States as in pg.list.",
   mutates: false,
-  async complete(session, index) {
+  complete(map, index) {
     if (index !== 0) return [];
-    const map = await session.map();
     return Array.from({ length: map.placement.placementGroupCount }, (_, id) => String(id));
   },
   async run(session, args) {

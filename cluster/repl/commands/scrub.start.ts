@@ -12,8 +12,8 @@ export const scrubStart: ReplCommand = {
     "Asks the operator endpoint of the disk's node to run its Scrubber over the disk now, at the fleet's scrub pace, " +
     "besides the daily schedule. It answers at once; heal.status shows the pass as running, then its counts.",
   mutates: true,
-  async complete(session, index) {
-    return index === 0 ? (await session.map()).placement.hosts.flatMap((host) => host.disks.map((disk) => disk.diskId)) : [];
+  complete(map, index) {
+    return index === 0 ? map.placement.hosts.flatMap((host) => host.disks.map((disk) => disk.diskId)) : [];
   },
   async run(session, args) {
     const { positional } = parseArguments(this, args);

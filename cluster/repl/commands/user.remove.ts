@@ -1,5 +1,5 @@
 import { operatorActorPath, type OperatorMessage } from "../../../actors/operator/index.ts";
-import type { ListUsersReply, RemoveUserReply } from "../../../actors/operator/protocol.ts";
+import type { RemoveUserReply } from "../../../actors/operator/protocol.ts";
 import { ReplError } from "../session.ts";
 import type { ReplCommand } from "../command.ts";
 import { expectPositionals, parseArguments } from "../command.ts";
@@ -10,12 +10,6 @@ export const userRemove: ReplCommand = {
   usage: "user.remove NAME --apply",
   help: "Asks the entry node's operator endpoint to remove the user from the metadata store (cluster/users.ts removeUser). Gateways refuse its key within their user table's refresh (about 1 s).",
   mutates: true,
-  async complete(session, index) {
-    if (index !== 0) return [];
-    const map = await session.map();
-    const reply = await session.tryAsk<OperatorMessage, ListUsersReply>(session.refOn(map, session.entryNodeId, operatorActorPath), (replyTo) => ({ kind: "ListUsers", replyTo }));
-    return "users" in reply ? reply.users.map((user) => user.name) : [];
-  },
   async run(session, args) {
     const { positional } = parseArguments(this, args);
     expectPositionals(this, positional, 1, 1);
