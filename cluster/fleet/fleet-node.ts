@@ -36,7 +36,7 @@ import {
 import { bucketPartitionActorPath, bucketPartitionBehavior } from "../../actors/bucket-partition/index.ts";
 import { BucketPartitionMessage, type StatBucketPartitionReply } from "../../actors/bucket-partition/protocol.ts";
 import { nodeAgentActorPath, nodeAgentBehavior, NodeAgentMessage } from "../../actors/node-agent/index.ts";
-import { createRequestObserver, createS3Handler, serveBun, withAdminRoutes, type BunS3Server } from "../../gateway/index.ts";
+import { createRequestObserver, createS3Handler, serveBun, ThroughputRing, withAdminRoutes, type BunS3Server } from "../../gateway/index.ts";
 import {
   actorRef,
   createNactHost,
@@ -63,6 +63,7 @@ import { fleetNode, type Fleet } from "./fleet-file.ts";
 import { nodeRunFiles, readyFileVersion, type ReadyFile } from "./fleet-launcher.ts";
 import { readFleetSecret } from "./fleet-secret.ts";
 import { checkNodeHealth, registerNodeMetrics, type LocalDisk } from "../node-metrics.ts";
+import { createStatusSource, statusMapOfFleet } from "../status/index.ts";
 import { startOperatorEndpoint, type LocalActor, type OperatorEndpoint } from "../repl/operator-endpoint.ts";
 
 /** Timing of membership; a dead node's units run elsewhere about `leaseMs + clockSkewMsMax + tickMs` after it died. */
@@ -298,6 +299,10 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
 
   let server: BunS3Server | undefined;
   let janitor: Janitor | undefined;
+  // The status page's throughput ring (gateway nodes), and the Healer made
+  // further down, which the page may be asked about before it exists.
+  let throughput: ThroughputRing | undefined;
+  let statusHealer: Healer | undefined;
   let users: UserTable | undefined;
   let stopping = false;
   if (node.roles.has("gateway")) {
@@ -341,6 +346,10 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     const userTable = await UserTable.open({ store, root: credentials, clock, refreshIntervalMs: userTableRefreshMsDefault, log: nodeLog });
     userTable.start();
     users = userTable;
+    const observer = createRequestObserver({ registry, clock: host.clock, log: nodeLog });
+    const throughputRing = new ThroughputRing({ read: () => observer.totals(), clock: host.clock });
+    throughputRing.start();
+    throughput = throughputRing;
     const handler = createS3Handler({
       backend: service,
       lookupSecret: (accessKeyId) => userTable.secretOf(accessKeyId),
@@ -350,7 +359,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
       virtualHostDomains: ["localhost"],
       region: process.env.CAIRN_REGION ?? "us-east-1",
       log: nodeLog,
-      observer: createRequestObserver({ registry, clock: host.clock, log: nodeLog }),
+      observer,
     });
     const adminHandler = withAdminRoutes(handler, {
       metrics: () => registry.render(),
@@ -369,6 +378,19 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
           }),
           timeoutMs: adminAskTimeoutMs,
         }),
+      // The status page at /_cairn/status: the whole fleet as this gateway's map shows it.
+      status: createStatusSource({
+        nodeId,
+        host,
+        map: () => (map === undefined ? undefined : statusMapOfFleet(map)),
+        diskRef: (diskId) => currentView().diskRef(diskId),
+        placementGroupRef: (placementGroupId) => currentView().placementGroupRef(placementGroupId),
+        localDiskDirectory: (diskId) => node.disks.find((disk) => disk.diskId === diskId)?.directory,
+        bucketCount: async () => (await catalog.listBuckets()).length,
+        throughput: throughputRing,
+        healProgress: () => statusHealer?.progress(),
+        askTimeoutMs: adminAskTimeoutMs,
+      }),
       virtualHostDomains: ["localhost"],
       log: nodeLog,
     });
@@ -393,6 +415,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     return repairView;
   };
   const healer = new Healer({ host, store, view: currentRepairView, bytesPerSecondMax: timing.healBytesPerSecondMax });
+  statusHealer = healer;
   const scrubber = new Scrubber({
     host,
     store,
@@ -451,6 +474,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     rmSync(files.ready, { force: true });
     await server?.stop();
     await janitor?.stop();
+    await throughput?.stop();
     await repair.stop();
     await operator.stop();
     await users?.stop();

@@ -1,2 +1,2 @@
 /** The public surface of `cluster/status/`: what a node wires into `withAdminRoutes({ status })`. */
-export { createStatusSource, gatherStatus, type StatusMap, type StatusSourceOptions } from "./status-source.ts";
+export { createStatusSource, gatherStatus, statusMapOfFleet, type StatusMap, type StatusSourceOptions } from "./status-source.ts";

@@ -25,6 +25,7 @@ import {
   type ThroughputRing,
 } from "../../gateway/index.ts";
 import { isFault, sleepUnlessAborted, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
+import type { FleetMap } from "../membership/index.ts";
 import type { ClusterMap } from "../placement/index.ts";
 import type { HealProgress } from "../repair/index.ts";
 
@@ -52,8 +53,8 @@ export interface StatusSourceOptions {
   /** How many buckets exist; a read of the metadata store. */
   readonly bucketCount: () => Promise<number>;
   readonly throughput: ThroughputRing;
-  /** This node's Healer's totals, where one runs. */
-  readonly healProgress?: () => HealProgress;
+  /** This node's Healer's totals, where one runs (undefined until it is made). */
+  readonly healProgress?: () => HealProgress | undefined;
   /** Bound on each ask and on the metadata read. */
   readonly askTimeoutMs: number;
   /** A report younger than this is answered again instead of gathered anew (default 1 s). */
@@ -61,6 +62,17 @@ export interface StatusSourceOptions {
 }
 
 const reuseMsDefault = 1_000;
+
+/** A fleet map as the status page reads it: addresses are left out, owners come from the assignments. */
+export function statusMapOfFleet(map: FleetMap): StatusMap {
+  const owners = new Map(map.placementGroups.map((entry) => [entry.placementGroupId, { nodeId: entry.nodeId, epoch: entry.epoch }]));
+  return {
+    epoch: map.epoch,
+    nodes: map.nodes.map((entry) => ({ nodeId: entry.nodeId, state: entry.state, incarnation: entry.incarnation, roles: [...entry.roles] })),
+    placement: map.placement,
+    placementGroupOwner: (placementGroupId) => owners.get(placementGroupId),
+  };
+}
 
 /** Returns the function `withAdminRoutes({ status })` calls. */
 export function createStatusSource(options: StatusSourceOptions): () => Promise<StatusReport> {

@@ -84,10 +84,13 @@ export class ThroughputRing {
     }
     const now = this.#pointNow();
     const samples: ThroughputSample[] = [];
-    // The oldest interval is dropped when the open one is added, so the answer holds `capacity` intervals.
-    for (let index = points.length === this.#points.length ? 2 : 1; index < points.length; index += 1) samples.push(rate(points[index - 1]!, points[index]!));
+    for (let index = 1; index < points.length; index += 1) samples.push(rate(points[index - 1]!, points[index]!));
     const latest = points[points.length - 1]!;
-    if (now.monotonicMs > latest.monotonicMs) samples.push(rate(latest, now));
+    if (now.monotonicMs > latest.monotonicMs) {
+      samples.push(rate(latest, now));
+      // The oldest interval makes room for the open one: the answer never holds more than `capacity`.
+      if (samples.length > this.#points.length - 1) samples.shift();
+    }
     return { intervalMs: this.#intervalMs, windowMs: this.#intervalMs * (this.#points.length - 1), samples, totals: now.totals };
   }
 
