@@ -314,5 +314,12 @@ describe("VolumeStore.compact", () => {
     expect(step.more).toBe(false);
     expect(await volumeFiles()).toContain(volumeName(1));
     expect((await store.read("rotten")) as Fault).toMatchObject({ fault: "Corrupt" });
+    // Once the shard is rewritten (healed), the volume is a candidate again and goes.
+    expect(await store.append("rotten", payloadOf("rotten", 1))).toBeUndefined();
+    const healed = report(await store.compact({ deadFractionMin: 0.3, bytesMax: 1024 * 1024 }));
+    expect(healed.volumesCompacted).toBe(1);
+    expect(healed.volumesSkipped).toBe(0);
+    expect(await volumeFiles()).not.toContain(volumeName(1));
+    expect(sameBytes(await store.read("rotten"), payloadOf("rotten", 1))).toBe(true);
   });
 });

@@ -212,8 +212,10 @@ export class VolumeStore {
   #compacting: Promise<CompactionReport | Fault> | null = null;
   // Where an unfinished volume's compaction stopped (bytesMax reached); the next step resumes there.
   #compactionCursor: { readonly volumeNumber: number; readonly offsetBytes: number } | null = null;
-  // Volumes holding a current record that fails its CRC: compacting them would lose that key's history.
-  readonly #compactionSkipped = new Set<number>();
+  // Volumes holding a current record that fails its CRC (compacting them would drop the key's older records
+  // and so its history), each with its dead bytes when skipped: once a client rewrites or deletes the key
+  // (healing it), the dead bytes change and the volume is a candidate again.
+  readonly #compactionSkipped = new Map<number, number>();
 
   private constructor(options: VolumeStoreOptions) {
     this.#directory = options.directory;
@@ -374,7 +376,7 @@ export class VolumeStore {
       tombstonesCarried += copied.tombstonesCarried;
       copiesDropped += copied.copiesDropped;
       if (copied.corrupt) {
-        this.#compactionSkipped.add(volume.volumeNumber);
+        this.#compactionSkipped.set(volume.volumeNumber, volume.deadBytes);
         this.#compactionCursor = null;
         continue;
       }
@@ -395,7 +397,7 @@ export class VolumeStore {
       tombstonesCarried,
       copiesDropped,
       bytesScanned,
-      volumesSkipped: this.#compactionSkipped.size,
+      volumesSkipped: [...this.#compactionSkipped.keys()].filter((volumeNumber) => this.#volumes.has(volumeNumber)).length,
       more: this.#compactionCandidate(options.deadFractionMin) !== undefined,
     };
   }
@@ -408,7 +410,7 @@ export class VolumeStore {
       if (volume !== undefined) return volume;
     }
     for (const volume of this.#sortedVolumes()) {
-      if (!volume.sealed || this.#compactionSkipped.has(volume.volumeNumber)) continue;
+      if (!volume.sealed || this.#compactionSkipped.get(volume.volumeNumber) === volume.deadBytes) continue;
       // An empty sealed volume (nothing to copy) counts as all dead.
       const deadFraction = volume.sizeBytes === 0 ? 1 : volume.deadBytes / volume.sizeBytes;
       if (deadFraction >= deadFractionMin) return volume;
@@ -625,7 +627,15 @@ export class VolumeStore {
         }
         const segment = batch.slice(settledCount, segmentEnd);
         const chunks: Uint8Array[] = [];
-        for (const write of segment) chunks.push(write.encoded.head, write.encoded.payload, write.encoded.padding);
+        for (const write of segment) {
+          // The scan on open lets later records win; a copy must land in a higher volume than its source so that,
+          // if both survive a crash, the copy (same bytes) is the one indexed and the old file is all dead.
+          assert(
+            write.copyOf === null || write.copyOf === "absent" || write.copyOf.volumeNumber < volume.volumeNumber,
+            "a compaction copy must land in a newer volume than its source",
+          );
+          chunks.push(write.encoded.head, write.encoded.payload, write.encoded.padding);
+        }
         await writeAll(volume.handle, chunks, volume.sizeBytes);
         if (this.#compactionProbe !== undefined && segment.some((write) => write.copyOf !== null)) {
           this.#compactionProbe({
