@@ -105,7 +105,7 @@ describe("assessHealth", () => {
       }),
     );
     expect(health.problems.length).toBeLessThanOrEqual(problemsMax);
-    expect(health.problems.map((problem) => problem.level)).toEqual([...Array.from({ length: 3 }, () => "critical"), ...Array.from({ length: 7 }, () => "warning")]);
+    expect(health.problems.map((problem): string => problem.level)).toEqual([...Array.from({ length: 3 }, () => "critical"), ...Array.from({ length: 7 }, () => "warning")]);
     expect(health.problem).toBe("metadata store not answering: objects cannot be read or written");
   });
 });
