@@ -2,11 +2,12 @@
  * The operator endpoint on one nact host with an in-memory store: the
  * operator actor answers from the wiring's callbacks and the store (users),
  * refuses disk actors, and the keeper starts again a unit actor that was
- * stopped, at its epoch, and leaves a unit the node no longer lists alone.
+ * stopped, at its epoch, unless the NodeAgent no longer runs it at that epoch.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { operatorActorPath, type OperatorMessage } from "../../actors/operator/index.ts";
 import type { AddUserReply, ListUsersReply, StatOperatorNodeReply, StopActorReply } from "../../actors/operator/protocol.ts";
+import { nodeAgentActorPath, type NodeAgentMessage } from "../../actors/node-agent/protocol.ts";
 import type { PlacementGroupMessage } from "../../actors/placement-group/protocol.ts";
 import { actorRef, createNactHost, isFault, seededRandom, systemClock, type ActorRef, type Behavior, type Host } from "../../runtime/index.ts";
 import type { Unit } from "../membership/index.ts";
@@ -25,6 +26,17 @@ const fakePlacementGroup: Behavior<null, PlacementGroupMessage> = {
   },
 };
 const idle: Behavior<null, unknown> = { initialState: () => null, receive: (state) => state };
+/** What the stand-in NodeAgent says it runs. */
+let agentUnits: { unit: Unit; epoch: number }[];
+const fakeAgent: Behavior<null, NodeAgentMessage> = {
+  initialState: () => null,
+  receive(state, message, context) {
+    if (message.kind === "StatNodeAgent") {
+      context.tell(message.replyTo as ActorRef<unknown>, { kind: "StatNodeAgentReply", nodeId: "n1", incarnation: 3, epoch: 4, selfFenced: false, replaced: false, units: agentUnits });
+    }
+    return state;
+  },
+};
 
 let host: Host;
 let store: MetaStore;
@@ -38,6 +50,8 @@ beforeEach(async () => {
   host = createNactHost({ nodeId: "n1", incarnation: 3, random: seededRandom(1), log: () => undefined });
   store = openMemoryStore();
   restarts = [];
+  agentUnits = [{ unit: { kind: "placementGroup", placementGroupId: 7 }, epoch: 4 }];
+  await host.spawn(nodeAgentActorPath, fakeAgent);
   placementGroup = await host.spawn("pgs/7", fakePlacementGroup);
   const disk = await host.spawn("disks/n1/d0", idle);
   endpoint = await startOperatorEndpoint({
@@ -108,14 +122,17 @@ describe("operator endpoint", () => {
     expect(isFault(stat) ? stat.fault : stat.unitRestarts).toBe(1);
   });
 
-  test("the keeper leaves alone a unit the node no longer lists", async () => {
-    const ref = placementGroup!;
-    placementGroup = undefined; // the agent stopped the unit: it is gone from the node's list
-    await host.stop(ref);
+  test("the keeper leaves stopped a unit the NodeAgent no longer runs at that epoch", async () => {
+    // The agent is stopping it (a new map moved it, or it was fenced) while the node still lists it.
+    agentUnits = [{ unit: { kind: "placementGroup", placementGroupId: 7 }, epoch: 5 }];
+    await host.stop(placementGroup!);
     // Each keeper round lists the node's actors once (and restarts within that round): wait for five more rounds.
     const listedBefore = listings;
     await waitFor("five keeper rounds", () => listings >= listedBefore + 5);
     expect(restarts).toEqual([]);
+    // Once the agent runs it at that epoch again, the keeper restarts it.
+    agentUnits = [{ unit: { kind: "placementGroup", placementGroupId: 7 }, epoch: 4 }];
+    await waitFor("keeper restart", () => restarts.length > 0);
   });
 
   test("users go to the store; a bad name is refused with a reason", async () => {

@@ -7,16 +7,21 @@
  * and bucket-partition actor this node runs (a cheap local ask); one that is
  * gone (stopped by `actor.stop`, or stopped by its supervisor after too many
  * crashes) is started again at the epoch it was assigned, which this run
- * still owns. The NodeAgent does not notice an actor that stopped under it
- * (it only reconciles with the map), so without the keeper a stopped unit
- * would stay down until the map moved it.
+ * still owns, if the NodeAgent still runs it at that epoch. The NodeAgent
+ * does not notice an actor that stopped under it (it only reconciles with
+ * the map), so without the keeper a stopped unit would stay down until the
+ * map moved it. A window remains: the agent may stop the unit (a new map, a
+ * fence) while the keeper starts it again; the actor started then runs at
+ * a stale epoch, where every write it makes is fenced. Doing the restart
+ * inside the agent would close it.
  */
 import { operatorActorPath, operatorBehavior, OperatorMessage } from "../../actors/operator/index.ts";
 import type { ScrubJob } from "../../actors/operator/protocol.ts";
 import type { GetActingSetReply, PlacementGroupMessage } from "../../actors/placement-group/protocol.ts";
 import type { BucketPartitionMessage, StatBucketPartitionReply } from "../../actors/bucket-partition/protocol.ts";
-import { isFault, sleepUnlessAborted, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
-import { readFleetMap, type Unit } from "../membership/index.ts";
+import { nodeAgentActorPath, type NodeAgentMessage, type StatNodeAgentReply } from "../../actors/node-agent/protocol.ts";
+import { actorRef, isFault, sleepUnlessAborted, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
+import { readFleetMap, unitText, type Unit } from "../membership/index.ts";
 import { bucketPartitionCountDefault, ObjectCatalog, type MetaStore } from "../metadata/index.ts";
 import type { HealProgress, ScrubReport } from "../repair/index.ts";
 import { addUser, invalidUserName, listUsers, removeUser } from "../users.ts";
@@ -128,19 +133,30 @@ export async function startOperatorEndpoint(options: OperatorEndpointOptions): P
   const keep = async (): Promise<void> => {
     const units = options.localActors().filter((actor) => actor.unit !== undefined && actor.epoch !== undefined);
     const probes = await Promise.all(units.map((actor) => probe(host, actor, probeTimeoutMs)));
-    for (const [index, actor] of units.entries()) {
+    // Only "Unreachable" means gone: a local ask to a path with no actor answers it at once. A
+    // timeout is a busy actor, left alone.
+    const gone = units.filter((_, index) => {
       const reply = probes[index];
-      // Only "Unreachable" means gone: a local ask to a path with no actor answers it at once. A
-      // timeout is a busy actor, left alone.
-      if (!isFault(reply) || reply.fault !== "Unreachable" || stopping.signal.aborted) continue;
-      // The agent may have stopped the unit meanwhile (moved by a new map): restart only what is
-      // still listed with the same ref and epoch.
+      return isFault(reply) && reply.fault === "Unreachable";
+    });
+    if (gone.length === 0 || stopping.signal.aborted) return;
+    // The agent decides what this run runs: restart only units it still runs at the same epoch
+    // (a unit it is stopping, because the map moved it or it was fenced, must stay stopped).
+    const agent = await host.ask<NodeAgentMessage, StatNodeAgentReply>(
+      actorRef(host.nodeId, host.incarnation, nodeAgentActorPath),
+      (replyTo) => ({ kind: "StatNodeAgent", replyTo }),
+      probeTimeoutMs,
+    );
+    if (isFault(agent) || agent.selfFenced || agent.replaced) return;
+    const agentRuns = new Set(agent.units.map((entry) => `${unitText(entry.unit)}@${entry.epoch}`));
+    for (const actor of gone) {
+      if (!agentRuns.has(`${unitText(actor.unit!)}@${actor.epoch}`)) continue;
       const still = options.localActors().find((candidate) => candidate.path === actor.path);
-      if (still === undefined || still.epoch !== actor.epoch || still.ref.incarnation !== actor.ref.incarnation) continue;
+      if (still === undefined || still.epoch !== actor.epoch) continue;
       try {
         await options.restartUnit(actor.unit!, actor.epoch!);
         unitRestarts += 1;
-        log({ level: "warn", event: "unit-actor-restarted", actor: actor.path, epoch: actor.epoch, why: reply.detail });
+        log({ level: "warn", event: "unit-actor-restarted", actor: actor.path, epoch: actor.epoch });
       } catch (error) {
         log({ level: "error", event: "unit-actor-restart-failed", actor: actor.path, epoch: actor.epoch, error: String(error) });
       }
