@@ -5,7 +5,10 @@
  * PG up, the bucket count and no bucket name), then the page rendered by
  * Debian's chromium, headless: `--dump-dom` must show the same figures in the
  * DOM (node count, one row per disk, one cell per PG, non-zero throughput) and
- * `--screenshot` writes test-output/status-page/status.png.
+ * `--screenshot` writes test-output/status-page/status.png. Then a
+ * three-node fleet: any gateway shows the whole fleet (remote disks and PGs
+ * asked over the transport); after one node is SIGKILLed another gateway's
+ * page turns amber and names it, and status-degraded.png is written.
  *
  * Without chromium the browser tests say "skipped: chromium not installed"
  * and are counted as skipped.
@@ -16,14 +19,16 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
-import { randomSeed, seededRandom } from "../runtime/index.ts";
+import { randomSeed, seededRandom, systemClock } from "../runtime/index.ts";
 import type { StatusReport } from "../gateway/index.ts";
 import { sdkClient } from "./support/clients.ts";
+import { startFleet, type TestFleet } from "./support/fleet.ts";
 import { repositoryRoot, startServer, type ServerProcess } from "./support/server.ts";
 
 const seed = Number(process.env.CAIRN_SEED ?? randomSeed());
 console.log(`status-page.test.ts seed ${seed} (replay: CAIRN_SEED=${seed} bun test test/status-page.test.ts)`);
 const random = seededRandom(seed);
+const clock = systemClock();
 
 const chromiumPath = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => existsSync(path));
 if (chromiumPath === undefined) console.log("status-page.test.ts: skipped: chromium not installed (apt-get install chromium); the JSON checks still run");
@@ -219,6 +224,97 @@ describe("status page on one node after an SDK workload", () => {
     // IHDR: width and height as asked by --window-size.
     expect(png.readUInt32BE(16)).toBe(1400);
     expect(png.readUInt32BE(20)).toBe(1000);
+    expect(statSync(screenshot).size).toBeGreaterThan(20_000);
+    console.log(`status-page.test.ts: screenshot written to ${screenshot}`);
+  }, 60_000);
+});
+
+/** Reads a gateway's status.json until `condition` holds; throws after `boundMs` with the last report. */
+async function waitForStatus(endpoint: string, label: string, condition: (report: StatusReport) => boolean, boundMs = 30_000): Promise<StatusReport> {
+  const deadline = clock.monotonicMs() + boundMs;
+  for (;;) {
+    const report = (await (await fetch(`${endpoint}/_cairn/status.json`)).json()) as StatusReport;
+    if (condition(report)) return report;
+    if (clock.monotonicMs() > deadline) throw new Error(`${label}: not within ${boundMs} ms; last: ${JSON.stringify({ ...report, placementGroups: report.placementGroups.counts })}`);
+    await clock.sleep(100);
+  }
+}
+
+describe("status page on a three-node fleet, before and after a node dies", () => {
+  const nodeIds = ["s1", "s2", "s3"];
+  const disksPerNode = 2;
+  const fleetPlacementGroupCount = 24;
+  let fleet: TestFleet;
+  let endpoints: Map<string, string>;
+
+  beforeAll(async () => {
+    fleet = await startFleet({ nodeIds, disksPerNode, placementGroupCount: fleetPlacementGroupCount, storageClasses: "STANDARD=2+1" });
+    // Each gateway's S3 port, as the fleet file gives it.
+    const file = JSON.parse(readFileSync(fleet.fleetPath, "utf8")) as { nodes: { id: string; address: string; s3Port: number }[] };
+    endpoints = new Map(file.nodes.map((node) => [node.id, `http://${node.address}:${node.s3Port}`]));
+  }, 90_000);
+  afterAll(async () => {
+    await fleet?.dispose();
+  });
+
+  test("any gateway shows every node, disk and PG; throughput is the answering node's own", async () => {
+    const bucket = `fleet-status-${random.integer(1_000_000)}`;
+    const s1 = fleet.clients.get("s1")!;
+    const s2 = fleet.clients.get("s2")!;
+    await s1.send(new CreateBucketCommand({ Bucket: bucket }));
+    const putCount = 3 + random.integer(4);
+    for (let index = 0; index < putCount; index += 1) {
+      await s1.send(new PutObjectCommand({ Bucket: bucket, Key: `key-${index}`, Body: random.bytes(1 + random.integer(200_000)) }));
+    }
+    const reply = await s2.send(new GetObjectCommand({ Bucket: bucket, Key: "key-0" }));
+    await reply.Body!.transformToByteArray();
+
+    const fromS2 = await waitForStatus(endpoints.get("s2")!, "every PG active seen from s2", (report) => report.placementGroups.counts.active === fleetPlacementGroupCount);
+    expect(fromS2.nodeId).toBe("s2");
+    expect(fromS2.health.level).toBe("ok");
+    expect(fromS2.nodes.map((node) => [node.nodeId, node.state])).toEqual(nodeIds.map((nodeId) => [nodeId, "up"]));
+    expect(fromS2.disks.length).toBe(nodeIds.length * disksPerNode);
+    expect(fromS2.disks.every((disk) => disk.state === "up" && disk.liveBytes !== null)).toBe(true);
+    // Filesystem figures only for the answering node's own disks.
+    expect(fromS2.disks.filter((disk) => disk.filesystemSizeBytes !== null).map((disk) => disk.nodeId)).toEqual(Array.from({ length: disksPerNode }, () => "s2"));
+    expect(new Set(fromS2.placementGroups.cells.map((cell) => cell.nodeId))).toEqual(new Set(nodeIds));
+    expect(fromS2.buckets.count).toBe(1);
+    expect(fromS2.throughput.totals.requests).toBe(1);
+    const fromS1 = (await (await fetch(`${endpoints.get("s1")}/_cairn/status.json`)).json()) as StatusReport;
+    expect(fromS1.throughput.totals.requests).toBe(1 + putCount);
+  }, 60_000);
+
+  test("after s3 is SIGKILLed, s1's page turns amber, names s3 and its disks; screenshot status-degraded.png", async () => {
+    process.kill(fleet.pidOf("s3"), "SIGKILL");
+    const report = await waitForStatus(
+      endpoints.get("s1")!,
+      "s3 down seen from s1",
+      (candidate) => candidate.nodes.some((node) => node.nodeId === "s3" && node.state === "down") && candidate.placementGroups.counts.unassigned === 0,
+    );
+    expect(report.disks.filter((disk) => disk.state === "down").map((disk) => disk.nodeId)).toEqual(Array.from({ length: disksPerNode }, () => "s3"));
+    expect(report.health.level).toBe("warning");
+    expect(report.health.problem).toBe("1 node down: s3");
+    expect(report.placementGroups.cells.every((cell) => cell.nodeId !== "s3")).toBe(true);
+    if (chromiumPath === undefined) {
+      console.log("status-page.test.ts: skipped: chromium not installed (degraded page not rendered)");
+      return;
+    }
+    const run = await runChromium(`${endpoints.get("s1")}/_cairn/status`, ["--dump-dom"]);
+    expect(run.code).toBe(0);
+    const dom = run.stdout;
+    expect({
+      headerClass: /<header id="header" class="([^"]*)"/.exec(dom)?.[1],
+      problem: textOf(dom, "health-problem"),
+      nodesUp: textOf(dom, "nodes-up"),
+      nodeCount: textOf(dom, "node-count"),
+      downBadges: dom.match(/class="badge down"/g)?.length,
+      diskRows: dom.match(/<tr class="disk-row"/g)?.length,
+    }).toEqual({ headerClass: "warning", problem: "1 node down: s3", nodesUp: "2", nodeCount: "3", downBadges: 1 + disksPerNode, diskRows: nodeIds.length * disksPerNode });
+    mkdirSync(outputDirectory, { recursive: true });
+    const screenshot = join(outputDirectory, "status-degraded.png");
+    rmSync(screenshot, { force: true });
+    const shot = await runChromium(`${endpoints.get("s1")}/_cairn/status`, [`--screenshot=${screenshot}`]);
+    expect(shot.code).toBe(0);
     expect(statSync(screenshot).size).toBeGreaterThan(20_000);
     console.log(`status-page.test.ts: screenshot written to ${screenshot}`);
   }, 60_000);

@@ -65,7 +65,7 @@ describe("assessHealth", () => {
     expect(health.problems.map((problem) => problem.text)).toEqual([
       "1 node down: b",
       "1 disk not answering: b/0",
-      "6 PGs degraded: a disk of the acting set is unusable, repair rebuilds",
+      "6 PGs degraded: a disk of their acting set is unusable, reads decode from the rest",
     ]);
   });
 

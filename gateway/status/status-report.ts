@@ -151,7 +151,7 @@ export function assessHealth(report: Omit<StatusReport, "health">): StatusHealth
   if (downNodes.length > 0) problems.push({ level: "warning", text: `${plural(downNodes.length, "node")} down: ${listed(downNodes)}` });
   const downDisks = report.disks.filter((disk) => disk.state === "down").map((disk) => disk.diskId);
   if (downDisks.length > 0) problems.push({ level: "warning", text: `${plural(downDisks.length, "disk")} not answering: ${listed(downDisks)}` });
-  if (counts.degraded > 0) problems.push({ level: "warning", text: `${plural(counts.degraded, "PG")} degraded: a disk of the acting set is unusable, repair rebuilds` });
+  if (counts.degraded > 0) problems.push({ level: "warning", text: `${plural(counts.degraded, "PG")} degraded: a disk of their acting set is unusable, reads decode from the rest` });
   const full = report.disks.filter(
     (disk) =>
       disk.filesystemSizeBytes !== null &&
