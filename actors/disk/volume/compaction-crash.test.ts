@@ -54,6 +54,7 @@ interface WriterRun {
   readonly killLine: string | null;
   readonly torn: { readonly volumeNumber: number; readonly fromBytes: number; readonly toBytes: number } | null;
   readonly compactedVolumes: number;
+  readonly tombstonesCarried: number;
   readonly acks: number;
   readonly signalCode: string | number | null;
   readonly exitCode: number | null;
@@ -67,6 +68,7 @@ async function runWriter(directory: string, seed: number): Promise<WriterRun> {
   let killLine: string | null = null;
   let torn: WriterRun["torn"] = null;
   let compactedVolumes = 0;
+  let tombstonesCarried = 0;
   let acks = 0;
   let killed = false;
   let partial = "";
@@ -89,6 +91,7 @@ async function runWriter(directory: string, seed: number): Promise<WriterRun> {
         acks += 1;
       } else if (event === "compacted") {
         compactedVolumes += Number(first);
+        tombstonesCarried += Number(third);
       } else if (event === "torn") {
         torn = { volumeNumber: Number(first), fromBytes: Number(second), toBytes: Number(third) };
       } else if (event === "kill") {
@@ -104,7 +107,7 @@ async function runWriter(directory: string, seed: number): Promise<WriterRun> {
   }
   await child.exited;
   const stderr = await new Response(child.stderr).text();
-  return { slots, killLine, torn, compactedVolumes, acks, signalCode: child.signalCode, exitCode: child.exitCode, stderr };
+  return { slots, killLine, torn, compactedVolumes, tombstonesCarried, acks, signalCode: child.signalCode, exitCode: child.exitCode, stderr };
 }
 
 function describeValue(value: Value): string {
@@ -207,7 +210,8 @@ describe("compaction survives SIGKILL at any of its steps", () => {
           await store.close();
         }
         console.log(
-          `seed ${seed}: ${run.killLine ?? `kill ${planText}`} after ${run.acks} acks, ${run.compactedVolumes} volumes compacted before the kill` +
+          `seed ${seed}: ${run.killLine ?? `kill ${planText}`} after ${run.acks} acks, ${run.compactedVolumes} volumes compacted and ` +
+            `${run.tombstonesCarried} tombstones carried before the kill` +
             `${run.torn === null ? "" : `, torn tail in ${volumeName(run.torn.volumeNumber)}`}`,
         );
         if (problems.length > 0) {

@@ -2,13 +2,24 @@
  * The workload shared by the compaction crash writer (a child process) and
  * `compaction-crash.test.ts` (its parent): a few dozen keys overwritten and
  * deleted over and over, so sealed volumes fill with dead records and
- * compaction has work. Payloads and kill plans derive from the seed, so the
+ * compaction has work, beside a few cold keys that keep the oldest volume. Payloads and kill plans derive from the seed, so the
  * parent recomputes exactly what the child attempted.
  */
 import { seededRandom } from "../../../runtime/index.ts";
 
 /** Keys the writer uses; few, so every key is overwritten many times. */
 export const compactionKeyCount = 48;
+/**
+ * Slots [0, churn) are overwritten and sometimes deleted; slots [churn, cold) are mostly deleted; slots
+ * [cold, keyCount) are written once, first, with large payloads and never touched again. The cold records
+ * keep the first volume under the dead threshold, so it stays while later volumes holding the tombstones of
+ * the mostly-deleted keys (whose first records sit beside the cold ones) are compacted: those tombstones must
+ * be carried over, or the deleted keys come back.
+ */
+export const compactionChurnSlotEnd = 32;
+export const compactionColdSlotStart = 40;
+/** The first operations (the prelude, run before the concurrent writers start): cold and mostly-deleted slots, alternating. */
+export const compactionPreludeCount = 2 * (compactionKeyCount - compactionColdSlotStart);
 /** Small volumes, so a run seals and compacts many of them before the kill. */
 export const compactionVolumeBytesMax = 128 * 1024;
 /** Far more than a run reaches before its kill; it bounds the writer if the kill never comes. */
@@ -25,18 +36,31 @@ export function compactionSlotOf(shardKey: string): number | null {
   return match?.[1] === undefined ? null : Number(match[1]);
 }
 
-/** The payload written by operation `operation`: mostly small, some tens of KiB (torn writes need large ones). */
+/**
+ * The payload written by operation `operation`: cold prelude records of about 14 KiB, then mostly small
+ * records and some tens of KiB (a kill in the middle of a write needs large ones).
+ */
 export function compactionPayload(seed: number, operation: number): Uint8Array {
   const random = seededRandom(seed).fork(`payload-${operation}`);
+  if (operation < compactionPreludeCount && operation % 2 === 0) return random.bytes(14 * 1024 + random.integer(512));
   const size = random.integer(10);
   const lengthBytes = size === 0 ? random.integer(64 * 1024) : size < 4 ? random.integer(8 * 1024) : random.integer(512);
   return random.bytes(lengthBytes);
 }
 
-/** Operation `operation`: which slot it prefers and whether it deletes. */
+/**
+ * Operation `operation`: which slot it prefers and whether it deletes. Prelude operations alternate between a
+ * cold slot and a mostly-deleted slot (both appends); later ones pick among the non-cold slots.
+ */
 export function compactionOperation(seed: number, operation: number): { readonly slot: number; readonly isDelete: boolean } {
+  if (operation < compactionPreludeCount) {
+    const pair = Math.floor(operation / 2);
+    return { slot: operation % 2 === 0 ? compactionColdSlotStart + pair : compactionChurnSlotEnd + pair, isDelete: false };
+  }
   const random = seededRandom(seed).fork(`operation-${operation}`);
-  return { slot: random.integer(compactionKeyCount), isDelete: random.integer(5) === 0 };
+  const slot = random.integer(compactionColdSlotStart);
+  const isDelete = slot >= compactionChurnSlotEnd ? random.integer(3) !== 0 : random.integer(6) === 0;
+  return { slot, isDelete };
 }
 
 /** Compaction probe points the writer can be killed at (see `CompactionProbe` in volume-store.ts). */

@@ -21,11 +21,12 @@
 import { writeSync } from "node:fs";
 import { isFault } from "../../../runtime/index.ts";
 import {
-  compactionKeyCount,
+  compactionColdSlotStart,
   compactionKillPlan,
   compactionOperation,
   compactionOperationCount,
   compactionPayload,
+  compactionPreludeCount,
   compactionShardKey,
   compactionVolumeBytesMax,
 } from "./compaction-workload.ts";
@@ -68,7 +69,7 @@ const store = await VolumeStore.open({
 });
 
 const busySlots = new Set<number>();
-let nextOperation = 0;
+let nextOperation = compactionPreludeCount;
 let acksSinceCompaction = 0;
 let compacting = false;
 
@@ -98,23 +99,33 @@ async function writer(): Promise<void> {
     const { slot: preferred, isDelete } = compactionOperation(seed, operation);
     // The first free slot from the preferred one: a key has at most one operation in flight.
     let slot = preferred;
-    while (busySlots.has(slot)) slot = (slot + 1) % compactionKeyCount;
+    while (busySlots.has(slot)) slot = (slot + 1) % compactionColdSlotStart;
     busySlots.add(slot);
-    const shardKey = compactionShardKey(slot);
-    if (isDelete) {
-      emit(`try-del ${slot} ${operation}`);
-      const existed = await store.delete(shardKey);
-      if (isFault(existed)) throw new Error(`delete ${shardKey}: ${existed.fault} ${existed.detail}`);
-      emit(`del ${slot} ${operation}`);
-    } else {
-      emit(`put ${slot} ${operation}`);
-      const outcome = await store.append(shardKey, compactionPayload(seed, operation));
-      if (outcome !== undefined) throw new Error(`append ${shardKey}: ${outcome.fault} ${outcome.detail}`);
-      emit(`ack ${slot} ${operation}`);
-    }
+    await perform(operation, slot, isDelete);
     busySlots.delete(slot);
     acknowledged();
   }
+}
+
+async function perform(operation: number, slot: number, isDelete: boolean): Promise<void> {
+  const shardKey = compactionShardKey(slot);
+  if (isDelete) {
+    emit(`try-del ${slot} ${operation}`);
+    const existed = await store.delete(shardKey);
+    if (isFault(existed)) throw new Error(`delete ${shardKey}: ${existed.fault} ${existed.detail}`);
+    emit(`del ${slot} ${operation}`);
+  } else {
+    emit(`put ${slot} ${operation}`);
+    const outcome = await store.append(shardKey, compactionPayload(seed, operation));
+    if (outcome !== undefined) throw new Error(`append ${shardKey}: ${outcome.fault} ${outcome.detail}`);
+    emit(`ack ${slot} ${operation}`);
+  }
+}
+
+// The prelude, one operation at a time: the cold records and the first records of the mostly-deleted keys.
+for (let operation = 0; operation < compactionPreludeCount; operation += 1) {
+  const { slot, isDelete } = compactionOperation(seed, operation);
+  await perform(operation, slot, isDelete);
 }
 
 await Promise.all(Array.from({ length: writersCount }, writer));
