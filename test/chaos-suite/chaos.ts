@@ -1,0 +1,388 @@
+/**
+ * One chaos run against a real fleet on 127.0.0.1: clients PUT, GET, DELETE
+ * and LIST overlapping keys through every gateway while a fault schedule
+ * drawn from the seed kills nodes (SIGKILL, then `fleet up`), pauses them
+ * past their lease (SIGSTOP … SIGCONT) and flips bytes in volume files. Then
+ * the faults stop, every key is read back, the history is checked
+ * (test/chaos/: linearizability per key, acknowledged writes read back,
+ * deletes stay deleted, every value read was written), and the run waits
+ * until the fleet is back to full redundancy: every node up, every disk
+ * scrubbed since the faults ended, no PG with a shard left to heal. The
+ * report gives the time that took; a failure names the seed.
+ *
+ * Everything random comes from the seed: which operations, keys, sizes,
+ * gateways and faults, and when (real processes still make the run's timing
+ * differ between replays, as any test against real processes does).
+ */
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readdirSync, readSync, statSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { placementGroupHealRange } from "../../cluster/metadata/index.ts";
+import { seededRandom, systemClock, type Random } from "../../runtime/index.ts";
+import { checkHistoryAnomalies, formatAnomaly } from "../chaos/anomalies.ts";
+import type { HistoryOperation } from "../chaos/history.ts";
+import { checkLinearizability, formatLinearizabilityReport } from "../chaos/linearizability.ts";
+import { repositoryRoot, testAccessKeyId, testSecretAccessKey } from "../support/server.ts";
+import type { TestFleet } from "../support/fleet.ts";
+
+const clock = systemClock();
+
+export interface ChaosOptions {
+  readonly seed: number;
+  /** How long the workload and the faults run. */
+  readonly durationMs: number;
+  readonly clients: number;
+  readonly keys: number;
+  /** The largest object a PUT writes (sizes are skewed small; 0 B occurs). */
+  readonly sizeBytesMax: number;
+  /** Faults per minute of workload (at least one per run). */
+  readonly faultsPerMinute: number;
+  /** How long, after the faults stop, the fleet may take to be fully redundant again. */
+  readonly recoveryMsMax: number;
+  /** The fleet's repair schedule (the run waits for a scrub of every disk after the faults). */
+  readonly scrubIntervalMs: number;
+  readonly log: (line: string) => void;
+}
+
+export interface ChaosReport {
+  readonly seed: number;
+  readonly operations: number;
+  readonly acknowledgedWrites: number;
+  readonly faults: readonly string[];
+  /** Problems found; empty when the run passed. */
+  readonly problems: readonly string[];
+  /** From the end of the faults to full redundancy. */
+  readonly recoveryMs: number;
+  /** What the clients did and heard (test/chaos/history.ts), to save when the run failed. */
+  readonly history: readonly HistoryOperation[];
+}
+
+type FaultKind = "kill" | "pause" | "corrupt";
+interface PlannedFault {
+  readonly atMs: number;
+  readonly kind: FaultKind;
+  readonly nodeId: string;
+}
+
+/** The chaos runs of the test command: short, small objects, frequent faults. */
+export const shortRunDefaults: Omit<ChaosOptions, "seed" | "log"> = {
+  durationMs: 3_000,
+  clients: 4,
+  keys: 12,
+  sizeBytesMax: 2 * 1024 * 1024,
+  faultsPerMinute: 20,
+  recoveryMsMax: 60_000,
+  scrubIntervalMs: 2_000,
+};
+
+/** Runs one seed on `fleet` (every node up, with the repair schedule `scrubIntervalMs` asks for). */
+export async function runChaos(fleet: TestFleet, options: ChaosOptions): Promise<ChaosReport> {
+  const random = seededRandom(options.seed);
+  const bucket = `chaos-${options.seed.toString(36)}`;
+  const gateways = [...fleet.clients.values()];
+  await retry(() => gateways[0]!.send(new CreateBucketCommand({ Bucket: bucket })), 30_000);
+  const problems: string[] = [];
+  const history: HistoryOperation[] = [];
+  const values = new Map<string, string>(); // sha256 of bytes → value id
+  let acknowledgedWrites = 0;
+  const emptyKeys: string[] = [];
+  const startMs = clock.monotonicMs();
+  const endMs = startMs + options.durationMs;
+
+  // ---- faults ----
+  const plan = planFaults(random, fleet.nodeIds, options);
+  const faultLog: string[] = [];
+  const down = new Set<string>();
+  const paused = new Set<string>();
+  const faults = (async () => {
+    for (const fault of plan) {
+      const waitMs = startMs + fault.atMs - clock.monotonicMs();
+      if (waitMs > 0) await clock.sleep(waitMs);
+      if (clock.monotonicMs() >= endMs) break;
+      faultLog.push(`${fault.kind} ${fault.nodeId} at ${fault.atMs} ms`);
+      switch (fault.kind) {
+        case "kill": {
+          down.add(fault.nodeId);
+          process.kill(fleet.pidOf(fault.nodeId), "SIGKILL");
+          await clock.sleep(1_000 + random.integer(2_000));
+          await fleetUp(fleet);
+          down.delete(fault.nodeId);
+          break;
+        }
+        case "pause": {
+          const pid = fleet.pidOf(fault.nodeId);
+          paused.add(fault.nodeId);
+          process.kill(pid, "SIGSTOP");
+          // Past the node's 2 s lease: the fleet must take its PGs elsewhere, and the node must fence itself on waking.
+          await clock.sleep(2_500 + random.integer(1_500));
+          process.kill(pid, "SIGCONT");
+          paused.delete(fault.nodeId);
+          break;
+        }
+        case "corrupt":
+          faultLog.push(`  ${corruptVolume(fleet, fault.nodeId, random)}`);
+          break;
+      }
+    }
+  })();
+
+  // ---- workload ----
+  const keyName = (index: number): string => `k${index.toString().padStart(3, "0")}`;
+  const clientLoop = async (clientId: number): Promise<void> => {
+    const own = random.fork(`client-${clientId}`);
+    let counter = 0;
+    // Empty objects: each client writes one to its own key, read back at the end (0 B must stay 0 B).
+    const empty = await classify(() => gateways[clientId % gateways.length]!.send(new PutObjectCommand({ Bucket: bucket, Key: `empty-${clientId}`, Body: new Uint8Array(0) }), requestOptions()));
+    if (empty === "ok") emptyKeys.push(`empty-${clientId}`);
+    while (clock.monotonicMs() < endMs) {
+      const s3 = gateways[own.integer(gateways.length)]!;
+      const key = keyName(own.integer(options.keys));
+      const roll = own.integer(100);
+      const callMs = clock.monotonicMs();
+      if (roll < 50) {
+        counter += 1;
+        const valueId = `v${options.seed}-${clientId}-${counter}`;
+        const body = bodyFor(valueId, sizeFor(own, options.sizeBytesMax));
+        values.set(digest(body), valueId);
+        const ifNoneMatch = roll < 5;
+        const outcome = await classify(() => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...(ifNoneMatch ? { IfNoneMatch: "*" } : {}) }), requestOptions()));
+        const returnMs = clock.monotonicMs();
+        const put = outcome === "ok" ? "ok" : outcome === 412 ? "precondition-failed" : outcome === "unknown" ? "unknown" : "failed";
+        if (put === "ok") acknowledgedWrites += 1;
+        history.push({ kind: "put", key, clientId, callMs, returnMs: put === "unknown" ? Infinity : returnMs, valueId, ifNoneMatch, outcome: put });
+      } else if (roll < 85) {
+        let bytes: Uint8Array | undefined;
+        const outcome = await classify(async () => {
+          const reply = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), requestOptions());
+          bytes = await reply.Body!.transformToByteArray();
+        });
+        const returnMs = clock.monotonicMs();
+        if (outcome === "ok" && bytes !== undefined) {
+          const valueId = values.get(digest(bytes)) ?? `never-written-${digest(bytes).slice(0, 12)}`;
+          history.push({ kind: "get", key, clientId, callMs, returnMs, outcome: "found", valueId });
+        } else if (outcome === 404) {
+          history.push({ kind: "get", key, clientId, callMs, returnMs, outcome: "absent", valueId: null });
+        } else {
+          history.push({ kind: "get", key, clientId, callMs, returnMs, outcome: "failed", valueId: null });
+        }
+      } else if (roll < 95) {
+        const outcome = await classify(() => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), requestOptions()));
+        const returnMs = clock.monotonicMs();
+        const deleted = outcome === "ok" ? "ok" : outcome === "unknown" ? "unknown" : "failed";
+        history.push({ kind: "delete", key, clientId, callMs, returnMs: deleted === "unknown" ? Infinity : returnMs, outcome: deleted });
+      } else {
+        // Listings are not part of the register model; a listing must still never fail with a 4xx.
+        const outcome = await classify(() => s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "k" }), requestOptions()));
+        if (typeof outcome === "number" && outcome < 500 && outcome !== 404) problems.push(`LIST answered ${outcome}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.clients }, (_, clientId) => clientLoop(clientId)));
+  await faults;
+  const faultsEndMs = clock.monotonicMs();
+  // Nothing may stay stopped: a pause or kill cut short by the end of the run is undone.
+  for (const nodeId of paused) process.kill(fleet.pidOf(nodeId), "SIGCONT");
+  if (down.size > 0) await fleetUp(fleet);
+
+  // ---- read back: every key, once the fleet serves again ----
+  const finalClientId = options.clients;
+  for (let index = 0; index < options.keys; index += 1) {
+    const key = keyName(index);
+    const deadline = clock.monotonicMs() + options.recoveryMsMax;
+    for (;;) {
+      const callMs = clock.monotonicMs();
+      let bytes: Uint8Array | undefined;
+      const outcome = await classify(async () => {
+        const reply = await gateways[index % gateways.length]!.send(new GetObjectCommand({ Bucket: bucket, Key: key }), requestOptions());
+        bytes = await reply.Body!.transformToByteArray();
+      });
+      const returnMs = clock.monotonicMs();
+      if (outcome === "ok" && bytes !== undefined) {
+        history.push({ kind: "get", key, clientId: finalClientId, callMs, returnMs, outcome: "found", valueId: values.get(digest(bytes)) ?? `never-written-${digest(bytes).slice(0, 12)}` });
+        break;
+      }
+      if (outcome === 404) {
+        history.push({ kind: "get", key, clientId: finalClientId, callMs, returnMs, outcome: "absent", valueId: null });
+        break;
+      }
+      if (clock.monotonicMs() > deadline) {
+        problems.push(`${key}: unreadable ${options.recoveryMsMax} ms after the faults stopped (last answer ${String(outcome)})`);
+        break;
+      }
+      await clock.sleep(200);
+    }
+  }
+
+  for (const key of emptyKeys) {
+    let sizeBytes: number | undefined;
+    const outcome = await classify(async () => {
+      const reply = await gateways[0]!.send(new GetObjectCommand({ Bucket: bucket, Key: key }), requestOptions());
+      sizeBytes = (await reply.Body!.transformToByteArray()).byteLength;
+    });
+    if (outcome !== "ok" || sizeBytes !== 0) problems.push(`${key}: the empty object read back as ${outcome === "ok" ? `${sizeBytes} bytes` : String(outcome)}`);
+  }
+
+  // ---- the checks ----
+  const linearizability = checkLinearizability(history);
+  if (linearizability.verdict === "violation") problems.push(`not linearizable:\n${formatLinearizabilityReport(linearizability)}`);
+  if (linearizability.verdict === "unknown") problems.push(`linearizability undecided within the checker's budget:\n${formatLinearizabilityReport(linearizability)}`);
+  for (const anomaly of checkHistoryAnomalies(history)) problems.push(formatAnomaly(anomaly));
+
+  // ---- back to full redundancy ----
+  const recoveryMs = await waitForRedundancy(fleet, options, faultsEndMs, problems);
+  return { seed: options.seed, operations: history.length, acknowledgedWrites, faults: faultLog, problems, recoveryMs, history };
+}
+
+/** Faults at seeded times: node faults never overlap (one node at a time is what 3+2 on one disk per host survives with margin). */
+function planFaults(random: Random, nodeIds: readonly string[], options: ChaosOptions): PlannedFault[] {
+  const count = Math.max(1, Math.round((options.durationMs / 60_000) * options.faultsPerMinute));
+  const kinds: FaultKind[] = ["kill", "pause", "corrupt"];
+  const plan: PlannedFault[] = [];
+  for (let index = 0; index < count; index += 1) {
+    plan.push({ atMs: random.integer(Math.max(1, options.durationMs - 500)), kind: kinds[random.integer(kinds.length)]!, nodeId: nodeIds[random.integer(nodeIds.length)]! });
+  }
+  return plan.sort((a, b) => a.atMs - b.atMs);
+}
+
+/** Flips 16 bytes at seeded offsets of one volume file of one of the node's disks; says what it did. */
+function corruptVolume(fleet: TestFleet, nodeId: string, random: Random): string {
+  const nodeDirectory = join(fleet.directory, nodeId);
+  const volumes: string[] = [];
+  const walk = (directory: string): void => {
+    for (const name of readdirSync(directory)) {
+      const path = join(directory, name);
+      const stat = statSync(path);
+      if (stat.isDirectory()) walk(path);
+      else if (stat.size > 4096 && /^data\.[0-9]{6}$/.test(name)) volumes.push(path);
+    }
+  };
+  try {
+    walk(nodeDirectory);
+  } catch {
+    return `no disk directory under ${nodeDirectory}`;
+  }
+  if (volumes.length === 0) return `no volume file on ${nodeId} yet`;
+  const path = volumes[random.integer(volumes.length)]!;
+  const size = statSync(path).size;
+  const descriptor = openSync(path, "r+");
+  try {
+    for (let flip = 0; flip < 16; flip += 1) {
+      const offset = random.integer(size);
+      const original = new Uint8Array(1);
+      readSync(descriptor, original, 0, 1, offset);
+      writeSync(descriptor, Uint8Array.of(original[0]! ^ 0xa5), 0, 1, offset);
+    }
+  } finally {
+    closeSync(descriptor);
+  }
+  return `flipped 16 bytes of ${path.slice(fleet.directory.length + 1)}`;
+}
+
+/** Every node up, then two scrub intervals (every disk scrubbed since the faults) with no PG left to heal. */
+async function waitForRedundancy(fleet: TestFleet, options: ChaosOptions, faultsEndMs: number, problems: string[]): Promise<number> {
+  const deadline = faultsEndMs + options.recoveryMsMax;
+  const scrubbedAfterMs = faultsEndMs + 2 * options.scrubIntervalMs + 1_000;
+  for (;;) {
+    const map = await fleet.currentMap();
+    const allUp = map.nodes.every((node) => node.state === "up");
+    const damaged = allUp ? await damagedShards(fleet, map.placementGroups.length) : -1;
+    const nowMs = clock.monotonicMs();
+    if (allUp && damaged === 0 && nowMs >= scrubbedAfterMs) return nowMs - faultsEndMs;
+    if (nowMs > deadline) {
+      problems.push(`not back to full redundancy ${options.recoveryMsMax} ms after the faults: ${allUp ? `${damaged} shards still to heal` : "a node is not up"}`);
+      return nowMs - faultsEndMs;
+    }
+    await clock.sleep(250);
+  }
+}
+
+async function damagedShards(fleet: TestFleet, placementGroupCount: number): Promise<number> {
+  return fleet.store.transact(async (tx) => {
+    let total = 0;
+    for (let id = 0; id < placementGroupCount; id += 1) {
+      const range = placementGroupHealRange(id);
+      total += (await tx.getRange(range.begin, range.end, { limit: 10_000 })).length;
+    }
+    return total;
+  });
+}
+
+/**
+ * A size skewed small: most under 64 KiB, some up to 1 MiB, a few up to
+ * `max`. Never 0: every empty body is the same, so a read of one could not
+ * say which PUT it saw; empty objects get their own keys (see `runChaos`).
+ */
+function sizeFor(random: Random, max: number): number {
+  const roll = random.integer(100);
+  if (roll < 70) return 1 + random.integer(64 * 1024);
+  if (roll < 95) return 1 + random.integer(Math.min(max, 1024 * 1024));
+  return 1 + random.integer(max);
+}
+
+/** Unique bytes for a value id (its digest names it when read back). */
+function bodyFor(valueId: string, sizeBytes: number): Uint8Array {
+  const bytes = new Uint8Array(sizeBytes);
+  const words = new Uint32Array(bytes.buffer, 0, Math.floor(sizeBytes / 4));
+  let state = createHash("sha256").update(valueId).digest().readUInt32LE(0) || 1;
+  for (let index = 0; index < words.length; index += 1) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    words[index] = state >>> 0;
+  }
+  const tag = new TextEncoder().encode(valueId);
+  bytes.set(tag.subarray(0, Math.min(tag.length, sizeBytes)));
+  return bytes;
+}
+
+function digest(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** "ok", the HTTP status of an S3 error, or "unknown" (no answer: timeout, connection cut). */
+async function classify(run: () => Promise<unknown>): Promise<"ok" | "unknown" | number> {
+  try {
+    await run();
+    return "ok";
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === undefined || status >= 500) return "unknown";
+    return status;
+  }
+}
+
+function requestOptions(): { abortSignal: AbortSignal } {
+  return { abortSignal: AbortSignal.timeout(15_000) };
+}
+
+async function retry<T>(run: () => Promise<T>, boundMs: number): Promise<T> {
+  const deadline = clock.monotonicMs() + boundMs;
+  for (;;) {
+    try {
+      return await run();
+    } catch (error) {
+      if (clock.monotonicMs() > deadline) throw error;
+      await clock.sleep(200);
+    }
+  }
+}
+
+/** `cairn fleet up` without blocking the event loop (clients keep running meanwhile). */
+async function fleetUp(fleet: TestFleet): Promise<void> {
+  const child = Bun.spawn([join(repositoryRoot, "bin/cairn"), "fleet", "up", fleet.fleetPath], {
+    cwd: repositoryRoot,
+    env: { ...process.env, CAIRN_ACCESS_KEY: testAccessKeyId, CAIRN_SECRET_KEY: testSecretAccessKey },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`fleet up failed (${code}): ${await new Response(child.stderr).text()}`);
+}

@@ -1,0 +1,65 @@
+/**
+ * `npm run chaos -- --seed S --duration D`: one chaos run (test/chaos-suite/chaos.ts) on a fresh 5-node fleet, or
+ * `--seeds N` runs from S on one fleet. Prints each run's report; a failing run prints its seed, the command that
+ * replays it, and where its history was saved. Exit code 1 when any run failed.
+ *
+ *   npm run chaos -- --seed 7 --duration 60 [--clients 6] [--keys 24] [--size-max-mib 50] [--faults-per-minute 12] [--seeds 1]
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { randomSeed } from "../../runtime/index.ts";
+import { encodeHistory } from "../chaos/history.ts";
+import { startFleet } from "../support/fleet.ts";
+import { runChaos, shortRunDefaults } from "./chaos.ts";
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: "string" },
+    seeds: { type: "string", default: "1" },
+    duration: { type: "string", default: "60" },
+    clients: { type: "string", default: "6" },
+    keys: { type: "string", default: "24" },
+    "size-max-mib": { type: "string", default: "50" },
+    "faults-per-minute": { type: "string", default: "12" },
+  },
+});
+const firstSeed = values.seed === undefined ? randomSeed() : Number(values.seed);
+const seeds = Number(values.seeds);
+const nodeIds = ["n1", "n2", "n3", "n4", "n5"];
+const fleet = await startFleet({
+  nodeIds,
+  disksPerNode: 2,
+  placementGroupCount: 16,
+  storageClasses: "STANDARD=3+2",
+  repair: { healIntervalMs: 500, scrubIntervalMs: shortRunDefaults.scrubIntervalMs },
+});
+let failed = 0;
+try {
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed += 1) {
+    const report = await runChaos(fleet, {
+      ...shortRunDefaults,
+      seed,
+      durationMs: Number(values.duration) * 1000,
+      clients: Number(values.clients),
+      keys: Number(values.keys),
+      sizeBytesMax: Number(values["size-max-mib"]) * 1024 * 1024,
+      faultsPerMinute: Number(values["faults-per-minute"]),
+      log: (line) => console.log(line),
+    });
+    console.log(
+      `seed ${seed}: ${report.operations} operations, ${report.acknowledgedWrites} acknowledged writes, faults [${report.faults.join("; ")}], full redundancy ${Math.round(report.recoveryMs)} ms after the faults`,
+    );
+    if (report.problems.length > 0) {
+      failed += 1;
+      const path = join(mkdtempSync(join(tmpdir(), "cairn-chaos-")), `history-${seed}.jsonl`);
+      writeFileSync(path, encodeHistory(report.history));
+      console.log(`seed ${seed} FAILED:\n${report.problems.join("\n")}\nhistory: ${path}\nreplay: npm run chaos -- --seed ${seed} --duration ${values.duration}`);
+    }
+  }
+} finally {
+  await fleet.dispose();
+}
+console.log(`${seeds - failed} of ${seeds} seeds passed`);
+process.exit(failed > 0 ? 1 : 0);
