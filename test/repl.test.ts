@@ -7,7 +7,7 @@
  *   pg.show sees it clean again within a bound, its data still there;
  * - an interactive session in a pseudo-terminal (tmux, Debian package
  *   `tmux`): the prompt, tab completion of a command name and of a disk id,
- *   a table, the refusal of a mutating command, help, and the history file.
+ *   a table, `watch` stopped by a key, the refusal of a mutating command, help, and the history file.
  *
  * The PG is chosen by a printed seed.
  */
@@ -200,6 +200,12 @@ describe("cairn repl in a terminal (tmux)", () => {
       tmux("send-keys", "-t", "repl", "pg.show 12", "Enter");
       await waitForScreen("pg.show 12", (text) => /pg 12: clean/.test(text));
 
+      // watch reruns a command until a key is pressed, then the prompt comes back.
+      tmux("send-keys", "-t", "repl", "watch pg.show 12", "Enter");
+      await waitForScreen("watching", (text) => text.includes("press a key to stop") && /pg 12: clean/.test(text));
+      tmux("send-keys", "-t", "repl", "q");
+      await waitForScreen("prompt after watch", (text) => text.trimEnd().split("\n").pop()!.trimEnd() === "cairn n3>");
+
       tmux("send-keys", "-t", "repl", "C-l");
       tmux("send-keys", "-t", "repl", "actor.stop pg/12", "Enter");
       await waitForScreen("refusal", (text) => text.includes("error: actor.stop changes the fleet; it runs only with --apply"));
@@ -211,7 +217,7 @@ describe("cairn repl in a terminal (tmux)", () => {
       while (spawnSync("tmux", ["-L", socket, "has-session", "-t", "repl"]).status === 0 && clock.monotonicMs() < deadline) await clock.sleep(50);
       expect(spawnSync("tmux", ["-L", socket, "has-session", "-t", "repl"]).status).not.toBe(0);
       expect(existsSync(history)).toBe(true);
-      expect(readFileSync(history, "utf8").split("\n").filter((line) => line.length > 0)).toEqual(["node.list", "pg.show 12", "actor.stop pg/12", "help pg.show", "exit"]);
+      expect(readFileSync(history, "utf8").split("\n").filter((line) => line.length > 0)).toEqual(["node.list", "pg.show 12", "watch pg.show 12", "actor.stop pg/12", "help pg.show", "exit"]);
     } finally {
       spawnSync("tmux", ["-L", socket, "kill-server"]);
     }

@@ -219,6 +219,13 @@ async function runInteractive(session: ReplSession, options: ReplOptions, write:
   let watching: (() => void) | undefined;
   // A key pressed during `watch` stops it; readline still gets the key, so the line is cleared after.
   input.on("data", () => watching?.());
+  // Ctrl-C drops the line being typed, as in a shell; Ctrl-D (or exit) leaves.
+  readline.on("SIGINT", () => {
+    if (watching !== undefined) return watching();
+    readline.write(null, { ctrl: true, name: "u" });
+    write("^C");
+    readline.prompt();
+  });
   for await (const line of readline) {
     if (line.trim().length > 0) appendFileSync(path, `${line}\n`, { mode: 0o600 });
     let commands: string[][];
