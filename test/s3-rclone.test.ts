@@ -3,7 +3,8 @@
  * plain "S3, provider Other" remote given nothing but an endpoint and keys:
  * mkdir, copy, sync with deletions both ways (and a modification time
  * updated through CopyObject), check (clean and with a
- * difference it must find), lsf, lsjson with hashes, cat, delete and purge,
+ * difference it must find), lsf, lsjson with hashes, cat, server-side
+ * copyto and moveto, delete and purge,
  * over a tree with nesting, spaces and non-ASCII names.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -45,7 +46,7 @@ async function remoteFiles(path: string): Promise<string[]> {
 }
 
 describe("rclone against the real server", () => {
-  test("mkdir, copy, lsf, lsjson with MD5s, cat, check, sync both ways with deletions, delete, purge", async () => {
+  test("mkdir, copy, lsf, lsjson with MD5s, cat, check, sync both ways with deletions, copyto, moveto, delete, purge", async () => {
     const tree = sampleTree(random.fork("tree"));
     const source = join(workDir, "source");
     writeTree(source, tree);
@@ -111,6 +112,14 @@ describe("rclone against the real server", () => {
     writeFileSync(join(target, "sub/deeper/random.bin"), tree.get("sub/deeper/random.bin")!);
     await run(["sync", `${bucket}/copy`, target]);
     expect(hashTree(target)).toEqual(hashContents(changed));
+
+    // Within the remote, copyto and moveto are server-side (CopyObject; moveto then deletes the source).
+    await run(["copyto", `${bucket}/copy/sub/ünïcödé ñame.txt`, `${bucket}/moved/copied ✓.txt`]);
+    await run(["moveto", `${bucket}/moved/copied ✓.txt`, `${bucket}/moved/renamed.txt`]);
+    expect(await remoteFiles("rclone-tree/moved")).toEqual(["renamed.txt"]);
+    expect((await run(["cat", `${bucket}/moved/renamed.txt`])).stdout).toBe(new TextDecoder().decode(tree.get("sub/ünïcödé ñame.txt")!));
+    const copies = loggedRequests(server).filter((entry) => entry.operation === "CopyObject" && entry.path.startsWith("/rclone-tree/moved/"));
+    expect(copies.map((entry) => entry.status)).toEqual([200, 200]);
 
     await run(["delete", `${bucket}/copy/sub/deeper`]);
     expect(await remoteFiles("rclone-tree/copy")).toEqual([...changed.keys()].filter((path) => !path.startsWith("sub/deeper/")).sort());
