@@ -7,7 +7,11 @@
  * CAIRN_WRITE_QUORUM (`k+N`), CAIRN_PREPARING_MAX_AGE_MS (a PUT PREPARING for
  * longer is taken for crashed and its data reclaimed, so it must exceed the
  * longest PUT: one still streaming past it fails with a Timeout; default 1 h),
- * CAIRN_JANITOR_INTERVAL_MS (time between Janitor runs; default 1 min).
+ * CAIRN_JANITOR_INTERVAL_MS (time between Janitor runs; default 1 min),
+ * CAIRN_MULTIPART_UPLOAD_MAX_AGE_MS (an incomplete multipart upload older than
+ * this is aborted by the Janitor and its parts freed; default 7 days),
+ * CAIRN_HEAL_INTERVAL_MS (time between repair runs; default 10 s) and
+ * CAIRN_SCRUB_INTERVAL_MS (time between scrubs of each disk; default 24 h).
  */
 import { resolve } from "node:path";
 import { mkdirSync } from "node:fs";
@@ -37,6 +41,9 @@ const diskCount = integerFromEnvironment("CAIRN_DISKS", 6, 1, 64);
 const region = process.env.CAIRN_REGION ?? "us-east-1";
 const preparingMaxAgeMs = integerFromEnvironment("CAIRN_PREPARING_MAX_AGE_MS", 3_600_000, 0, 30 * 24 * 3_600_000);
 const janitorIntervalMs = integerFromEnvironment("CAIRN_JANITOR_INTERVAL_MS", 60_000, 1, 24 * 3_600_000);
+const multipartUploadMaxAgeMs = integerFromEnvironment("CAIRN_MULTIPART_UPLOAD_MAX_AGE_MS", 7 * 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000);
+const healIntervalMs = integerFromEnvironment("CAIRN_HEAL_INTERVAL_MS", 10_000, 100, 24 * 3_600_000);
+const scrubIntervalMs = integerFromEnvironment("CAIRN_SCRUB_INTERVAL_MS", 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000);
 const virtualHostDomains = (process.env.CAIRN_DOMAIN ?? "localhost").split(",").filter((domain) => domain !== "");
 
 mkdirSync(dataDir, { recursive: true });
@@ -78,6 +85,9 @@ try {
     log,
     preparingMaxAgeMs,
     janitorIntervalMs,
+    multipartUploadMaxAgeMs,
+    healIntervalMs,
+    scrubIntervalMs,
   });
 } catch (error) {
   if (!(error instanceof ConfigurationError)) throw error;

@@ -46,6 +46,8 @@ export interface SingleNodeConfig {
   readonly janitorIntervalMs?: number;
   /** Time between rereads of the users in the store (default 1 s): how long a new or removed user waits. */
   readonly userRefreshMs?: number;
+  /** Incomplete multipart uploads older than this are aborted by the Janitor (default 7 days). */
+  readonly multipartUploadMaxAgeMs?: number;
   /** Time between repair runs: sweeps of changed acting sets and heals (default 10 s). */
   readonly healIntervalMs?: number;
   /** Time between scrub passes of each disk (default 24 h). */
@@ -164,6 +166,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     storageClasses: config.storageClasses,
     writeQuorum: config.writeQuorum,
     ...(config.preparingMaxAgeMs === undefined ? {} : { preparingMaxAgeMs: config.preparingMaxAgeMs }),
+    ...(config.multipartUploadMaxAgeMs === undefined ? {} : { multipartUploadMaxAgeMs: config.multipartUploadMaxAgeMs }),
     partitions,
   });
   // The root credentials and the users in the store (`cairn user add`), reread every second.
