@@ -229,6 +229,25 @@ describe("multipart upload with the AWS SDK", () => {
     expect(wrong.name).toBe("InvalidPart");
   });
 
+  test("CompleteMultipartUpload with If-None-Match: * creates only when the key is absent; If-Match compares the ETag", async () => {
+    const start = async (key: string): Promise<{ uploadId: string; etag: string }> => {
+      const uploadId = (await s3.send(new CreateMultipartUploadCommand({ Bucket: "mpu-test", Key: key }))).UploadId!;
+      const etag = (await s3.send(new UploadPartCommand({ Bucket: "mpu-test", Key: key, UploadId: uploadId, PartNumber: 1, Body: patternBytes(1000, 51) }))).ETag!;
+      return { uploadId, etag };
+    };
+    const complete = (key: string, upload: { uploadId: string; etag: string }, condition: { IfNoneMatch?: string; IfMatch?: string }) =>
+      s3.send(new CompleteMultipartUploadCommand({ Bucket: "mpu-test", Key: key, UploadId: upload.uploadId, MultipartUpload: { Parts: [{ ETag: upload.etag, PartNumber: 1 }] }, ...condition }));
+    const first = await start("conditional");
+    const created = await complete("conditional", first, { IfNoneMatch: "*" });
+    const second = await start("conditional");
+    expect(await errorOf(complete("conditional", second, { IfNoneMatch: "*" }))).toEqual({ name: "PreconditionFailed", status: 412 });
+    // Refused, the upload stays open: completing it with the right If-Match replaces the object.
+    expect(await errorOf(complete("conditional", second, { IfMatch: '"0123456789abcdef0123456789abcdef"' }))).toEqual({ name: "PreconditionFailed", status: 412 });
+    const replaced = await complete("conditional", second, { IfMatch: created.ETag! });
+    expect(replaced.ETag).toBe(created.ETag);
+    expect((await s3.send(new ListPartsCommand({ Bucket: "mpu-test", Key: "conditional", UploadId: second.uploadId })).catch((error: Error) => error)) instanceof Error).toBe(true);
+  });
+
   test("an incomplete upload keeps its bucket from being deleted until it is aborted", async () => {
     await s3.send(new CreateBucketCommand({ Bucket: "mpu-pending" }));
     const uploadId = (await s3.send(new CreateMultipartUploadCommand({ Bucket: "mpu-pending", Key: "k" }))).UploadId!;

@@ -215,8 +215,8 @@ const uploadPartRules: readonly HeaderRule[] = [
   { name: "x-amz-copy-source-server-side-encryption-customer-", prefix: true },
 ];
 const completeMultipartUploadRules: readonly HeaderRule[] = [
-  { name: "if-match" },
-  { name: "if-none-match" },
+  // As on PutObject: If-None-Match takes only "*"; If-Match is a commit-time condition.
+  { name: "if-none-match", acceptedValues: ["*"] },
   { name: "x-amz-mp-object-size" },
 ];
 const createBucketRules: readonly HeaderRule[] = [
