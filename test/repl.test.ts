@@ -2,6 +2,7 @@
  * `cairn repl` against a real 5-node fleet on 127.0.0.1 (test/support/fleet.ts):
  * - `--exec` runs commands for scripts: node.list, pg.list --json, pg.show N;
  * - a command that changes the fleet is refused without `--apply`;
+ * - a REPL with another fleet secret is refused by the transport;
  * - `actor.stop pg/N --apply` stops the PG's actor on its node (pg.show sees
  *   it unresponsive, or already back), the node's keeper starts it again, and
  *   pg.show sees it clean again within a bound, its data still there;
@@ -14,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { placementGroupOf } from "../cluster/placement/index.ts";
 import { randomSeed, seededRandom, systemClock } from "../runtime/index.ts";
@@ -152,6 +153,20 @@ describe("cairn repl --exec against a 5-node fleet", () => {
     expect(removed.code).toBe(0);
     expect(removed.stdout).not.toMatch(/^repl-user/m);
   });
+});
+
+describe("the fleet secret is the operator credential", () => {
+  test("a REPL with another secret is refused by the transport and exits 1", () => {
+    const fleetFile = JSON.parse(readFileSync(fleet.fleetPath, "utf8")) as Record<string, unknown>;
+    writeFileSync(join(fleet.directory, "wrong.secret"), `${"5e".repeat(32)}\n`, { mode: 0o600 });
+    const wrongPath = join(fleet.directory, "fleet-wrong-secret.json");
+    writeFileSync(wrongPath, JSON.stringify({ ...fleetFile, secretFile: "wrong.secret" }));
+    const result = fleet.cairn("repl", "--fleet", wrongPath, "--exec", "node.list");
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("proof does not match the fleet secret");
+    expect(result.stderr).toContain("could not reach n1");
+  }, 30_000);
 });
 
 describe("cairn repl in a terminal (tmux)", () => {

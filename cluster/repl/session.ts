@@ -70,8 +70,16 @@ export async function openReplSession(fleet: Fleet, target: string | undefined):
   const nodeId = `repl-${randomSeed().toString(16)}`;
   // A fresh incarnation that only grows: the start time in ms (a node refuses a peer proving an older one than it has seen).
   const incarnation = Math.max(1, Math.floor(clock.nowMs()));
+  // Only errors reach the operator's terminal, each kind of event once (a wrong secret fails every redial alike).
+  const shown = new Set<string>();
+  let refusedByPeer: ((refused: false) => void) | undefined;
   const quiet = (line: Record<string, unknown>): void => {
-    if (line["level"] === "error") process.stderr.write(`${JSON.stringify(line)}\n`);
+    const event = String(line["event"] ?? line["message"] ?? "");
+    // A proof that does not check out will not on a redial either: give up at once.
+    if (event === "transport-authentication-failed" || event === "transport-handshake-refused") refusedByPeer?.(false);
+    if (line["level"] !== "error" || shown.has(event) || shown.size >= 32) return;
+    shown.add(event);
+    process.stderr.write(`${JSON.stringify(line)}\n`);
   };
   const transport: WebSocketTransport = createWebSocketTransport({
     nodeId,
@@ -88,6 +96,7 @@ export async function openReplSession(fleet: Fleet, target: string | undefined):
   const host = createNactHost({ nodeId, incarnation, transport, clock, log: quiet });
 
   const linked = new Promise<boolean>((resolve) => {
+    refusedByPeer = resolve;
     const unsubscribe = transport.onLinkEvent((event) => {
       if (event.type === "up" && event.nodeId === entry.id) {
         unsubscribe();
@@ -99,7 +108,7 @@ export async function openReplSession(fleet: Fleet, target: string | undefined):
   transport.connect(entry.id);
   if (transport.linkState(entry.id) !== "up" && !(await linked)) {
     await host.shutdown();
-    throw new ReplError(`could not reach ${entry.id} at ${entry.address}:${entry.clusterPort} within ${connectTimeoutMs} ms (is the fleet up, and is this its fleet secret?)`);
+    throw new ReplError(`could not reach ${entry.id} at ${entry.address}:${entry.clusterPort} (is the fleet up, and is this its fleet secret?)`);
   }
   const entryIncarnation = transport.peerIncarnation(entry.id)!;
 
