@@ -23,7 +23,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readdirSync, readSync, statSync, writeSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { placementGroupHealRange } from "../../cluster/metadata/index.ts";
 import { seededRandom, systemClock, type Random } from "../../runtime/index.ts";
@@ -87,6 +87,11 @@ export const shortRunDefaults: Omit<ChaosOptions, "seed" | "log"> = {
 export async function runChaos(fleet: TestFleet, options: ChaosOptions): Promise<ChaosReport> {
   const random = seededRandom(options.seed);
   const bucket = `chaos-${options.seed.toString(36)}`;
+  // Each run starts from a whole fleet, so one run's failure does not become the next one's.
+  if ((await fleet.currentMap()).nodes.some((node) => node.state !== "up")) {
+    await fleetUp(fleet);
+    await fleet.waitForMap("every node up before the run", (map) => map.nodes.every((node) => node.state === "up"), 60_000);
+  }
   const gateways = [...fleet.clients.values()];
   await retry(() => gateways[0]!.send(new CreateBucketCommand({ Bucket: bucket })), 30_000);
   const problems: string[] = [];
@@ -297,10 +302,23 @@ async function waitForRedundancy(fleet: TestFleet, options: ChaosOptions, faults
     const nowMs = clock.monotonicMs();
     if (allUp && damaged === 0 && nowMs >= scrubbedAfterMs) return nowMs - faultsEndMs;
     if (nowMs > deadline) {
-      problems.push(`not back to full redundancy ${options.recoveryMsMax} ms after the faults: ${allUp ? `${damaged} shards still to heal` : "a node is not up"}`);
+      const notUp = map.nodes.filter((node) => node.state !== "up");
+      problems.push(
+        `not back to full redundancy ${options.recoveryMsMax} ms after the faults: ${allUp ? `${damaged} shards still to heal` : `not up: ${notUp.map((node) => `${node.nodeId} (${node.state})`).join(", ")}`}`,
+      );
+      for (const node of notUp) problems.push(`last lines of ${node.nodeId}'s log:\n${logTail(fleet, node.nodeId, 30)}`);
       return nowMs - faultsEndMs;
     }
     await clock.sleep(250);
+  }
+}
+
+/** The end of a node's log (`fleet up` writes it under the fleet's state directory). */
+function logTail(fleet: TestFleet, nodeId: string, lines: number): string {
+  try {
+    return readFileSync(join(fleet.directory, "state", "run", `${nodeId}.log`), "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch (error) {
+    return `(no log: ${String(error)})`;
   }
 }
 
