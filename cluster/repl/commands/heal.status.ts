@@ -4,11 +4,16 @@ import { expectPositionals, parseArguments } from "../command.ts";
 import { operatorViews, placementGroupViews } from "../fleet-view.ts";
 import { formatBytes, formatDuration, progressBar, renderTable } from "../table.ts";
 
-/** The first sample this session took, for the rate (and so the ETA) over a `watch`. */
+/** A sample of the fleet's healed total, for the rate (and so the ETA) over a `watch`. */
 interface HealSample {
   readonly atMs: number;
   readonly healed: number;
 }
+
+/** The rate is measured over the samples of the last `rateWindowMs`, so it follows the heal rather than the session's average. */
+const rateWindowMs = 15_000;
+/** Samples kept per session: a `watch` samples once a second, so this covers the window. */
+const samplesMax = 64;
 
 export const healStatus: ReplCommand = {
   name: "heal.status",
@@ -17,8 +22,8 @@ export const healStatus: ReplCommand = {
   help:
     "Asks every PG actor for StatPlacementGroup (damagedShardCount: shards on its heal list) and every node's operator " +
     "endpoint for its Healer's totals since the node started (shards healed, bytes written, deferred) and its pace. " +
-    "The bar is healed / (healed + still to heal). The ETA needs a rate, measured between the first and the latest call " +
-    "of this session: run it under `watch heal.status` to see one. Scrubs started with scrub.start are listed with their " +
+    "The bar is healed / (healed + still to heal). The ETA needs a rate, measured over this session's calls of the last " +
+    "15 s: run it under `watch heal.status` to see one. Scrubs started with scrub.start are listed with their " +
     "outcome (a scrub reports its counts when its pass ends: the Scrubber has no progress during a pass).",
   mutates: false,
   async run(session, args) {
@@ -38,9 +43,11 @@ export const healStatus: ReplCommand = {
       paceBytesPerSecond += view.heal.bytesPerSecondMax;
     }
     const nowMs = session.clock.monotonicMs();
-    const first = session.memory.get(this.name) as HealSample | undefined;
-    if (first === undefined) session.memory.set(this.name, { atMs: nowMs, healed } satisfies HealSample);
-    const ratePerSecond = first !== undefined && nowMs > first.atMs && healed > first.healed ? ((healed - first.healed) * 1000) / (nowMs - first.atMs) : undefined;
+    const samples = ((session.memory.get(this.name) as HealSample[] | undefined) ?? []).filter((sample) => nowMs - sample.atMs <= rateWindowMs);
+    samples.push({ atMs: nowMs, healed });
+    session.memory.set(this.name, samples.slice(-samplesMax));
+    const oldest = samples[0]!;
+    const ratePerSecond = nowMs > oldest.atMs && healed > oldest.healed ? ((healed - oldest.healed) * 1000) / (nowMs - oldest.atMs) : undefined;
     const etaMs = remaining === 0 ? 0 : ratePerSecond === undefined ? undefined : (remaining / ratePerSecond) * 1000;
     const waiting = pgs.filter((view) => (view.stat?.damagedShardCount ?? 0) > 0 || view.state === "unresponsive" || view.state === "degraded");
     const lines = [
