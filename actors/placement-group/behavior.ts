@@ -21,6 +21,7 @@ import {
   encodeRecord,
   healShardFromStoredKey,
   keyAfter,
+  placementGroupCompleteKey,
   placementGroupDataKey,
   placementGroupDataRange,
   placementGroupHealDataRange,
@@ -36,6 +37,7 @@ import type {
   ListDamagedShards,
   ListDamagedShardsReply,
   PlacementGroupMessage,
+  RecordCompleteActingSet,
   RecordDamagedShards,
   RepairLayout,
   ResolveDamagedShards,
@@ -62,7 +64,7 @@ export interface PlacementGroupBehaviorOptions {
   readonly onFenced?: (refusal: Fault) => void;
 }
 
-type IndexWrite = IndexData | ForgetData | RecordDamagedShards | ResolveDamagedShards;
+type IndexWrite = IndexData | ForgetData | RecordDamagedShards | ResolveDamagedShards | RecordCompleteActingSet;
 
 export interface PlacementGroupState {
   readonly placementGroupId: number;
@@ -91,6 +93,8 @@ export function placementGroupActorPath(placementGroupId: number): string {
  */
 const pgDataVersion = 1;
 const pgHealVersion = 1;
+/** `("pg", id, "c")`, kind `placementGroupComplete`, version 1: `{ diskIds }`. */
+const pgCompleteVersion = 1;
 
 /** The PlacementGroupActor behaviour for one PG. */
 export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): Behavior<PlacementGroupState, PlacementGroupMessage> {
@@ -129,6 +133,7 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
         case "ForgetData":
         case "RecordDamagedShards":
         case "ResolveDamagedShards":
+        case "RecordCompleteActingSet":
           if (state.queue.length >= queuedWritesMax) {
             context.tell<Fault>(message.replyTo, fault("Overloaded", `pg ${state.placementGroupId}: ${state.queue.length} index writes queued`));
             return state;
@@ -136,6 +141,12 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
           state.queue.push(message);
           if (!state.flushing) startFlushing(state, options, context);
           return state;
+        case "GetCompleteActingSet": {
+          const bytes = await options.store.transact((tx) => tx.get(placementGroupCompleteKey(state.placementGroupId)));
+          const diskIds = bytes === undefined ? null : (decodeRecordOf("placementGroupComplete", bytes).value as { diskIds: string[] }).diskIds;
+          context.tell(message.replyTo, { kind: "GetCompleteActingSetReply", diskIds });
+          return state;
+        }
         case "ListDamagedShards":
           context.tell(message.replyTo, await listDamaged(state.placementGroupId, options.store, message));
           return state;
@@ -236,6 +247,9 @@ function applyWrite(tx: MetaTransaction, placementGroupId: number, write: IndexW
     case "ResolveDamagedShards":
       for (const shard of write.shards) tx.clear(placementGroupHealKey(placementGroupId, write.dataId, shard.stripeIndex, shard.shardIndex));
       return;
+    case "RecordCompleteActingSet":
+      tx.set(placementGroupCompleteKey(placementGroupId), encodeRecord("placementGroupComplete", pgCompleteVersion, { diskIds: [...write.diskIds] }));
+      return;
     default:
       assertNever(write);
   }
@@ -251,6 +265,8 @@ function replyFor(write: IndexWrite): unknown {
       return { kind: "RecordDamagedShardsReply", recorded: write.shards.length };
     case "ResolveDamagedShards":
       return { kind: "ResolveDamagedShardsReply", resolved: write.shards.length };
+    case "RecordCompleteActingSet":
+      return { kind: "RecordCompleteActingSetReply" };
     default:
       return assertNever(write);
   }

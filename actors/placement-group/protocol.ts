@@ -139,6 +139,37 @@ export type ResolveDamagedShards = Static<typeof ResolveDamagedShards>;
 export const ResolveDamagedShardsReply = Type.Object({ kind: Type.Literal("ResolveDamagedShardsReply"), resolved: Type.Integer() });
 export type ResolveDamagedShardsReply = Static<typeof ResolveDamagedShardsReply>;
 
+/**
+ * The acting set the PG last had every shard on (recorded by the Healer once
+ * a changed acting set is filled and the former members' shards retired):
+ * after the next change it names where backfill copies from. Null before the
+ * first record.
+ */
+export const GetCompleteActingSet = Type.Object({
+  kind: Type.Literal("GetCompleteActingSet"),
+  epoch: Epoch,
+  replyTo: ReplyTo,
+});
+export type GetCompleteActingSet = Static<typeof GetCompleteActingSet>;
+
+export const GetCompleteActingSetReply = Type.Object({
+  kind: Type.Literal("GetCompleteActingSetReply"),
+  diskIds: Type.Union([Type.Array(Type.String()), Type.Null()]),
+});
+export type GetCompleteActingSetReply = Static<typeof GetCompleteActingSetReply>;
+
+/** Records `diskIds` as the PG's complete acting set. Grouped and fenced like every index write. */
+export const RecordCompleteActingSet = Type.Object({
+  kind: Type.Literal("RecordCompleteActingSet"),
+  epoch: Epoch,
+  diskIds: Type.Array(Type.String(), { minItems: 1, maxItems: 32 }),
+  replyTo: ReplyTo,
+});
+export type RecordCompleteActingSet = Static<typeof RecordCompleteActingSet>;
+
+export const RecordCompleteActingSetReply = Type.Object({ kind: Type.Literal("RecordCompleteActingSetReply") });
+export type RecordCompleteActingSetReply = Static<typeof RecordCompleteActingSetReply>;
+
 /** Counts of what the PG stores and what it must heal (bounded scans). */
 export const StatPlacementGroup = Type.Object({
   kind: Type.Literal("StatPlacementGroup"),
@@ -180,5 +211,7 @@ export const PlacementGroupMessage = Type.Union([
   UpdateActingSet,
   ListDamagedShards,
   ResolveDamagedShards,
+  GetCompleteActingSet,
+  RecordCompleteActingSet,
 ]);
 export type PlacementGroupMessage = Static<typeof PlacementGroupMessage>;

@@ -51,6 +51,7 @@ export {
   partitionUnitRange,
   pendingKey,
   pendingRange,
+  placementGroupCompleteKey,
   placementGroupDataIdFromStoredKey,
   placementGroupDataKey,
   placementGroupDataRange,

@@ -20,6 +20,7 @@
  * | `("m",)`                   | the cluster map (hosts, disks, PG count)      |
  * | `("pg", pg, "d", dataId)`  | a placement group's index: data it stores     |
  * | `("pg", pg, "h", dataId, stripe, shard)` | a shard of that PG to heal      |
+ * | `("pg", pg, "c")`          | the acting set the PG last had every shard on |
  * | `("n", nodeId)`            | a node's registration (address, roles, disks, incarnation) |
  * | `("nl", nodeId)`           | a node's lease                                |
  * | `("ml",)`                  | the ClusterManager's lease (holder, term)     |
@@ -283,6 +284,11 @@ export function placementGroupDataIdFromStoredKey(stored: Uint8Array): string {
 /** The key of one shard that placement group `placementGroupId` must heal. */
 export function placementGroupHealKey(placementGroupId: number, dataId: string, stripeIndex: number, shardIndex: number): Uint8Array {
   return encode(["pg", placementGroupId, "h", dataId, stripeIndex, shardIndex]);
+}
+
+/** The key of the acting set placement group `placementGroupId` last had every shard on (backfill's "old place"). */
+export function placementGroupCompleteKey(placementGroupId: number): Uint8Array {
+  return encode(["pg", placementGroupId, "c"]);
 }
 
 /** Every shard a placement group must heal. */

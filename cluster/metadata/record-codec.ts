@@ -41,6 +41,8 @@ export const recordKinds = {
   // Multipart uploads (multipart-uploads.ts defines their versions).
   multipartUpload: 20,
   multipartPart: 21,
+  // The acting set a PG last had every shard on (actors/placement-group).
+  placementGroupComplete: 22,
 } as const;
 
 export type RecordKind = keyof typeof recordKinds;

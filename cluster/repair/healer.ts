@@ -28,6 +28,8 @@ import type { DiskMessage, ReadShardReply, AppendShardReply, DeleteShardReply, C
 import type {
   DamagedShardEntry,
   GetActingSetReply,
+  GetCompleteActingSetReply,
+  RecordCompleteActingSetReply,
   ListDamagedShardsReply,
   PlacementGroupMessage,
   RecordDamagedShardsReply,
@@ -108,8 +110,28 @@ export class Healer {
     return (await this.#askPlacementGroup<GetActingSetReply>(placementGroupId, (epoch, replyTo) => ({ kind: "GetActingSet", epoch, replyTo }))).diskIds;
   }
 
-  /** Works through the PG's whole heal list once, a page at a time. */
-  async healPlacementGroup(placementGroupId: number): Promise<HealReport> {
+  /** The acting set the PG last had every shard on, or null before the first record. */
+  async completeActingSet(placementGroupId: number): Promise<readonly string[] | null> {
+    return (await this.#askPlacementGroup<GetCompleteActingSetReply>(placementGroupId, (epoch, replyTo) => ({ kind: "GetCompleteActingSet", epoch, replyTo }))).diskIds;
+  }
+
+  async recordCompleteActingSet(placementGroupId: number, diskIds: readonly string[]): Promise<void> {
+    await this.#askPlacementGroup<RecordCompleteActingSetReply>(placementGroupId, (epoch, replyTo) => ({
+      kind: "RecordCompleteActingSet",
+      epoch,
+      diskIds: [...diskIds],
+      replyTo,
+    }));
+  }
+
+  /**
+   * Works through the PG's whole heal list once, a page at a time. `former`:
+   * the acting set the PG last had every shard on, when it differs from the
+   * current one (backfill): a shard missing at a position whose disk changed
+   * is copied from the position's former disk when that disk still has it,
+   * and rebuilt from the others only when it does not.
+   */
+  async healPlacementGroup(placementGroupId: number, former?: readonly string[]): Promise<HealReport> {
     let healed = 0;
     let bytesWritten = 0;
     let moot = 0;
@@ -127,7 +149,7 @@ export class Healer {
       // Up to `rebuildsInFlightMax` shards at once: their disk writes share fdatasyncs (group commit),
       // and reads of one overlap the reconstruction of another.
       const outcomes = await mapBounded(page.entries, this.#rebuildsInFlightMax, async (entry) => {
-        const outcome = await this.#rebuild(placementGroupId, entry);
+        const outcome = await this.#rebuild(placementGroupId, entry, former);
         if (outcome.kind === "healed" || outcome.kind === "moot") await this.#resolve(placementGroupId, entry);
         if (outcome.kind === "healed") await this.#pace(outcome.bytes);
         return outcome;
@@ -185,6 +207,54 @@ export class Healer {
     }
   }
 
+  /**
+   * After a changed acting set is complete again: deletes, on each disk that
+   * held a position it no longer holds, the shards of that position (a
+   * replicated chunk only when its disk holds no copy position any more).
+   * Returns how many were deleted. Call only once the heal list is empty:
+   * until then these shards may be the only copies.
+   */
+  async retireFormerShards(placementGroupId: number, former: readonly string[], acting: readonly string[]): Promise<number> {
+    let deleted = 0;
+    const range = placementGroupDataRange(placementGroupId);
+    let cursor = range.begin;
+    for (;;) {
+      const from = cursor;
+      const page = await this.#store.transact((tx) => tx.getRange(from, range.end, { limit: this.#pageEntries }));
+      for (const pair of page) {
+        const layout = (decodeRecordOf("placementGroupData", pair.value).value as { layout?: RepairLayout }).layout;
+        if (layout === undefined) continue;
+        const dataId = placementGroupDataIdFromStoredKey(pair.key);
+        const width = layout.kind === "replicated" ? layout.copies : layout.dataShards + layout.parityShards;
+        for (let position = 0; position < width; position += 1) {
+          const formerDisk = former[position];
+          if (formerDisk === undefined || formerDisk === acting[position]) continue;
+          if (layout.kind === "replicated" && acting.slice(0, layout.copies).includes(formerDisk)) continue;
+          const keyOf = (unit: number): string => (layout.kind === "replicated" ? chunkShardKey(dataId, unit) : stripeShardKey(dataId, unit, position));
+          deleted += await this.#deleteUnits(formerDisk, keyOf);
+        }
+      }
+      const last = page.at(-1);
+      if (last === undefined || page.length < this.#pageEntries) return deleted;
+      cursor = keyAfter(last.key);
+    }
+  }
+
+  /** Deletes the units a disk holds under `keyOf(unit)`, probing a batch at a time until a batch holds none. */
+  async #deleteUnits(diskId: string, keyOf: (unit: number) => string): Promise<number> {
+    const unitsPerProbe = 64;
+    let deleted = 0;
+    for (let first = 0; ; first += unitsPerProbe) {
+      const keys = Array.from({ length: unitsPerProbe }, (_, offset) => keyOf(first + offset));
+      const present = await this.#checkShards(diskId, keys);
+      if (present === undefined) throw new HealFault(fault("Unreachable", `disk ${diskId} cannot say what it holds now`));
+      const held = keys.filter((_, index) => present[index] === true);
+      if (held.length === 0) return deleted;
+      for (const key of held) await this.#delete(diskId, key);
+      deleted += held.length;
+    }
+  }
+
   /** Records the missing shards of one datum, unit by unit, until no position holds a unit. */
   async #sweepData(placementGroupId: number, dataId: string, layout: RepairLayout, actingSet: readonly string[]): Promise<number> {
     const width = layout.kind === "replicated" ? layout.copies : layout.dataShards + layout.parityShards;
@@ -223,7 +293,7 @@ export class Healer {
     }
   }
 
-  async #rebuild(placementGroupId: number, entry: DamagedShardEntry): Promise<RebuildOutcome> {
+  async #rebuild(placementGroupId: number, entry: DamagedShardEntry, former: readonly string[] | undefined): Promise<RebuildOutcome> {
     if (!entry.indexed) return { kind: "moot" };
     const layout = entry.layout;
     if (layout === undefined) return { kind: "unhealable" };
@@ -239,7 +309,10 @@ export class Healer {
     } else {
       if (entry.shardIndex >= layout.dataShards + layout.parityShards) return { kind: "unhealable" };
       shardKey = stripeShardKey(entry.dataId, entry.stripeIndex, entry.shardIndex);
-      bytes = await this.#reconstructShard(entry, layout, actingSet);
+      const formerDisk = former?.[entry.shardIndex];
+      // Backfill: the shard's former disk usually still has it; a copy reads one shard instead of k.
+      const copied = formerDisk !== undefined && formerDisk !== target ? await this.#read(formerDisk, shardKey) : undefined;
+      bytes = copied !== undefined && !isFault(copied) ? copied : await this.#reconstructShard(entry, layout, actingSet);
     }
     if (isFault(bytes)) return { kind: "deferred", why: bytes };
     const written = await this.#append(target, shardKey, bytes);

@@ -2,7 +2,13 @@
  * When repair runs on a node: every `healIntervalMs`, each placement group
  * hosted here is swept when its acting set is not the one last swept (a new
  * node start, or a map change that moved a member) and then healed; each
- * local disk is scrubbed once per `scrubIntervalMs`. A plain loop on the
+ * local disk is scrubbed once per `scrubIntervalMs`.
+ *
+ * Backfill: the PG records the acting set it last had every shard on. While
+ * the current set differs, shards missing at a changed position are copied
+ * from the position's former disk (rebuilt from the others when it lacks
+ * them); once nothing is left to heal, the former disks' shards of those
+ * positions are deleted and the current set is recorded as complete. A plain loop on the
  * host's clock, like the Janitor: everything it works from is in the
  * metadata store and the actors, and every step is idempotent.
  */
@@ -27,6 +33,8 @@ export interface RepairRunReport {
   readonly swept: number;
   readonly recorded: number;
   readonly heal: HealReport;
+  /** Shards deleted from disks that left a position (backfill's last step). */
+  readonly retired: number;
   readonly scrubbed: readonly (ScrubReport & { readonly diskId: string })[];
   /** PGs or disks that could not be reached this run. */
   readonly skipped: number;
@@ -87,21 +95,31 @@ export class RepairSchedule {
     let swept = 0;
     let recorded = 0;
     let skipped = 0;
+    let retired = 0;
     const heal = { healed: 0, bytesWritten: 0, moot: 0, deferred: 0, unhealable: 0 };
     for (const placementGroupId of this.#options.placementGroups()) {
       try {
-        const acting = (await healer.actingSet(placementGroupId)).join(",");
-        if (this.#sweptActingSets.get(placementGroupId) !== acting) {
+        const acting = await healer.actingSet(placementGroupId);
+        const complete = await healer.completeActingSet(placementGroupId);
+        // Backfill: the acting set changed since the PG last had every shard.
+        const former = complete !== null && complete.join(",") !== acting.join(",") ? complete : undefined;
+        if (this.#sweptActingSets.get(placementGroupId) !== acting.join(",")) {
           recorded += await healer.sweepPlacementGroup(placementGroupId);
-          this.#sweptActingSets.set(placementGroupId, acting);
+          this.#sweptActingSets.set(placementGroupId, acting.join(","));
           swept += 1;
         }
-        const report = await healer.healPlacementGroup(placementGroupId);
+        const report = await healer.healPlacementGroup(placementGroupId, former);
         heal.healed += report.healed;
         heal.bytesWritten += report.bytesWritten;
         heal.moot += report.moot;
         heal.deferred += report.deferred;
         heal.unhealable += report.unhealable;
+        // Complete again: the former members' shards go (only now: until the new ones were durable
+        // they were copies that counted), and this set becomes the one the next change copies from.
+        if (report.deferred === 0 && report.unhealable === 0 && (former !== undefined || complete === null)) {
+          if (former !== undefined) retired += await healer.retireFormerShards(placementGroupId, former, acting);
+          await healer.recordCompleteActingSet(placementGroupId, acting);
+        }
       } catch (error) {
         if (!(error instanceof HealFault)) throw error;
         skipped += 1;
@@ -126,7 +144,7 @@ export class RepairSchedule {
       }
     }
     this.#runCount += 1;
-    const report = { swept, recorded, heal, scrubbed, skipped };
+    const report = { swept, recorded, heal, retired, scrubbed, skipped };
     if (recorded > 0 || heal.healed > 0 || heal.deferred > 0 || scrubbed.some((scrub) => scrub.corrupt > 0)) {
       this.#options.log?.({ level: "info", message: "repair run", ...report });
     }

@@ -16,6 +16,7 @@ import { ObjectCatalog, openLmdbStore, type MetaStore } from "../metadata/index.
 import { ObjectService, stripeShardKey, chunkShardKey } from "../object-service.ts";
 import { actingSet, placementGroupOf, type ClusterMap } from "../placement/index.ts";
 import { Healer } from "./healer.ts";
+import { RepairSchedule } from "./repair-schedule.ts";
 import { Scrubber } from "./scrubber.ts";
 
 const seed = Number(process.env.CAIRN_TEST_SEED ?? randomSeed());
@@ -38,9 +39,11 @@ let service: ObjectService;
 let healer: Healer;
 let scrubber: Scrubber;
 
-const view = () => ({ epoch: 1, diskRef: (diskId: string) => disks.get(diskId), placementGroupRef: (id: number) => placementGroups[id] });
+let viewEpoch = 1;
+const view = () => ({ epoch: viewEpoch, diskRef: (diskId: string) => disks.get(diskId), placementGroupRef: (id: number) => placementGroups[id] });
 
 beforeEach(async () => {
+  viewEpoch = 1;
   directory = mkdtempSync(join(tmpdir(), "cairn-repair-"));
   store = await openLmdbStore({ path: join(directory, "meta") });
   host = createNactHost({ nodeId: "node-test", clock: systemClock(), random: seededRandom(seed), log: () => undefined });
@@ -199,5 +202,74 @@ describe("repair", () => {
     expect(await held()).toBe(before);
     for (const [key, body] of bodies) expect(await read(key)).toEqual(Buffer.from(body));
     for (let pg = 0; pg < map.placementGroupCount; pg += 1) expect(await damagedCount(pg)).toBe(0);
+  });
+
+  test("backfill: a disk added moves shards only where the acting sets changed, copied from their former disks, reads never fail, and the former copies go", async () => {
+    const bodies = new Map<string, Uint8Array>();
+    for (let index = 0; index < 10; index += 1) {
+      const body = seededRandom(seed + 40 + index).bytes(index % 4 === 0 ? 2_000 : 3 * 4 * shardBytes + index);
+      bodies.set(`b${index}`, body);
+      await put(`b${index}`, body);
+    }
+    const noLog = (): void => undefined;
+    const schedule = new RepairSchedule({
+      host,
+      healer,
+      scrubber,
+      placementGroups: () => placementGroups.map((_, id) => id),
+      localDisks: () => [],
+      healIntervalMs: 60_000,
+      scrubIntervalMs: 3_600_000,
+      log: noLog,
+    });
+    // A first run records each PG's acting set as complete.
+    await schedule.runOnce();
+    const before = new Map(placementGroups.map((_, id) => [id, actingSet(id, map, 6)]));
+
+    // A seventh disk joins: a new map epoch, new acting sets.
+    const grown: ClusterMap = { ...map, epoch: 2, hosts: [{ hostId: "node-test", disks: [...diskIds, "disk-6"].map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }] };
+    disks.set("disk-6", await host.spawn(diskActorPath("disk-6"), diskBehavior({ diskId: "disk-6", directory: join(directory, "disk-6") })));
+    const after = new Map(placementGroups.map((_, id) => [id, actingSet(id, grown, 6)]));
+    for (const [id, ref] of placementGroups.entries()) {
+      const reply = await host.ask<PlacementGroupMessage, unknown>(ref, (replyTo) => ({ kind: "UpdateActingSet", epoch: 2, diskIds: [...after.get(id)!], replyTo }), 10_000);
+      expect(isFault(reply)).toBe(false);
+    }
+    viewEpoch = 2;
+    const changedPositions = [...after].reduce((sum, [id, set]) => sum + set.filter((diskId, position) => diskId !== before.get(id)![position]).length, 0);
+    expect(changedPositions).toBeGreaterThan(0);
+
+    // Reads keep working before and while the backfill runs.
+    const reads = Promise.all([...bodies].map(async ([key, body]) => expect(await read(key)).toEqual(Buffer.from(body))));
+    const report = await schedule.runOnce();
+    await reads;
+    expect(report.heal.deferred).toBe(0);
+    expect(report.retired).toBeGreaterThan(0);
+    for (const [key, body] of bodies) expect(await read(key)).toEqual(Buffer.from(body));
+
+    // Every shard sits exactly where the new acting set puts it, and nowhere else.
+    for (const key of bodies.keys()) {
+      const info = await service.headObject("b", key);
+      if (typeof info === "string" || "deleteMarker" in info) throw new Error(key);
+      const pg = placementGroupOf("b", key, map.placementGroupCount);
+      const set = after.get(pg)!;
+      const replicated = info.sizeBytes <= 8 * 1024;
+      const width = replicated ? 3 : 6;
+      const units = replicated ? 1 : Math.ceil(info.sizeBytes / (4 * shardBytes));
+      for (let unit = 0; unit < units; unit += 1) {
+        for (let position = 0; position < width; position += 1) {
+          const shardKey = replicated ? chunkShardKey(info.dataId, unit) : stripeShardKey(info.dataId, unit, position);
+          for (const diskId of [...diskIds, "disk-6"]) {
+            const held = await host.ask<DiskMessage, { present: boolean[] } | Fault>(disks.get(diskId)!, (replyTo) => ({ kind: "CheckShards", epoch: 2, shardKeys: [shardKey], replyTo }), 10_000);
+            if (isFault(held)) throw new Error(held.detail);
+            const shouldHold = replicated ? set.slice(0, 3).includes(diskId) : set[position] === diskId;
+            expect({ shardKey, diskId, held: held.present[0] }).toEqual({ shardKey, diskId, held: shouldHold });
+          }
+        }
+      }
+    }
+    // The new sets are recorded as complete: a further run has nothing to move.
+    const again = await schedule.runOnce();
+    expect(again.retired).toBe(0);
+    expect(again.heal.healed).toBe(0);
   });
 });
