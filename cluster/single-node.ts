@@ -14,7 +14,7 @@ import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createRequestObserver, createS3Handler, serveBun, ThroughputRing, withAdminRoutes } from "../gateway/index.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "./object-service.ts";
 import { Janitor } from "./janitor.ts";
-import { Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "./repair/index.ts";
+import { Compactor, Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "./repair/index.ts";
 import { UserTable, userTableRefreshMsDefault } from "./users.ts";
 import { systemClock } from "../runtime/index.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
@@ -264,6 +264,8 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     localDisks: () => [...disks.keys()],
     healIntervalMs: config.healIntervalMs ?? healIntervalMsDefault,
     scrubIntervalMs: config.scrubIntervalMs ?? scrubIntervalMsDefault,
+    // Space that deletes and overwrites leave in sealed volumes comes back (crash-safe; actors/disk/volume).
+    compactor: new Compactor({ host, view: repairView }),
     log: config.log,
   });
   repair.start();

@@ -54,7 +54,7 @@ import { loadRootCredentials } from "../credentials.ts";
 import { checkOwner, readFleetMap, registerNode, unregisterPartitionUnits, unitText, type FleetMap, type Unit } from "../membership/index.ts";
 import { ObjectCatalog, openFoundationDbStore, openLmdbStore, stopFoundationDbNetwork, type MetaStore } from "../metadata/index.ts";
 import { Janitor } from "../janitor.ts";
-import { Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "../repair/index.ts";
+import { Compactor, Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "../repair/index.ts";
 import { UserTable, userTableRefreshMsDefault } from "../users.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "../object-service.ts";
 import { actingSet } from "../placement/index.ts";
@@ -431,6 +431,8 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     localDisks: () => node.disks.map((disk) => disk.diskId),
     healIntervalMs: timing.healIntervalMs,
     scrubIntervalMs: timing.scrubIntervalMs,
+    // Space that deletes and overwrites leave in sealed volumes comes back (crash-safe; actors/disk/volume).
+    compactor: new Compactor({ host, view: currentRepairView }),
     log: nodeLog,
   });
   repair.start();

@@ -3,5 +3,7 @@ export { Healer, HealFault } from "./healer.ts";
 export type { HealerOptions, HealProgress, HealReport } from "./healer.ts";
 export { parseShardKey, Scrubber } from "./scrubber.ts";
 export type { ScrubberOptions, ScrubReport } from "./scrubber.ts";
-export { healIntervalMsDefault, RepairSchedule, scrubIntervalMsDefault } from "./repair-schedule.ts";
+export { compactIntervalMsDefault, healIntervalMsDefault, RepairSchedule, scrubIntervalMsDefault } from "./repair-schedule.ts";
 export type { RepairRunReport, RepairScheduleOptions } from "./repair-schedule.ts";
+export { Compactor } from "./compactor.ts";
+export type { CompactionTotals, CompactorOptions } from "./compactor.ts";

@@ -14,6 +14,7 @@
  */
 import { sleepUnlessAborted, type Host } from "../../runtime/index.ts";
 import { HealFault, type HealReport, type Healer } from "./healer.ts";
+import type { CompactionTotals, Compactor } from "./compactor.ts";
 import type { ScrubReport, Scrubber } from "./scrubber.ts";
 
 export interface RepairScheduleOptions {
@@ -26,6 +27,9 @@ export interface RepairScheduleOptions {
   readonly localDisks: () => readonly string[];
   readonly healIntervalMs: number;
   readonly scrubIntervalMs: number;
+  /** Compacts local disks' sealed volumes past their dead-space threshold every `compactIntervalMs` (absent: never). */
+  readonly compactor?: Compactor;
+  readonly compactIntervalMs?: number;
   readonly log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -36,6 +40,7 @@ export interface RepairRunReport {
   /** Shards deleted from disks that left a position (backfill's last step). */
   readonly retired: number;
   readonly scrubbed: readonly (ScrubReport & { readonly diskId: string })[];
+  readonly compacted: readonly (CompactionTotals & { readonly diskId: string })[];
   /** PGs or disks that could not be reached this run. */
   readonly skipped: number;
 }
@@ -43,11 +48,14 @@ export interface RepairRunReport {
 /** Defaults: heal often (lost redundancy is what loses data), scrub each disk daily. */
 export const healIntervalMsDefault = 10_000;
 export const scrubIntervalMsDefault = 24 * 3_600_000;
+/** How often each disk is checked for volumes worth compacting. */
+export const compactIntervalMsDefault = 10 * 60_000;
 
 export class RepairSchedule {
   readonly #options: RepairScheduleOptions;
   readonly #sweptActingSets = new Map<number, string>();
   readonly #lastScrubMs = new Map<string, number>();
+  readonly #lastCompactionMs = new Map<string, number>();
   readonly #stopping = new AbortController();
   #loop: Promise<void> | undefined;
   #running: Promise<RepairRunReport> | undefined;
@@ -143,9 +151,26 @@ export class RepairSchedule {
         skipped += 1;
       }
     }
+    const compacted: (CompactionTotals & { diskId: string })[] = [];
+    const compactor = this.#options.compactor;
+    if (compactor !== undefined) {
+      for (const diskId of this.#options.localDisks()) {
+        const last = this.#lastCompactionMs.get(diskId) ?? Number.NEGATIVE_INFINITY;
+        if (host.clock.nowMs() - last < (this.#options.compactIntervalMs ?? compactIntervalMsDefault)) continue;
+        try {
+          const totals = await compactor.compactDisk(diskId);
+          // A disk with more to do comes back next run rather than after a whole interval.
+          if (!totals.more) this.#lastCompactionMs.set(diskId, host.clock.nowMs());
+          if (totals.volumesCompacted > 0) compacted.push({ diskId, ...totals });
+        } catch (error) {
+          if (!(error instanceof HealFault)) throw error;
+          skipped += 1;
+        }
+      }
+    }
     this.#runCount += 1;
-    const report = { swept, recorded, heal, retired, scrubbed, skipped };
-    if (recorded > 0 || heal.healed > 0 || heal.deferred > 0 || scrubbed.some((scrub) => scrub.corrupt > 0)) {
+    const report = { swept, recorded, heal, retired, scrubbed, compacted, skipped };
+    if (recorded > 0 || heal.healed > 0 || heal.deferred > 0 || retired > 0 || compacted.length > 0 || scrubbed.some((scrub) => scrub.corrupt > 0)) {
       this.#options.log?.({ level: "info", message: "repair run", ...report });
     }
     return report;
