@@ -159,14 +159,20 @@ describe("status page on one node after an SDK workload", () => {
     expect(response.headers.get("content-security-policy")).toContain("default-src 'none'");
     const html = await response.text();
     expect(html).toStartWith("<!doctype html>");
-    // Nothing loaded from anywhere: no src or href attribute, no import, no URL but the SVG namespace.
-    expect(html).not.toMatch(/\s(src|href)\s*=/i);
+    // Nothing loaded from anywhere: no src or href attribute (but the empty inline icon), no import, no URL but the SVG namespace.
+    expect([...html.matchAll(/\s(?:src|href)\s*=\s*("[^"]*"|\S+)/gi)].map((match) => match[1])).toEqual(['"data:,"']);
     expect(html).not.toMatch(/@import|url\(/i);
     expect([...html.matchAll(/https?:\/\/[^\s"']+/g)].map((match) => match[0])).toEqual(["http://www.w3.org/2000/svg"]);
     const post = await fetch(`${server.endpoint}/_cairn/status.json`, { method: "POST" });
     expect(post.status).toBe(405);
     const head = await fetch(`${server.endpoint}/_cairn/status`, { method: "HEAD" });
     expect(head.status).toBe(200);
+    // Virtual-hosted style: the same path is key `_cairn/status.json` of bucket `b`, an S3 request (unsigned: an S3 error).
+    const virtualHosted = await fetch(`${server.endpoint}/_cairn/status.json`, { headers: { host: `b.localhost:${server.port}` } });
+    requestCount += 1;
+    expect(virtualHosted.status).toBeGreaterThanOrEqual(400);
+    expect(virtualHosted.headers.get("content-type")).toBe("application/xml");
+    expect(await virtualHosted.text()).toContain("<Error>");
   });
 
   test.skipIf(chromiumPath === undefined)("chromium renders the figures: node count, a row per disk, a cell per PG, non-zero throughput", async () => {
@@ -226,6 +232,9 @@ describe("status page on one node after an SDK workload", () => {
     expect(png.readUInt32BE(20)).toBe(1000);
     expect(statSync(screenshot).size).toBeGreaterThan(20_000);
     console.log(`status-page.test.ts: screenshot written to ${screenshot}`);
+    // Two page loads and their polls made no S3 request (no favicon.ico, nothing but the admin paths).
+    const after = (await (await fetch(`${server.endpoint}/_cairn/status.json`)).json()) as StatusReport;
+    expect(after.throughput.totals.requests).toBe(requestCount);
   }, 60_000);
 });
 
