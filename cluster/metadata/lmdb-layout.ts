@@ -93,9 +93,17 @@ export const lmdbValueEncoder = {
     return value;
   },
   decode(source: Uint8Array, sizeBytes: number): Uint8Array {
-    return new Uint8Array(source.buffer, source.byteOffset, sizeBytes).slice();
+    // A plain view of the whole buffer lmdb-js reads into, made once per
+    // buffer: copying through it leaves no view behind per value.
+    if (source.buffer !== valueSourceBuffer) {
+      valueSourceBuffer = source.buffer;
+      valueSourceView = new Uint8Array(source.buffer);
+    }
+    return valueSourceView.slice(source.byteOffset, source.byteOffset + sizeBytes);
   },
 };
+let valueSourceBuffer: ArrayBufferLike | undefined;
+let valueSourceView: Uint8Array = new Uint8Array(0);
 
 /**
  * The MetaStore key space over one LMDB database, read in `transaction` (a

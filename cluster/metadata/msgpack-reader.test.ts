@@ -141,6 +141,15 @@ describe("msgpack subset reader", () => {
     }
   });
 
+  test("short strings that differ in one byte and share cache slots each read as themselves", () => {
+    // 20,000 near-identical strings over 1,024 cache slots: every slot is hit by many of them.
+    for (let index = 0; index < 20_000; index++) {
+      const value = { id: `d${String(index).padStart(8, "0")}`, tail: `${String(index % 977).padStart(5, "0")}x` };
+      const bytes = packer.pack(value);
+      expect(readMessagePack(bytes, 0)).toStrictEqual(value);
+    }
+  });
+
   test("truncated, trailing and out-of-subset bytes go to msgpackr, which decides", () => {
     const random = seededRandom(seed);
     for (let round = 0; round < 300; round++) {

@@ -74,8 +74,12 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /**
  * Each slot remembers the last short string whose bytes hashed there, so a
  * repeated string costs a hash and a byte comparison, and no new string.
+ * Its bytes sit at `slot * cachedStringBytesMax` in one preallocated array,
+ * so a miss (a key or data id seen once) allocates nothing but its string.
  */
-const stringCacheBytes: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(stringCacheSlots).fill(undefined);
+const stringCacheBytes = new Uint8Array(stringCacheSlots * cachedStringBytesMax);
+/** Byte length of each slot's string; -1 for an empty slot. */
+const stringCacheLengths = new Int32Array(stringCacheSlots).fill(-1);
 const stringCacheStrings: string[] = new Array<string>(stringCacheSlots).fill("");
 
 interface Cursor {
@@ -222,11 +226,11 @@ function readString(cursor: Cursor, length: number): string {
   let hash = length;
   for (let index = start; index < start + length; index++) hash = (Math.imul(hash, 31) + (bytes[index] as number)) | 0;
   const slot = (hash >>> 0) % stringCacheSlots;
-  const cached = stringCacheBytes[slot];
-  if (cached !== undefined && cached.length === length) {
+  const slotStart = slot * cachedStringBytesMax;
+  if (stringCacheLengths[slot] === length) {
     let same = true;
     for (let index = 0; index < length; index++) {
-      if (cached[index] !== bytes[start + index]) {
+      if (stringCacheBytes[slotStart + index] !== bytes[start + index]) {
         same = false;
         break;
       }
@@ -237,9 +241,8 @@ function readString(cursor: Cursor, length: number): string {
     }
   }
   const built = buildString(cursor, length);
-  const copy = new Uint8Array(length);
-  for (let index = 0; index < length; index++) copy[index] = bytes[start + index] as number;
-  stringCacheBytes[slot] = copy;
+  for (let index = 0; index < length; index++) stringCacheBytes[slotStart + index] = bytes[start + index] as number;
+  stringCacheLengths[slot] = length;
   stringCacheStrings[slot] = built;
   return built;
 }
