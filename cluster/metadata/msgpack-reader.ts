@@ -223,8 +223,15 @@ function readString(cursor: Cursor, length: number): string {
   const start = cursor.position;
   if (start + length > cursor.end) throw notMine;
   if (length > cachedStringBytesMax) return buildString(cursor, length);
+  // The slot comes from the length and three bytes, not every byte: hashing
+  // whole strings cost as much again as the byte comparison that follows
+  // (which alone decides whether the slot holds this string).
   let hash = length;
-  for (let index = start; index < start + length; index++) hash = (Math.imul(hash, 31) + (bytes[index] as number)) | 0;
+  if (length > 0) {
+    hash = Math.imul(hash, 31) + (bytes[start] as number);
+    hash = Math.imul(hash, 31) + (bytes[start + (length >> 1)] as number);
+    hash = Math.imul(hash, 31) + (bytes[start + length - 1] as number);
+  }
   const slot = (hash >>> 0) % stringCacheSlots;
   const slotStart = slot * cachedStringBytesMax;
   if (stringCacheLengths[slot] === length) {
