@@ -230,7 +230,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
         epoch: map.epoch,
         nodes: [{ nodeId, state: stopping === undefined ? "up" : "down", incarnation: 1, roles: ["storage", "gateway"] }],
         placement: map,
-        placementGroupOwner: () => ({ nodeId, epoch: map.epoch }),
+        placementGroupOwner: () => nodeId,
       }),
       diskRef: (diskId) => disks.get(diskId),
       placementGroupRef: (placementGroupId) => placementGroups[placementGroupId],

@@ -29,14 +29,17 @@ function diskBehavior(diskId: string, answers: boolean): Behavior<null, DiskMess
   };
 }
 
-/** A PG actor that answers GetActingSet with `diskIds`, refuses it as fenced, or stays silent. */
-function placementGroupBehavior(placementGroupId: number, answer: readonly string[] | "fenced" | "silent"): Behavior<null, PlacementGroupMessage> {
+/**
+ * A PG actor at `epoch` that answers GetActingSet with `diskIds` or stays
+ * silent; like the real one it refuses an older epoch as Fenced.
+ */
+function placementGroupBehavior(placementGroupId: number, epoch: number, answer: readonly string[] | "silent"): Behavior<null, PlacementGroupMessage> {
   return {
     initialState: () => null,
     receive(state, message, context) {
       if (message.kind !== "GetActingSet" || answer === "silent") return state;
-      if (answer === "fenced") context.tell(message.replyTo, fault("Fenced", `pg ${placementGroupId}: a newer owner exists`));
-      else context.tell<GetActingSetReply>(message.replyTo, { kind: "GetActingSetReply", placementGroupId, epoch: message.epoch, diskIds: [...answer] });
+      if (message.epoch < epoch) context.tell(message.replyTo, fault("Fenced", `pg ${placementGroupId}: epoch ${message.epoch} is below ${epoch}`));
+      else context.tell<GetActingSetReply>(message.replyTo, { kind: "GetActingSetReply", placementGroupId, epoch, diskIds: [...answer] });
       return state;
     },
   };
@@ -68,7 +71,7 @@ describe("status source", () => {
       ],
     },
     // PG 3 has no owner in this map.
-    placementGroupOwner: (placementGroupId) => (placementGroupId === 3 ? undefined : { nodeId: "a", epoch: 6 }),
+    placementGroupOwner: (placementGroupId) => (placementGroupId === 3 ? undefined : "a"),
   };
   let bucketCountCalls = 0;
   let metadataHangs = false;
@@ -96,10 +99,12 @@ describe("status source", () => {
     disks.set("a/1", await host.spawn("disk-a1", diskBehavior("a/1", false)));
     disks.set("a/2", await host.spawn("disk-a2", diskBehavior("a/2", true)));
     // b/0 has no ref: its node is down.
-    placementGroups.set(0, await host.spawn("pg-0", placementGroupBehavior(0, ["a/0"])));
-    placementGroups.set(1, await host.spawn("pg-1", placementGroupBehavior(1, ["a/0", "a/1"])));
-    placementGroups.set(2, await host.spawn("pg-2", placementGroupBehavior(2, "fenced")));
-    placementGroups.set(4, await host.spawn("pg-4", placementGroupBehavior(4, "silent")));
+    // PG 0 was assigned at epoch 3 and its acting set updated at the map's epoch 7: asked at 7, it answers.
+    placementGroups.set(0, await host.spawn("pg-0", placementGroupBehavior(0, 7, ["a/0"])));
+    placementGroups.set(1, await host.spawn("pg-1", placementGroupBehavior(1, 5, ["a/0", "a/1"])));
+    // PG 2's actor is at a newer epoch than this node's map.
+    placementGroups.set(2, await host.spawn("pg-2", placementGroupBehavior(2, 9, ["a/0"])));
+    placementGroups.set(4, await host.spawn("pg-4", placementGroupBehavior(4, 7, "silent")));
   });
   afterAll(async () => {
     await host?.shutdown();
@@ -131,7 +136,7 @@ describe("status source", () => {
       "metadata store not answering: objects cannot be read or written",
       "1 PG hosted by no live node: their objects cannot be read or written",
       "1 PG not answering",
-      "1 PG fenced: a newer owner is taking over",
+      "1 PG fenced: owner at a newer epoch than this node's map",
       "1 node down: b",
       "2 disks not answering: a/1, b/0",
       "1 PG degraded: a disk of their acting set is unusable, reads decode from the rest",
@@ -141,21 +146,27 @@ describe("status source", () => {
     expect(JSON.stringify(report)).not.toContain("address");
   });
 
-  test("concurrent requests share one gathering; a report is reused for reuseMs, then gathered again", async () => {
+  test("concurrent requests share one gathering; asked figures are reused for reuseMs (request counts never), then gathered again", async () => {
     bucketCountCalls = 0;
-    const reuseMs = 300;
-    const status = createStatusSource(options({ reuseMs }));
+    const reuseMs = 1_000;
+    let requests = 5;
+    const throughput = new ThroughputRing({ read: () => ({ requests, errors: 0, bytesReceived: 0, bytesSent: 0 }), clock });
+    const status = createStatusSource(options({ reuseMs, throughput }));
     const [first, second, third] = await Promise.all([status(), status(), status()]);
     expect(bucketCountCalls).toBe(1);
     expect(second).toBe(first);
     expect(third).toBe(first);
-    expect(await status()).toBe(first);
+    requests = 6;
+    const reused = await status();
     expect(bucketCountCalls).toBe(1);
+    expect(reused.disks).toBe(first.disks);
+    expect(first.throughput.totals.requests).toBe(5);
+    expect(reused.throughput.totals.requests).toBe(6);
     // Wait for the reuse period to pass (a condition on the clock, bounded by the test's timeout).
     const gatheredAtMs = clock.monotonicMs();
     while (clock.monotonicMs() - gatheredAtMs < reuseMs) await clock.sleep(20);
     const later = await status();
-    expect(later).not.toBe(first);
+    expect(later.disks).not.toBe(first.disks);
     expect(bucketCountCalls).toBe(2);
     expect(later.buckets.count).toBe(4);
   });

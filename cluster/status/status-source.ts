@@ -35,8 +35,8 @@ export interface StatusMap {
   readonly nodes: readonly NodeStatus[];
   /** Hosts (nodes) and their disks, with `in`/`out`. */
   readonly placement: ClusterMap;
-  /** The node hosting the PG in this map and the epoch it was assigned at (its requests carry it); undefined when none. */
-  placementGroupOwner(placementGroupId: number): { readonly nodeId: string; readonly epoch: number } | undefined;
+  /** The node hosting the PG in this map; undefined when none. */
+  placementGroupOwner(placementGroupId: number): string | undefined;
 }
 
 export interface StatusSourceOptions {
@@ -65,7 +65,7 @@ const reuseMsDefault = 1_000;
 
 /** A fleet map as the status page reads it: addresses are left out, owners come from the assignments. */
 export function statusMapOfFleet(map: FleetMap): StatusMap {
-  const owners = new Map(map.placementGroups.map((entry) => [entry.placementGroupId, { nodeId: entry.nodeId, epoch: entry.epoch }]));
+  const owners = new Map(map.placementGroups.map((entry) => [entry.placementGroupId, entry.nodeId]));
   return {
     epoch: map.epoch,
     nodes: map.nodes.map((entry) => ({ nodeId: entry.nodeId, state: entry.state, incarnation: entry.incarnation, roles: [...entry.roles] })),
@@ -81,7 +81,8 @@ export function createStatusSource(options: StatusSourceOptions): () => Promise<
   let latest: { readonly report: StatusReport; readonly atMonotonicMs: number } | undefined;
   return () => {
     const clock = options.host.clock;
-    if (latest !== undefined && clock.monotonicMs() - latest.atMonotonicMs < reuseMs) return Promise.resolve(latest.report);
+    // Only what costs asks is reused; the throughput ring and heal totals are read fresh, so the counts are never behind.
+    if (latest !== undefined && clock.monotonicMs() - latest.atMonotonicMs < reuseMs) return Promise.resolve({ ...latest.report, ...localFigures(options) });
     if (gathering !== undefined) return gathering;
     const started = gatherStatus(options).then((report) => {
       latest = { report, atMonotonicMs: clock.monotonicMs() };
@@ -99,9 +100,6 @@ export async function gatherStatus(options: StatusSourceOptions): Promise<Status
   const { host, askTimeoutMs } = options;
   const map = options.map();
   const buckets = bounded(host, options.bucketCount(), askTimeoutMs);
-  const throughput = options.throughput.status();
-  const healProgress = options.healProgress?.();
-  const heal = healProgress === undefined ? null : { healed: healProgress.healed, bytesWritten: healProgress.bytesWritten, deferred: healProgress.deferred, bytesPerSecondMax: healProgress.bytesPerSecondMax };
 
   const mapDisks = (map?.placement.hosts ?? []).flatMap((placementHost) => placementHost.disks.map((disk) => ({ ...disk, nodeId: placementHost.hostId })));
   const shown = mapDisks.slice(0, diskRowsMax);
@@ -141,10 +139,12 @@ export async function gatherStatus(options: StatusSourceOptions): Promise<Status
     Array.from({ length: probedCount }, async (_, placementGroupId): Promise<PlacementGroupCell> => {
       const owner = map!.placementGroupOwner(placementGroupId);
       const ref = owner === undefined ? undefined : options.placementGroupRef(placementGroupId);
-      if (owner === undefined || ref === undefined) return { placementGroupId, state: "unassigned", nodeId: owner?.nodeId ?? null };
-      const reply = await host.ask<PlacementGroupMessage, GetActingSetReply | Fault>(ref, (replyTo) => ({ kind: "GetActingSet", epoch: owner.epoch, replyTo }), askTimeoutMs);
+      if (owner === undefined || ref === undefined) return { placementGroupId, state: "unassigned", nodeId: owner ?? null };
+      // The map's epoch, as the data path sends: an acting-set update raises a
+      // PG's epoch past that of its assignment, never past the map's.
+      const reply = await host.ask<PlacementGroupMessage, GetActingSetReply | Fault>(ref, (replyTo) => ({ kind: "GetActingSet", epoch: map!.epoch, replyTo }), askTimeoutMs);
       const state: PlacementGroupState = isFault(reply) ? (reply.fault === "Fenced" ? "fenced" : "unresponsive") : reply.diskIds.every(diskUsable) ? "active" : "degraded";
-      return { placementGroupId, state, nodeId: owner.nodeId };
+      return { placementGroupId, state, nodeId: owner };
     }),
   );
   const counts = Object.fromEntries(statusPlacementGroupStates.map((state) => [state, 0])) as Record<PlacementGroupState, number>;
@@ -162,10 +162,18 @@ export async function gatherStatus(options: StatusSourceOptions): Promise<Status
     disksTruncated: mapDisks.length > shown.length,
     placementGroups: { count: placementGroupCount, counts, cells },
     buckets: { count: bucketCount === "timeout" || bucketCount === "failed" ? null : bucketCount },
-    throughput,
-    heal,
+    ...localFigures(options),
   } as const;
   return { ...withoutHealth, health: assessHealth(withoutHealth) };
+}
+
+/** The figures this node keeps in memory: read at every answer, never reused. */
+function localFigures(options: StatusSourceOptions): Pick<StatusReport, "throughput" | "heal"> {
+  const progress = options.healProgress?.();
+  return {
+    throughput: options.throughput.status(),
+    heal: progress === undefined ? null : { healed: progress.healed, bytesWritten: progress.bytesWritten, deferred: progress.deferred, bytesPerSecondMax: progress.bytesPerSecondMax },
+  };
 }
 
 /** The read's answer, or why there is none; never waits past `timeoutMs`. */

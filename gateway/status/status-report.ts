@@ -35,7 +35,8 @@ export type HealthLevel = "ok" | "warning" | "critical";
  * up in the map), `degraded` (answers, but some acting-set disk does not:
  * reads decode from the rest and the Healer rebuilds), `unassigned` (no live
  * node hosts it in this map: its objects cannot be written until the manager
- * moves it), `fenced` (its actor refuses the map's epoch: a newer owner exists),
+ * moves it), `fenced` (its actor refuses the answering node's map epoch as stale: that
+ * map is behind, or a newer owner exists),
  * `unresponsive` (no answer within the bound), `unprobed` (beyond
  * `placementGroupCellsMax`: not asked, so not judged).
  */
@@ -146,7 +147,7 @@ export function assessHealth(report: Omit<StatusReport, "health">): StatusHealth
   const plural = (count: number, one: string, many = `${one}s`): string => `${count} ${count === 1 ? one : many}`;
   if (counts.unassigned > 0) problems.push({ level: "critical", text: `${plural(counts.unassigned, "PG")} hosted by no live node: their objects cannot be read or written` });
   if (counts.unresponsive > 0) problems.push({ level: "critical", text: `${plural(counts.unresponsive, "PG")} not answering` });
-  if (counts.fenced > 0) problems.push({ level: "warning", text: `${plural(counts.fenced, "PG")} fenced: a newer owner is taking over` });
+  if (counts.fenced > 0) problems.push({ level: "warning", text: `${plural(counts.fenced, "PG")} fenced: owner at a newer epoch than this node's map` });
   const downNodes = report.nodes.filter((node) => node.state === "down").map((node) => node.nodeId);
   if (downNodes.length > 0) problems.push({ level: "warning", text: `${plural(downNodes.length, "node")} down: ${listed(downNodes)}` });
   const downDisks = report.disks.filter((disk) => disk.state === "down").map((disk) => disk.diskId);
