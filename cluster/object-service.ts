@@ -1027,15 +1027,29 @@ export class ObjectService implements ObjectBackend {
 
   /** Appends one shard; resolves to undefined when durable, or to the fault that kept it from being written. */
   async #append(diskId: string, shardKey: string, bytes: Uint8Array): Promise<Fault | undefined> {
-    const view = this.#view();
-    const disk = view.diskRef(diskId);
-    if (disk === undefined) return fault("Unreachable", `disk ${diskId} is not reachable now`);
-    const reply = await this.#host.ask<DiskMessage, AppendShardReply | Fault>(
-      disk,
-      (replyTo) => ({ kind: "AppendShard", epoch: view.epoch, shardKey, bytes, replyTo }),
-      this.#askTimeoutMs,
-    );
+    const reply = await this.#askDisk<AppendShardReply>(diskId, (epoch, replyTo) => ({ kind: "AppendShard", epoch, shardKey, bytes, replyTo }));
     return isFault(reply) ? reply : undefined;
+  }
+
+  /**
+   * Asks a disk at the view's epoch. A disk that has seen a newer map
+   * refuses with `Fenced` (the request had no effect), so the ask is repeated
+   * with the view as it is then, bounded: while the map changes (a node
+   * joins) another gateway's newer epoch must not fail this one's request.
+   * Reads and appends of one shard key are idempotent.
+   */
+  async #askDisk<R>(diskId: string, build: (epoch: number, replyTo: ActorRef<R | Fault>) => DiskMessage): Promise<R | Fault> {
+    let last: Fault = fault("Unreachable", `disk ${diskId} is not reachable now`);
+    for (let attempt = 0; attempt < this.#retryAttemptsMax; attempt += 1) {
+      if (attempt > 0) await this.#host.clock.sleep(this.#retryDelayMs);
+      const view = this.#view();
+      const disk = view.diskRef(diskId);
+      if (disk === undefined) return last;
+      const reply = await this.#host.ask<DiskMessage, R | Fault>(disk, (replyTo) => build(view.epoch, replyTo), this.#askTimeoutMs);
+      if (!isFault(reply) || reply.fault !== "Fenced") return reply;
+      last = reply;
+    }
+    return last;
   }
 
   // ---- reading ----
@@ -1194,14 +1208,7 @@ export class ObjectService implements ObjectBackend {
 
   /** Reads `lengthBytes` of a shard from `offsetBytes`; a fault (missing, corrupt, unreachable) as a value. */
   async #read(diskId: string, shardKey: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array | Fault> {
-    const view = this.#view();
-    const disk = view.diskRef(diskId);
-    if (disk === undefined) return fault("Unreachable", `disk ${diskId} is not reachable now`);
-    const reply = await this.#host.ask<DiskMessage, ReadShardReply | Fault>(
-      disk,
-      (replyTo) => ({ kind: "ReadShard", epoch: view.epoch, shardKey, offsetBytes, lengthBytes, replyTo }),
-      this.#askTimeoutMs,
-    );
+    const reply = await this.#askDisk<ReadShardReply>(diskId, (epoch, replyTo) => ({ kind: "ReadShard", epoch, shardKey, offsetBytes, lengthBytes, replyTo }));
     if (isFault(reply)) return reply;
     if (reply.bytes.byteLength !== lengthBytes) {
       return fault("Corrupt", `shard ${shardKey} on ${diskId}: ${reply.bytes.byteLength} bytes where ${lengthBytes} were asked`);

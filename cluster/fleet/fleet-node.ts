@@ -151,12 +151,19 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
   nodeLog({ level: "info", event: "node-registered", incarnation });
 
   const peers = new Map(fleet.nodes.map((peer) => [peer.id, { host: peer.address, port: peer.clusterPort }]));
+  const registeredAddress = (peerId: string): { host: string; port: number } | undefined => {
+    const entry = latestMap?.nodes.find((candidate) => candidate.nodeId === peerId);
+    const match = entry === undefined ? null : /^(.*):([0-9]+)$/.exec(entry.address);
+    return match === null ? undefined : { host: match[1]!, port: Number(match[2]) };
+  };
+  let latestMap: FleetMap | undefined;
   const transport = createWebSocketTransport({
     nodeId,
     incarnation,
     listen: { host: node.address, port: node.clusterPort },
     fleetSecret: secret,
-    peers: (peerId) => peers.get(peerId),
+    // Nodes in this node's fleet file, else the address a node registered (one added to the fleet after this node started).
+    peers: (peerId) => peers.get(peerId) ?? registeredAddress(peerId),
     log: nodeLog,
   });
   const host: Host = createNactHost({
@@ -177,6 +184,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
   const refreshMap = async (): Promise<FleetMap | undefined> => {
     const stored = await store.transact((tx) => readFleetMap(tx));
     if (stored !== undefined && (map === undefined || stored.epoch > map.epoch)) map = stored;
+    latestMap = map;
     return map;
   };
 
@@ -186,6 +194,37 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
   const bucketPartitionUnits = new Map<string, { ref: ActorRef<BucketPartitionMessage>; unit: Unit; epoch: number }>();
   /** The epoch each hosted PG was started at, for the metrics' probe. */
   const placementGroupEpochs = new Map<number, number>();
+  /** The acting set each local PG actor was given, and at which map epoch (to tell it of a newer one). */
+  const placementGroupSets = new Map<number, { diskIds: readonly string[]; mapEpoch: number }>();
+  /**
+   * A map whose placement changed (a node with disks joined) gives some PGs
+   * a new acting set: each local PG actor is told, at the map's epoch, and its
+   * repair backfills the changed positions (cluster/repair/).
+   */
+  const updateActingSets = async (current: FleetMap): Promise<void> => {
+    for (const [placementGroupId, ref] of placementGroups) {
+      const known = placementGroupSets.get(placementGroupId);
+      if (known === undefined || known.mapEpoch >= current.epoch) continue;
+      const diskIds = actingSet(placementGroupId, current.placement, width);
+      if (diskIds.join(",") === known.diskIds.join(",")) {
+        placementGroupSets.set(placementGroupId, { diskIds, mapEpoch: current.epoch });
+        continue;
+      }
+      const reply = await host.ask<PlacementGroupMessage, unknown>(
+        ref,
+        (replyTo) => ({ kind: "UpdateActingSet", epoch: current.epoch, diskIds: [...diskIds], replyTo }),
+        askTimeoutMs,
+      );
+      if (isFault(reply)) {
+        // Not retried at every poll: the next map (or the PG's next start) tries again.
+        nodeLog({ level: "warn", event: "acting-set-update-refused", placementGroupId, fault: reply });
+        placementGroupSets.set(placementGroupId, { ...known, mapEpoch: current.epoch });
+        continue;
+      }
+      placementGroupSets.set(placementGroupId, { diskIds, mapEpoch: current.epoch });
+      nodeLog({ level: "info", event: "acting-set-updated", placementGroupId, epoch: current.epoch, diskIds });
+    }
+  };
   const startUnit = async (unit: Unit, epoch: number): Promise<void> => {
     if (unit.kind === "bucketPartition") {
       const existing = bucketPartitions.get(unitText(unit));
@@ -227,6 +266,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     );
     placementGroups.set(unit.placementGroupId, ref);
     placementGroupEpochs.set(unit.placementGroupId, epoch);
+    placementGroupSets.set(unit.placementGroupId, { diskIds, mapEpoch: current.epoch });
   };
   const stopUnit = async (unit: Unit): Promise<void> => {
     if (unit.kind === "bucketPartition") {
@@ -238,6 +278,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     }
     const ref = placementGroups.get(unit.placementGroupId);
     placementGroups.delete(unit.placementGroupId);
+    placementGroupSets.delete(unit.placementGroupId);
     placementGroupEpochs.delete(unit.placementGroupId);
     if (ref !== undefined) await host.stop(ref);
   };
@@ -269,7 +310,8 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
   const pollLoop = (async () => {
     while (!polling.signal.aborted) {
       try {
-        await refreshMap();
+        const current = await refreshMap();
+        if (current !== undefined) await updateActingSets(current);
       } catch (error) {
         nodeLog({ level: "warn", event: "map-read-failed", error: String(error) });
       }

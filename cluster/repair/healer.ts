@@ -187,8 +187,8 @@ export class Healer {
    * heal list, asking each disk which of its keys it holds (no bytes are
    * read). Returns how many were recorded; `healPlacementGroup` rebuilds them.
    */
-  async sweepPlacementGroup(placementGroupId: number): Promise<number> {
-    const actingSet = await this.actingSet(placementGroupId);
+  async sweepPlacementGroup(placementGroupId: number, knownActingSet?: readonly string[]): Promise<number> {
+    const actingSet = knownActingSet ?? (await this.actingSet(placementGroupId));
     let recorded = 0;
     const range = placementGroupDataRange(placementGroupId);
     let cursor = range.begin;
@@ -268,10 +268,14 @@ export class Healer {
       const present = await Promise.all(
         actingSet.slice(0, width).map((diskId, position) => this.#checkShards(diskId, units.map((unit) => keyOf(unit, position)))),
       );
+      // A disk that cannot answer makes the sweep incomplete: taking it as "holds everything" would let
+      // backfill delete former copies that were never copied (it runs again next time instead).
+      const silent = present.findIndex((answer) => answer === undefined);
+      if (silent >= 0) throw new HealFault(fault("Unreachable", `disk ${actingSet[silent]} did not say what it holds; pg ${placementGroupId} sweep incomplete`));
       const missing: { stripeIndex: number; shardIndex: number; damage: "missing" }[] = [];
       let anyUnit = false;
       for (const [offset, unit] of units.entries()) {
-        const held = present.map((answer) => answer === undefined || answer[offset] === true);
+        const held = present.map((answer) => answer?.[offset] === true);
         // A unit no reachable position holds is past the end of the data (or lost beyond repair: reads will say so).
         if (!present.some((answer) => answer?.[offset] === true)) continue;
         anyUnit = true;

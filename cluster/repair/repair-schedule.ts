@@ -112,7 +112,7 @@ export class RepairSchedule {
         // Backfill: the acting set changed since the PG last had every shard.
         const former = complete !== null && complete.join(",") !== acting.join(",") ? complete : undefined;
         if (this.#sweptActingSets.get(placementGroupId) !== acting.join(",")) {
-          recorded += await healer.sweepPlacementGroup(placementGroupId);
+          recorded += await healer.sweepPlacementGroup(placementGroupId, acting);
           this.#sweptActingSets.set(placementGroupId, acting.join(","));
           swept += 1;
         }
@@ -124,7 +124,9 @@ export class RepairSchedule {
         heal.unhealable += report.unhealable;
         // Complete again: the former members' shards go (only now: until the new ones were durable
         // they were copies that counted), and this set becomes the one the next change copies from.
-        if (report.deferred === 0 && report.unhealable === 0 && (former !== undefined || complete === null)) {
+        // Only for the acting set this step swept and healed: one that changed meanwhile is the next run's.
+        const unchanged = (await healer.actingSet(placementGroupId)).join(",") === acting.join(",");
+        if (unchanged && report.deferred === 0 && report.unhealable === 0 && (former !== undefined || complete === null)) {
           if (former !== undefined) retired += await healer.retireFormerShards(placementGroupId, former, acting);
           await healer.recordCompleteActingSet(placementGroupId, acting);
         }
