@@ -36,7 +36,7 @@ import type {
   RepairLayout,
   ResolveDamagedShardsReply,
 } from "../../actors/placement-group/protocol.ts";
-import { createErasureCodec, type ErasureCodec } from "../erasure/index.ts";
+import { availableKernels, createErasureCodec, type ErasureCodec } from "../erasure/index.ts";
 import { decodeRecordOf, keyAfter, placementGroupDataIdFromStoredKey, placementGroupDataKey, placementGroupDataRange, type MetaStore } from "../metadata/index.ts";
 import { assert, fault, isFault, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
 import { chunkShardKey, stripeShardKey, type PlacementView } from "../object-service.ts";
@@ -372,7 +372,8 @@ export class Healer {
     const name = `${dataShards}+${parityShards}`;
     let codec = this.#codecs.get(name);
     if (codec === undefined) {
-      codec = createErasureCodec({ dataShards, parityShards });
+      // The fastest kernel here (ISA-L, else WebAssembly SIMD), as the object service uses: identical bytes either way.
+      codec = createErasureCodec({ dataShards, parityShards }, { kernel: availableKernels().at(-1) ?? "portable" });
       this.#codecs.set(name, codec);
     }
     return codec;
