@@ -1,8 +1,8 @@
 /**
  * A reader for the part of MessagePack that `record-codec.ts` writes for
- * plain records, several times faster than `msgpackr` on the small records a
- * listing decodes by the thousand (1,000 object records: ~0.8 ms instead of
- * ~3.3 ms on the bench machine, with less garbage).
+ * plain records, faster than `msgpackr` on the small records a listing
+ * decodes by the thousand (1,000 object records from LMDB: ~1.1 ms instead
+ * of ~2.7 ms at best on the bench machine, with less garbage).
  *
  * It changes no stored byte: it reads the same encoding `msgpackr` writes,
  * and it answers "not mine" (`undefined` from `readMessagePack`) for anything
