@@ -60,10 +60,23 @@ export interface NodeStatus {
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A killed node whose parent has not reaped it yet still answers signal 0: a zombie is not running
+  // (taking it for running kept `fleet up` from restarting a SIGKILLed node).
+  return !isZombie(pid);
+}
+
+/** True when /proc says the process has exited but was not reaped (Linux; elsewhere false). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the command name in parentheses, which may itself hold spaces or parentheses.
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return false;
   }
 }
 
