@@ -361,7 +361,12 @@ export function isPreflight(input: Pick<RouteInput, "method" | "bucket">): boole
 
 /** Picks the operation for a request whose bucket and key are resolved. */
 export function routeRequest(input: RouteInput): Route {
-  if (input.bucket === "") return routeService(input);
-  if (input.key === "") return routeBucket(input);
-  return routeObject(input);
+  const route = input.bucket === "" ? routeService(input) : input.key === "" ? routeBucket(input) : routeObject(input);
+  // The SDKs name the operation they mean in `x-id`; one this gateway would answer as another
+  // operation (ListDirectoryBuckets is a GET of the service, like ListBuckets) is not implemented.
+  const named = input.query.get("x-id");
+  if (named !== undefined && route.kind === "operation" && named !== route.name) {
+    return notImplemented(named, `The ${named} operation is not implemented.`);
+  }
+  return route;
 }
