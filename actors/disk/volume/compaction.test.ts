@@ -361,4 +361,65 @@ describe("VolumeStore.compact", () => {
     expect(await volumeFiles()).not.toContain(volumeName(1));
     expect(sameBytes(await store.read("rotten"), payloadOf("rotten", 1))).toBe(true);
   });
+
+  test("a copy dropped behind a client write of its key in the same batch holds its volume until that write is applied", async () => {
+    // Issue 7 (compaction-crash seed 7021): the copy was settled as dropped when its batch was formed, before the
+    // client's write ahead of it was durable, so the step went on to remove the volume while the index still
+    // pointed into it (assertion "volume 1 still holds live records"). The probe queues the client's write
+    // just before the copy, so both land in one batch in that order, every time.
+    const clientWrites: Promise<Fault | undefined>[] = [];
+    let store: VolumeStore | null = null;
+    store = await openStore({
+      volumeBytesMax: 2048,
+      compactionProbe: (event) => {
+        if (event.point === "copyQueued" && event.shardKey === "raced" && clientWrites.length === 0 && store !== null) {
+          clientWrites.push(store.append("raced", payloadOf("raced", 1)));
+        }
+      },
+    });
+    expect(await store.append("raced", payloadOf("raced", 0))).toBeUndefined();
+    let churnVersion = 0;
+    for (; store.stats().volumeCount < 3; churnVersion += 1) {
+      expect(await store.append("churn", payloadOf("churn", churnVersion))).toBeUndefined();
+    }
+    const expected = new Map([
+      ["raced", payloadOf("raced", 1)],
+      ["churn", payloadOf("churn", churnVersion - 1)],
+    ]);
+    const step = report(await store.compact({ deadFractionMin: 0.3, bytesMax: 1024 * 1024 }));
+    expect(clientWrites.length).toBe(1);
+    expect(await clientWrites[0]).toBeUndefined();
+    expect(step.copiesDropped).toBe(1);
+    expect(await volumeFiles()).not.toContain(volumeName(1));
+    await expectExactly(store, expected, expected.keys());
+    await expectConsistentStats(store);
+    store = await reopen(store);
+    await expectExactly(store, expected, expected.keys());
+    await expectConsistentStats(store);
+  });
+
+  test("a volume is sealed only once the next one is active: a step never picks the volume a roll is leaving", async () => {
+    let store = await openStore({ volumeBytesMax: 2048 });
+    // Volume 1 fills with records that all die, so it is a candidate as soon as it counts as sealed.
+    for (let version = 0; (store.stats().volumes[0]?.sizeBytes ?? 0) < 1024; version += 1) {
+      expect(await store.append("churn", payloadOf("churn", version))).toBeUndefined();
+    }
+    expect(await store.delete("churn")).toBe(true);
+    expect(store.stats().volumeCount).toBe(1);
+    // A record that does not fit in volume 1: its batch rolls to volume 2, awaiting the new file and a directory sync.
+    const write = store.append("next", payloadOf("next", 0, 1500));
+    // A few microtasks (no I/O completes meanwhile) take the flush loop into that roll; the step starts inside it.
+    for (let turn = 0; turn < 10; turn += 1) await Promise.resolve();
+    const during = report(await store.compact({ deadFractionMin: 0.5, bytesMax: 1024 * 1024 }));
+    expect(during.volumesCompacted).toBe(0);
+    expect(await write).toBeUndefined();
+    const after = report(await store.compact({ deadFractionMin: 0.5, bytesMax: 1024 * 1024 }));
+    expect(after.volumesCompacted).toBe(1);
+    expect(await volumeFiles()).toEqual([volumeName(2)]);
+    const expected = new Map([["next", payloadOf("next", 0, 1500)]]);
+    await expectExactly(store, expected, ["next", "churn"]);
+    store = await reopen(store);
+    await expectExactly(store, expected, ["next", "churn"]);
+    await expectConsistentStats(store);
+  });
 });

@@ -99,6 +99,7 @@ export interface CompactionReport {
 
 /**
  * The points of a compaction at which `compactionProbe` is called, in order:
+ * `copyQueued` (the record of `shardKey` in `volumeNumber` is read and its copy is about to be queued),
  * `copyWritten` (copies written to `volumeNumber` at [fromBytes, toBytes), not yet synced),
  * `copiesDurable` (a chunk of copies out of source `volumeNumber` is synced and indexed),
  * `volumeCopied` (every live record of `volumeNumber` has a durable copy; the file is still there),
@@ -106,6 +107,7 @@ export interface CompactionReport {
  * `volumeRemoved` (the directory is synced).
  */
 export type CompactionProbe =
+  | { readonly point: "copyQueued"; readonly volumeNumber: number; readonly shardKey: string }
   | { readonly point: "copyWritten"; readonly volumeNumber: number; readonly fromBytes: number; readonly toBytes: number }
   | { readonly point: "copiesDurable" | "volumeCopied" | "volumeUnlinked" | "volumeRemoved"; readonly volumeNumber: number };
 
@@ -482,6 +484,7 @@ export class VolumeStore {
           corrupt = true;
           break;
         }
+        this.#compactionProbe?.({ point: "copyQueued", volumeNumber: volume.volumeNumber, shardKey: key });
         chunk.push({
           recordBytes: header.recordBytes,
           tombstone: false,
@@ -491,6 +494,7 @@ export class VolumeStore {
         // A tombstone matters only while an older volume still holds a record of its key and no newer
         // record of the key exists (the index would then point above this volume).
         if (current !== undefined || !this.#olderVolumeHoldsKey(volume.volumeNumber, key)) continue;
+        this.#compactionProbe?.({ point: "copyQueued", volumeNumber: volume.volumeNumber, shardKey: key });
         chunk.push({ recordBytes: header.recordBytes, tombstone: true, written: this.#enqueue("tombstone", key, emptyPayload, "absent") });
       }
       chunkBytes += header.recordBytes;
@@ -602,7 +606,7 @@ export class VolumeStore {
   }
 
   async #commit(queued: PendingWrite[]): Promise<void> {
-    const batch = this.#withoutStaleCopies(queued);
+    const { batch, dropped } = this.#withoutStaleCopies(queued);
     let settledCount = 0;
     try {
       if (this.#failure !== null) throw new Error(this.#failure.detail);
@@ -665,13 +669,18 @@ export class VolumeStore {
     } catch (error) {
       this.#failure ??= fault("Unreachable", `disk ${this.#diskId}: write failed: ${describe(error)}`);
       for (const write of batch.slice(settledCount)) write.settle(this.#failure);
+      // The write that made a copy stale may be one of those that failed: the source record is then still
+      // current, so compaction must see the failure, not a dropped copy.
+      for (const { write } of dropped) write.settle(this.#failure);
+      return;
     }
+    // Only now: a copy dropped for a write earlier in this batch leaves its source record current until that
+    // write is applied. Settled sooner, compaction would go on to remove a volume the index still points into.
+    for (const { write, existed } of dropped) write.settle({ existed, written: false });
   }
 
   async #roll(): Promise<Volume> {
     const current = this.#activeVolume();
-    // Everything written to `current` was synced before its promises settled, so sealing needs no sync.
-    current.sealed = true;
     const volumeNumber = current.volumeNumber + 1;
     const path = join(this.#directory, volumeName(volumeNumber));
     const handle = await open(path, "wx+");
@@ -680,33 +689,42 @@ export class VolumeStore {
     const volume: Volume = { volumeNumber, path, handle, sizeBytes: 0, deadBytes: 0, sealed: false, liveRecordKeys: new Set() };
     this.#volumes.set(volumeNumber, volume);
     this.#activeVolumeNumber = volumeNumber;
+    // Sealed only once it stops being the active volume: compaction picks sealed volumes, and one picked while
+    // this roll awaits its file would be removed while still active. Everything written to `current` was synced
+    // before its promises settled, so sealing needs no sync.
+    current.sealed = true;
     return volume;
   }
 
   /**
-   * Drops the compaction copies of `queued` that would land after a newer write of their key: the index no
-   * longer holds the copied entry (or, for a carried tombstone, holds the key again), or a write earlier in
+   * Separates the compaction copies of `queued` that would land after a newer write of their key: the index
+   * no longer holds the copied entry (or, for a carried tombstone, holds the key again), or a write earlier in
    * this batch touches the key. Without this, a copy written after a client's overwrite or delete would win
    * at the next scan (later records win) and bring old bytes back. Runs before the batch is written, and
-   * batches are written one at a time, so the index seen here is the one the batch is applied to.
+   * batches are written one at a time, so the index seen here is the one the batch is applied to. The dropped
+   * copies are settled by the caller once the batch is applied (see `#commit`), never here.
    */
-  #withoutStaleCopies(queued: PendingWrite[]): PendingWrite[] {
-    if (!queued.some((write) => write.copyOf !== null)) return queued;
+  #withoutStaleCopies(queued: PendingWrite[]): {
+    batch: PendingWrite[];
+    dropped: { readonly write: PendingWrite; readonly existed: boolean }[];
+  } {
+    if (!queued.some((write) => write.copyOf !== null)) return { batch: queued, dropped: [] };
     const keysInBatch = new Set<string>();
-    const kept: PendingWrite[] = [];
+    const batch: PendingWrite[] = [];
+    const dropped: { readonly write: PendingWrite; readonly existed: boolean }[] = [];
     for (const write of queued) {
       if (write.copyOf !== null) {
         const current = this.#index.get(write.key);
         const stillCurrent = write.copyOf === "absent" ? current === undefined : current === write.copyOf;
         if (!stillCurrent || keysInBatch.has(write.key)) {
-          write.settle({ existed: current !== undefined, written: false });
+          dropped.push({ write, existed: current !== undefined });
           continue;
         }
       }
       keysInBatch.add(write.key);
-      kept.push(write);
+      batch.push(write);
     }
-    return kept;
+    return { batch, dropped };
   }
 
   /** Applies one durable record to the index; returns whether the key was present before. */
