@@ -37,7 +37,7 @@ import type {
   ResolveDamagedShardsReply,
 } from "../../actors/placement-group/protocol.ts";
 import { availableKernels, createErasureCodec, type ErasureCodec } from "../erasure/index.ts";
-import { decodeRecordOf, keyAfter, placementGroupDataIdFromStoredKey, placementGroupDataKey, placementGroupDataRange, type MetaStore } from "../metadata/index.ts";
+import { decodeRecordOf, keyAfter, pendingKey, placementGroupDataIdFromStoredKey, placementGroupDataKey, placementGroupDataRange, type MetaStore } from "../metadata/index.ts";
 import { assert, fault, isFault, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
 import { chunkShardKey, stripeShardKey, type PlacementView } from "../object-service.ts";
 
@@ -199,6 +199,9 @@ export class Healer {
         const value = decodeRecordOf("placementGroupData", pair.value).value as { layout?: RepairLayout };
         const dataId = placementGroupDataIdFromStoredKey(pair.key);
         if (value.layout === undefined) continue;
+        // Data still being written (PREPARING) is its PUT's business: its shards are not all there yet, and
+        // the PUT records any it could not write.
+        if (await this.#pending(dataId)) continue;
         recorded += await this.#sweepData(placementGroupId, dataId, value.layout, actingSet);
       }
       const last = page.at(-1);
@@ -377,6 +380,10 @@ export class Healer {
       this.#codecs.set(name, codec);
     }
     return codec;
+  }
+
+  async #pending(dataId: string): Promise<boolean> {
+    return this.#store.transact(async (tx) => (await tx.get(pendingKey(dataId))) !== undefined);
   }
 
   async #indexed(placementGroupId: number, dataId: string): Promise<boolean> {
