@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { diskActorPath, diskBehavior } from "../actors/disk/index.ts";
 import type { DiskMessage, SyncDiskReply } from "../actors/disk/protocol.ts";
 import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
-import { createRequestObserver, createS3Handler, serveBun, ThroughputRing, withAdminRoutes } from "../gateway/index.ts";
+import { createRequestObserver, createS3Handler, serveNodeHttp, ThroughputRing, withAdminRoutes } from "../gateway/index.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "./object-service.ts";
 import { Janitor } from "./janitor.ts";
 import { Compactor, Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "./repair/index.ts";
@@ -243,7 +243,8 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     virtualHostDomains: config.virtualHostDomains,
     log: config.log,
   });
-  const server = await serveBun({ handler: adminHandler, hostname: config.hostname, port: config.port });
+  // node:http rather than Bun.serve: it keeps Content-Length on streamed GETs (gateway/adapter/node-http).
+  const server = await serveNodeHttp({ handler: adminHandler, hostname: config.hostname, port: config.port });
   // Records written before versioning move into the versions subspace, so
   // ListObjectVersions sees them (writes migrate the keys they touch anyway).
   void catalog.migrateLegacyObjects().then(

@@ -4,6 +4,7 @@
  */
 export { createS3Handler, type S3HandlerOptions } from "./s3/index.ts";
 export { serveBun, type BunS3Server, type ServeBunOptions } from "./adapter/bun/index.ts";
+export { serveNodeHttp, type NodeHttpS3Server, type ServeNodeHttpOptions } from "./adapter/node-http/index.ts";
 export {
   FaultError,
   type BucketInfo,

@@ -36,7 +36,7 @@ import {
 import { bucketPartitionActorPath, bucketPartitionBehavior } from "../../actors/bucket-partition/index.ts";
 import { BucketPartitionMessage, type StatBucketPartitionReply } from "../../actors/bucket-partition/protocol.ts";
 import { nodeAgentActorPath, nodeAgentBehavior, NodeAgentMessage } from "../../actors/node-agent/index.ts";
-import { createRequestObserver, createS3Handler, serveBun, ThroughputRing, withAdminRoutes, type BunS3Server } from "../../gateway/index.ts";
+import { createRequestObserver, createS3Handler, serveNodeHttp, ThroughputRing, withAdminRoutes, type NodeHttpS3Server } from "../../gateway/index.ts";
 import {
   actorRef,
   createNactHost,
@@ -339,7 +339,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     askTimeoutMs: adminAskTimeoutMs,
   });
 
-  let server: BunS3Server | undefined;
+  let server: NodeHttpS3Server | undefined;
   let janitor: Janitor | undefined;
   // The status page's throughput ring (gateway nodes), and the Healer made
   // further down, which the page may be asked about before it exists.
@@ -436,7 +436,8 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
       virtualHostDomains: ["localhost"],
       log: nodeLog,
     });
-    server = await serveBun({ handler: adminHandler, hostname: node.address, port: node.s3Port! });
+    // node:http rather than Bun.serve: it keeps Content-Length on streamed GETs (gateway/adapter/node-http).
+    server = await serveNodeHttp({ handler: adminHandler, hostname: node.address, port: node.s3Port! });
     // Every gateway runs one: they free the same garbage through idempotent
     // steps (a pending record becomes garbage in one transaction; deleting a
     // shard twice is harmless), so a dead node's share is never stranded.
