@@ -65,7 +65,7 @@ export interface ChaosReport {
   readonly history: readonly HistoryOperation[];
 }
 
-type FaultKind = "kill" | "pause" | "corrupt";
+type FaultKind = "kill" | "pause" | "corrupt" | "stop-actor";
 interface PlannedFault {
   readonly atMs: number;
   readonly kind: FaultKind;
@@ -135,6 +135,17 @@ export async function runChaos(fleet: TestFleet, options: ChaosOptions): Promise
         case "corrupt":
           faultLog.push(`  ${corruptVolume(fleet, fault.nodeId, random)}`);
           break;
+        case "stop-actor": {
+          // Through the operator interface, as an operator's drill would: a PG actor or one of this run's
+          // bucket partitions; the node restarts it (cluster/repl/operator-endpoint.ts).
+          const map = await fleet.currentMap();
+          const target =
+            random.integer(2) === 0
+              ? `pg/${random.integer(map.placementGroups.length)}`
+              : `bucket/${bucket}/${random.integer(4)}`;
+          faultLog.push(`  actor.stop ${target}: ${await operatorCommand(fleet, `actor.stop ${target} --apply`)}`);
+          break;
+        }
       }
     }
   })();
@@ -249,7 +260,7 @@ export async function runChaos(fleet: TestFleet, options: ChaosOptions): Promise
 /** Faults at seeded times: node faults never overlap (one node at a time is what 3+2 on one disk per host survives with margin). */
 function planFaults(random: Random, nodeIds: readonly string[], options: ChaosOptions): PlannedFault[] {
   const count = Math.max(1, Math.round((options.durationMs / 60_000) * options.faultsPerMinute));
-  const kinds: FaultKind[] = ["kill", "pause", "corrupt"];
+  const kinds: FaultKind[] = ["kill", "pause", "corrupt", "stop-actor"];
   const plan: PlannedFault[] = [];
   for (let index = 0; index < count; index += 1) {
     plan.push({ atMs: random.integer(Math.max(1, options.durationMs - 500)), kind: kinds[random.integer(kinds.length)]!, nodeId: nodeIds[random.integer(nodeIds.length)]! });
@@ -391,6 +402,18 @@ async function retry<T>(run: () => Promise<T>, boundMs: number): Promise<T> {
       await clock.sleep(200);
     }
   }
+}
+
+/** One REPL command through `cairn repl --exec` (the fleet secret is the operator's credential); its exit code and first line. */
+async function operatorCommand(fleet: TestFleet, command: string): Promise<string> {
+  const child = Bun.spawn([join(repositoryRoot, "bin/cairn"), "repl", "--fleet", fleet.fleetPath, "--exec", command], {
+    cwd: repositoryRoot,
+    env: { ...process.env, CAIRN_ACCESS_KEY: testAccessKeyId, CAIRN_SECRET_KEY: testSecretAccessKey },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [code, out, err] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return `exit ${code}: ${(out.trim() || err.trim()).split("\n")[0] ?? ""}`;
 }
 
 /** `cairn fleet up` without blocking the event loop (clients keep running meanwhile). */
