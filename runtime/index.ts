@@ -38,3 +38,4 @@ export type {
   UndeliverableReport,
   WebSocketTransportOptions,
 } from "./transport/transport.ts";
+export { mapBounded } from "./map-bounded.ts";

@@ -23,6 +23,7 @@ import {
 import { createHash } from "node:crypto";
 import { awsCli, sdkClient } from "./support/clients.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
+import { patternBytes } from "./support/bytes.ts";
 
 let server: ServerProcess;
 let s3: S3Client;
@@ -40,15 +41,6 @@ afterAll(async () => {
 });
 
 /** A deterministic byte pattern (an LCG from `patternSeed`). */
-function patternBytes(length: number, patternSeed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let state = patternSeed >>> 0;
-  for (let index = 0; index < length; index += 1) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    bytes[index] = state >>> 24;
-  }
-  return bytes;
-}
 
 /** A small seeded generator for the test's own choices. */
 function random(fromSeed: number): () => number {

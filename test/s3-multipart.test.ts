@@ -29,6 +29,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { awsCli, sdkClient } from "./support/clients.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
+import { patternBytes } from "./support/bytes.ts";
 
 const mib = 1024 * 1024;
 let server: ServerProcess;
@@ -47,15 +48,6 @@ afterAll(async () => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
-function patternBytes(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let state = seed >>> 0;
-  for (let index = 0; index < length; index += 1) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    bytes[index] = state >>> 24;
-  }
-  return bytes;
-}
 
 function md5(bytes: Uint8Array): Buffer {
   return createHash("md5").update(bytes).digest();

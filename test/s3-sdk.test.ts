@@ -20,6 +20,7 @@ import {
 import { createHash } from "node:crypto";
 import { sdkClient } from "./support/clients.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
+import { patternBytes } from "./support/bytes.ts";
 
 let server: ServerProcess;
 let s3: S3Client;
@@ -42,15 +43,6 @@ async function errorName(promise: Promise<unknown>): Promise<string> {
   return "no error";
 }
 
-function patternBytes(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let state = seed >>> 0;
-  for (let index = 0; index < length; index += 1) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    bytes[index] = state >>> 24;
-  }
-  return bytes;
-}
 
 describe("AWS SDK v3 against the real server", () => {
   test("bucket lifecycle", async () => {

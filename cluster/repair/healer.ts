@@ -38,7 +38,7 @@ import type {
 } from "../../actors/placement-group/protocol.ts";
 import { availableKernels, createErasureCodec, type ErasureCodec } from "../erasure/index.ts";
 import { decodeRecordOf, keyAfter, pendingKey, placementGroupDataIdFromStoredKey, placementGroupDataKey, placementGroupDataRange, type MetaStore } from "../metadata/index.ts";
-import { assert, fault, isFault, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
+import { assert, fault, isFault, mapBounded, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
 import { chunkShardKey, stripeShardKey, type PlacementView } from "../object-service.ts";
 
 export interface HealerOptions {
@@ -190,22 +190,28 @@ export class Healer {
   async sweepPlacementGroup(placementGroupId: number, knownActingSet?: readonly string[]): Promise<number> {
     const actingSet = knownActingSet ?? (await this.actingSet(placementGroupId));
     let recorded = 0;
+    await this.#eachIndexed(placementGroupId, async (dataId, layout) => {
+      // Data still being written (PREPARING) is its PUT's business: its shards are not all there yet, and
+      // the PUT records any it could not write.
+      if (await this.#pending(dataId)) return;
+      recorded += await this.#sweepData(placementGroupId, dataId, layout, actingSet);
+    });
+    return recorded;
+  }
+
+  /** Visits each datum in the PG's index that has a layout, a page (one read transaction) at a time. */
+  async #eachIndexed(placementGroupId: number, visit: (dataId: string, layout: RepairLayout) => Promise<void>): Promise<void> {
     const range = placementGroupDataRange(placementGroupId);
     let cursor = range.begin;
     for (;;) {
       const from = cursor;
       const page = await this.#store.transact((tx) => tx.getRange(from, range.end, { limit: this.#pageEntries }));
       for (const pair of page) {
-        const value = decodeRecordOf("placementGroupData", pair.value).value as { layout?: RepairLayout };
-        const dataId = placementGroupDataIdFromStoredKey(pair.key);
-        if (value.layout === undefined) continue;
-        // Data still being written (PREPARING) is its PUT's business: its shards are not all there yet, and
-        // the PUT records any it could not write.
-        if (await this.#pending(dataId)) continue;
-        recorded += await this.#sweepData(placementGroupId, dataId, value.layout, actingSet);
+        const layout = (decodeRecordOf("placementGroupData", pair.value).value as { layout?: RepairLayout }).layout;
+        if (layout !== undefined) await visit(placementGroupDataIdFromStoredKey(pair.key), layout);
       }
       const last = page.at(-1);
-      if (last === undefined || page.length < this.#pageEntries) return recorded;
+      if (last === undefined || page.length < this.#pageEntries) return;
       cursor = keyAfter(last.key);
     }
   }
@@ -219,28 +225,17 @@ export class Healer {
    */
   async retireFormerShards(placementGroupId: number, former: readonly string[], acting: readonly string[]): Promise<number> {
     let deleted = 0;
-    const range = placementGroupDataRange(placementGroupId);
-    let cursor = range.begin;
-    for (;;) {
-      const from = cursor;
-      const page = await this.#store.transact((tx) => tx.getRange(from, range.end, { limit: this.#pageEntries }));
-      for (const pair of page) {
-        const layout = (decodeRecordOf("placementGroupData", pair.value).value as { layout?: RepairLayout }).layout;
-        if (layout === undefined) continue;
-        const dataId = placementGroupDataIdFromStoredKey(pair.key);
-        const width = layout.kind === "replicated" ? layout.copies : layout.dataShards + layout.parityShards;
-        for (let position = 0; position < width; position += 1) {
-          const formerDisk = former[position];
-          if (formerDisk === undefined || formerDisk === acting[position]) continue;
-          if (layout.kind === "replicated" && acting.slice(0, layout.copies).includes(formerDisk)) continue;
-          const keyOf = (unit: number): string => (layout.kind === "replicated" ? chunkShardKey(dataId, unit) : stripeShardKey(dataId, unit, position));
-          deleted += await this.#deleteUnits(formerDisk, keyOf);
-        }
+    await this.#eachIndexed(placementGroupId, async (dataId, layout) => {
+      const width = layout.kind === "replicated" ? layout.copies : layout.dataShards + layout.parityShards;
+      for (let position = 0; position < width; position += 1) {
+        const formerDisk = former[position];
+        if (formerDisk === undefined || formerDisk === acting[position]) continue;
+        if (layout.kind === "replicated" && acting.slice(0, layout.copies).includes(formerDisk)) continue;
+        const keyOf = (unit: number): string => (layout.kind === "replicated" ? chunkShardKey(dataId, unit) : stripeShardKey(dataId, unit, position));
+        deleted += await this.#deleteUnits(formerDisk, keyOf);
       }
-      const last = page.at(-1);
-      if (last === undefined || page.length < this.#pageEntries) return deleted;
-      cursor = keyAfter(last.key);
-    }
+    });
+    return deleted;
   }
 
   /** Deletes the units a disk holds under `keyOf(unit)`, probing a batch at a time until a batch holds none. */
@@ -441,21 +436,6 @@ export class Healer {
     const reply = await this.#disk<CheckShardsReply>(diskId, (epoch, replyTo) => ({ kind: "CheckShards", epoch, shardKeys, replyTo }));
     return isFault(reply) ? undefined : reply.present;
   }
-}
-
-/** `work` over `items` with at most `inFlightMax` running at once; results in the order of `items`. */
-async function mapBounded<T, R>(items: readonly T[], inFlightMax: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlightMax, items.length) }, worker));
-  return results;
 }
 
 /** A PG that could not be asked: the run stops, everything stays listed for the next. */

@@ -9,12 +9,12 @@ import { operatorActorPath, type OperatorMessage } from "../../actors/operator/i
 import type { StatOperatorNodeReply } from "../../actors/operator/protocol.ts";
 import { placementGroupActorPath } from "../../actors/placement-group/index.ts";
 import type { PlacementGroupMessage, StatPlacementGroupReply } from "../../actors/placement-group/protocol.ts";
-import { isFault, type Fault } from "../../runtime/index.ts";
+import { isFault, mapBounded, type Fault } from "../../runtime/index.ts";
 import type { FleetMap } from "../membership/index.ts";
 import type { ReplSession } from "./session.ts";
 
 /** Asks in flight at once per command, so a wide fleet is not flooded by one `pg.list`. */
-const asksInFlightMax = 32;
+export const asksInFlightMax = 32;
 
 /**
  * A PG's state as the REPL names it:
@@ -38,20 +38,6 @@ export interface PlacementGroupView {
   readonly unusableDisks: readonly string[];
 }
 
-/** Runs `work` over `items` with at most `asksInFlightMax` at once, keeping order. */
-export async function mapBounded<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(asksInFlightMax, items.length) }, worker));
-  return results;
-}
 
 /** Disk ids usable now: `in` with weight > 0 on a node the map has `up`. */
 export function usableDisks(map: FleetMap): Set<string> {
@@ -67,7 +53,7 @@ export async function placementGroupViews(session: ReplSession, map: FleetMap, p
   const assignments = new Map(map.placementGroups.map((entry) => [entry.placementGroupId, entry]));
   const usable = usableDisks(map);
   const liveNodes = new Set(map.nodes.filter((node) => node.state !== "down").map((node) => node.nodeId));
-  return mapBounded(ids, async (placementGroupId): Promise<PlacementGroupView> => {
+  return mapBounded(ids, asksInFlightMax, async (placementGroupId): Promise<PlacementGroupView> => {
     const assignment = assignments.get(placementGroupId);
     const base = { placementGroupId, nodeId: assignment?.nodeId, epoch: assignment?.epoch, stat: undefined, fault: undefined, unusableDisks: [] };
     if (assignment === undefined) return { ...base, state: "unassigned" };
@@ -96,7 +82,7 @@ export interface DiskView {
 export async function diskViews(session: ReplSession, map: FleetMap): Promise<DiskView[]> {
   const nodeState = new Map(map.nodes.map((node) => [node.nodeId, node.state]));
   const disks = map.placement.hosts.flatMap((host) => host.disks.map((disk) => ({ ...disk, nodeId: host.hostId })));
-  return mapBounded(disks, async (disk): Promise<DiskView> => {
+  return mapBounded(disks, asksInFlightMax, async (disk): Promise<DiskView> => {
     const state = nodeState.get(disk.nodeId) ?? "absent";
     const stat: StatDiskReply | Fault =
       state === "down" || state === "absent"
@@ -109,7 +95,7 @@ export async function diskViews(session: ReplSession, map: FleetMap): Promise<Di
 /** Every node's operator view (a fault for a node that is down or did not answer). */
 export async function operatorViews(session: ReplSession, map: FleetMap, nodeIds?: readonly string[]): Promise<{ nodeId: string; view: StatOperatorNodeReply | Fault }[]> {
   const nodes = map.nodes.filter((node) => nodeIds === undefined || nodeIds.includes(node.nodeId));
-  return mapBounded(nodes, async (node) => ({
+  return mapBounded(nodes, asksInFlightMax, async (node) => ({
     nodeId: node.nodeId,
     view:
       node.state === "down"

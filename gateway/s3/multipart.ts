@@ -8,7 +8,7 @@ import type { ChecksumAlgorithm, ChecksumType, CompletedPart, CompletionRefusal,
 import { S3Error } from "../errors.ts";
 import { checksumAlgorithms } from "./checksum.ts";
 import type { OperationContext } from "./context.ts";
-import { childElement, childElements, parseXml } from "./xml.ts";
+import { childElement, childElements, decodeXmlBody, parseXml } from "./xml.ts";
 
 /** S3's bounds on part numbers. */
 export const partNumberMin = 1;
@@ -82,12 +82,7 @@ export function checksumElementName(algorithm: ChecksumAlgorithm): string {
 
 /** Parses a CompleteMultipartUpload document: its parts as listed (order is checked by the backend). */
 export function parseCompleteDocument(bytes: Uint8Array): CompletedPart[] {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new S3Error("MalformedXML", "The XML you provided is not valid UTF-8.");
-  }
+  const text = decodeXmlBody(bytes);
   const root = parseXml(text);
   if (root.name !== "CompleteMultipartUpload") throw new S3Error("MalformedXML", "The root element must be CompleteMultipartUpload.");
   const elements = childElements(root, "Part");

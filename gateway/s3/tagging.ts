@@ -14,7 +14,7 @@
  */
 import type { ObjectTag } from "../backend.ts";
 import { S3Error } from "../errors.ts";
-import { childElement, childElements, parseXml, writeXmlDocument, xmlElement, xmlText } from "./xml.ts";
+import { childElement, childElements, decodeXmlBody, parseXml, writeXmlDocument, xmlElement, xmlText } from "./xml.ts";
 
 /** S3's bound on an object version's tags. */
 export const objectTagsMax = 10;
@@ -58,12 +58,7 @@ export function assertValidTags(tags: readonly ObjectTag[], tagsMax: number): vo
  * document and checks it (`assertValidTags` with `tagsMax`).
  */
 export function parseTaggingDocument(bytes: Uint8Array, tagsMax: number): ObjectTag[] {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new S3Error("MalformedXML", "The XML you provided is not valid UTF-8.");
-  }
+  const text = decodeXmlBody(bytes);
   if (text.trim() === "") throw new S3Error("MalformedXML", "The Tagging document is empty.");
   const root = parseXml(text);
   if (root.name !== "Tagging") throw new S3Error("MalformedXML", "The root element must be Tagging.");

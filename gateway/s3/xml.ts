@@ -27,6 +27,15 @@ export interface XmlElement {
   text: string;
 }
 
+/** A request body's text: MalformedXML when it is not valid UTF-8 (every S3 XML document must be). */
+export function decodeXmlBody(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new S3Error("MalformedXML", "The XML you provided is not valid UTF-8.");
+  }
+}
+
 /** Parses a document into its root element; throws S3Error("MalformedXML"). */
 export function parseXml(source: string): XmlElement {
   const reader = new XmlReader(source);

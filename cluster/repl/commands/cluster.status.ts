@@ -1,8 +1,8 @@
 import { clusterManagerActorPath, type ClusterManagerMessage, type StatClusterManagerReply } from "../../../actors/cluster-manager/protocol.ts";
-import { isFault } from "../../../runtime/index.ts";
+import { isFault, mapBounded } from "../../../runtime/index.ts";
 import type { ReplCommand } from "../command.ts";
 import { expectPositionals, parseArguments } from "../command.ts";
-import { mapBounded, placementGroupViews, usableDisks, type PlacementGroupState } from "../fleet-view.ts";
+import { asksInFlightMax, placementGroupViews, usableDisks, type PlacementGroupState } from "../fleet-view.ts";
 import { renderTable } from "../table.ts";
 
 export const clusterStatus: ReplCommand = {
@@ -18,7 +18,7 @@ export const clusterStatus: ReplCommand = {
     expectPositionals(this, parseArguments(this, args).positional, 0, 0);
     const map = await session.map();
     const live = map.nodes.filter((node) => node.state !== "down");
-    const managers = await mapBounded(live, async (node) => ({
+    const managers = await mapBounded(live, asksInFlightMax, async (node) => ({
       nodeId: node.nodeId,
       reply: await session.tryAsk<ClusterManagerMessage, StatClusterManagerReply>(session.refOn(map, node.nodeId, clusterManagerActorPath), (replyTo) => ({
         kind: "StatClusterManager",

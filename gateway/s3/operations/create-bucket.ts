@@ -4,12 +4,12 @@ import type { S3Response } from "../../http.ts";
 import { ownerNameOf, ownsBucket } from "../authorization.ts";
 import type { OperationContext } from "../context.ts";
 import { readSmallBody } from "../payload.ts";
-import { childElement, parseXml, xmlBodyBytesMax } from "../xml.ts";
+import { childElement, decodeXmlBody, parseXml, xmlBodyBytesMax } from "../xml.ts";
 
 /** Creates the bucket; BucketAlreadyOwnedByYou when it exists. */
 export async function createBucket(context: OperationContext): Promise<S3Response> {
   const bytes = await readSmallBody(context, xmlBodyBytesMax, true);
-  if (bytes.byteLength > 0) checkConfiguration(decodeUtf8(bytes), context.region);
+  if (bytes.byteLength > 0) checkConfiguration(decodeXmlBody(bytes), context.region);
   const outcome = await context.backend.createBucket(context.bucket, ownerNameOf(context.requester));
   context.forgetBucketAccess();
   if (outcome === "exists") {
@@ -21,14 +21,6 @@ export async function createBucket(context: OperationContext): Promise<S3Respons
     throw new S3Error("BucketAlreadyOwnedByYou", undefined, { BucketName: context.bucket });
   }
   return { status: 200, headers: { location: `/${context.bucket}` } };
-}
-
-function decodeUtf8(bytes: Uint8Array): string {
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new S3Error("MalformedXML", "The XML you provided is not valid UTF-8.");
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 /** DeleteObjects: `POST /bucket?delete` with a `<Delete>` document (keys, optionally with VersionId). */
+import { mapBounded } from "../../../runtime/index.ts";
 import { S3Error, s3ErrorFromFault } from "../../errors.ts";
 import { FaultError } from "../../backend.ts";
 import type { S3Response } from "../../http.ts";
@@ -6,7 +7,7 @@ import { xmlHeaders, type OperationContext } from "../context.ts";
 import { readSmallBody } from "../payload.ts";
 import { keyBytesMax, utf8ByteLength } from "../validation.ts";
 import { isWellFormedVersionId } from "../versioning.ts";
-import { childElement, childElements, parseXml, writeXmlDocument, xmlBodyBytesMax, xmlElement, xmlText, type XmlNode } from "../xml.ts";
+import { childElement, childElements, decodeXmlBody, parseXml, writeXmlDocument, xmlBodyBytesMax, xmlElement, type XmlNode, xmlText } from "../xml.ts";
 
 /** S3's limit on keys per request. */
 export const deleteObjectsKeysMax = 1000;
@@ -105,12 +106,7 @@ async function deleteOne(context: OperationContext, entry: DeleteEntry): Promise
 
 /** Parses the `<Delete>` document; MalformedXML for anything S3 would refuse. */
 export function parseDeleteDocument(bytes: Uint8Array): { quiet: boolean; entries: DeleteEntry[] } {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new S3Error("MalformedXML", "The XML you provided is not valid UTF-8.");
-  }
+  const text = decodeXmlBody(bytes);
   const root = parseXml(text);
   if (root.name !== "Delete") throw new S3Error("MalformedXML", "The root element must be Delete.");
   const quietElement = childElement(root, "Quiet");
@@ -128,17 +124,3 @@ export function parseDeleteDocument(bytes: Uint8Array): { quiet: boolean; entrie
   return { quiet: quietText === "true", entries };
 }
 
-/** Maps with at most `limit` calls in flight, keeping input order. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, call: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await call(items[index]!);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
-  return results;
-}

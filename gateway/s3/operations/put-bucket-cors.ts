@@ -4,6 +4,7 @@ import type { S3Response } from "../../http.ts";
 import type { OperationContext } from "../context.ts";
 import { corsDocumentBytesMax, parseCorsConfiguration } from "../cors.ts";
 import { readSmallBody } from "../payload.ts";
+import { decodeXmlBody } from "../xml.ts";
 
 /**
  * Replaces the bucket's CORS configuration: 200. The document is checked
@@ -13,12 +14,7 @@ import { readSmallBody } from "../payload.ts";
  */
 export async function putBucketCors(context: OperationContext): Promise<S3Response> {
   const bytes = await readSmallBody(context, corsDocumentBytesMax, false);
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new S3Error("MalformedXML", "The XML you provided is not valid UTF-8.");
-  }
+  const text = decodeXmlBody(bytes);
   parseCorsConfiguration(text);
   const outcome = await context.backend.putBucketConfiguration(context.bucket, "cors", text);
   if (outcome === "no-such-bucket") throw new S3Error("NoSuchBucket", undefined, { BucketName: context.bucket });

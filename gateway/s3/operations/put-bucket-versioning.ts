@@ -3,7 +3,7 @@ import { S3Error } from "../../errors.ts";
 import type { S3Response } from "../../http.ts";
 import type { OperationContext } from "../context.ts";
 import { readSmallBody } from "../payload.ts";
-import { childElement, parseXml, xmlBodyBytesMax } from "../xml.ts";
+import { childElement, decodeXmlBody, parseXml, xmlBodyBytesMax } from "../xml.ts";
 
 /** What a VersioningConfiguration asks for; `status` undefined leaves the state as it is. */
 export interface VersioningRequest {
@@ -31,12 +31,7 @@ export async function putBucketVersioning(context: OperationContext): Promise<S3
 
 /** Parses the document; MalformedXML for anything S3's schema refuses, NotImplemented for MFA Delete. */
 export function parseVersioningConfiguration(bytes: Uint8Array): VersioningRequest {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new S3Error("MalformedXML", "The XML you provided is not valid UTF-8.");
-  }
+  const text = decodeXmlBody(bytes);
   if (text.trim() === "") throw new S3Error("MalformedXML", "The VersioningConfiguration document is empty.");
   const root = parseXml(text);
   if (root.name !== "VersioningConfiguration") throw new S3Error("MalformedXML", "The root element must be VersioningConfiguration.");
