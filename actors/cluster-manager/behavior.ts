@@ -31,6 +31,7 @@ import {
   readNodeLeases,
   readNodeRecords,
   readPartitionUnits,
+  readPlacementDirectives,
   registerPartitionUnits,
   releaseManagerLease,
   writeFleetMap,
@@ -106,6 +107,7 @@ export function clusterManagerBehavior(options: ClusterManagerBehaviorOptions): 
           nodes: await readNodeRecords(tx),
           leases: await readNodeLeases(tx),
           partitionUnits: await readPartitionUnits(tx),
+          directives: await readPlacementDirectives(tx),
           nowMs,
           clockSkewMsMax: options.clockSkewMsMax,
           rebalanceMovesPerTickMax: options.rebalanceMovesPerTickMax,
@@ -138,7 +140,8 @@ export function clusterManagerBehavior(options: ClusterManagerBehaviorOptions): 
     }
     const term = outcome.lease.term;
     if (state.term !== term) log({ level: "info", event: "manager-elected", nodeId: state.run.nodeId, incarnation: state.run.incarnation, term });
-    for (const event of outcome.events) log({ level: "info", ...event, nodeId: state.run.nodeId, term });
+    // The event names its own node (a node-state change); the manager is `managerNodeId`.
+    for (const event of outcome.events) log({ level: "info", managerNodeId: state.run.nodeId, term, ...event });
     let next: ClusterManagerState = { ...state, term, leaseValidUntilMs: startMs + options.leaseMs, map: outcome.map };
     const map = outcome.map;
     if (map !== undefined) {

@@ -14,6 +14,7 @@ import type {
   RestartActorReply,
   StartScrubReply,
   StatOperatorNodeReply,
+  SetPlacementDirectiveReply,
   StopActorReply,
 } from "./protocol.ts";
 
@@ -30,6 +31,7 @@ export interface OperatorBehaviorOptions {
   readonly listUsers: () => Promise<ListUsersReply["users"]>;
   readonly addUser: (name: string, role: "admin" | "user") => Promise<Body<AddUserReply>>;
   readonly removeUser: (name: string) => Promise<"removed" | "not-found">;
+  readonly setPlacementDirective: (target: "disk" | "node", id: string, active: boolean, from: string) => Promise<Body<SetPlacementDirectiveReply>>;
   readonly log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -73,6 +75,14 @@ export function operatorBehavior(options: OperatorBehaviorOptions): Behavior<Ope
           options.log?.({ level: "info", event: "operator-remove-user", user: message.name, from: message.replyTo.nodeId });
           await answer(context, message.replyTo, async () => ({ kind: "RemoveUserReply", name: message.name, outcome: await options.removeUser(message.name) }));
           return state;
+        case "SetPlacementDirective": {
+          const reply = await answerWith(context, message.replyTo, async () => ({
+            kind: "SetPlacementDirectiveReply" as const,
+            ...(await options.setPlacementDirective(message.target, message.id, message.active, message.replyTo.nodeId)),
+          }));
+          options.log?.({ level: "info", event: "operator-placement-directive", target: message.target, id: message.id, active: message.active, from: message.replyTo.nodeId, outcome: reply });
+          return state;
+        }
         default:
           return assertNever(message);
       }
@@ -86,6 +96,11 @@ export function operatorBehavior(options: OperatorBehaviorOptions): Behavior<Ope
  * an `Unreachable` fault with the error's text, and the actor goes on.
  */
 async function answer<R>(context: ActorContext<OperatorMessage>, replyTo: ActorRef<unknown>, build: () => Promise<R>): Promise<void> {
+  await answerWith(context, replyTo, build);
+}
+
+/** `answer`, returning what was sent (for the log line of a change). */
+async function answerWith<R>(context: ActorContext<OperatorMessage>, replyTo: ActorRef<unknown>, build: () => Promise<R>): Promise<R | Fault> {
   let reply: R | Fault;
   try {
     reply = await build();
@@ -93,4 +108,5 @@ async function answer<R>(context: ActorContext<OperatorMessage>, replyTo: ActorR
     reply = fault("Unreachable", `operator on ${context.nodeId}: ${String(error)}`);
   }
   context.tell(replyTo as ActorRef<R | Fault>, reply);
+  return reply;
 }

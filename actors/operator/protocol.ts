@@ -168,6 +168,29 @@ export const RemoveUserReply = Type.Object({
 });
 export type RemoveUserReply = Static<typeof RemoveUserReply>;
 
+/**
+ * An operator's placement directive: a disk out or in again (`disk.out`,
+ * `disk.in`), a node drained or its drain cancelled (`node.drain`). Any
+ * node's endpoint writes it to the metadata store; the ClusterManager's next
+ * map follows it (cluster/membership/operator-directives.ts).
+ */
+export const SetPlacementDirective = Type.Object({
+  kind: Type.Literal("SetPlacementDirective"),
+  target: Type.Union([Type.Literal("disk"), Type.Literal("node")]),
+  id: Type.String({ minLength: 1, maxLength: 256 }),
+  /** Disk: out; node: draining. False undoes it. */
+  active: Type.Boolean(),
+  replyTo: ReplyTo,
+});
+export type SetPlacementDirective = Static<typeof SetPlacementDirective>;
+
+export const SetPlacementDirectiveReply = Type.Object({
+  kind: Type.Literal("SetPlacementDirectiveReply"),
+  outcome: Type.Union([Type.Literal("applied"), Type.Literal("unchanged"), Type.Literal("refused"), Type.Literal("unknown")]),
+  detail: Type.String(),
+});
+export type SetPlacementDirectiveReply = Static<typeof SetPlacementDirectiveReply>;
+
 export const OperatorMessage = Type.Union([
   GetFleetMap,
   StatOperatorNode,
@@ -178,6 +201,7 @@ export const OperatorMessage = Type.Union([
   ListUsers,
   AddUser,
   RemoveUser,
+  SetPlacementDirective,
 ]);
 export type OperatorMessage = Static<typeof OperatorMessage>;
 

@@ -498,6 +498,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     restartUnit: startUnit,
     scrubDisk: (diskId) => scrubber.scrubDisk(diskId),
     healProgress: () => healer.progress(),
+    actingSetWidth: width,
     log: nodeLog,
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { encodeRecord } from "../metadata/index.ts";
 import { actingSet, eligibleDiskCount, type ClusterMap } from "../placement/index.ts";
-import { emptyFleetMap, planFleetMap, rendezvous, unitsOfNode, type FleetPlanInput, type PartitionUnit } from "./fleet-map.ts";
+import { emptyFleetMap, planFleetMap, rendezvous, unitsOfNode, type FleetPlanInput, type PartitionUnit, type PlacementDirectives } from "./fleet-map.ts";
 import { decodeFleetMap, encodeFleetMap, type FleetMap, type NodeLease, type NodeRecord, type NodeRole } from "./records.ts";
 
 const leaseMs = 1_000;
@@ -30,8 +30,9 @@ function world(nodeIds: string[]): World {
   return { records, leases: new Map(records.map((record) => [record.nodeId, lease(record, 10_000)])), nowMs: 0, map: emptyFleetMap(32) };
 }
 
-function plan(w: World, movesMax = 1_000, actingSetWidth?: number, lapseVerdictsFromMs?: number): ReturnType<typeof planFleetMap> {
+function plan(w: World, movesMax = 1_000, actingSetWidth?: number, lapseVerdictsFromMs?: number, directives?: PlacementDirectives): ReturnType<typeof planFleetMap> {
   const input: FleetPlanInput = {
+    ...(directives === undefined ? {} : { directives }),
     ...(actingSetWidth === undefined ? {} : { actingSetWidth }),
     ...(lapseVerdictsFromMs === undefined ? {} : { lapseVerdictsFromMs }),
     previous: w.map,
@@ -291,5 +292,89 @@ describe("planFleetMap", () => {
       });
     }
     expect(() => plan(w, 1_000, 0)).toThrow();
+  });
+
+  test("a disk marked out leaves every acting set; only the positions it held move, each to one other disk; marking it in again brings it back", () => {
+    const width = 4;
+    const w = world(["n1", "n2", "n3", "n4"]);
+    const none: PlacementDirectives = { outDisks: new Set(), drainingNodes: new Set() };
+    plan(w, 1_000, width, undefined, none);
+    plan(w, 1_000, width, undefined, none);
+    const before = w.map.placement;
+    const out: PlacementDirectives = { outDisks: new Set(["n2/d0"]), drainingNodes: new Set() };
+    const marked = plan(w, 1_000, width, undefined, out);
+    expect(marked.changed).toBe(true);
+    expect(marked.events).toContainEqual({ event: "disk-state", diskId: "n2/d0", from: "in", to: "out" });
+    const after = w.map.placement;
+    expect(after.hosts.find((host) => host.hostId === "n2")!.disks.find((disk) => disk.diskId === "n2/d0")!.state).toBe("out");
+    let moved = 0;
+    for (let placementGroupId = 0; placementGroupId < 32; placementGroupId += 1) {
+      const old = actingSet(placementGroupId, before, width);
+      const next = actingSet(placementGroupId, after, width);
+      expect(next).not.toContain("n2/d0");
+      old.forEach((diskId, position) => {
+        if (diskId === "n2/d0") {
+          moved += 1;
+          expect(old).not.toContain(next[position]!); // the position went to a disk new to the set
+        } else {
+          expect(next[position]).toBe(diskId); // every other position stays
+        }
+      });
+    }
+    expect(moved).toBeGreaterThan(0);
+    // Nothing else changes while the directive stands.
+    expect(plan(w, 1_000, width, undefined, out).changed).toBe(false);
+    const back = plan(w, 1_000, width, undefined, none);
+    expect(back.events).toContainEqual({ event: "disk-state", diskId: "n2/d0", from: "out", to: "in" });
+    for (let placementGroupId = 0; placementGroupId < 32; placementGroupId += 1) {
+      const next = actingSet(placementGroupId, w.map.placement, width);
+      const old = actingSet(placementGroupId, after, width);
+      // Back in: positions move only onto the returning disk.
+      old.forEach((diskId, position) => {
+        if (next[position] !== diskId) expect(next[position]).toBe("n2/d0");
+      });
+    }
+  });
+
+  test("a draining node has every disk out, is no unit's target, and its units move off at the rebalancing pace; cancelling keeps it eligible again", () => {
+    const width = 4;
+    const w = world(["n1", "n2", "n3", "n4"]);
+    const none: PlacementDirectives = { outDisks: new Set(), drainingNodes: new Set() };
+    plan(w, 1_000, width, undefined, none);
+    plan(w, 1_000, width, undefined, none);
+    const held = unitsOfNode(w.map, "n3").length;
+    expect(held).toBeGreaterThan(2);
+    const drain: PlacementDirectives = { outDisks: new Set(), drainingNodes: new Set(["n3"]) };
+    const first = plan(w, 2, width, undefined, drain);
+    expect(first.events).toContainEqual({ event: "node-drain", nodeId: "n3", draining: true });
+    const n3 = w.map.nodes.find((entry) => entry.nodeId === "n3")!;
+    expect(n3.draining).toBe(true);
+    expect(n3.state).toBe("up");
+    expect(w.map.placement.hosts.find((host) => host.hostId === "n3")!.disks.every((disk) => disk.state === "out")).toBe(true);
+    for (let placementGroupId = 0; placementGroupId < 32; placementGroupId += 1) {
+      expect(actingSet(placementGroupId, w.map.placement, width).some((diskId) => diskId.startsWith("n3/"))).toBe(false);
+    }
+    // Paced: two moves per map, all of them off n3 (their reason is "drain").
+    const drained = first.events.filter((event) => event.event === "unit-assigned" && event.reason === "drain");
+    expect(drained.length).toBe(2);
+    expect(unitsOfNode(w.map, "n3").length).toBe(held - 2);
+    for (let round = 0; round < 100 && unitsOfNode(w.map, "n3").length > 0; round += 1) plan(w, 2, width, undefined, drain);
+    expect(unitsOfNode(w.map, "n3")).toEqual([]);
+    // The node stays in the fleet, up, still draining; nothing changes any more.
+    expect(plan(w, 2, width, undefined, drain).changed).toBe(false);
+    const cancel = plan(w, 1_000, width, undefined, none);
+    expect(cancel.events).toContainEqual({ event: "node-drain", nodeId: "n3", draining: false });
+    expect(w.map.nodes.find((entry) => entry.nodeId === "n3")!.draining).toBeUndefined();
+    expect(w.map.placement.hosts.find((host) => host.hostId === "n3")!.disks.every((disk) => disk.state === "in")).toBe(true);
+  });
+
+  test("without directives in the input, disk states and drains are kept from the previous map", () => {
+    const width = 4;
+    const w = world(["n1", "n2", "n3", "n4"]);
+    plan(w, 1_000, width);
+    plan(w, 1_000, width, undefined, { outDisks: new Set(["n1/d1"]), drainingNodes: new Set(["n4"]) });
+    plan(w, 1_000, width);
+    expect(w.map.placement.hosts.find((host) => host.hostId === "n1")!.disks.find((disk) => disk.diskId === "n1/d1")!.state).toBe("out");
+    expect(w.map.nodes.find((entry) => entry.nodeId === "n4")!.draining).toBe(true);
   });
 });

@@ -120,6 +120,20 @@ export async function readPartitionUnits(tx: MetaTransaction): Promise<Partition
   return pairs.map((pair) => partitionUnitFromStoredKey(pair.key));
 }
 
+/** The operator's directives in force (operator-directives.ts): disks marked out, nodes draining. */
+export interface PlacementDirectives {
+  readonly outDisks: ReadonlySet<string>;
+  readonly drainingNodes: ReadonlySet<string>;
+}
+
+/** Placement hosts with the directives applied: a disk out, or on a draining host, has state `out`; every other disk `in`. */
+export function hostsUnderDirectives(hosts: readonly PlacementHost[], directives: PlacementDirectives): PlacementHost[] {
+  return hosts.map((host) => ({
+    ...host,
+    disks: host.disks.map((disk) => ({ ...disk, state: directives.outDisks.has(disk.diskId) || directives.drainingNodes.has(host.hostId) ? ("out" as const) : ("in" as const) })),
+  }));
+}
+
 /** An empty fleet map for a new fleet. */
 export function emptyFleetMap(placementGroupCount: number): FleetMap {
   // A new fleet places by the current algorithm; the map keeps it for life.
@@ -170,13 +184,22 @@ export interface FleetPlanInput {
    * eligible disk up to 32 (the one-node server's rule).
    */
   readonly actingSetWidth?: number;
+  /**
+   * The operator's directives (operator-directives.ts): a disk's state is
+   * `out` when it is marked out or its node drains, else `in`; a draining
+   * node gets the `draining` flag and no units. Absent: every disk keeps the
+   * state the previous map gave it and no node drains.
+   */
+  readonly directives?: PlacementDirectives;
 }
 
 /** Something the plan decided, for the manager's log. */
 export type FleetPlanEvent =
   | { readonly event: "node-state"; readonly nodeId: string; readonly incarnation: number; readonly from: string; readonly to: string }
-  | { readonly event: "unit-assigned"; readonly unit: string; readonly from: string | undefined; readonly to: string; readonly reason: "unassigned" | "owner-not-up" | "rebalance" }
-  | { readonly event: "disk-refused"; readonly nodeId: string; readonly diskId: string; readonly heldBy: string };
+  | { readonly event: "unit-assigned"; readonly unit: string; readonly from: string | undefined; readonly to: string; readonly reason: "unassigned" | "owner-not-up" | "rebalance" | "drain" }
+  | { readonly event: "disk-refused"; readonly nodeId: string; readonly diskId: string; readonly heldBy: string }
+  | { readonly event: "node-drain"; readonly nodeId: string; readonly draining: boolean }
+  | { readonly event: "disk-state"; readonly diskId: string; readonly from: "in" | "out"; readonly to: "in" | "out" };
 
 export interface FleetPlan {
   /** The next map; equal to `previous` when nothing changed. */
@@ -196,14 +219,24 @@ export function planFleetMap(input: FleetPlanInput): FleetPlan {
 
   const nodes = nextNodes(input, events);
   const nodesChanged = !sameJson(nodes, previous.nodes);
-  const hosts = nextHosts(previous.placement, input.nodes, events);
+  const hostsKept = nextHosts(previous.placement, input.nodes, events);
+  const hosts = input.directives === undefined ? hostsKept : hostsUnderDirectives(hostsKept, input.directives);
+  const stateBefore = new Map(previous.placement.hosts.flatMap((host) => host.disks.map((disk) => [disk.diskId, disk.state] as const)));
+  for (const host of hosts) {
+    for (const disk of host.disks) {
+      const from = stateBefore.get(disk.diskId);
+      if (from !== undefined && from !== disk.state) events.push({ event: "disk-state", diskId: disk.diskId, from, to: disk.state });
+    }
+  }
   const hostsChanged = !sameJson(hosts, sortedHosts(previous.placement.hosts));
   assert(input.actingSetWidth === undefined || (Number.isSafeInteger(input.actingSetWidth) && input.actingSetWidth >= 1 && input.actingSetWidth <= actingSetWidthMax), `planFleetMap: actingSetWidth must be 1..${actingSetWidthMax}, got ${input.actingSetWidth}`);
   const placement = hostsChanged ? nextPlacement(previous.placement, hosts, input.actingSetWidth) : previous.placement;
 
   const up = new Set(nodes.filter((node) => node.state === "up").map((node) => node.nodeId));
+  // A draining node is up (it serves, and its units may stay until moved) but no unit's target.
   const upWithRole = (role: "storage" | "gateway"): string[] =>
-    nodes.filter((node) => node.state === "up" && node.roles.includes(role)).map((node) => node.nodeId);
+    nodes.filter((node) => node.state === "up" && node.draining !== true && node.roles.includes(role)).map((node) => node.nodeId);
+  const draining = new Set(nodes.filter((node) => node.draining === true).map((node) => node.nodeId));
   const storageUp = upWithRole("storage");
   const gatewayUp = upWithRole("gateway");
   const storageUpSet = new Set(storageUp);
@@ -249,9 +282,11 @@ export function planFleetMap(input: FleetPlanInput): FleetPlan {
     const target = candidate.target;
     if (target !== undefined && assignment?.nodeId !== target) {
       const ownerUp = assignment !== undefined && up.has(assignment.nodeId);
-      const reason = assignment === undefined ? "unassigned" : ownerUp ? "rebalance" : "owner-not-up";
-      if (reason !== "rebalance" || movesLeft > 0) {
-        if (reason === "rebalance") movesLeft -= 1;
+      const reason = assignment === undefined ? "unassigned" : !ownerUp ? "owner-not-up" : draining.has(assignment.nodeId) ? "drain" : "rebalance";
+      // Moving a unit off a live owner interrupts it: such moves (rebalancing, draining) are paced.
+      const paced = reason === "rebalance" || reason === "drain";
+      if (!paced || movesLeft > 0) {
+        if (paced) movesLeft -= 1;
         events.push({ event: "unit-assigned", unit: unitText(candidate.unit), from: assignment?.nodeId, to: target, reason });
         assignment = { nodeId: target, epoch: nextEpoch };
         assignmentsChanged = true;
@@ -306,14 +341,20 @@ function nextNodes(input: FleetPlanInput, events: FleetPlanEvent[]): FleetNode[]
     // A new run replacing an up one without a lapse in between (a fast
     // restart) is the old run's death and a join: its units must move with
     // a new epoch, since the new run cannot claim the old run's epoch.
-    const node: FleetNode = { nodeId: record.nodeId, address: record.address, roles: [...record.roles], incarnation: record.incarnation, state };
+    const drains = input.directives === undefined ? before?.draining === true : input.directives.drainingNodes.has(record.nodeId);
+    const node: FleetNode = { nodeId: record.nodeId, address: record.address, roles: [...record.roles], incarnation: record.incarnation, state, ...(drains ? { draining: true as const } : {}) };
     if (before === undefined || before.state !== state || before.incarnation !== record.incarnation) {
       events.push({ event: "node-state", nodeId: record.nodeId, incarnation: record.incarnation, from: before === undefined ? "absent" : `${before.state}#${before.incarnation}`, to: state });
     }
+    if ((before?.draining === true) !== drains) events.push({ event: "node-drain", nodeId: record.nodeId, draining: drains });
     nodes.push(node);
   }
-  // Node records are never cleared; a node in the map without one is kept as it was.
-  for (const leftover of previousById.values()) nodes.push(leftover);
+  // Node records are never cleared; a node in the map without one is kept as it was (its drain follows the directives).
+  for (const leftover of previousById.values()) {
+    const { draining: _was, ...rest } = leftover;
+    const drains = input.directives === undefined ? leftover.draining === true : input.directives.drainingNodes.has(leftover.nodeId);
+    nodes.push(drains ? { ...rest, draining: true } : rest);
+  }
   return nodes.sort((a, b) => compareText(a.nodeId, b.nodeId));
 }
 

@@ -7,6 +7,7 @@
 export {
   assignmentOf,
   emptyFleetMap,
+  hostsUnderDirectives,
   partitionUnitsMax,
   planFleetMap,
   readFleetMap,
@@ -17,7 +18,9 @@ export {
   unregisterPartitionUnits,
   writeFleetMap,
 } from "./fleet-map.ts";
-export type { FleetPlan, FleetPlanEvent, FleetPlanInput, PartitionUnit } from "./fleet-map.ts";
+export type { FleetPlan, FleetPlanEvent, FleetPlanInput, PartitionUnit, PlacementDirectives } from "./fleet-map.ts";
+export { operatorDirectivesMax, readPlacementDirectives, setDiskOut, setNodeDraining } from "./operator-directives.ts";
+export type { DirectiveOutcome, DirectiveRequest } from "./operator-directives.ts";
 export {
   acquireManagerLease,
   checkManagerTerm,

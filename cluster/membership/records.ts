@@ -10,8 +10,9 @@
  * | `("ml",)`                            | managerLease (12) | 1 | nodeId, incarnation, term, expiresAtMs                         |
  * | `("own", "pg", pg)` / `("own", "bp", bucket, partition)` | unitOwner (13) | 1 | nodeId, incarnation, epoch           |
  * | `("pu", bucket, partition)`          | partitionUnit (14) | 1 | registeredAtMs                                                |
+ * | `("od", "disk"|"node", id)`          | operatorDirective (23) | 1 | setAtMs, setBy (who asked: the operator's node id)          |
  * | `("m",)`                             | clusterMap (9) | 1 | placement's `ClusterMap` (the one-node server's format)          |
- * | `("m",)`                             | clusterMap (9) | 2 | the fleet map: epoch, managerTerm, nodes[], placement, placementGroups[], partitions[] (`FleetMap`) |
+ * | `("m",)`                             | clusterMap (9) | 2 | the fleet map: epoch, managerTerm, nodes[], placement, placementGroups[], partitions[] (`FleetMap`); a node may carry `draining: true` (added later; absent = false) |
  *
  * Times are milliseconds of the writer's wall clock (`Clock.nowMs`); a
  * reader on another node compares them with its own clock only after adding
@@ -59,6 +60,10 @@ export type UnitOwner = Static<typeof UnitOwner>;
 export const PartitionUnitRecord = Type.Object({ registeredAtMs: TimeMs });
 export type PartitionUnitRecord = Static<typeof PartitionUnitRecord>;
 
+/** An operator's directive (a disk out, a node draining): in force while the record exists. */
+export const OperatorDirectiveRecord = Type.Object({ setAtMs: TimeMs, setBy: Type.String({ maxLength: 256 }) });
+export type OperatorDirectiveRecord = Static<typeof OperatorDirectiveRecord>;
+
 export const NodeState = Type.Union([Type.Literal("joining"), Type.Literal("up"), Type.Literal("down")]);
 /** `joining`: alive but not yet given units; `up`: alive and eligible; `down`: its lease lapsed. */
 export type NodeState = Static<typeof NodeState>;
@@ -69,6 +74,8 @@ export const FleetNode = Type.Object({
   roles: Type.Array(NodeRole, { maxItems: 2 }),
   incarnation: Incarnation,
   state: NodeState,
+  /** An operator asked to drain it: its disks are out and it is given no units. Absent: not draining. */
+  draining: Type.Optional(Type.Literal(true)),
 });
 export type FleetNode = Static<typeof FleetNode>;
 
@@ -150,6 +157,8 @@ export const encodeUnitOwner = (value: UnitOwner): Uint8Array => encodeRecord("u
 export const decodeUnitOwner = (bytes: Uint8Array): UnitOwner => decodeV1("unitOwner", UnitOwner, bytes);
 export const encodePartitionUnit = (value: PartitionUnitRecord): Uint8Array => encodeRecord("partitionUnit", 1, value);
 export const decodePartitionUnit = (bytes: Uint8Array): PartitionUnitRecord => decodeV1("partitionUnit", PartitionUnitRecord, bytes);
+export const encodeOperatorDirective = (value: OperatorDirectiveRecord): Uint8Array => encodeRecord("operatorDirective", 1, value);
+export const decodeOperatorDirective = (bytes: Uint8Array): OperatorDirectiveRecord => decodeV1("operatorDirective", OperatorDirectiveRecord, bytes);
 
 /** Encodes the fleet map as clusterMap v2. */
 export function encodeFleetMap(map: FleetMap): Uint8Array {

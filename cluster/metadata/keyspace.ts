@@ -27,6 +27,8 @@
  * | `("own", "pg", pg)`        | the owner (node, incarnation, epoch) of a PG  |
  * | `("own", "bp", bucket, partition)` | the owner of a bucket partition       |
  * | `("pu", bucket, partition)` | a bucket partition registered for assignment |
+ * | `("od", "disk", diskId)`   | an operator's directive: this disk is out     |
+ * | `("od", "node", nodeId)`   | an operator's directive: drain this node      |
  *
  * The tuple encoding of a string is its UTF-8 bytes with each 0x00 escaped as
  * 0x00 0xff, then a 0x00 terminator. Encoded strings therefore sort exactly as
@@ -359,6 +361,29 @@ export function partitionUnitKey(bucket: string, partition: number): Uint8Array 
 /** Every registered bucket partition, in (bucket, partition) order. */
 export function partitionUnitRange(): KeyRange {
   return tupleRange(encode(["pu"]));
+}
+
+/**
+ * An operator's placement directive (cluster/membership/operator-directives.ts):
+ * `disk` marks a disk out, `node` drains a node. Present means in force.
+ */
+export function operatorDirectiveKey(target: "disk" | "node", id: string): Uint8Array {
+  return encode(["od", target, id]);
+}
+
+/** Every operator directive, disks first, each in id order. */
+export function operatorDirectiveRange(): KeyRange {
+  return tupleRange(encode(["od"]));
+}
+
+/** The (target, id) named by a stored directive key; a key from another subspace is a bug. */
+export function operatorDirectiveFromStoredKey(stored: Uint8Array): { target: "disk" | "node"; id: string } {
+  const items = unpack(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength));
+  const [tag, target, id] = items;
+  if (items.length !== 3 || tag !== "od" || (target !== "disk" && target !== "node") || typeof id !== "string") {
+    throw new Error("operatorDirectiveFromStoredKey: not an operator directive key");
+  }
+  return { target, id };
 }
 
 /** The (bucket, partition) named by a stored partition-unit key; a key from another subspace is a bug. */

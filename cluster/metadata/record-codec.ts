@@ -43,6 +43,8 @@ export const recordKinds = {
   multipartPart: 21,
   // The acting set a PG last had every shard on (actors/placement-group).
   placementGroupComplete: 22,
+  // An operator's placement directive (cluster/membership/operator-directives.ts).
+  operatorDirective: 23,
 } as const;
 
 export type RecordKind = keyof typeof recordKinds;

@@ -57,6 +57,7 @@ beforeEach(async () => {
   endpoint = await startOperatorEndpoint({
     host,
     store,
+    actingSetWidth: 1,
     localActors: (): LocalActor[] => {
       listings += 1;
       return [

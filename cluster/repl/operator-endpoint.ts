@@ -21,7 +21,7 @@ import type { GetActingSetReply, PlacementGroupMessage } from "../../actors/plac
 import type { BucketPartitionMessage, StatBucketPartitionReply } from "../../actors/bucket-partition/protocol.ts";
 import { nodeAgentActorPath, type NodeAgentMessage, type StatNodeAgentReply } from "../../actors/node-agent/protocol.ts";
 import { actorRef, isFault, sleepUnlessAborted, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
-import { readFleetMap, unitText, type Unit } from "../membership/index.ts";
+import { readFleetMap, setDiskOut, setNodeDraining, unitText, type Unit } from "../membership/index.ts";
 import { bucketPartitionCountDefault, ObjectCatalog, type MetaStore } from "../metadata/index.ts";
 import type { HealProgress, ScrubReport } from "../repair/index.ts";
 import { addUser, invalidUserName, listUsers, removeUser } from "../users.ts";
@@ -44,6 +44,8 @@ export interface OperatorEndpointOptions {
   readonly restartUnit: (unit: Unit, epoch: number) => Promise<void>;
   readonly scrubDisk: (diskId: string) => Promise<ScrubReport>;
   readonly healProgress: () => HealProgress;
+  /** The fleet's acting-set width: a disk.out or node.drain leaving fewer eligible disks is refused. */
+  readonly actingSetWidth: number;
   /** Time between keeper rounds; default 1 s. */
   readonly keeperIntervalMs?: number;
   /** Bound on each keeper probe; default 2 s. */
@@ -122,6 +124,10 @@ export async function startOperatorEndpoint(options: OperatorEndpointOptions): P
         return { name, outcome: "added", detail: `added ${role} ${name}`, accessKeyId: outcome.user.accessKeyId, secretAccessKey: outcome.user.secretAccessKey };
       },
       removeUser: (name) => removeUser(store, name),
+      setPlacementDirective: (target, id, active, from) => {
+        const request = { nowMs: host.clock.nowMs(), setBy: from, actingSetWidth: options.actingSetWidth };
+        return store.transact((tx) => (target === "disk" ? setDiskOut(tx, id, active, request) : setNodeDraining(tx, id, active, request)));
+      },
       log,
     }),
     { wireSchema: OperatorMessage },
