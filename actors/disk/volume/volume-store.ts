@@ -129,6 +129,10 @@ export interface VolumeStoreStats {
   readonly volumeCount: number;
   /** fdatasync calls on volume files since open; group commit keeps this below the number of writes. */
   readonly syncCount: number;
+  /** Batches refused since open because the filesystem was full mid-write (`Overloaded`, "disk full"). */
+  readonly noSpaceCount: number;
+  /** Bytes of records queued or being written, not yet acknowledged (not yet on disk, or not yet synced). */
+  readonly unacknowledgedBytes: number;
   readonly volumes: readonly VolumeStats[];
 }
 
@@ -211,6 +215,8 @@ export class VolumeStore {
   // Set by the first close; writes and reads after it are bugs.
   #closing: Promise<void> | null = null;
   #recovery: RecoveryReport = { tornBytesCut: 0, damagedSpans: 0, damagedBytes: 0 };
+  // Batches refused because the filesystem ran out of space mid-write (each cut back to the acknowledged end).
+  #noSpaceCount = 0;
   #compacting: Promise<CompactionReport | Fault> | null = null;
   // Where an unfinished volume's compaction stopped (bytesMax reached); the next step resumes there.
   #compactionCursor: { readonly volumeNumber: number; readonly offsetBytes: number } | null = null;
@@ -242,8 +248,10 @@ export class VolumeStore {
 
   /**
    * Appends a shard. Resolves once the record is durable and indexed, or to an
-   * `Overloaded` fault when too much is already waiting, or an `Unreachable`
-   * fault when the disk failed a write or sync.
+   * `Overloaded` fault when too much is already waiting or the filesystem ran
+   * out of space during the write (nothing of the record is left behind; a
+   * later append succeeds once space comes back), or an `Unreachable` fault
+   * when the disk failed a sync or another write error.
    */
   async append(shardKey: string, payload: Uint8Array): Promise<Fault | undefined> {
     assert(payload.length <= shardBytesMax, `payload of ${payload.length} bytes exceeds ${shardBytesMax}`);
@@ -319,6 +327,8 @@ export class VolumeStore {
       deadBytes,
       volumeCount: this.#volumes.size,
       syncCount: this.#syncCount,
+      noSpaceCount: this.#noSpaceCount,
+      unacknowledgedBytes: this.#unacknowledgedBytes,
       volumes,
     };
   }
@@ -608,14 +618,20 @@ export class VolumeStore {
   async #commit(queued: PendingWrite[]): Promise<void> {
     const { batch, dropped } = this.#withoutStaleCopies(queued);
     let settledCount = 0;
+    // The volume being rolled or written while no sync has been attempted: an ENOSPC there leaves a known
+    // state (bytes past `sizeBytes` that were never synced), which `#cutAfterNoSpace` can undo. Null during
+    // the sync, where a failure leaves the file's state unknown.
+    let writing: Volume | null = null;
     try {
       if (this.#failure !== null) throw new Error(this.#failure.detail);
       while (settledCount < batch.length) {
         let volume = this.#activeVolume();
         const first = batch[settledCount];
         assert(first !== undefined, "batch index out of range");
+        writing = volume;
         if (volume.sizeBytes > 0 && volume.sizeBytes + first.encoded.recordBytes > this.#volumeBytesMax) {
           volume = await this.#roll();
+          writing = volume;
         }
         // Take as many records as fit in this volume (at least one, so an oversized record gets an empty volume).
         let segmentEnd = settledCount;
@@ -641,6 +657,7 @@ export class VolumeStore {
           chunks.push(write.encoded.head, write.encoded.payload, write.encoded.padding);
         }
         await writeAll(volume.handle, chunks, volume.sizeBytes);
+        writing = null;
         if (this.#compactionProbe !== undefined && segment.some((write) => write.copyOf !== null)) {
           this.#compactionProbe({
             point: "copyWritten",
@@ -667,16 +684,37 @@ export class VolumeStore {
         }
       }
     } catch (error) {
-      this.#failure ??= fault("Unreachable", `disk ${this.#diskId}: write failed: ${describe(error)}`);
-      for (const write of batch.slice(settledCount)) write.settle(this.#failure);
+      const full = writing !== null && isNoSpace(error) ? await this.#cutAfterNoSpace(writing, error) : null;
+      const outcome = full ?? (this.#failure ??= fault("Unreachable", `disk ${this.#diskId}: write failed: ${describe(error)}`));
+      for (const write of batch.slice(settledCount)) write.settle(outcome);
       // The write that made a copy stale may be one of those that failed: the source record is then still
       // current, so compaction must see the failure, not a dropped copy.
-      for (const { write } of dropped) write.settle(this.#failure);
+      for (const { write } of dropped) write.settle(outcome);
       return;
     }
     // Only now: a copy dropped for a write earlier in this batch leaves its source record current until that
     // write is applied. Settled sooner, compaction would go on to remove a volume the index still points into.
     for (const { write, existed } of dropped) write.settle({ existed, written: false });
+  }
+
+  /**
+   * After the filesystem ran out of space in the middle of a batch's write (before its sync): cuts the volume
+   * back to its acknowledged end and syncs the cut, then answers `Overloaded` ("disk full") for the batch. The
+   * cut matters: `writev` may have written whole records of the batch before failing, and the scan on open
+   * would index those records (they verify) although their writers were told they failed; a half record left
+   * there would also sit in the middle of the volume once later records are appended after it. Truncating
+   * needs no free space. The store stays usable: a later batch is written once space comes back. Returns null
+   * (and the caller fails the store) if the cut itself fails.
+   */
+  async #cutAfterNoSpace(volume: Volume, error: unknown): Promise<Fault | null> {
+    try {
+      await volume.handle.truncate(volume.sizeBytes);
+      await volume.handle.datasync();
+    } catch {
+      return null;
+    }
+    this.#noSpaceCount += 1;
+    return fault("Overloaded", `disk ${this.#diskId}: disk full: ${describe(error)}`);
   }
 
   async #roll(): Promise<Volume> {
@@ -1005,6 +1043,12 @@ async function syncDirectory(directory: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** True for the errors a full filesystem (or an exhausted quota) gives a write or a file creation. */
+function isNoSpace(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 function describe(error: unknown): string {
