@@ -31,6 +31,7 @@ import { assert } from "./assert.ts";
 import type { ActorContext, ActorCrash, Behavior, Clock, Host, Random, SpawnOptions, SupervisionPolicy } from "./behavior.ts";
 import { sleepUnlessAborted, systemClock } from "./clock.ts";
 import { fault, type Fault } from "./fault.ts";
+import { currentRequestId, noteMessageRequestId, runWithRequestId } from "./log.ts";
 import { randomSeed, seededRandom } from "./random.ts";
 import { actorRef, refText, type ActorRef, type NodeId } from "./ref.ts";
 import type { Transport, TransportReceiver, UndeliverableReport } from "./transport/transport.ts";
@@ -90,8 +91,11 @@ type Undeliverable =
   | "outbox full"
   | "not encodable";
 
-/** What travels through nact: the start signal, or a behaviour's message. */
-type Envelope = { readonly start: true } | { readonly start: false; readonly message: unknown };
+/**
+ * What travels through nact: the start signal, or a behaviour's message with
+ * the S3 request it was sent for (runtime/log.ts), if any.
+ */
+type Envelope = { readonly start: true } | { readonly start: false; readonly message: unknown; readonly requestId: string | undefined };
 
 /** The services an actor cell needs from its host. */
 interface CellHost {
@@ -166,7 +170,7 @@ class NactHost implements Host {
         `createNactHost: transport is for ${this.#transport.nodeId}#${this.#transport.incarnation}, host is ${this.nodeId}#${this.incarnation}`,
       );
       const receiver: TransportReceiver = {
-        deliver: (to, message, from) => this.#deliverInbound(to, message, from),
+        deliver: (to, message, from, requestId) => this.#deliverInbound(to, message, from, requestId),
         undeliverable: (report) => this.#undeliverable(report),
         peerUnreachable: (nodeId, incarnationBelow, reason) => this.#peerUnreachable(nodeId, incarnationBelow, reason),
       };
@@ -315,17 +319,18 @@ class NactHost implements Host {
     }
     const cell = this.#cells.get(to.path);
     if (cell === undefined) return "unknown actor";
-    return cell.accept(message);
+    // A local message keeps the sender's request context (the gateway's request, or the one its sender handles).
+    return cell.accept(message, currentRequestId());
   }
 
   /** A message from another node, decoded by the transport. Returns why it was refused, which goes back to the sender. */
-  #deliverInbound(to: ActorRef<unknown>, message: unknown, from: NodeId): string {
-    const outcome = this.#inboundOutcome(to, message);
+  #deliverInbound(to: ActorRef<unknown>, message: unknown, from: NodeId, requestId: string | undefined): string {
+    const outcome = this.#inboundOutcome(to, message, requestId);
     if (outcome !== "delivered") this.#deadLetters(to, 1, `from ${from}: ${outcome}`, message);
     return outcome;
   }
 
-  #inboundOutcome(to: ActorRef<unknown>, message: unknown): Undeliverable | "delivered" {
+  #inboundOutcome(to: ActorRef<unknown>, message: unknown, requestId: string | undefined): Undeliverable | "delivered" {
     if (this.#shutdown !== undefined) return "actor stopped";
     if (to.nodeId !== this.nodeId) return "wrong node";
     if (to.incarnation !== this.incarnation) return "dead incarnation";
@@ -339,7 +344,7 @@ class NactHost implements Host {
     const cell = this.#cells.get(to.path);
     if (cell === undefined) return "unknown actor";
     if (!cell.acceptsFromWire(message)) return "invalid message";
-    return cell.accept(message);
+    return cell.accept(message, requestId);
   }
 
   /** A message this node sent was refused by its peer, or never left (the transport gave up on it). */
@@ -481,11 +486,13 @@ class ActorCell {
     return this.#wireCheck === undefined || this.#wireCheck(message);
   }
 
-  accept(message: unknown): "delivered" | "actor stopped" | "mailbox full" {
+  /** `requestId`: the S3 request the message was sent for; the message is handled in its context. */
+  accept(message: unknown, requestId: string | undefined): "delivered" | "actor stopped" | "mailbox full" {
     if (this.#stopRequested || this.#nactRef === undefined) return "actor stopped";
     if (this.#inFlightCount >= this.#mailboxMax) return "mailbox full";
     this.#inFlightCount += 1;
-    nactDispatch(this.#nactRef, { start: false, message });
+    noteMessageRequestId(message, requestId);
+    nactDispatch(this.#nactRef, { start: false, message, requestId });
     return "delivered";
   }
 
@@ -509,8 +516,10 @@ class ActorCell {
   }
 
   async #handle(envelope: Envelope): Promise<undefined> {
+    // Every start and message sets its request context explicitly, none
+    // included: nact may run it from whatever context drained the mailbox.
     if (envelope.start) {
-      await this.#runStart();
+      await runWithRequestId(undefined, () => this.#runStart());
       return undefined;
     }
     if (this.#stopRequested) {
@@ -524,7 +533,7 @@ class ActorCell {
     const state = this.#state;
     assert(state !== undefined, `actor ${refText(this.ref)} received a message without a live state`);
     // A throw or rejection here goes to nact's crash hook, #onNactCrash.
-    const next = await this.#behavior.receive(state.value, envelope.message, this.#context);
+    const next = await runWithRequestId(envelope.requestId, () => this.#behavior.receive(state.value, envelope.message, this.#context));
     this.#state = { value: next };
     this.#inFlightCount -= 1;
     this.#restarts.handled();
@@ -592,7 +601,8 @@ class ActorCell {
         return "stop";
       }
       try {
-        const value = await this.#behavior.initialState(this.#context);
+        // Outside any request: the crashing message's context must not stick to the new state's timers.
+        const value = await runWithRequestId(undefined, () => this.#behavior.initialState(this.#context));
         this.#state = { value };
         this.#becomeIdle();
         return "resume";

@@ -39,3 +39,5 @@ export type {
   WebSocketTransportOptions,
 } from "./transport/transport.ts";
 export { mapBounded } from "./map-bounded.ts";
+export { actorLog, configureLogging, currentRequestId, logEnabled, logLevelDefault, logLevels, parseLogLevel, requestIdCharsMax, runWithRequestId } from "./log.ts";
+export type { ActorLogContext, LoggingConfiguration, LogLevel } from "./log.ts";

@@ -33,7 +33,7 @@
  * | 2    | challenge     | `{ nodeId, incarnation, nonce: bin 32, proof: bin 32 }`             |
  * | 3    | proof         | `{ proof: bin 32 }` (dialer → acceptor)                            |
  * | 4    | welcome       | `{}`: the acceptor adopted this socket as the pair's link          |
- * | 5    | message       | `{ to, from, kind, epoch, corr, body }`                            |
+ * | 5    | message       | `{ to, from, kind, epoch, corr, body, requestId? }`                |
  * | 6    | undeliverable | `{ to, kind, corr, reason }`                                       |
  * | 7    | ping          | `{ sequence }`                                                     |
  * | 8    | pong          | `{ sequence }`                                                     |
@@ -41,9 +41,16 @@
  * `to` is an actor ref `{ nodeId, incarnation, path }`; `from` the sender's
  * node id; `kind` and `epoch` are copied from the body (when it has them) so
  * a receiver can log and refuse without looking inside; `corr` is the
- * sender's ask number (0 for a plain tell).
+ * sender's ask number (0 for a plain tell). `requestId`, present only when
+ * the message was sent while serving an S3 request, is that request's
+ * `x-amz-request-id` (a string of at most `requestIdCharsMax` characters,
+ * runtime/log.ts): the receiving host handles the message in the same request
+ * context, so logs on every node name the request. It was added without a
+ * version change: a frame without it decodes as before, and a reader that
+ * does not know it ignores it (bodies are maps read field by field).
  */
 import { Packr, addExtension } from "msgpackr";
+import { isRequestId, requestIdCharsMax } from "../log.ts";
 
 /** The format version this code writes. Readers accept every version in `frameVersionsRead`. */
 export const frameVersion = 1;
@@ -128,6 +135,8 @@ export interface MessageEnvelope {
   readonly epoch: number | undefined;
   readonly corr: number;
   readonly body: unknown;
+  /** The S3 request the message serves, when it serves one; omitted from the frame otherwise. */
+  readonly requestId?: string | undefined;
 }
 
 /** A decoded head frame (with its parts put back, for a message). */
@@ -175,6 +184,7 @@ export function encodeMessageFrames(envelope: MessageEnvelope, limits: FrameLimi
     epoch: envelope.epoch,
     corr: envelope.corr,
     body,
+    ...(envelope.requestId === undefined ? {} : { requestId: envelope.requestId }),
   });
   const head = encodeHead("message", parts, packed);
   if (head.byteLength > limits.headFrameBytesMax) throw new RangeError(`head frame of ${head.byteLength} bytes exceeds ${limits.headFrameBytesMax}`);
@@ -340,6 +350,8 @@ function envelopeProblem(envelope: Record<string, unknown>): string | undefined 
   if (!Number.isSafeInteger(envelope["corr"]) || (envelope["corr"] as number) < 0) return "message without a valid `corr`";
   const kind = envelope["kind"];
   if (kind !== undefined && kind !== null && typeof kind !== "string") return "message `kind` is not a string";
+  const requestId = envelope["requestId"];
+  if (requestId !== undefined && !isRequestId(requestId)) return `message \`requestId\` is not a string of 1 to ${requestIdCharsMax} characters`;
   return undefined;
 }
 

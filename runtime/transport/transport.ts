@@ -27,6 +27,7 @@ import { assert } from "../assert.ts";
 import type { Clock, Random } from "../behavior.ts";
 import { sleepUnlessAborted, systemClock } from "../clock.ts";
 import { fault, type Fault } from "../fault.ts";
+import { currentRequestId } from "../log.ts";
 import { randomSeed, seededRandom } from "../random.ts";
 import { refText, type ActorRef, type NodeId } from "../ref.ts";
 import {
@@ -131,8 +132,12 @@ export interface UndeliverableReport {
 
 /** What the transport needs from the host it serves. */
 export interface TransportReceiver {
-  /** A message from `from` for an actor on this node: `"delivered"` or why not (sent back to the sender). */
-  deliver(to: ActorRef<unknown>, message: unknown, from: NodeId): string;
+  /**
+   * A message from `from` for an actor on this node: `"delivered"` or why not
+   * (sent back to the sender). `requestId` is the S3 request the sender was
+   * serving when it sent it (the envelope's optional field), if any.
+   */
+  deliver(to: ActorRef<unknown>, message: unknown, from: NodeId, requestId?: string): string;
   /** A message this node sent was not delivered. */
   undeliverable(report: UndeliverableReport): void;
   /**
@@ -461,7 +466,8 @@ export class WebSocketTransport implements Transport {
     const { kind, epoch } = messageLabels(message);
     let frames: Uint8Array[];
     try {
-      frames = encodeMessageFrames({ to, from: this.nodeId, kind, epoch, corr, body: message }, this.limits);
+      // The request context of the sender travels with the message (runtime/log.ts).
+      frames = encodeMessageFrames({ to, from: this.nodeId, kind, epoch, corr, body: message, requestId: currentRequestId() }, this.limits);
     } catch (error) {
       this.#log({ level: "error", event: "transport-not-encodable", nodeId: this.nodeId, to: refText(to), kind, error: String(error) });
       return "not encodable";
@@ -838,7 +844,9 @@ export class WebSocketTransport implements Transport {
         const corr = body["corr"] as number;
         let outcome: string;
         try {
-          outcome = this.#receiver === undefined ? "no host attached" : this.#receiver.deliver(to, body["body"], peer.nodeId);
+          // The decoder checked `requestId`: absent, or a bounded string.
+          const requestId = body["requestId"] as string | undefined;
+          outcome = this.#receiver === undefined ? "no host attached" : this.#receiver.deliver(to, body["body"], peer.nodeId, requestId);
         } catch (error) {
           // A host bug must not take the link down with it; the sender still hears of it.
           this.#log({ level: "error", event: "transport-deliver-failed", nodeId: this.nodeId, peer: peer.nodeId, to: refText(to), error: String(error) });
