@@ -9,7 +9,7 @@
  * request cannot take the process down.
  */
 import { createHash } from "node:crypto";
-import { assertNever } from "../../runtime/index.ts";
+import { assertNever, runWithRequestId } from "../../runtime/index.ts";
 import { FaultError, type ObjectBackend } from "../backend.ts";
 import { S3Error, s3ErrorFromFault } from "../errors.ts";
 import type { S3Handler, S3Request, S3Response } from "../http.ts";
@@ -133,8 +133,13 @@ const operations: Readonly<Record<OperationName, Operation>> = {
 /** Builds the S3 request handler over a backend. */
 export function createS3Handler(options: S3HandlerOptions): S3Handler {
   const accessCache = new BucketAccessCache(options.backend);
-  return async (arriving) => {
+  return (arriving) => {
     const requestId = options.newRequestId();
+    // Everything the request does, on this node and (through the transport's
+    // envelope) on others, runs in its context, so actors' logs name it.
+    return runWithRequestId(requestId, () => handleRequest(arriving, requestId));
+  };
+  async function handleRequest(arriving: S3Request, requestId: string): Promise<S3Response> {
     const observation = options.observer?.begin(arriving, requestId);
     const request = observation?.request ?? arriving;
     const identity = { "x-amz-request-id": requestId, "x-amz-id-2": hostIdFor(requestId) };
@@ -147,7 +152,7 @@ export function createS3Handler(options: S3HandlerOptions): S3Handler {
       });
       response = { ...routed, headers: { ...routed.headers, ...identity } };
       if (response.body !== undefined && typeof response.body !== "string" && !(response.body instanceof Uint8Array)) {
-        response = { ...response, body: logStreamFailure(response.body, options, requestId, operation) };
+        response = { ...response, body: inRequestContext(logStreamFailure(response.body, options, requestId, operation), requestId) };
       }
     } catch (error) {
       const s3Error = toS3Error(error, options, requestId, operation);
@@ -165,7 +170,7 @@ export function createS3Handler(options: S3HandlerOptions): S3Handler {
       return response;
     }
     return observation.answered(response, answer);
-  };
+  }
 }
 
 async function serve(
@@ -318,4 +323,26 @@ async function* logStreamFailure(
     options.log?.({ requestId, operation, level: "error", message: "response body failed mid-stream", error: detail });
     throw error;
   }
+}
+
+/**
+ * A response body pulled in the request's context. The adapter pulls it after
+ * the handler returned, outside that context, and a GET reads its shards
+ * while it is pulled: each pull runs in the context again. An iterator
+ * object, not a generator, so a body closed before it started still closes
+ * the inner one.
+ */
+function inRequestContext(body: AsyncIterable<Uint8Array>, requestId: string): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+      const inner = runWithRequestId(requestId, () => body[Symbol.asyncIterator]());
+      return {
+        next: () => runWithRequestId(requestId, () => inner.next()),
+        async return(value?: unknown): Promise<IteratorResult<Uint8Array>> {
+          const result = await runWithRequestId(requestId, () => inner.return?.(value));
+          return result ?? { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }
