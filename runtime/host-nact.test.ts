@@ -7,7 +7,8 @@ import { isFault, type Fault } from "./fault.ts";
 import { createNactHost } from "./host-nact.ts";
 import { seededRandom } from "./random.ts";
 import { actorRef, type ActorRef } from "./ref.ts";
-import type { SendOutcome, Transport, TransportReceiver } from "./transport/transport.ts";
+import { startTestNode, waitFor } from "./transport/testing/nodes.ts";
+import type { PeerAddress, SendOutcome, Transport, TransportReceiver } from "./transport/transport.ts";
 
 // ---------------------------------------------------------------------------
 // Test support
@@ -593,6 +594,80 @@ describe("nact host: stop and shutdown", () => {
     expect(probe.incarnations).toBe(1);
     expect(probe.stoppedStates.length).toBe(1);
     expect(host.deadLetterCount()).toBe(1);
+  });
+
+  test("an ask queued behind the message in progress when its actor stops is answered Unreachable at once, not at its timeout", async () => {
+    // The clock never moves: the asks below can end only by an answer.
+    const clock = manualClock(0);
+    const { host, logs } = createTestHost(clock);
+    const probe = newProbe();
+    const ref = await host.spawn("counter", counterBehavior(probe));
+    const held = gate();
+    host.tell(ref, { kind: "Hold", until: held.until });
+    await eventually(() => probe.handled.includes("Hold"), "the Hold is running");
+    let settled: (number | Fault)[] = [];
+    const queued = [getTotal(host, ref), getTotal(host, ref)];
+    for (const ask of queued) void ask.then((reply) => (settled = [...settled, reply]));
+    host.tell(ref, { kind: "Add", amount: 1 }); // queued too: a tell has no one to answer
+    const stopping = host.stop(ref);
+    held.open();
+    await stopping;
+    await eventually(() => settled.length === 2, "both queued asks answered");
+    for (const reply of settled) {
+      expect(isFault(reply) && reply.fault).toBe("Unreachable");
+      expect((reply as Fault).detail).toContain("actor stopped before it handled Get");
+    }
+    expect(probe.handled).toEqual(["Hold"]);
+    expect(clock.sleeperCount()).toBe(0); // the asks' timers were released
+    // The three dropped messages are dead letters, each logged with its kind.
+    expect(host.deadLetterCount()).toBe(3);
+    const dropped = logs.filter((line) => line["event"] === "dead-letter" && line["reason"] === "dropped from mailbox at stop");
+    expect(dropped.map((line) => line["kind"])).toEqual(["Get", "Get", "Add"]);
+  });
+
+  test("a dropped message's replyTo that names an actor, not an ask, is left alone", async () => {
+    const { host } = createTestHost();
+    const probe = newProbe();
+    const other = newProbe();
+    const ref = await host.spawn("counter", counterBehavior(probe));
+    const watcher = await host.spawn("watcher", counterBehavior(other));
+    const held = gate();
+    host.tell(ref, { kind: "Hold", until: held.until });
+    await eventually(() => probe.handled.includes("Hold"), "the Hold is running");
+    // A notification whose return address is an actor: a fault there would be a message it does not expect.
+    host.tell(ref, { kind: "Get", replyTo: watcher as unknown as ActorRef<number> });
+    const stopping = host.stop(ref);
+    held.open();
+    await stopping;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(other.handled).toEqual([]);
+    expect(host.deadLetterCount()).toBe(1);
+  });
+
+  test("an ask from another node queued at an actor that stops is answered at once over the transport", async () => {
+    const seed = Number(process.env["CAIRN_TEST_SEED"] ?? 7);
+    console.log(`host-nact.test.ts transport seed ${seed} (replay: CAIRN_TEST_SEED=${seed} bun test runtime/host-nact.test.ts)`);
+    const directory = new Map<string, PeerAddress>();
+    const random = seededRandom(seed);
+    const a = await startTestNode({ nodeId: "node-a", directory, random: random.fork("a") });
+    const b = await startTestNode({ nodeId: "node-b", directory, random: random.fork("b") });
+    hosts.push(a.host, b.host);
+    const probe = newProbe();
+    const ref = await b.host.spawn("counter", counterBehavior(probe));
+    const held = gate();
+    b.host.tell(ref, { kind: "Hold", until: held.until });
+    await eventually(() => probe.handled.includes("Hold"), "the Hold is running on node-b");
+    // A minute's timeout: only the stopping host's answer can end this ask within the test.
+    let reply: number | Fault | undefined;
+    void a.host.ask<CounterMessage, number>(ref, (replyTo) => ({ kind: "Get", replyTo }), 60_000).then((value) => (reply = value));
+    await waitFor(() => b.transport.stats().messagesReceived > 0, "the Get reached node-b's mailbox");
+    const stopping = b.host.stop(ref);
+    held.open();
+    await stopping;
+    await waitFor(() => reply !== undefined, "the remote ask answered", 5_000);
+    expect(isFault(reply) && reply.fault).toBe("Unreachable");
+    expect((reply as Fault).detail).toContain("node-b#1:counter: actor stopped before it handled Get");
+    expect(probe.handled).toEqual(["Hold"]);
   });
 });
 

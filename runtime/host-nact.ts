@@ -95,7 +95,8 @@ type Undeliverable =
  * What travels through nact: the start signal, or a behaviour's message with
  * the S3 request it was sent for (runtime/log.ts), if any.
  */
-type Envelope = { readonly start: true } | { readonly start: false; readonly message: unknown; readonly requestId: string | undefined };
+type Envelope = { readonly start: true } | MessageEnvelope;
+type MessageEnvelope = { readonly start: false; readonly message: unknown; readonly requestId: string | undefined };
 
 /** The services an actor cell needs from its host. */
 interface CellHost {
@@ -105,6 +106,8 @@ interface CellHost {
   tell<T>(to: ActorRef<T>, message: T): void;
   ask<T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T, timeoutMs: number): Promise<R | Fault>;
   deadLetters(to: ActorRef<unknown>, count: number, reason: Undeliverable | "dropped from mailbox at stop"): void;
+  /** A message accepted into `to`'s mailbox will never be handled: counted, and an ask in it answered at once. */
+  droppedUnhandled(to: ActorRef<unknown>, message: unknown): void;
   crashed(crash: ActorCrash): void;
   log(line: Record<string, unknown>): void;
   removed(cell: ActorCell): void;
@@ -157,6 +160,7 @@ class NactHost implements Host {
       tell: (to, message) => this.tell(to, message),
       ask: (to, build, timeoutMs) => this.ask(to, build, timeoutMs),
       deadLetters: (to, count, reason) => this.#deadLetters(to, count, reason, undefined),
+      droppedUnhandled: (to, message) => this.#droppedUnhandled(to, message),
       crashed: (crash) => this.#crashed(crash),
       log: (line) => this.#log({ nodeId: this.nodeId, ...line }),
       removed: (cell) => {
@@ -364,6 +368,21 @@ class NactHost implements Host {
     }
   }
 
+  /**
+   * A message that was accepted (its sender heard "delivered") and then
+   * dropped unhandled because its actor stopped. Without an answer its asker
+   * would wait out its whole timeout, so a reply ref in the message gets
+   * `Unreachable` at once, as an ask to an already stopped actor does. The
+   * message never ran, so it had no effect. The reply goes through `tell`
+   * and reaches an asker on another node like any reply.
+   */
+  #droppedUnhandled(to: ActorRef<unknown>, message: unknown): void {
+    this.#deadLetters(to, 1, "dropped from mailbox at stop", message);
+    const replyTo = replyRefOf(message);
+    if (replyTo === undefined) return;
+    this.tell<Fault>(replyTo, fault("Unreachable", `${refText(to)}: actor stopped before it handled ${messageKind(message) ?? "the message"}`));
+  }
+
   #deadLetters(to: ActorRef<unknown>, count: number, reason: string, message: unknown): void {
     if (count <= 0) return;
     this.#deadLetterCount += count;
@@ -424,6 +443,8 @@ class ActorCell {
   #state: LiveState | undefined;
   /** Messages accepted and not yet finished (queued + running). */
   #inFlightCount = 0;
+  /** Messages accepted and not yet begun, in mailbox order: what a stop drops, and answers. */
+  readonly #waiting = new Set<MessageEnvelope>();
   #busy = false;
   #idleWaiters: (() => void)[] = [];
   #stopRequested = false;
@@ -492,7 +513,9 @@ class ActorCell {
     if (this.#inFlightCount >= this.#mailboxMax) return "mailbox full";
     this.#inFlightCount += 1;
     noteMessageRequestId(message, requestId);
-    nactDispatch(this.#nactRef, { start: false, message, requestId });
+    const envelope: MessageEnvelope = { start: false, message, requestId };
+    this.#waiting.add(envelope);
+    nactDispatch(this.#nactRef, envelope);
     return "delivered";
   }
 
@@ -507,8 +530,12 @@ class ActorCell {
     this.#stopSignal.abort();
     await this.#whenIdle();
     if (this.#nactRef !== undefined) nactStop(this.#nactRef);
-    // What is still counted never ran and never will.
-    this.#host.deadLetters(this.ref, this.#inFlightCount, "dropped from mailbox at stop");
+    // What is still queued never ran and never will: each is counted, and
+    // its asker (if any) answered now rather than at its timeout.
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const envelope of waiting) this.#host.droppedUnhandled(this.ref, envelope.message);
+    this.#host.deadLetters(this.ref, this.#inFlightCount - waiting.length, "dropped from mailbox at stop");
     this.#inFlightCount = 0;
     await this.#releaseState();
     this.#settleStart(new Error(`actor ${refText(this.ref)} was stopped before it started`));
@@ -522,11 +549,13 @@ class ActorCell {
       await runWithRequestId(undefined, () => this.#runStart());
       return undefined;
     }
+    // Begun (or dropped just below): a stop no longer finds it waiting.
+    this.#waiting.delete(envelope);
     if (this.#stopRequested) {
       // Normally unreachable (stop halts nact before the next message), but
-      // if it happens the message is still accounted for.
+      // if it happens the message is still accounted for, and answered.
       this.#inFlightCount -= 1;
-      this.#host.deadLetters(this.ref, 1, "actor stopped");
+      this.#host.droppedUnhandled(this.ref, envelope.message);
       return undefined;
     }
     this.#busy = true;
@@ -665,4 +694,18 @@ function faultKindOf(reason: string): Fault["fault"] {
   return "Unreachable";
 }
 
-
+/**
+ * The reply ref a message carries, if any: by Cairn's protocol convention
+ * (STYLE.md §3) a request names its reply address `replyTo`, and `ask`'s
+ * reply refs live under `replyPathPrefix`. Only those are answered for a
+ * dropped message: a `replyTo` naming an actor (a notification's return
+ * address) is left alone, since that actor does not expect a fault there.
+ */
+function replyRefOf(message: unknown): ActorRef<Fault> | undefined {
+  if (typeof message !== "object" || message === null) return undefined;
+  const replyTo = (message as { replyTo?: unknown }).replyTo;
+  if (typeof replyTo !== "object" || replyTo === null) return undefined;
+  const { nodeId, incarnation, path } = replyTo as { nodeId?: unknown; incarnation?: unknown; path?: unknown };
+  if (typeof nodeId !== "string" || typeof incarnation !== "number" || typeof path !== "string") return undefined;
+  return path.startsWith(replyPathPrefix) ? actorRef<Fault>(nodeId, incarnation, path) : undefined;
+}
