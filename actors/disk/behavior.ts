@@ -6,8 +6,19 @@
  * append would let only one record per fdatasync through, which defeats group
  * commit. Each request's reply is told when its own promise settles, so
  * replies may arrive in a different order than the requests.
+ *
+ * A full disk: shard writes are refused with `Overloaded` ("disk full") once
+ * they would take the filesystem's free space below a reserve, so that
+ * tombstones, compaction's copies and the volume store's own recovery still
+ * find room; reads, deletes, scrubs and compaction go on. Free space is
+ * measured (statfs) at start and again on a request at least
+ * `spaceCheckIntervalMs` after the last measurement; in between, every
+ * admitted write is subtracted from it, so a burst cannot run past the
+ * reserve. A real ENOSPC from the filesystem counts as "no space" until the
+ * next measurement.
  */
 import {
+  actorLog,
   assertNever,
   fault,
   isFault,
@@ -27,7 +38,35 @@ import type {
   StatDiskReply,
   SyncDiskReply,
 } from "./protocol.ts";
+import { statfs } from "node:fs/promises";
+import { recordBytesFor } from "./volume/format.ts";
 import { VolumeStore } from "./volume/volume-store.ts";
+
+/** What a filesystem holds and has free, as `statfs` tells it. */
+export interface DiskSpace {
+  readonly totalBytes: number;
+  /** Bytes an unprivileged writer may still use (statfs `bavail`). */
+  readonly freeBytes: number;
+}
+
+/** Default time between measurements of free space. */
+export const spaceCheckIntervalMsDefault = 1_000;
+const reserveBytesFloor = 16 * 1024 * 1024;
+const reserveBytesCeiling = 4 * 1024 * 1024 * 1024;
+
+/**
+ * The default reserve for a filesystem of `totalBytes`: 2 %, at least 16 MiB
+ * (compaction copies in 4 MiB chunks; tombstones are a few dozen bytes), at
+ * most 4 GiB, and never more than a quarter of a small filesystem.
+ */
+export function reserveBytesDefault(totalBytes: number): number {
+  return Math.floor(Math.min(Math.max(totalBytes * 0.02, reserveBytesFloor), reserveBytesCeiling, totalBytes / 4));
+}
+
+async function measureSpaceWithStatfs(directory: string): Promise<DiskSpace> {
+  const figures = await statfs(directory);
+  return { totalBytes: figures.blocks * figures.bsize, freeBytes: figures.bavail * figures.bsize };
+}
 
 export interface DiskBehaviorOptions {
   readonly diskId: string;
@@ -35,6 +74,30 @@ export interface DiskBehaviorOptions {
   readonly volumeBytesMax?: number;
   readonly pendingBytesMax?: number;
   readonly pendingCountMax?: number;
+  /** Free space kept back from shard writes; default `reserveBytesDefault(total)` of the filesystem. */
+  readonly reserveBytes?: number;
+  /** Free space is measured again on the first request at least this long after the last measurement; default 1 s. */
+  readonly spaceCheckIntervalMs?: number;
+  /** Measures the filesystem under the directory; default `statfs`. Tests give a stand-in. */
+  readonly measureSpace?: (directory: string) => Promise<DiskSpace>;
+}
+
+/**
+ * What the actor knows of its filesystem's space. One mutable object shared by every copy of the state
+ * (like `detachedErrors`), because measurements settle after `receive` returned.
+ */
+export interface SpaceView {
+  totalBytes: number;
+  /** Free bytes at the last measurement, less the bytes of every write admitted since. */
+  freeBytes: number;
+  reserveBytes: number;
+  measuredAtMs: number;
+  /** The measurement in progress, if any. */
+  measuring: Promise<void> | null;
+  /** The store's `noSpaceCount` already accounted for: a higher count means ENOSPC was met since. */
+  noSpaceSeen: number;
+  /** A shard write was refused for space since the last measurement. */
+  refusedSinceMeasured: boolean;
 }
 
 export interface DiskState {
@@ -52,6 +115,7 @@ export interface DiskState {
   readonly detachedErrors: unknown[];
   /** The current scrub pass's keys, sorted once when the pass began (undefined between passes). */
   scrubKeys?: readonly string[];
+  readonly space: SpaceView;
 }
 
 /** The path under a node's root at which the disk actor for `diskId` is spawned. */
@@ -61,8 +125,34 @@ export function diskActorPath(diskId: string): string {
 
 /** The DiskActor behaviour for one disk directory. */
 export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, DiskMessage> {
+  const measureSpace = options.measureSpace ?? measureSpaceWithStatfs;
+  const spaceCheckIntervalMs = options.spaceCheckIntervalMs ?? spaceCheckIntervalMsDefault;
+  /** Starts a measurement if the last one is old enough; its result lands in `state.space` when it settles. */
+  const remeasure = (state: DiskState, context: ActorContext<DiskMessage>): void => {
+    const space = state.space;
+    const nowMs = context.clock.monotonicMs();
+    if (space.measuring !== null || nowMs - space.measuredAtMs < spaceCheckIntervalMs) return;
+    space.measuring = measureSpace(options.directory).then(
+      (measured) => {
+        space.measuring = null;
+        space.measuredAtMs = context.clock.monotonicMs();
+        space.totalBytes = measured.totalBytes;
+        space.reserveBytes = options.reserveBytes ?? reserveBytesDefault(measured.totalBytes);
+        // Writes admitted but not yet written are not in the figure yet (some may be: then this is low, never high).
+        space.freeBytes = measured.freeBytes - state.store.stats().unacknowledgedBytes;
+        space.noSpaceSeen = state.store.noSpaceCount();
+        space.refusedSinceMeasured = false;
+      },
+      () => {
+        // The directory is the store's; if statfs fails, the next write's own outcome tells more. Try again later.
+        space.measuring = null;
+        space.measuredAtMs = context.clock.monotonicMs();
+      },
+    );
+  };
+
   return {
-    async initialState(): Promise<DiskState> {
+    async initialState(context): Promise<DiskState> {
       const store = await VolumeStore.open({
         directory: options.directory,
         diskId: options.diskId,
@@ -70,7 +160,17 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
         ...(options.pendingBytesMax === undefined ? {} : { pendingBytesMax: options.pendingBytesMax }),
         ...(options.pendingCountMax === undefined ? {} : { pendingCountMax: options.pendingCountMax }),
       });
-      return { diskId: options.diskId, store, epochMax: 0, closed: false, detachedErrors: [] };
+      const measured = await measureSpace(options.directory);
+      const space: SpaceView = {
+        totalBytes: measured.totalBytes,
+        freeBytes: measured.freeBytes,
+        reserveBytes: options.reserveBytes ?? reserveBytesDefault(measured.totalBytes),
+        measuredAtMs: context.clock.monotonicMs(),
+        measuring: null,
+        noSpaceSeen: store.noSpaceCount(),
+        refusedSinceMeasured: false,
+      };
+      return { diskId: options.diskId, store, epochMax: 0, closed: false, detachedErrors: [], space };
     },
 
     async receive(state, message, context): Promise<DiskState> {
@@ -84,8 +184,19 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
             return state;
           }
           const { shardKey, bytes } = message;
+          actorLog(context, "debug", "shard-append", { shardKey, lengthBytes: bytes.byteLength, epoch: message.epoch });
+          // A write waits for a due measurement (one statfs, at most once per interval, so group commit is not
+          // held up): the first write after space came back is admitted, and the first after it went is refused.
+          remeasure(state, context);
+          if (state.space.measuring !== null) await state.space.measuring;
+          const full = admitWrite(state, shardKey, bytes.byteLength);
+          if (full !== null) {
+            context.tell<Fault>(message.replyTo, full);
+            return withEpoch(state, message.epoch);
+          }
           replyWhenSettled(context, state, message.replyTo, async (): Promise<AppendShardReply | Fault> => {
             const outcome = await state.store.append(shardKey, bytes);
+            noticeNoSpace(state);
             return outcome ?? { kind: "AppendShardReply", shardKey, lengthBytes: bytes.length };
           });
           return withEpoch(state, message.epoch);
@@ -97,6 +208,7 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
             return state;
           }
           const { shardKey, offsetBytes, lengthBytes } = message;
+          actorLog(context, "debug", "shard-read", { shardKey, offsetBytes: offsetBytes ?? 0, lengthBytes, epoch: message.epoch });
           replyWhenSettled(context, state, message.replyTo, async (): Promise<ReadShardReply | Fault> => {
             const bytes = await state.store.read(shardKey, offsetBytes ?? 0, lengthBytes);
             return isFault(bytes) ? bytes : { kind: "ReadShardReply", shardKey, bytes };
@@ -110,8 +222,13 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
             return state;
           }
           const { shardKey } = message;
+          actorLog(context, "debug", "shard-delete", { shardKey, epoch: message.epoch });
+          // Deletes are never refused for space: a tombstone is what the reserve is kept for.
+          remeasure(state, context);
+          state.space.freeBytes -= recordBytesFor(Buffer.byteLength(shardKey), 0);
           replyWhenSettled(context, state, message.replyTo, async (): Promise<DeleteShardReply | Fault> => {
             const existed = await state.store.delete(shardKey);
+            noticeNoSpace(state);
             return isFault(existed) ? existed : { kind: "DeleteShardReply", shardKey, existed };
           });
           return withEpoch(state, message.epoch);
@@ -119,6 +236,8 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
         case "StatDisk": {
           // Figures stay available after SyncDisk: they are in memory and an operator may still ask.
           const stats = state.store.stats();
+          if (!state.closed) remeasure(state, context);
+          const space = state.space;
           context.tell<StatDiskReply>(message.replyTo, {
             kind: "StatDiskReply",
             diskId: state.diskId,
@@ -126,6 +245,10 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
             liveBytes: stats.liveBytes,
             deadBytes: stats.deadBytes,
             volumeCount: stats.volumeCount,
+            totalBytes: space.totalBytes,
+            freeBytes: Math.max(0, space.freeBytes),
+            reserveBytes: space.reserveBytes,
+            full: isFull(space),
           });
           return state;
         }
@@ -214,6 +337,37 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
   };
 }
 
+/**
+ * Admits a shard write of `payloadBytes` under `shardKey` against the space left above the reserve (and
+ * counts it as used), or returns the `Overloaded` fault that refuses it.
+ */
+function admitWrite(state: DiskState, shardKey: string, payloadBytes: number): Fault | null {
+  const space = state.space;
+  const recordBytes = recordBytesFor(Buffer.byteLength(shardKey), payloadBytes);
+  if (space.freeBytes - recordBytes < space.reserveBytes) {
+    space.refusedSinceMeasured = true;
+    return fault(
+      "Overloaded",
+      `disk ${state.diskId}: disk full: ${Math.max(0, space.freeBytes)} bytes free, ${space.reserveBytes} kept in reserve`,
+    );
+  }
+  space.freeBytes -= recordBytes;
+  return null;
+}
+
+/** After a write settled: if the filesystem answered ENOSPC meanwhile, take the disk as full until measured again. */
+function noticeNoSpace(state: DiskState): void {
+  const count = state.store.noSpaceCount();
+  if (count === state.space.noSpaceSeen) return;
+  state.space.noSpaceSeen = count;
+  state.space.freeBytes = 0;
+}
+
+/** True while shard writes are refused for space: free space is down to the reserve, or a write was refused since measured. */
+function isFull(space: SpaceView): boolean {
+  return space.freeBytes <= space.reserveBytes || space.refusedSinceMeasured;
+}
+
 /** The fault a request must get instead of being served, or null to serve it. */
 function refusal(state: DiskState, epoch: number): Fault | null {
   if (epoch < state.epochMax) {
@@ -235,8 +389,12 @@ function replyWhenSettled<R>(
   operation: () => Promise<R | Fault>,
 ): void {
   operation().then(
-    (reply) => context.tell<R | Fault>(replyTo, reply),
+    (reply) => {
+      if (isFault(reply)) actorLog(context, "info", "disk-fault", { fault: reply.fault, detail: reply.detail });
+      context.tell<R | Fault>(replyTo, reply);
+    },
     (error: unknown) => {
+      actorLog(context, "error", "disk-operation-failed", { error: String(error) });
       // The caller must not wait forever on a bug; the actor is stopped on its next message.
       context.tell<R | Fault>(replyTo, fault("Unreachable", `disk ${state.diskId} failed: ${String(error)}`));
       state.detachedErrors.push(error);

@@ -79,6 +79,14 @@ export const StatDiskReply = Type.Object({
   liveBytes: Type.Integer({ minimum: 0 }),
   deadBytes: Type.Integer({ minimum: 0 }),
   volumeCount: Type.Integer({ minimum: 0 }),
+  /** Size of the filesystem the disk directory is on (optional: older nodes do not send it). */
+  totalBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Free bytes on it as last measured, less what was written since. */
+  freeBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Free space kept back from shard writes (for tombstones, compaction, recovery). */
+  reserveBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** True while shard writes are refused with `Overloaded` ("disk full"): free space is at or below the reserve. */
+  full: Type.Optional(Type.Boolean()),
 });
 export type StatDiskReply = Static<typeof StatDiskReply>;
 

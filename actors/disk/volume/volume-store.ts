@@ -333,6 +333,11 @@ export class VolumeStore {
     };
   }
 
+  /** Batches refused since open because the filesystem ran out of space mid-write (cheaper than `stats`). */
+  noSpaceCount(): number {
+    return this.#noSpaceCount;
+  }
+
   /** What the scan on open cut or skipped. */
   recoveryReport(): RecoveryReport {
     return this.#recovery;
