@@ -10,11 +10,13 @@
  * CAIRN_JANITOR_INTERVAL_MS (time between Janitor runs; default 1 min),
  * CAIRN_MULTIPART_UPLOAD_MAX_AGE_MS (an incomplete multipart upload older than
  * this is aborted by the Janitor and its parts freed; default 7 days),
- * CAIRN_HEAL_INTERVAL_MS (time between repair runs; default 10 s) and
- * CAIRN_SCRUB_INTERVAL_MS (time between scrubs of each disk; default 24 h).
+ * CAIRN_HEAL_INTERVAL_MS (time between repair runs; default 10 s),
+ * CAIRN_SCRUB_INTERVAL_MS (time between scrubs of each disk; default 24 h) and
+ * CAIRN_LOG_LEVEL (debug, info, warn or error; default info: runtime/log.ts).
  */
 import { resolve } from "node:path";
 import { mkdirSync } from "node:fs";
+import { configureLogging, parseLogLevel } from "../runtime/index.ts";
 import { loadRootCredentials } from "./credentials.ts";
 import { ConfigurationError, startSingleNode } from "./single-node.ts";
 import { defaultStorageClasses, defaultWriteQuorum, parseStorageClasses, parseWriteQuorum } from "./storage-classes.ts";
@@ -45,6 +47,13 @@ const multipartUploadMaxAgeMs = integerFromEnvironment("CAIRN_MULTIPART_UPLOAD_M
 const healIntervalMs = integerFromEnvironment("CAIRN_HEAL_INTERVAL_MS", 10_000, 100, 24 * 3_600_000);
 const scrubIntervalMs = integerFromEnvironment("CAIRN_SCRUB_INTERVAL_MS", 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000);
 const virtualHostDomains = (process.env.CAIRN_DOMAIN ?? "localhost").split(",").filter((domain) => domain !== "");
+
+const logLevel = parseLogLevel(process.env.CAIRN_LOG_LEVEL);
+if (logLevel instanceof Error) {
+  console.error(`cairn: CAIRN_LOG_LEVEL: ${logLevel.message}`);
+  process.exit(2);
+}
+configureLogging({ level: logLevel });
 
 mkdirSync(dataDir, { recursive: true });
 let credentials;

@@ -328,6 +328,51 @@ describe("BucketPartitionActor", () => {
     expect(fencedCount).toBe(1);
   });
 
+  test("a stop answers the operations still waiting Fenced at once (they never ran); the batch in flight is answered when it ends", async () => {
+    let release = (): void => undefined;
+    let gate: Promise<void> | undefined;
+    let transactions = 0;
+    const gatedStore: MetaStore = {
+      transact: async (body, options) => {
+        transactions += 1;
+        if (gate !== undefined) await gate;
+        return store.transact(body, options);
+      },
+      close: () => store.close(),
+    };
+    const partition = await spawn({ store: gatedStore, batchOperationsMax: 1 });
+    gate = new Promise((resolve) => (release = resolve));
+    const dataIds = [newDataId(), newDataId(), newDataId()];
+    const settled: (PreparePutReply | Fault | undefined)[] = [undefined, undefined, undefined];
+    dataIds.forEach((dataId, index) => void prepare(partition, `key-${index}`, dataId).then((reply) => (settled[index] = reply)));
+    for (let tries = 0; (await stat(partition)).queuedOperations < 2; tries += 1) {
+      expect(tries).toBeLessThan(10_000);
+      await Promise.resolve();
+    }
+    // key-0 is in its (held) transaction; key-1 and key-2 wait. The unit moves away: the node stops the actor.
+    await host.stop(partition);
+    for (let tries = 0; settled[1] === undefined || settled[2] === undefined; tries += 1) {
+      expect(tries).toBeLessThan(10_000);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    for (const reply of settled.slice(1)) {
+      expect(isFault(reply) && reply.fault).toBe("Fenced");
+      expect((reply as Fault).detail).toContain("stopped at epoch 3 before this operation ran");
+    }
+    expect(settled[0]).toBeUndefined();
+    gate = undefined;
+    release();
+    for (let tries = 0; settled[0] === undefined; tries += 1) {
+      expect(tries).toBeLessThan(10_000);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect(settled[0]).toEqual({ kind: "PreparePutReply", outcome: "prepared" });
+    // Nothing ran after the batch in flight: the refused operations wrote nothing.
+    expect(transactions).toBe(1);
+    expect(await store.transact((tx) => tx.get(pendingKey(dataIds[0]!)))).toBeDefined();
+    for (const dataId of dataIds.slice(1)) expect(await store.transact((tx) => tx.get(pendingKey(dataId)))).toBeUndefined();
+  });
+
   test("PreparePut short-circuits a retry whose token already committed: no pending record, the same version", async () => {
     await catalog.putBucketVersioning(bucket, "Enabled");
     const partition = await spawn();

@@ -96,6 +96,11 @@ export interface BucketPartitionState {
   flushing: boolean;
   /** A newer owner exists: everything is refused. */
   fenced: boolean;
+  /**
+   * The host stopped (or is restarting) this run: what waited was answered
+   * `Fenced`, and the flusher ends after the batch in flight.
+   */
+  halted: boolean;
   cacheHits: number;
   cacheMisses: number;
   transactions: number;
@@ -135,6 +140,7 @@ export function bucketPartitionBehavior(options: BucketPartitionBehaviorOptions)
         cacheGeneration: 0,
         flushing: false,
         fenced: false,
+        halted: false,
         cacheHits: 0,
         cacheMisses: 0,
         transactions: 0,
@@ -193,8 +199,23 @@ export function bucketPartitionBehavior(options: BucketPartitionBehaviorOptions)
       }
     },
 
-    stopped(state): void {
+    stopped(state, context): void {
       state.cache.clear();
+      // Stopped: the unit moved to another node, the node lost its lease, the
+      // bucket was retired, or this run is restarting. Operations still
+      // waiting never reached a transaction, so they had no effect: they are
+      // answered `Fenced` now (their senders retry with a newer map, at the
+      // new owner) instead of running on a stopped actor's behalf or waiting
+      // for an answer that would never come. The batch in flight is answered
+      // by the flusher when its transaction ends; nothing starts after it.
+      state.halted = true;
+      const waiting = state.queue;
+      state.queue = [];
+      const refusal = fault("Fenced", `bp ${state.bucket}/${state.partition}: stopped at epoch ${state.epoch} before this operation ran`);
+      for (const operation of waiting) {
+        settle(state, keyOf(operation));
+        context.tell<Fault>(operation.replyTo, refusal);
+      }
     },
   };
 }
@@ -286,7 +307,7 @@ function startFlushing(
   state.flushing = true;
   const name = `bp ${state.bucket}/${state.partition}`;
   const loop = async (): Promise<void> => {
-    while (state.queue.length > 0 && !state.fenced) {
+    while (state.queue.length > 0 && !state.fenced && !state.halted) {
       const batch = takeBatch(state, batchOperationsMax);
       const generation = state.cacheGeneration;
       let failure: unknown;

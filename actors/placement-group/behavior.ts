@@ -9,6 +9,7 @@
  * request is answered only after the transaction holding it is durable.
  */
 import {
+  actorLog,
   assertNever,
   fault,
   type ActorContext,
@@ -117,6 +118,7 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
       const detached = state.detachedErrors[0];
       if (detached !== undefined) throw detached;
       if (message.epoch < state.epoch) {
+        actorLog(context, "info", "pg-fenced", { kind: message.kind, epoch: message.epoch, epochCurrent: state.epoch });
         context.tell<Fault>(message.replyTo, fault("Fenced", `pg ${state.placementGroupId}: epoch ${message.epoch} is below ${state.epoch}`));
         return state;
       }
@@ -135,9 +137,11 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
         case "ResolveDamagedShards":
         case "RecordCompleteActingSet":
           if (state.queue.length >= queuedWritesMax) {
+            actorLog(context, "warn", "pg-overloaded", { kind: message.kind, queued: state.queue.length });
             context.tell<Fault>(message.replyTo, fault("Overloaded", `pg ${state.placementGroupId}: ${state.queue.length} index writes queued`));
             return state;
           }
+          actorLog(context, "debug", "pg-index-write", { kind: message.kind, ...("dataId" in message ? { dataId: message.dataId } : {}), queued: state.queue.length });
           state.queue.push(message);
           if (!state.flushing) startFlushing(state, options, context);
           return state;
@@ -196,6 +200,8 @@ function startFlushing(state: PlacementGroupState, options: PlacementGroupBehavi
         options.onFenced?.(refusal);
       }
       for (const write of batch) {
+        // The write's own request names the line (the loop runs in the context of whichever write started it).
+        actorLog(context, refusal === undefined && failure === undefined ? "debug" : "warn", "pg-index-write-done", { kind: write.kind, outcome: refusal?.fault ?? (failure === undefined ? "written" : String(failure)) }, write);
         if (refusal !== undefined) {
           context.tell<Fault>(write.replyTo, refusal);
         } else if (failure !== undefined) {

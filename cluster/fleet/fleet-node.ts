@@ -39,12 +39,14 @@ import { nodeAgentActorPath, nodeAgentBehavior, NodeAgentMessage } from "../../a
 import { createRequestObserver, createS3Handler, serveNodeHttp, ThroughputRing, withAdminRoutes, type NodeHttpS3Server } from "../../gateway/index.ts";
 import {
   actorRef,
+  configureLogging,
   createNactHost,
   createWebSocketTransport,
   expositionContentType,
   fault,
   isFault,
   MetricsRegistry,
+  parseLogLevel,
   systemClock,
   type ActorRef,
   type Fault,
@@ -124,6 +126,10 @@ export function fleetActingSetWidth(fleet: Fleet): number {
 
 /** Runs node `nodeId` of `fleet` until SIGTERM or SIGINT. */
 export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: FleetTiming = defaultFleetTiming): Promise<void> {
+  // Actors' log level (runtime/log.ts), read once: debug lines name each request's work on every node.
+  const logLevel = parseLogLevel(process.env.CAIRN_LOG_LEVEL);
+  if (logLevel instanceof Error) throw new Error(`CAIRN_LOG_LEVEL: ${logLevel.message}`);
+  configureLogging({ level: logLevel });
   // The fleet file may set the repair schedule and pace.
   const timing: FleetTiming = { ...baseTiming, ...fleet.repair };
   const node = fleetNode(fleet, nodeId);
