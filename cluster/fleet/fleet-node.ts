@@ -180,10 +180,10 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     onCrash: (crash) => nodeLog({ level: "error", event: "actor-crash", actor: crash.ref.path, action: crash.action, error: String(crash.error) }),
   });
 
+  const spawnDisk = (disk: (typeof node.disks)[number]): Promise<ActorRef<DiskMessage>> =>
+    host.spawn(diskActorPath(disk.diskId), diskBehavior({ diskId: disk.diskId, directory: disk.directory }), { wireSchema: DiskMessage });
   const disks: ActorRef<DiskMessage>[] = [];
-  for (const disk of node.disks) {
-    disks.push(await host.spawn(diskActorPath(disk.diskId), diskBehavior({ diskId: disk.diskId, directory: disk.directory }), { wireSchema: DiskMessage }));
-  }
+  for (const disk of node.disks) disks.push(await spawnDisk(disk));
 
   // The map as this node last read it; the gateway and the PG starts use it.
   let map: FleetMap | undefined = await store.transact((tx) => readFleetMap(tx));
@@ -502,6 +502,13 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
       ...[...bucketPartitionUnits.values()].map(({ ref, unit, epoch }): LocalActor => ({ path: ref.path, kind: "bucketPartition", ref, unit, epoch })),
     ],
     restartUnit: startUnit,
+    // A disk actor stopped by `actor.stop` (or by its supervisor) is spawned again as at start; the ref stays the same.
+    restartDisk: async (diskId) => {
+      const index = node.disks.findIndex((disk) => disk.diskId === diskId);
+      if (index < 0) throw new Error(`disk ${diskId} is not one of ${nodeId}'s`);
+      await host.stop(disks[index]!);
+      disks[index] = await spawnDisk(node.disks[index]!);
+    },
     scrubDisk: (diskId) => scrubber.scrubDisk(diskId),
     healProgress: () => healer.progress(),
     actingSetWidth: width,

@@ -1,9 +1,11 @@
 /**
- * How an operator names an actor: `pg/N` (or `pgs/N`), `bucket/NAME/P`, or
- * `NODE:PATH` for any path on a node. The fleet map says where a PG or a
- * partition lives.
+ * How an operator names an actor: `pg/N` (or `pgs/N`), `bucket/NAME/P`,
+ * `disk/ID` (or `disks/ID`; disk ids may hold slashes, e.g. `n1/d0`), or
+ * `NODE:PATH` for any path on a node. The fleet map says where a PG, a
+ * partition or a disk lives.
  */
 import { bucketPartitionActorPath } from "../../actors/bucket-partition/index.ts";
+import { diskActorPath } from "../../actors/disk/index.ts";
 import { placementGroupActorPath } from "../../actors/placement-group/index.ts";
 import type { FleetMap } from "../membership/index.ts";
 import { ReplError } from "./session.ts";
@@ -29,9 +31,16 @@ export function resolveActor(map: FleetMap, spec: string): ActorLocation {
     if (assignment === undefined) throw new ReplError(`partition ${partition[2]} of bucket ${bucket} is not assigned in map epoch ${map.epoch}`);
     return { nodeId: assignment.nodeId, path: bucketPartitionActorPath(bucket, assignment.partition) };
   }
+  const disk = /^disks?\/(.+)$/.exec(spec);
+  if (disk !== null) {
+    const diskId = disk[1]!;
+    const host = map.placement.hosts.find((candidate) => candidate.disks.some((entry) => entry.diskId === diskId));
+    if (host === undefined) throw new ReplError(`disk ${diskId} is not in map epoch ${map.epoch}`);
+    return { nodeId: host.hostId, path: diskActorPath(diskId) };
+  }
   const colon = spec.indexOf(":");
   if (colon > 0) return { nodeId: spec.slice(0, colon), path: spec.slice(colon + 1) };
-  throw new ReplError(`cannot tell where ${spec} lives: give pg/N, bucket/NAME/P or NODE:PATH`);
+  throw new ReplError(`cannot tell where ${spec} lives: give pg/N, bucket/NAME/P, disk/ID or NODE:PATH`);
 }
 
 /** Completion candidates for an actor argument. */
@@ -39,5 +48,6 @@ export function actorCandidates(map: FleetMap): string[] {
   return [
     ...map.placementGroups.map((entry) => `pg/${entry.placementGroupId}`),
     ...map.partitions.map((entry) => `bucket/${entry.bucket}/${entry.partition}`),
+    ...map.placement.hosts.flatMap((host) => host.disks.map((disk) => `disk/${disk.diskId}`)),
   ];
 }

@@ -3,8 +3,10 @@
  * (actors/operator/) with callbacks over the node's actors, its repair and
  * the metadata store, and runs the node's unit keeper.
  *
- * The keeper: once per `keeperIntervalMs` it probes every placement-group
- * and bucket-partition actor this node runs (a cheap local ask); one that is
+ * The keeper: once per `keeperIntervalMs` it probes every disk actor (when
+ * the wiring gives `restartDisk`; one that is gone is spawned again, which
+ * reopens its volumes) and every placement-group and bucket-partition actor
+ * this node runs (a cheap local ask); a unit actor that is
  * gone (stopped by `actor.stop`, or stopped by its supervisor after too many
  * crashes) is started again at the epoch it was assigned, which this run
  * still owns, if the NodeAgent still runs it at that epoch. The NodeAgent
@@ -15,12 +17,13 @@
  * a stale epoch, where every write it makes is fenced. Doing the restart
  * inside the agent would close it.
  */
+import { diskActorPath, type DiskMessage, type StatDiskReply } from "../../actors/disk/index.ts";
 import { operatorActorPath, operatorBehavior, OperatorMessage } from "../../actors/operator/index.ts";
 import type { ScrubJob } from "../../actors/operator/protocol.ts";
 import type { GetActingSetReply, PlacementGroupMessage } from "../../actors/placement-group/protocol.ts";
 import type { BucketPartitionMessage, StatBucketPartitionReply } from "../../actors/bucket-partition/protocol.ts";
 import { nodeAgentActorPath, type NodeAgentMessage, type StatNodeAgentReply } from "../../actors/node-agent/protocol.ts";
-import { actorRef, isFault, sleepUnlessAborted, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
+import { actorRef, assert, isFault, sleepUnlessAborted, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
 import { readFleetMap, setDiskOut, setNodeDraining, unitText, type Unit } from "../membership/index.ts";
 import { bucketPartitionCountDefault, ObjectCatalog, type MetaStore } from "../metadata/index.ts";
 import type { HealProgress, ScrubReport } from "../repair/index.ts";
@@ -42,6 +45,12 @@ export interface OperatorEndpointOptions {
   readonly localActors: () => readonly LocalActor[];
   /** Stops the unit's actor if one runs and starts it again at `epoch` (the node wiring's `startUnit`). */
   readonly restartUnit: (unit: Unit, epoch: number) => Promise<void>;
+  /**
+   * Stops the disk actor of `diskId` if one runs and spawns it again as the node did at start (its volume
+   * store reopens and rescans the directory). Without it, disk actors are refused by stop and restart and
+   * the keeper leaves them alone.
+   */
+  readonly restartDisk?: (diskId: string) => Promise<void>;
   readonly scrubDisk: (diskId: string) => Promise<ScrubReport>;
   readonly healProgress: () => HealProgress;
   /** The fleet's acting-set width: a disk.out or node.drain leaving fewer eligible disks is refused. */
@@ -68,6 +77,17 @@ export async function startOperatorEndpoint(options: OperatorEndpointOptions): P
   const scrubs = new Map<string, ScrubJob>();
   let unitRestarts = 0;
   const find = (path: string): LocalActor | undefined => options.localActors().find((actor) => actor.path === path);
+  // One restart per disk at a time: the keeper and an operator's actor.restart may ask at once, and two
+  // spawns must never open the same directory's volume store side by side.
+  const diskRestarts = new Map<string, Promise<void>>();
+  const restartDisk = (actor: LocalActor): Promise<void> => {
+    const diskId = diskIdOf(actor);
+    const running = diskRestarts.get(diskId);
+    if (running !== undefined) return running;
+    const restart = options.restartDisk!(diskId).finally(() => diskRestarts.delete(diskId));
+    diskRestarts.set(diskId, restart);
+    return restart;
+  };
 
   await host.spawn(
     operatorActorPath,
@@ -85,14 +105,23 @@ export async function startOperatorEndpoint(options: OperatorEndpointOptions): P
       stopActor: async (path) => {
         const actor = find(path);
         if (actor === undefined) return { path, outcome: "not-here", detail: `no actor ${path} runs on ${host.nodeId}` };
-        if (actor.unit === undefined) return { path, outcome: "refused", detail: "only placement-group and bucket-partition actors can be stopped: nothing would restart a disk actor" };
+        if (actor.kind === "disk" && options.restartDisk !== undefined) {
+          // As a crash that exhausted its restarts: the `stopped` hook closes the volume store (pending writes settle first).
+          await host.stop(actor.ref);
+          return { path, outcome: "stopped", detail: `stopped; the keeper starts it again (reopening its volumes) within about ${options.keeperIntervalMs ?? keeperIntervalMsDefault} ms` };
+        }
+        if (actor.unit === undefined) return { path, outcome: "refused", detail: "only placement-group and bucket-partition actors can be stopped on this node: nothing would restart a disk actor" };
         await host.stop(actor.ref);
         return { path, outcome: "stopped", detail: `stopped; the keeper starts it again at epoch ${actor.epoch} within about ${options.keeperIntervalMs ?? keeperIntervalMsDefault} ms` };
       },
       restartActor: async (path) => {
         const actor = find(path);
         if (actor === undefined) return { path, outcome: "not-here", detail: `no actor ${path} runs on ${host.nodeId}` };
-        if (actor.unit === undefined || actor.epoch === undefined) return { path, outcome: "refused", detail: "only placement-group and bucket-partition actors can be restarted" };
+        if (actor.kind === "disk" && options.restartDisk !== undefined) {
+          await restartDisk(actor);
+          return { path, outcome: "restarted", detail: "started again: its volumes reopened and rescanned" };
+        }
+        if (actor.unit === undefined || actor.epoch === undefined) return { path, outcome: "refused", detail: "only placement-group and bucket-partition actors can be restarted on this node" };
         await options.restartUnit(actor.unit, actor.epoch);
         return { path, outcome: "restarted", detail: `started again at epoch ${actor.epoch}` };
       },
@@ -136,7 +165,28 @@ export async function startOperatorEndpoint(options: OperatorEndpointOptions): P
   const stopping = new AbortController();
   const intervalMs = options.keeperIntervalMs ?? keeperIntervalMsDefault;
   const probeTimeoutMs = options.probeTimeoutMs ?? probeTimeoutMsDefault;
+  // Disk actors are the node's own (its fleet-file entry), not the map's: one found gone is started again
+  // whatever the NodeAgent runs. Reopening its volume store is its normal start.
+  const keepDisks = async (): Promise<void> => {
+    if (options.restartDisk === undefined) return;
+    const disks = options.localActors().filter((actor) => actor.kind === "disk");
+    const probes = await Promise.all(
+      disks.map((actor) => host.ask<DiskMessage, StatDiskReply>(actor.ref as ActorRef<DiskMessage>, (replyTo) => ({ kind: "StatDisk", replyTo }), probeTimeoutMs)),
+    );
+    for (const [index, actor] of disks.entries()) {
+      const reply = probes[index];
+      if (!isFault(reply) || reply.fault !== "Unreachable" || stopping.signal.aborted) continue;
+      try {
+        await restartDisk(actor);
+        unitRestarts += 1;
+        log({ level: "warn", event: "disk-actor-restarted", actor: actor.path });
+      } catch (error) {
+        log({ level: "error", event: "disk-actor-restart-failed", actor: actor.path, error: String(error) });
+      }
+    }
+  };
   const keep = async (): Promise<void> => {
+    await keepDisks();
     const units = options.localActors().filter((actor) => actor.unit !== undefined && actor.epoch !== undefined);
     const probes = await Promise.all(units.map((actor) => probe(host, actor, probeTimeoutMs)));
     // Only "Unreachable" means gone: a local ask to a path with no actor answers it at once. A
@@ -185,6 +235,13 @@ export async function startOperatorEndpoint(options: OperatorEndpointOptions): P
       await loop;
     },
   };
+}
+
+/** The disk id of a disk actor, from its path (`diskActorPath`). */
+function diskIdOf(actor: LocalActor): string {
+  const prefix = diskActorPath("");
+  assert(actor.kind === "disk" && actor.path.startsWith(prefix), `${actor.path} is not a disk actor's path`);
+  return actor.path.slice(prefix.length);
 }
 
 /** One cheap question to a unit actor: does it answer at all? */
