@@ -25,7 +25,18 @@ import {
   type StatBucketPartitionReply,
 } from "../actors/bucket-partition/index.ts";
 import { FaultError, type ObjectInfo } from "../gateway/index.ts";
-import { createNactHost, fault, isFault, randomSeed, seededRandom, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
+import {
+  actorRef,
+  createNactHost,
+  fault,
+  isFault,
+  manualClock,
+  randomSeed,
+  seededRandom,
+  type ActorRef,
+  type Fault,
+  type Host,
+} from "../runtime/index.ts";
 import { ObjectCatalog, openLmdbStore, pendingRange, type MetaStore } from "./metadata/index.ts";
 import { ObjectService, type PartitionHosting, type PartitionRoute, type PlacementView } from "./object-service.ts";
 import { actingSet, placementGroupOf, type ClusterMap } from "./placement/index.ts";
@@ -322,6 +333,105 @@ describe("object service: through bucket partitions", () => {
     routeOverride = (_bucket, _partition, real) => (real === undefined ? undefined : { ref: real.ref, epoch: 0 });
     const refused = await service.headObject("b", "k").catch((error: unknown) => error);
     expect(refused instanceof FaultError && refused.value.fault).toBe("Fenced");
+  });
+
+  test("a partition moving to a new owner mid-PUT: a COMMIT refused by the stopped old owner is retried at the new one when it carries a token, never without", async () => {
+    const key = "moving";
+    const partition = bucketPartitionOf(key, 4);
+    // The new owner: another run at a newer epoch (on another node in a fleet; at another path here), over the same store.
+    const newOwner = await host.spawn(`${bucketPartitionActorPath("b", partition)}-new`, bucketPartitionBehavior({ bucket: "b", partition, store, epoch: 2 }));
+    const attempt = async (name: string, idempotencyToken: string | undefined): Promise<{ outcome: unknown; routes: string[] }> => {
+      const oldOwner = await host.spawn(`${bucketPartitionActorPath("b", partition)}-${name}`, bucketPartitionBehavior({ bucket: "b", partition, store, epoch: 1 }));
+      const routes: string[] = [];
+      routeOverride = (_bucket, asked, real) => {
+        if (asked !== partition) return real;
+        // The PREPARE goes to the old owner. The COMMIT's first route still names it (this gateway's map
+        // is behind) but its node has just stopped it; the next route (the map polled again) names the new owner.
+        routes.push(routes.length < 2 ? "old" : "new");
+        if (routes.length === 2) void host.stop(oldOwner);
+        return routes.length <= 2 ? { ref: oldOwner, epoch: 1 } : { ref: newOwner, epoch: 2 };
+      };
+      const outcome = await service
+        .putObject({
+          bucket: "b",
+          key,
+          body: chunked(bytesOf(3_000)),
+          headers: {},
+          userMetadata: {},
+          storageClass: "STANDARD",
+          ...(idempotencyToken === undefined ? {} : { idempotencyToken }),
+        })
+        .catch((error: unknown) => error);
+      routeOverride = undefined;
+      return { outcome, routes };
+    };
+
+    // Without a token the COMMIT's outcome at an Unreachable owner is unknown to the service: not repeated.
+    const bare = await attempt("old-a", undefined);
+    expect(bare.outcome instanceof FaultError && bare.outcome.value.fault).toBe("Unreachable");
+    expect(bare.routes).toEqual(["old", "old"]);
+
+    // With one, the commit step looks the token up first, so repeating it is safe: it commits at the new owner.
+    const tokened = await attempt("old-b", "token-move");
+    expect(tokened.routes).toEqual(["old", "old", "new"]);
+    const committed = tokened.outcome as ObjectInfo;
+    expect(committed.sizeBytes).toBe(3_000);
+    routeOverride = (_bucket, asked, real) => (asked === partition ? { ref: newOwner, epoch: 2 } : real);
+    const read = await service.headObject("b", key);
+    expect(typeof read !== "string" && !("deleteMarker" in read) && read.versionId).toBe(committed.versionId);
+  });
+
+  test("retries of a partition request back off (doubling, capped) and all share one deadline of askTimeoutMs", async () => {
+    const clock = manualClock(1_700_000_000_000);
+    const clockHost = createNactHost({ nodeId: "node-clock", clock, random: seededRandom(seed), log: () => undefined });
+    let asked = 0;
+    const timedService = new ObjectService({
+      host: clockHost,
+      catalog: new ObjectCatalog(store),
+      placementGroupCount: map.placementGroupCount,
+      view: () => ({
+        epoch: 1,
+        diskRef: () => undefined,
+        placementGroupRef: () => undefined,
+        partitionRef: () => {
+          asked += 1;
+          // An owner this node does not run (the actor moved away): every ask is Unreachable at once.
+          return { ref: actorRef<BucketPartitionMessage>("node-clock", 1, "buckets/b/gone"), epoch: 1 };
+        },
+      }),
+      storageClasses: new Map([["STANDARD", { dataShards: 4, parityShards: 2 }]]),
+      retryDelayMs: 100,
+      retryDelayMsMax: 800,
+      retryAttemptsMax: 1_000,
+      askTimeoutMs: 2_000,
+    });
+    try {
+      let outcome: unknown;
+      void timedService.headObject("b", "k").then(
+        (value) => (outcome = value),
+        (error: unknown) => (outcome = error),
+      );
+      // Asks at 0, 100, 300, 700 and 1,500 ms; the next delay (800 ms) would end past the deadline (2,000 ms).
+      const asksAt: number[] = [];
+      for (const delayMs of [100, 200, 400, 800]) {
+        for (let turn = 0; clock.sleeperCount() === 0; turn += 1) {
+          expect(turn).toBeLessThan(10_000);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        asksAt.push(asked);
+        await clock.advance(delayMs);
+      }
+      for (let turn = 0; outcome === undefined; turn += 1) {
+        expect(turn).toBeLessThan(10_000);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      expect(asksAt).toEqual([1, 2, 3, 4]);
+      expect(asked).toBe(5);
+      expect(clock.monotonicMs()).toBe(1_500);
+      expect(outcome instanceof FaultError && outcome.value.fault).toBe("Unreachable");
+    } finally {
+      await clockHost.shutdown();
+    }
   });
 
   test("CreateBucket answers a fault when its partitions cannot be made reachable, with the bucket created; a retry makes them reachable", async () => {

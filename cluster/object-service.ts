@@ -187,9 +187,18 @@ export interface ObjectServiceOptions {
    * about the time a fleet takes to move an actor off a dead node). PG
    * messages are all idempotent; partition writes are retried only on
    * `Fenced`.
+   *
+   * A partition request backs off instead: `retryDelayMs` doubling up to
+   * `retryDelayMsMax` (default 1 s) between attempts, and all its attempts
+   * share one deadline of `askTimeoutMs` from its first ask, so a partition
+   * that moves (its old actor stopped, its new one not started yet) is
+   * followed for as long as one ask could have waited, and no longer. It is
+   * retried on `Unreachable` too when repeating it is safe: reads, PREPARE,
+   * tags, and a COMMIT that carries an idempotency token.
    */
   readonly retryAttemptsMax?: number;
   readonly retryDelayMs?: number;
+  readonly retryDelayMsMax?: number;
 }
 
 /** Default bound on a PUT's PREPARING time before its data may be reclaimed. */
@@ -273,6 +282,7 @@ export class ObjectService implements ObjectBackend {
   readonly #partitions: PartitionHosting | undefined;
   readonly #retryAttemptsMax: number;
   readonly #retryDelayMs: number;
+  readonly #retryDelayMsMax: number;
   /**
    * Bucket → partition count. A count never changes while its bucket exists;
    * a bucket deleted and created again under the name (through any gateway)
@@ -311,6 +321,7 @@ export class ObjectService implements ObjectBackend {
     this.#partitions = options.partitions;
     this.#retryAttemptsMax = options.retryAttemptsMax ?? 20;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
+    this.#retryDelayMsMax = Math.max(this.#retryDelayMs, options.retryDelayMsMax ?? 1_000);
     for (const [name, scheme] of options.storageClasses) {
       const quorum = this.#writeQuorum(scheme);
       assert(
@@ -1294,22 +1305,36 @@ export class ObjectService implements ObjectBackend {
 
   /**
    * Asks the key's partition actor. A `Fenced` answer means the request had
-   * no effect (the sender's map is behind, or the actor was deposed), so it
-   * is retried with the view as it is then; so is a partition not hosted
-   * anywhere yet. `Unreachable` is retried only when `idempotent`: a write
+   * no effect (the sender's map is behind, the actor was deposed, or it was
+   * stopped before it ran the request), so it is retried with the view as it
+   * is then; so is a partition not hosted anywhere yet. `Unreachable` (the
+   * actor is gone from the node the view names — moved, not started yet —
+   * or the link to it dropped) is retried only when `idempotent`: a write
    * whose link dropped may have been applied.
+   *
+   * Attempts back off (`retryDelayMs` doubling up to `retryDelayMsMax`) and
+   * share one deadline, `askTimeoutMs` after the first ask: each ask waits
+   * only for what is left of it, so following a moved partition never takes
+   * longer than one unanswered ask would have.
    */
   async #askPartition<R>(
     route: KeyRoute,
     build: (epoch: number, replyTo: ActorRef<R | Fault>) => BucketPartitionMessage,
     idempotent: boolean,
   ): Promise<R> {
+    const clock = this.#host.clock;
     let last: Fault = fault("Unreachable", `partition ${route.bucket}/${route.partition} is not hosted anywhere now`);
     // A partition no map names (a bucket made before partitions existed, or one whose creation
     // answered 503) is made reachable once per request: `ensure` itself waits, bounded.
     let ensured = false;
+    // Set at the first ask, so the time `ensure` took is not taken from it.
+    let deadlineMs: number | undefined;
     for (let attempt = 0; attempt < this.#retryAttemptsMax; attempt += 1) {
-      if (attempt > 0) await this.#host.clock.sleep(this.#retryDelayMs);
+      if (attempt > 0) {
+        const delayMs = Math.min(this.#retryDelayMsMax, this.#retryDelayMs * 2 ** Math.min(attempt - 1, 30));
+        if (deadlineMs !== undefined && clock.monotonicMs() + delayMs >= deadlineMs) break;
+        await clock.sleep(delayMs);
+      }
       let target = this.#view().partitionRef?.(route.bucket, route.partition);
       if (target === undefined && this.#partitions !== undefined && !ensured) {
         ensured = true;
@@ -1319,7 +1344,10 @@ export class ObjectService implements ObjectBackend {
       }
       if (target === undefined) continue;
       const found = target;
-      const reply = await this.#host.ask<BucketPartitionMessage, R | Fault>(found.ref, (replyTo) => build(found.epoch, replyTo), this.#askTimeoutMs);
+      deadlineMs ??= clock.monotonicMs() + this.#askTimeoutMs;
+      const remainingMs = deadlineMs - clock.monotonicMs();
+      if (remainingMs <= 0) break;
+      const reply = await this.#host.ask<BucketPartitionMessage, R | Fault>(found.ref, (replyTo) => build(found.epoch, replyTo), remainingMs);
       if (!isFault(reply)) return reply;
       last = reply;
       if (reply.fault === "Fenced") continue;
@@ -1378,8 +1406,10 @@ export class ObjectService implements ObjectBackend {
         replyTo,
       }),
       // A commit retried after it was applied and then overtaken by another write would read as
-      // "abandoned" and free live data: never retried on an ambiguous fault.
-      false,
+      // "abandoned" and free live data, unless it carries an idempotency token: the commit step
+      // looks the token up first, so a retry of an applied commit gets the first answer
+      // (`duplicate`) and frees nothing live. Only then is it retried on an ambiguous fault.
+      input.idempotencyToken !== undefined,
     );
     if (reply.outcome !== "committed") return reply.outcome;
     return { record: reply.record, freed: reply.freed, duplicate: reply.duplicate };
