@@ -1,7 +1,7 @@
 /**
  * ListObjects on a bucket of 1,000,000 objects (lmdb backend).
  *
- *   bun run bench/listing.ts [--pages N] [--seed S] [--path DIR]
+ *   bun run bench/listing.ts [--pages N] [--seed S] [--path DIR] [--only TEXT]
  *   npm run bench:listing -- --pages 200
  *
  * Fills a fresh LMDB environment (a temporary directory unless --path names
@@ -23,10 +23,15 @@
  * no delimiter; delimiter "/" at the top; delimiter "/" under the prefix
  * `logs/2026-11-29/` (pages of 1,000 common prefixes, host-0000's 500,000
  * keys among those skipped); and the two `cmp/` prefixes, same number of
- * common prefixes with 10x more keys beneath. Besides the time it counts the
- * pairs the listing read from the store per page, the machine-independent
- * evidence that skipping a common prefix does not read the keys beneath it,
- * and the process's CPU time per page (p50, p99): unlike the wall time it does
+ * common prefixes with 10x more keys beneath (`--only TEXT` runs only the
+ * cases whose name contains TEXT, e.g. to count one case's collections with
+ * `BUN_JSC_logGC=1`). Besides the time it counts what the listing read from
+ * the store per page (pairs with values, keys of keys-only seeks, reads,
+ * transactions), the machine-independent evidence that skipping a common
+ * prefix does not read the keys beneath it; the counts come from
+ * `countedPages` extra pages per case read through a counting wrapper after
+ * the timed ones, so the wrapper's own promises and closures are not timed.
+ * It also reports the process's CPU time per page (p50, p99): unlike the wall time it does
  * not grow while the page waits for a core other processes hold, but it does
  * include the garbage collector's threads. The load average (`uptime`'s
  * three figures) is printed before and after, since on a shared machine the
@@ -45,6 +50,7 @@ const { values } = parseArgs({
     pages: { type: "string", default: "200" },
     seed: { type: "string" },
     path: { type: "string" },
+    only: { type: "string" },
   },
 });
 const pages = Number(values.pages);
@@ -53,6 +59,8 @@ const random = seededRandom(seed);
 const clock = systemClock();
 const bucket = "bench";
 const pageKeys = 1_000;
+/** Pages per case read through the counting wrapper, untimed, for the pairs / keys / reads / txs columns. */
+const countedPages = 30;
 /** Records per filling transaction: about 250 bytes each, well inside the 10 MB limit. */
 const fillBatchRecords = 20_000;
 
@@ -140,10 +148,12 @@ async function fill(store: MetaStore): Promise<void> {
   console.log(`filled ${written} records in ${transactions} transactions, ${((clock.monotonicMs() - startMs) / 1000).toFixed(1)} s`);
 }
 
-/** Counts the pairs every range read returns, to show what a listing reads. */
+/** Counts what every read returns, to show what a listing reads. */
 class CountingStore implements MetaStore {
   readonly #inner: MetaStore;
   pairsRead = 0;
+  keysRead = 0;
+  /** Range reads and keys-only seeks. */
   rangeReads = 0;
   transactions = 0;
 
@@ -161,6 +171,12 @@ class CountingStore implements MetaStore {
           this.rangeReads += 1;
           this.pairsRead += pairs.length;
           return pairs;
+        },
+        firstKey: async (begin, end): Promise<Uint8Array | undefined> => {
+          const key = await tx.firstKey(begin, end);
+          this.rangeReads += 1;
+          this.keysRead += key === undefined ? 0 : 1;
+          return key;
         },
         set: (key, value) => tx.set(key, value),
         clear: (key) => tx.clear(key),
@@ -181,6 +197,7 @@ interface CaseResult {
   readonly cpuMs: number[];
   readonly entriesMin: number;
   readonly pairsPerPage: number;
+  readonly keysPerPage: number;
   readonly rangeReadsPerPage: number;
   readonly transactionsPerPage: number;
 }
@@ -192,26 +209,25 @@ interface Case {
 
 /**
  * Times every case page by page, round-robin, so that whatever else the
- * machine is doing meanwhile falls on all cases alike.
+ * machine is doing meanwhile falls on all cases alike; then reads
+ * `countedPages` more pages per case through the counting wrapper.
  */
 async function timeCases(store: MetaStore, cases: readonly Case[]): Promise<CaseResult[]> {
+  const catalog = new ObjectCatalog(store);
   const runs = cases.map((entry) => {
     const counting = new CountingStore(store);
-    return { entry, counting, catalog: new ObjectCatalog(counting), timesMs: [] as number[], cpuMs: [] as number[], entriesMin: Number.POSITIVE_INFINITY };
+    return { entry, counting, countingCatalog: new ObjectCatalog(counting), timesMs: [] as number[], cpuMs: [] as number[], entriesMin: Number.POSITIVE_INFINITY };
   });
   // Warm-up: JIT and the page cache, not measured.
   for (const run of runs) {
-    for (let page = 0; page < 5; page++) await run.catalog.listObjects(run.entry.request());
-    run.counting.pairsRead = 0;
-    run.counting.rangeReads = 0;
-    run.counting.transactions = 0;
+    for (let page = 0; page < 5; page++) await catalog.listObjects(run.entry.request());
   }
   for (let page = 0; page < pages; page++) {
     for (const run of runs) {
       const input = run.entry.request();
       const cpuStart = process.cpuUsage();
       const startMs = clock.monotonicMs();
-      const result = await run.catalog.listObjects(input);
+      const result = await catalog.listObjects(input);
       run.timesMs.push(clock.monotonicMs() - startMs);
       const cpu = process.cpuUsage(cpuStart);
       run.cpuMs.push((cpu.user + cpu.system) / 1_000);
@@ -219,14 +235,18 @@ async function timeCases(store: MetaStore, cases: readonly Case[]): Promise<Case
       run.entriesMin = Math.min(run.entriesMin, result.objects.length + result.commonPrefixes.length);
     }
   }
+  for (const run of runs) {
+    for (let page = 0; page < countedPages; page++) await run.countingCatalog.listObjects(run.entry.request());
+  }
   return runs.map((run) => ({
     name: run.entry.name,
     timesMs: run.timesMs,
     cpuMs: run.cpuMs,
     entriesMin: run.entriesMin,
-    pairsPerPage: run.counting.pairsRead / pages,
-    rangeReadsPerPage: run.counting.rangeReads / pages,
-    transactionsPerPage: run.counting.transactions / pages,
+    pairsPerPage: run.counting.pairsRead / countedPages,
+    keysPerPage: run.counting.keysRead / countedPages,
+    rangeReadsPerPage: run.counting.rangeReads / countedPages,
+    transactionsPerPage: run.counting.transactions / countedPages,
   }));
 }
 
@@ -241,7 +261,7 @@ function report(result: CaseResult): void {
     `${result.name.padEnd(44)} ${percentile(sorted, 0.5).toFixed(2).padStart(7)} ${percentile(sorted, 0.9).toFixed(2).padStart(7)} ` +
       `${percentile(sorted, 0.99).toFixed(2).padStart(7)} ` +
       `${(sorted[sorted.length - 1] as number).toFixed(2).padStart(7)} ${percentile(cpuSorted, 0.5).toFixed(2).padStart(7)} ${percentile(cpuSorted, 0.99).toFixed(2).padStart(7)}   ${String(result.entriesMin).padStart(5)} ` +
-      `${result.pairsPerPage.toFixed(0).padStart(7)} ${result.rangeReadsPerPage.toFixed(1).padStart(7)} ${result.transactionsPerPage.toFixed(1).padStart(5)}`,
+      `${result.pairsPerPage.toFixed(0).padStart(7)} ${result.keysPerPage.toFixed(0).padStart(6)} ${result.rangeReadsPerPage.toFixed(1).padStart(7)} ${result.transactionsPerPage.toFixed(1).padStart(5)}`,
   );
 }
 
@@ -272,7 +292,7 @@ try {
 
   const environmentBytes = statSync(join(path, "data.mdb")).size;
   console.log(`store: ${totalKeys} objects, LMDB data file ${(environmentBytes / 1e6).toFixed(0)} MB; load average before timing ${formatLoad()}`);
-  console.log(`${"case (pages of 1,000)".padEnd(44)} ${"p50 ms".padStart(7)} ${"p90 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"max ms".padStart(7)} ${"cpu p50".padStart(7)} ${"cpu p99".padStart(7)}   ${"min n".padStart(5)} ${"pairs".padStart(7)} ${"reads".padStart(7)} ${"txs".padStart(5)}`);
+  console.log(`${"case (pages of 1,000)".padEnd(44)} ${"p50 ms".padStart(7)} ${"p90 ms".padStart(7)} ${"p99 ms".padStart(7)} ${"max ms".padStart(7)} ${"cpu p50".padStart(7)} ${"cpu p99".padStart(7)}   ${"min n".padStart(5)} ${"pairs".padStart(7)} ${"keys".padStart(6)} ${"reads".padStart(7)} ${"txs".padStart(5)}`);
   const base = { bucket, maxKeys: pageKeys };
   const hostPrefix = "logs/2026-11-29/";
   const cases: Case[] = [
@@ -294,9 +314,14 @@ try {
     { name: 'delimiter "/", prefix cmp/small/ (1,000 x 10)', request: () => ({ ...base, prefix: "cmp/small/", delimiter: "/", after: "" }) },
     { name: 'delimiter "/", prefix cmp/large/ (1,000 x 100)', request: () => ({ ...base, prefix: "cmp/large/", delimiter: "/", after: "" }) },
   ];
-  for (const result of await timeCases(store, cases)) report(result);
+  const chosen = values.only === undefined ? cases : cases.filter((entry) => entry.name.includes(values.only as string));
+  if (chosen.length === 0) throw new Error(`--only ${values.only}: no case name contains it`);
+  for (const result of await timeCases(store, chosen)) report(result);
   console.log(`load average after timing ${formatLoad()}; seed ${seed}`);
-  console.log("cpu p50 / p99: process CPU time per page (GC threads included); min n: fewest entries on a page; pairs / reads / txs: pairs read from the store, range reads and transactions per page");
+  console.log(
+    `cpu p50 / p99: process CPU time per page (GC threads included); min n: fewest entries on a page; pairs / keys / reads / txs (over ${countedPages} more pages, untimed): ` +
+      "pairs read with values, keys read by keys-only seeks, reads (range reads and seeks) and transactions per page",
+  );
 } finally {
   await store.close();
   if (values.path === undefined) rmSync(path, { recursive: true, force: true });

@@ -164,6 +164,7 @@ class StepBudget implements WorkBudget {
     return {
       get: (key) => tx.get(key),
       getRange: (begin, end, options) => tx.getRange(begin, end, options),
+      firstKey: (begin, end) => tx.firstKey(begin, end),
       set: (key, value) => {
         tx.set(key, value);
         this.#bytesWritten += key.length + value.length;

@@ -94,6 +94,9 @@ export const foundationDbSymbols = {
     args: ["ptr", "ptr", "i32", "i32", "i32", "ptr", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"],
     returns: "ptr",
   },
+  // FDBFuture* fdb_transaction_get_key(FDBTransaction* tr, uint8_t const* key_name, int key_name_length,
+  //   fdb_bool_t or_equal, int offset, fdb_bool_t snapshot): resolves a key selector to a key
+  fdb_transaction_get_key: { args: ["ptr", "ptr", "i32", "i32", "i32", "i32"], returns: "ptr" },
   // void fdb_transaction_set(FDBTransaction* tr, uint8_t const* key_name, int key_name_length, uint8_t const* value, int value_length)
   fdb_transaction_set: { args: ["ptr", "ptr", "i32", "ptr", "i32"], returns: "void" },
   // void fdb_transaction_clear(FDBTransaction* tr, uint8_t const* key_name, int key_name_length)
@@ -112,6 +115,8 @@ export const foundationDbSymbols = {
   fdb_future_get_error: { args: ["ptr"], returns: "i32" },
   // fdb_error_t fdb_future_get_value(FDBFuture* f, fdb_bool_t* out_present, uint8_t const** out_value, int* out_value_length)
   fdb_future_get_value: { args: ["ptr", "ptr", "ptr", "ptr"], returns: "i32" },
+  // fdb_error_t fdb_future_get_key(FDBFuture* f, uint8_t const** out_key, int* out_key_length)
+  fdb_future_get_key: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
   // fdb_error_t fdb_future_get_keyvalue_array(FDBFuture* f, FDBKeyValue const** out_kv, int* out_count, fdb_bool_t* out_more)
   fdb_future_get_keyvalue_array: { args: ["ptr", "ptr", "ptr", "ptr"], returns: "i32" },
   // void fdb_future_destroy(FDBFuture* f)

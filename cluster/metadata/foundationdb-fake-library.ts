@@ -290,6 +290,12 @@ fdb_error_t fdb_future_get_value(FDBFuture* f, fdb_bool_t* present, const uint8_
   return 0;
 }
 
+fdb_error_t fdb_future_get_key(FDBFuture* f, const uint8_t** key, int* length) {
+  if (f->error) return f->error;
+  *key = f->value; *length = f->value_length;
+  return 0;
+}
+
 fdb_error_t fdb_future_get_keyvalue_array(FDBFuture* f, const FDBKeyValue** out, int* count, fdb_bool_t* more) {
   if (f->error) return f->error;
   *out = f->kvs; *count = f->kv_count; *more = f->more;
@@ -452,6 +458,25 @@ static int resolve(const Table* t, const uint8_t* k, int kl, int or_equal, int o
   if (i < 0) i = 0;
   if (i > t->count) i = t->count;
   return i;
+}
+
+/* A key selector resolved to its key (held in the future's value); past the last key, FDB's end-of-database key 0xff. */
+FDBFuture* fdb_transaction_get_key(FDBTransaction* tr, const uint8_t* key, int length, fdb_bool_t or_equal, int offset, fdb_bool_t snapshot) {
+  (void)snapshot;
+  fdb_error_t error = age_error(tr);
+  if (error) return enqueue(new_future(error));
+  ensure_read_version(tr);
+  int i = resolve(&tr->local, key, length, or_equal, offset);
+  static const uint8_t end_of_database[1] = { 0xff };
+  const uint8_t* found = i < tr->local.count ? tr->local.items[i].k : end_of_database;
+  int found_length = i < tr->local.count ? tr->local.items[i].kl : 1;
+  FDBFuture* f = new_future(0);
+  f->value = dup_bytes(found, found_length); f->value_length = found_length;
+  /* The answer depended on every key from the selector's key up to the one found (as FDB records it). */
+  uint8_t* after = malloc(found_length + 1); memcpy(after, found, found_length); after[found_length] = 0;
+  if (compare(key, length, after, found_length + 1) < 0) ranges_add(&tr->reads, key, length, after, found_length + 1);
+  free(after);
+  return enqueue(f);
 }
 
 #define BATCH_PAIRS_MAX 7

@@ -87,6 +87,7 @@ describe("foundationdb backend pieces that need no server", () => {
       fdb_transaction_set_option: 4,
       fdb_transaction_get: 4,
       fdb_transaction_get_range: 15,
+      fdb_transaction_get_key: 6,
       fdb_transaction_set: 5,
       fdb_transaction_clear: 3,
       fdb_transaction_clear_range: 5,
@@ -96,11 +97,14 @@ describe("foundationdb backend pieces that need no server", () => {
       fdb_future_set_callback: 3,
       fdb_future_get_error: 1,
       fdb_future_get_value: 4,
+      fdb_future_get_key: 3,
       fdb_future_get_keyvalue_array: 4,
       fdb_future_destroy: 1,
     });
     // Functions returning a future return a pointer; the rest an error code or nothing.
     expect(foundationDbSymbols.fdb_transaction_get_range.returns).toBe("ptr");
+    expect(foundationDbSymbols.fdb_transaction_get_key.returns).toBe("ptr");
+    expect(foundationDbSymbols.fdb_future_get_key.returns).toBe("i32");
     expect(foundationDbSymbols.fdb_transaction_commit.returns).toBe("ptr");
     expect(foundationDbSymbols.fdb_transaction_on_error.returns).toBe("ptr");
     expect(foundationDbSymbols.fdb_transaction_set.returns).toBe("void");

@@ -340,6 +340,29 @@ class FoundationDbTransaction implements MetaTransaction {
     return out;
   }
 
+  async firstKey(begin: Uint8Array, end: Uint8Array): Promise<Uint8Array | undefined> {
+    this.#checkUsable();
+    if (compareBytes(begin, end) >= 0) return undefined;
+    const library = this.#client.library;
+    const storedBegin = prefixKey(this.#prefix, begin);
+    const storedEnd = prefixKey(this.#prefix, end);
+    // firstGreaterOrEqual(begin) = (begin, orEqual = 0, offset = 1). FDB
+    // resolves it over the whole database, so the key it names may lie at or
+    // past `end`, outside the prefix, or be its end-of-database key (0xff):
+    // all of those mean none. Its read conflict range then reaches that key,
+    // which the contract allows (more conflicts, never fewer).
+    const future = library.fdb_transaction_get_key(this.#handle, storedBegin, storedBegin.length, 0, 1, 0);
+    const found = await waitFor(this.#client, this.#handle, future, (ready) => {
+      const address = new BigUint64Array(1);
+      const length = new Int32Array(1);
+      const code = library.fdb_future_get_key(ready, address, length);
+      if (code !== 0) throw new TransactionFailure(code, this.#handle, this.#client.describe(code));
+      return copyBytes(Number(address[0]), length[0] as number);
+    });
+    // Between two keys of the prefix's subspace, so it starts with the prefix.
+    return compareBytes(found, storedEnd) < 0 ? unprefixKey(this.#prefix, found) : undefined;
+  }
+
   set(key: Uint8Array, value: Uint8Array): void {
     this.#checkUsable();
     checkKeySize(key);

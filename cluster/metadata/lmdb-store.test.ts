@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { openLmdbStore } from "./lmdb-store.ts";
 import { runMetaStoreConformance } from "./store.case.test.ts";
 import { MetaStoreError, metaLimits } from "./store.ts";
+import type { MetaTransaction } from "./store.ts";
 
 let directory: string | undefined;
 
@@ -101,6 +102,58 @@ describe("lmdb store", () => {
       const ones = keys.map(() => 1);
       expect(await seen).toEqual({ before: ones, seeks: ones, point: 1, after: ones });
       expect(valuesOf(await store.transact((tx) => tx.getRange(keys[0] as Uint8Array, end, { limit: 100 })))).toEqual(keys.map(() => 4));
+    } finally {
+      await store.close();
+      rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  test("keys-only seeks read the transaction's snapshot before and after other commits change the keys", async () => {
+    // LmdbKeyValueView.firstKey reuses one lmdb-js range and switches its
+    // transaction from lmdb-js's shared one to the explicit snapshot once a
+    // commit replaces the shared one; either way the keys are the snapshot's.
+    const path = mkdtempSync(join(tmpdir(), "cairn-lmdb-"));
+    const store = await openLmdbStore({ path });
+    const key = (index: number): Uint8Array => new Uint8Array([5, index]);
+    const end = new Uint8Array([6]);
+    const seekAll = async (tx: MetaTransaction): Promise<Array<number | undefined>> => {
+      const found: Array<number | undefined> = [];
+      for (let index = 0; index < 20; index++) found.push((await tx.firstKey(key(index), end))?.[1]);
+      return found;
+    };
+    try {
+      await store.transact(async (tx) => {
+        for (let index = 0; index < 20; index += 2) tx.set(key(index), new Uint8Array([1]));
+      });
+      let release: () => void = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let started: () => void = () => {};
+      const reading = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      const seen = store.transact(async (tx) => {
+        const before = await seekAll(tx);
+        started();
+        await released;
+        return { before, after: await seekAll(tx) };
+      });
+      await reading;
+      // Odd keys arrive and key 4 goes, in commits that reset lmdb-js's shared read transaction.
+      for (let index = 1; index < 20; index += 2) {
+        await store.transact(async (tx) => {
+          tx.set(key(index), new Uint8Array([2]));
+          if (index === 1) tx.clear(key(4));
+        });
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      release();
+      // Even keys only, 4 included: the first even key at or after each index; none after 18.
+      const evens = Array.from({ length: 20 }, (_, index) => (index <= 18 ? index + (index % 2) : undefined));
+      expect(await seen).toEqual({ before: evens, after: evens });
+      const now = await store.transact(seekAll);
+      expect(now).toEqual(Array.from({ length: 20 }, (_, index) => (index === 4 ? 5 : index)));
     } finally {
       await store.close();
       rmSync(path, { recursive: true, force: true });

@@ -39,7 +39,7 @@ export interface MemoryStoreFaults {
   readonly random: Random;
   /** Each commit waits a uniform whole number of ms in `[0, commitDelayMsMax]` before it validates. 0 = no delay. */
   readonly commitDelayMsMax: number;
-  /** Each read (`get`, `getRange`) waits a uniform whole number of ms in `[0, readDelayMsMax]`. 0 = no delay. */
+  /** Each read (`get`, `getRange`, `firstKey`) waits a uniform whole number of ms in `[0, readDelayMsMax]`. 0 = no delay. */
   readonly readDelayMsMax?: number;
   /** Probability in [0, 1] that a commit which would succeed is refused as a `Conflict` (and retried by `transact`). */
   readonly conflictProbability: number;
@@ -158,6 +158,7 @@ export class MemoryStorage {
     return {
       get: (key) => this.#valueAt(bytesToOrderedString(key), version),
       scan: (begin, end, reverse) => this.#scan(begin, end, reverse, version),
+      firstKey: (begin, end) => this.#firstKey(begin, end, version),
     };
   }
 
@@ -170,6 +171,7 @@ export class MemoryStorage {
     const writer: KeyValueWriter = {
       get: (key) => this.#valueAt(bytesToOrderedString(key), version),
       scan: (begin, end, reverse) => this.#scan(begin, end, reverse, version),
+      firstKey: (begin, end) => this.#firstKey(begin, end, version),
       set: (key, value) => this.#write(key, value, version),
       clear: (key) => this.#write(key, undefined, version),
       clearRange: (begin, end) => {
@@ -236,6 +238,11 @@ export class MemoryStorage {
       const value = this.#valueAt(order, version);
       if (value !== undefined) yield { key: this.#histories.get(order)!.key, value };
     }
+  }
+
+  #firstKey(begin: Uint8Array, end: Uint8Array, version: number): Uint8Array | undefined {
+    for (const pair of this.#scan(begin, end, false, version)) return pair.key;
+    return undefined;
   }
 
   /** Index of the first key `>= order`. */
@@ -399,6 +406,10 @@ function delayedReads(tx: MetaTransaction, faults: MemoryStoreFaults, readDelayM
     getRange: async (begin, end, options) => {
       await pause();
       return tx.getRange(begin, end, options);
+    },
+    firstKey: async (begin, end) => {
+      await pause();
+      return tx.firstKey(begin, end);
     },
     set: (key, value) => tx.set(key, value),
     clear: (key) => tx.clear(key),

@@ -322,6 +322,15 @@ function countingStore(inner: MetaStore, counts: Counts): MetaStore {
             counts.readsPerTransactionMax = Math.max(counts.readsPerTransactionMax, reads);
             return pairs;
           },
+          // A keys-only seek counts as a read of the one entry it found.
+          firstKey: async (begin, end) => {
+            const key = await tx.firstKey(begin, end);
+            counts.rangeReads++;
+            counts.pairsRead += key === undefined ? 0 : 1;
+            reads++;
+            counts.readsPerTransactionMax = Math.max(counts.readsPerTransactionMax, reads);
+            return key;
+          },
           set: (key, value) => tx.set(key, value),
           clear: (key) => tx.clear(key),
           clearRange: (begin, end) => tx.clearRange(begin, end),

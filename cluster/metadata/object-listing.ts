@@ -6,11 +6,13 @@
  *
  * Cost of a page (what `bench/listing.ts` measures on 1,000,000 objects):
  * - without a delimiter, one range read of `maxKeys + 1` pairs;
- * - with one, every common prefix costs one seek, a range read of ONE pair at
- *   `strinc(prefix)`, whatever the number of keys beneath it. Between common
- *   prefixes, runs of plain keys are read in batches that double from 2 up to
- *   `readBatchMax`, so a run costs O(log n) reads and a batch overshoots into
- *   the next common prefix by at most as many keys as it has just listed.
+ * - with one, every common prefix costs one seek, a keys-only read of ONE key
+ *   at `strinc(prefix)` (`MetaTransaction.firstKey`: no value is copied),
+ *   whatever the number of keys beneath it. A seek that lands on a plain key
+ *   reads on from that key with values. Between common prefixes, runs of
+ *   plain keys are read in batches that double from 2 up to `readBatchMax`,
+ *   so a run costs O(log n) reads and a batch overshoots into the next common
+ *   prefix by at most as many keys as it has just listed.
  * - Only listed objects are decoded; keys are read from the stored bytes by
  *   hand (the tuple layer's generic decoder is several times slower).
  * - A page spans several transactions when it needs more than
@@ -189,6 +191,10 @@ async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape
     }
     // One more than still fits, so that a full page can tell whether more follows.
     const room = maxKeys - state.objects.length - state.commonPrefixes.length;
+    if (state.batchLimit === 1 && delimiter !== "") {
+      seekStep(await tx.firstKey(state.cursor, end), state, shape);
+      continue;
+    }
     const limit = Math.min(state.batchLimit, room + 1);
     const batch = await tx.getRange(state.cursor, end, { limit });
     // The common prefix the previous pair rolled up into, while later pairs of the batch still fall under it.
@@ -232,11 +238,39 @@ async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape
     }
     if (delimiter !== "") {
       // Ending inside a common prefix means the next read is a seek past it:
-      // one pair is all it needs. Otherwise keys run on, so read more at once.
+      // one key is all it needs (`seekStep`). Otherwise keys run on, so read more at once.
       state.batchLimit = seekTo !== undefined ? 1 : Math.min(Math.max(state.batchLimit, 1) * 2, readBatchMax);
     }
   }
   return state;
+}
+
+/**
+ * One seek past a common prefix: `found` is the first stored key at the
+ * cursor (keys only). Another common prefix is listed and skipped at once;
+ * a plain key becomes the cursor, and the next read lists it with its value
+ * and reads on (in a batch of 2, doubling as after any listed object).
+ */
+function seekStep(found: Uint8Array | undefined, state: ListState, shape: ListShape): void {
+  if (found === undefined) {
+    state.done = true;
+    return;
+  }
+  if (state.objects.length + state.commonPrefixes.length === shape.maxKeys) {
+    state.isTruncated = true;
+    state.done = true;
+    return;
+  }
+  const key = keyFromStored(found, shape.keysBase);
+  const common = commonPrefixOf(key, shape.prefix, shape.delimiter);
+  if (common === undefined) {
+    state.cursor = found;
+    state.batchLimit = delimitedBatchInitial;
+    return;
+  }
+  state.commonPrefixes.push(common);
+  state.lastReturned = common;
+  state.cursor = pastCommonPrefixOf(shape, common, found);
 }
 
 const terminator = new Uint8Array([0x00]);

@@ -211,6 +211,114 @@ export function runMetaStoreConformance(
       expect(keysHex(await all())).toEqual([...expected.slice(0, 3), ...expected.slice(8, 9), ...expected.slice(10)]);
     });
 
+    test("firstKey: the first key in [begin, end), against Buffer.compare, many seeks in one transaction", async () => {
+      const long = (length: number, tail: number): Uint8Array => {
+        const key = filled(length, 0x61);
+        key[length - 1] = tail;
+        return key;
+      };
+      // Short keys with 0x00 and 0xff bytes, and long ones (a backend may keep
+      // keys over some length apart, as LMDB's layout keeps them in groups).
+      const keys = [
+        bytes(),
+        bytes(0x00),
+        bytes(0x00, 0x00),
+        text("a"),
+        text("a\u0000"),
+        text("ab"),
+        bytes(0x61, 0xff),
+        text("b"),
+        text("m"),
+        long(1_899, 0x62),
+        long(1_900, 0x62),
+        long(1_901, 0x61),
+        long(1_901, 0x62),
+        long(3_000, 0x63),
+        highest(2_000),
+        highest(10),
+      ];
+      await store.transact(async (tx) => {
+        for (const [index, key] of keys.entries()) tx.set(key, bytes(index));
+      });
+      const sorted = keys.map((key) => Buffer.from(key)).sort(Buffer.compare);
+      const reference = (begin: Uint8Array, end: Uint8Array): string | undefined => {
+        const found = sorted.find((key) => Buffer.compare(key, begin) >= 0 && Buffer.compare(key, end) < 0);
+        return found?.toString("hex");
+      };
+      // Bounds: every key, each key followed by 0x00, each key cut short, and the ends of the keyspace.
+      const bounds: Uint8Array[] = [everything.begin, everything.end, text("c"), text("zz")];
+      for (const key of sorted) {
+        bounds.push(key, Buffer.concat([key, bytes(0x00)]));
+        if (key.length > 0) bounds.push(key.subarray(0, key.length - 1));
+      }
+      const pairs: Array<{ begin: Uint8Array; end: Uint8Array }> = [];
+      for (const begin of bounds) {
+        for (const end of [everything.end, ...bounds.filter((_, index) => index % 3 === 0)]) pairs.push({ begin, end });
+      }
+      const answers = await read(async (tx) => {
+        const out: Array<string | undefined> = [];
+        for (const { begin, end } of pairs) out.push(hex(await tx.firstKey(begin, end)));
+        return out;
+      });
+      expect(answers).toEqual(pairs.map(({ begin, end }) => reference(begin, end)));
+    });
+
+    test("firstKey sees the transaction's own sets, clears, clearRanges and adds", async () => {
+      await store.transact(async (tx) => {
+        for (const letter of "bdfh") tx.set(text(letter), text("stored"));
+      });
+      const seen = await store.transact(async (tx) => {
+        const name = async (begin: string, end: string): Promise<string | undefined> => {
+          const key = await tx.firstKey(text(begin), text(end));
+          return key === undefined ? undefined : Buffer.from(key).toString();
+        };
+        const before = await name("a", "z");
+        tx.clear(text("b"));
+        const afterClear = await name("a", "z");
+        tx.clearRange(text("c"), text("g"));
+        const afterClearRange = await name("a", "z");
+        tx.set(text("e"), text("new"));
+        const afterSet = await name("a", "z");
+        tx.add(text("c"), 1n);
+        const afterAdd = await name("a", "z");
+        const bounded = await name("i", "z");
+        return { before, afterClear, afterClearRange, afterSet, afterAdd, bounded };
+      });
+      expect(seen).toEqual({ before: "b", afterClear: "d", afterClearRange: "h", afterSet: "e", afterAdd: "c", bounded: undefined });
+    });
+
+    test("firstKey is invalidated by a key inserted before the key it found, or that key's removal, not by keys after it", async () => {
+      await store.transact(async (tx) => {
+        tx.set(text("m"), text("m"));
+        tx.set(text("t"), text("t"));
+      });
+      const runConcurrently = async (change: (tx: MetaTransaction) => void): Promise<{ runs: number; found: string[] }> => {
+        const gate = deferred();
+        const reading = deferred();
+        let runs = 0;
+        const found: string[] = [];
+        const first = store.transact(async (tx) => {
+          runs++;
+          const key = await tx.firstKey(text("c"), text("z"));
+          found.push(key === undefined ? "none" : Buffer.from(key).toString());
+          if (runs === 1) {
+            reading.resolve();
+            await gate.promise;
+          }
+          tx.set(text("out"), text("done"));
+        });
+        await reading.promise;
+        await store.transact(async (tx) => change(tx));
+        gate.resolve();
+        await first;
+        return { runs, found };
+      };
+      expect(await runConcurrently((tx) => tx.set(text("d"), text("d")))).toEqual({ runs: 2, found: ["m", "d"] });
+      expect(await runConcurrently((tx) => tx.clear(text("d")))).toEqual({ runs: 2, found: ["d", "m"] });
+      expect(await runConcurrently((tx) => tx.clear(text("m")))).toEqual({ runs: 2, found: ["m", "out"] });
+      expect(await runConcurrently((tx) => tx.set(text("u"), text("after")))).toEqual({ runs: 1, found: ["out"] });
+    });
+
     test("a transaction reads its own writes", async () => {
       await store.transact(async (tx) => {
         for (const letter of "bdf") tx.set(text(letter), text("stored"));

@@ -33,6 +33,18 @@ export interface MetaTransaction {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Pairs with `begin <= key < end`, at most `limit`, in key order (or reverse). */
   getRange(begin: Uint8Array, end: Uint8Array, options: RangeOptions): Promise<KeyValue[]>;
+  /**
+   * The first key with `begin <= key < end`, without its value, or undefined
+   * when there is none: FoundationDB's `getKey(firstGreaterOrEqual(begin))`,
+   * bounded by `end`. It is for seeks that only ask where the next key is (a
+   * delimiter listing lands on a key only to learn which common prefix it
+   * rolls up into), so no backend copies a value that would be discarded.
+   * A concurrent commit that adds or removes a key in `[begin, returned
+   * key]` (in `[begin, end)` when none was found) conflicts with it; a
+   * backend may count more as conflicts (FoundationDB also counts a new value
+   * of the returned key), never fewer.
+   */
+  firstKey(begin: Uint8Array, end: Uint8Array): Promise<Uint8Array | undefined>;
   set(key: Uint8Array, value: Uint8Array): void;
   clear(key: Uint8Array): void;
   /** Clears every key with `begin <= key < end`. */
