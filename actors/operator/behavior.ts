@@ -8,6 +8,8 @@
 import { assertNever, fault, type ActorContext, type ActorRef, type Behavior, type Fault } from "../../runtime/index.ts";
 import type {
   AddUserReply,
+  BucketStatsCursor,
+  BucketStatsReply,
   ListBucketsReply,
   ListUsersReply,
   OperatorMessage,
@@ -32,6 +34,8 @@ export interface OperatorBehaviorOptions {
   readonly addUser: (name: string, role: "admin" | "user") => Promise<Body<AddUserReply>>;
   readonly removeUser: (name: string) => Promise<"removed" | "not-found">;
   readonly setPlacementDirective: (target: "disk" | "node", id: string, active: boolean, from: string) => Promise<Body<SetPlacementDirectiveReply>>;
+  /** One page of a bucket's counts (bounded: one read-only transaction). */
+  readonly bucketStats: (bucket: string, cursor: BucketStatsCursor | undefined) => Promise<BucketStatsReply>;
   readonly log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -83,6 +87,9 @@ export function operatorBehavior(options: OperatorBehaviorOptions): Behavior<Ope
           options.log?.({ level: "info", event: "operator-placement-directive", target: message.target, id: message.id, active: message.active, from: message.replyTo.nodeId, outcome: reply });
           return state;
         }
+        case "BucketStats":
+          await answer(context, message.replyTo, () => options.bucketStats(message.bucket, message.cursor));
+          return state;
         default:
           return assertNever(message);
       }

@@ -188,8 +188,72 @@ export const SetPlacementDirectiveReply = Type.Object({
   kind: Type.Literal("SetPlacementDirectiveReply"),
   outcome: Type.Union([Type.Literal("applied"), Type.Literal("unchanged"), Type.Literal("refused"), Type.Literal("unknown")]),
   detail: Type.String(),
+  /** When applied: PGs with a position on an affected disk now; they backfill once the next map is out. */
+  placementGroups: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
 });
 export type SetPlacementDirectiveReply = Static<typeof SetPlacementDirectiveReply>;
+
+/**
+ * Where a `bucket.stats` count resumes: a section of the bucket's records
+ * and the first key to read there (cluster/repl/bucket-stats-scan.ts). The
+ * REPL hands back what the previous reply gave, unchanged.
+ */
+export const BucketStatsCursor = Type.Object({
+  section: Type.Union([Type.Literal("objects"), Type.Literal("versions"), Type.Literal("uploads")]),
+  /** A stored key: at most FoundationDB's 10 KB, plus room for its tuple prefix. */
+  fromKey: Type.Uint8Array({ minByteLength: 1, maxByteLength: 12_000 }),
+});
+export type BucketStatsCursor = Static<typeof BucketStatsCursor>;
+
+/**
+ * Counts one page of a bucket's records (one bounded read-only transaction);
+ * the REPL asks again with the reply's cursor until there is none, and sums.
+ */
+export const BucketStats = Type.Object({
+  kind: Type.Literal("BucketStats"),
+  bucket: Type.String({ minLength: 1, maxLength: 255 }),
+  /** Absent for the first page. */
+  cursor: Type.Optional(BucketStatsCursor),
+  replyTo: ReplyTo,
+});
+export type BucketStats = Static<typeof BucketStats>;
+
+const Count = Type.Integer({ minimum: 0 });
+
+/** One page's counts; summed over the pages they are the bucket's. */
+export const BucketStatsCounts = Type.Object({
+  /** Current versions (what ListObjects shows) and their bytes. */
+  objects: Count,
+  objectBytes: Count,
+  /** Versions with data, current or not, and their bytes. */
+  versions: Count,
+  versionBytes: Count,
+  deleteMarkers: Count,
+  /** Incomplete multipart uploads, their parts and the parts' bytes. */
+  uploads: Count,
+  uploadParts: Count,
+  uploadPartBytes: Count,
+});
+export type BucketStatsCounts = Static<typeof BucketStatsCounts>;
+
+export const BucketStatsReply = Type.Union([
+  Type.Object({ kind: Type.Literal("BucketStatsReply"), bucket: Type.String(), outcome: Type.Literal("no-such-bucket") }),
+  Type.Object({
+    kind: Type.Literal("BucketStatsReply"),
+    bucket: Type.String(),
+    outcome: Type.Literal("counted"),
+    versioning: Type.String(),
+    partitionCount: Type.Integer({ minimum: 1 }),
+    counts: BucketStatsCounts,
+    /** Records this page read. */
+    records: Count,
+    /** A rough share of the whole count done after this page, 0 to 1 (for a progress bar). */
+    progress: Type.Number({ minimum: 0, maximum: 1 }),
+    /** Where the next page starts; absent once the bucket is counted. */
+    cursor: Type.Optional(BucketStatsCursor),
+  }),
+]);
+export type BucketStatsReply = Static<typeof BucketStatsReply>;
 
 export const OperatorMessage = Type.Union([
   GetFleetMap,
@@ -202,6 +266,7 @@ export const OperatorMessage = Type.Union([
   AddUser,
   RemoveUser,
   SetPlacementDirective,
+  BucketStats,
 ]);
 export type OperatorMessage = Static<typeof OperatorMessage>;
 

@@ -283,6 +283,8 @@ async function stat(state: PlacementGroupState, store: MetaStore, scanMax: numbe
     store.transact(async (tx) => (await tx.getRange(range.begin, range.end, { limit: scanMax })).length);
   const dataCount = await count(placementGroupDataRange(state.placementGroupId));
   const damagedShardCount = await count(placementGroupHealRange(state.placementGroupId));
+  const completeBytes = await store.transact((tx) => tx.get(placementGroupCompleteKey(state.placementGroupId)));
+  const completeDiskIds = completeBytes === undefined ? null : (decodeRecordOf("placementGroupComplete", completeBytes).value as { diskIds: string[] }).diskIds;
   return {
     kind: "StatPlacementGroupReply",
     placementGroupId: state.placementGroupId,
@@ -291,6 +293,7 @@ async function stat(state: PlacementGroupState, store: MetaStore, scanMax: numbe
     dataCount,
     damagedShardCount,
     countsTruncated: dataCount >= scanMax || damagedShardCount >= scanMax,
+    completeDiskIds,
   };
 }
 

@@ -187,6 +187,13 @@ export const StatPlacementGroupReply = Type.Object({
   damagedShardCount: Type.Integer({ minimum: 0 }),
   /** True when a count reached the scan bound and is a lower bound. */
   countsTruncated: Type.Boolean(),
+  /**
+   * The acting set the PG last had every shard on (null before the first
+   * record). While it differs from `diskIds` the PG is backfilling: shards
+   * of the changed positions are still being copied, and the former disks
+   * still hold theirs. Absent from replies of older nodes.
+   */
+  completeDiskIds: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
 });
 export type StatPlacementGroupReply = Static<typeof StatPlacementGroupReply>;
 

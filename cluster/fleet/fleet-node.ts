@@ -463,7 +463,13 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     }
     return repairView;
   };
-  const healer = new Healer({ host, store, view: currentRepairView, bytesPerSecondMax: timing.healBytesPerSecondMax });
+  const healer = new Healer({
+    host,
+    store,
+    view: currentRepairView,
+    bytesPerSecondMax: timing.healBytesPerSecondMax,
+    diskIsOut: (diskId) => map?.placement.hosts.some((entry) => entry.disks.some((disk) => disk.diskId === diskId && disk.state === "out")) === true,
+  });
   statusHealer = healer;
   const scrubber = new Scrubber({
     host,

@@ -22,7 +22,7 @@
  */
 import { operatorDirectiveFromStoredKey, operatorDirectiveKey, operatorDirectiveRange, type MetaTransaction } from "../metadata/index.ts";
 import type { ClusterMap } from "../placement/index.ts";
-import { eligibleDiskCount } from "../placement/index.ts";
+import { allActingSets, eligibleDiskCount } from "../placement/index.ts";
 import { hostsUnderDirectives, readFleetMap, type PlacementDirectives } from "./fleet-map.ts";
 import { decodeOperatorDirective, encodeOperatorDirective } from "./records.ts";
 
@@ -33,6 +33,8 @@ export interface DirectiveOutcome {
   /** `applied`: written (the next map follows it); `unchanged`: already so; `refused`/`unknown`: nothing written. */
   readonly outcome: "applied" | "unchanged" | "refused" | "unknown";
   readonly detail: string;
+  /** When applied: the PGs whose acting set holds an affected disk now (they backfill once the next map is out). */
+  readonly placementGroups?: number[];
 }
 
 /** Every directive in force. */
@@ -72,7 +74,11 @@ export async function setDiskOut(tx: MetaTransaction, diskId: string, out: boole
   }
   write(tx, "disk", diskId, out, request);
   const stillOut = !out && directives.drainingNodes.has(host.hostId) ? ` (it stays out while node ${host.hostId} drains)` : "";
-  return { outcome: "applied", detail: `disk ${diskId} marked ${out ? "out" : "in"}${stillOut}; the next map moves its shards` };
+  return {
+    outcome: "applied",
+    detail: `disk ${diskId} marked ${out ? "out" : "in"}${stillOut}; the next map moves its shards`,
+    placementGroups: placementGroupsOn(map.placement, [diskId], request.actingSetWidth),
+  };
 }
 
 /** Starts (`draining` true) or cancels draining `nodeId`. */
@@ -89,7 +95,21 @@ export async function setNodeDraining(tx: MetaTransaction, nodeId: string, drain
     if (refusal !== undefined) return refusal;
   }
   write(tx, "node", nodeId, draining, request);
-  return { outcome: "applied", detail: draining ? `node ${nodeId} draining: its disks are out and its units move away` : `node ${nodeId} no longer draining` };
+  const disks = map.placement.hosts.find((host) => host.hostId === nodeId)?.disks.map((disk) => disk.diskId) ?? [];
+  return {
+    outcome: "applied",
+    detail: draining ? `node ${nodeId} draining: its disks are out and its units move away` : `node ${nodeId} no longer draining`,
+    placementGroups: placementGroupsOn(map.placement, disks, request.actingSetWidth),
+  };
+}
+
+/** PGs whose acting set at `width` holds one of `diskIds` under `placement` (none when it cannot place `width`). */
+function placementGroupsOn(placement: ClusterMap, diskIds: readonly string[], width: number): number[] {
+  if (eligibleDiskCount(placement) < width) return [];
+  const { actingSetPins: pins, ...unpinned } = placement;
+  const sets = allActingSets(pins?.width === width ? placement : unpinned, width);
+  const wanted = new Set(diskIds);
+  return sets.flatMap((set, placementGroupId) => (set.some((diskId) => wanted.has(diskId)) ? [placementGroupId] : []));
 }
 
 function withChange(directives: PlacementDirectives, target: "disk" | "node", id: string, present: boolean): PlacementDirectives {

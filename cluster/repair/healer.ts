@@ -53,6 +53,13 @@ export interface HealerOptions {
   readonly pageEntries?: number;
   /** Shards rebuilt at once (default 8); the pace applies to their sum. */
   readonly rebuildsInFlightMax?: number;
+  /**
+   * Whether the map marks a disk out. Backfill's last step skips a former
+   * disk that is out and does not answer (a dead disk an operator marked
+   * out): its copies are unreachable and the new set is complete without
+   * them. Absent: no disk is out, and a silent former disk holds backfill.
+   */
+  readonly diskIsOut?: (diskId: string) => boolean;
 }
 
 /** What one run did, and what stays for later. */
@@ -86,6 +93,7 @@ export class Healer {
   readonly #pageEntries: number;
   readonly #rebuildsInFlightMax: number;
   readonly #codecs = new Map<string, ErasureCodec>();
+  readonly #diskIsOut: (diskId: string) => boolean;
   #healed = 0;
   #bytesWritten = 0;
   #deferred = 0;
@@ -99,6 +107,7 @@ export class Healer {
     this.#askTimeoutMs = options.askTimeoutMs ?? 30_000;
     this.#pageEntries = options.pageEntries ?? 100;
     this.#rebuildsInFlightMax = options.rebuildsInFlightMax ?? 8;
+    this.#diskIsOut = options.diskIsOut ?? (() => false);
   }
 
   progress(): HealProgress {
@@ -225,11 +234,18 @@ export class Healer {
    */
   async retireFormerShards(placementGroupId: number, former: readonly string[], acting: readonly string[]): Promise<number> {
     let deleted = 0;
+    // A dead disk marked out cannot be cleaned; its copies are left where they are (a disk
+    // that comes back holds orphans until it is wiped: README.md, "Marking disks out").
+    const unreachableOut = new Set<string>();
+    for (const diskId of new Set(former)) {
+      if (acting.includes(diskId) || !this.#diskIsOut(diskId)) continue;
+      if ((await this.#checkShards(diskId, [])) === undefined) unreachableOut.add(diskId);
+    }
     await this.#eachIndexed(placementGroupId, async (dataId, layout) => {
       const width = layout.kind === "replicated" ? layout.copies : layout.dataShards + layout.parityShards;
       for (let position = 0; position < width; position += 1) {
         const formerDisk = former[position];
-        if (formerDisk === undefined || formerDisk === acting[position]) continue;
+        if (formerDisk === undefined || formerDisk === acting[position] || unreachableOut.has(formerDisk)) continue;
         if (layout.kind === "replicated" && acting.slice(0, layout.copies).includes(formerDisk)) continue;
         const keyOf = (unit: number): string => (layout.kind === "replicated" ? chunkShardKey(dataId, unit) : stripeShardKey(dataId, unit, position));
         deleted += await this.#deleteUnits(formerDisk, keyOf);

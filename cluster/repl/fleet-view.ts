@@ -19,12 +19,14 @@ export const asksInFlightMax = 32;
 /**
  * A PG's state as the REPL names it:
  * - `clean`: its actor answers, every acting-set disk is `in` on an `up` node, nothing to heal;
- * - `healing`: the heal list holds shards (a backfill onto a new member shows here too: it is a sweep then heals);
+ * - `backfilling`: its acting set changed (a disk out or in, a node joined or drained) and the PG has not yet had
+ *   every shard on the new set: shards are being copied to the new members; the former ones still hold theirs;
+ * - `healing`: the heal list holds shards;
  * - `degraded`: an acting-set disk is `out` or on a node that is not `up`;
  * - `unresponsive`: its actor did not answer (stopped, starting, or its node is down);
  * - `unassigned`: the map gives it no node.
  */
-export type PlacementGroupState = "clean" | "healing" | "degraded" | "unresponsive" | "unassigned";
+export type PlacementGroupState = "clean" | "backfilling" | "healing" | "degraded" | "unresponsive" | "unassigned";
 
 export interface PlacementGroupView {
   readonly placementGroupId: number;
@@ -60,11 +62,14 @@ export async function placementGroupViews(session: ReplSession, map: FleetMap, p
     if (!liveNodes.has(assignment.nodeId)) return { ...base, state: "unresponsive", fault: { fault: "Unreachable", detail: `node ${assignment.nodeId} is down` } };
     const reply = await session.tryAsk<PlacementGroupMessage, StatPlacementGroupReply>(
       session.refOn(map, assignment.nodeId, placementGroupActorPath(placementGroupId)),
-      (replyTo) => ({ kind: "StatPlacementGroup", epoch: assignment.epoch, replyTo }),
+      // The map's epoch, not the assignment's: a PG told of a new acting set moved to that map's epoch and fences older asks.
+      (replyTo) => ({ kind: "StatPlacementGroup", epoch: map.epoch, replyTo }),
     );
     if (isFault(reply)) return { ...base, state: "unresponsive", fault: reply };
     const unusableDisks = reply.diskIds.filter((diskId) => !usable.has(diskId));
-    const state: PlacementGroupState = unusableDisks.length > 0 ? "degraded" : reply.damagedShardCount > 0 ? "healing" : "clean";
+    const complete = reply.completeDiskIds;
+    const backfilling = complete !== undefined && complete !== null && complete.join(",") !== reply.diskIds.join(",");
+    const state: PlacementGroupState = unusableDisks.length > 0 ? "degraded" : backfilling ? "backfilling" : reply.damagedShardCount > 0 ? "healing" : "clean";
     return { ...base, state, stat: reply, unusableDisks };
   });
 }

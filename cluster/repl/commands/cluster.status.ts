@@ -12,7 +12,7 @@ export const clusterStatus: ReplCommand = {
   help:
     "Reads the fleet map from the entry node's store, asks every live node's ClusterManager whether it holds the lease " +
     "(StatClusterManager), and asks every PG actor for its StatPlacementGroup to count PGs by state " +
-    "(clean, healing, degraded, unresponsive, unassigned; see pg.list).",
+    "(clean, backfilling, healing, degraded, unresponsive, unassigned; see pg.list).",
   mutates: false,
   async run(session, args) {
     expectPositionals(this, parseArguments(this, args).positional, 0, 0);

@@ -7,7 +7,8 @@ export const nodeList: ReplCommand = {
   summary: "the fleet's nodes: state, run, address, roles, how many PGs and partitions each hosts",
   usage: "node.list",
   help:
-    "Reads the fleet map from the entry node's store. STATE is membership's verdict (joining, up, down: a node whose lease lapsed); " +
+    "Reads the fleet map from the entry node's store. STATE is membership's verdict (joining, up, down: a node whose lease lapsed), " +
+    "with `draining` while node.drain stands; " +
     "RUN is the node's incarnation; PGS and PARTS count the units the map assigns to it.",
   mutates: false,
   async run(session, args) {
@@ -16,6 +17,7 @@ export const nodeList: ReplCommand = {
     const nodes = map.nodes.map((node) => ({
       nodeId: node.nodeId,
       state: node.state,
+      draining: node.draining === true,
       incarnation: node.incarnation,
       address: node.address,
       roles: [...node.roles].sort(),
@@ -25,7 +27,7 @@ export const nodeList: ReplCommand = {
     }));
     const text = renderTable(
       ["NODE", "STATE", "RUN", "ADDRESS", "ROLES", "DISKS", "PGS", "PARTS"],
-      nodes.map((node) => [node.nodeId, node.state, node.incarnation, node.address, node.roles.join(","), node.disks, node.placementGroups, node.partitions]),
+      nodes.map((node) => [node.nodeId, node.draining ? `${node.state},draining` : node.state, node.incarnation, node.address, node.roles.join(","), node.disks, node.placementGroups, node.partitions]),
     );
     return { text: `${text}\nmap epoch ${map.epoch}`, json: { epoch: map.epoch, nodes } };
   },

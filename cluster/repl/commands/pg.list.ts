@@ -11,6 +11,7 @@ export function placementGroupJson(view: PlacementGroupView): Record<string, unk
     nodeId: view.nodeId ?? null,
     epoch: view.epoch ?? null,
     actingSet: view.stat?.diskIds ?? null,
+    completeActingSet: view.stat?.completeDiskIds ?? null,
     unusableDisks: view.unusableDisks,
     dataCount: view.stat?.dataCount ?? null,
     damagedShardCount: view.stat?.damagedShardCount ?? null,
@@ -25,13 +26,14 @@ export const pgList: ReplCommand = {
   usage: "pg.list [STATE]",
   help:
     "Asks every PG actor, where the fleet map places it, for StatPlacementGroup. STATE: clean (answers, acting set usable, " +
-    "nothing to heal), healing (shards on its heal list; a backfill onto a new acting-set member shows here, since it is a " +
-    "sweep then heals), degraded (an acting-set disk is out or on a node not up), unresponsive (its actor did not answer), " +
+    "nothing to heal), backfilling (its acting set changed, by disk.out, disk.in, node.drain or a node joining, and shards " +
+    "are still being copied to the new members; the former disks keep theirs until then), healing (shards on its heal " +
+    "list), degraded (an acting-set disk is out or on a node not up), unresponsive (its actor did not answer), " +
     "unassigned. DATA counts the data items its index holds; HEAL the shards to rebuild (a + marks a scan bound reached). " +
     "Give a STATE to list only those.",
   mutates: false,
   complete(_map, index) {
-    return index === 0 ? ["clean", "healing", "degraded", "unresponsive", "unassigned"] : [];
+    return index === 0 ? ["clean", "backfilling", "healing", "degraded", "unresponsive", "unassigned"] : [];
   },
   async run(session, args) {
     const { positional } = parseArguments(this, args);

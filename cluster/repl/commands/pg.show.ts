@@ -11,7 +11,8 @@ export const pgShow: ReplCommand = {
   usage: "pg.show PG",
   help:
     "Asks PG actor PG (where the fleet map places it) for StatPlacementGroup and shows its acting set in shard order, " +
-    "each disk with its node, in/out and whether it is usable now, then its data count and the shards on its heal list. " +
+    "each disk with its node, in/out and whether it is usable now (FORMER: while backfilling, the disk the position's shards " +
+    "are copied from), then its data count and the shards on its heal list. " +
     "States as in pg.list.",
   mutates: false,
   complete(map, index) {
@@ -38,10 +39,12 @@ export const pgShow: ReplCommand = {
       lines.push(`data ${view!.stat.dataCount}, shards to heal ${view!.stat.damagedShardCount}${truncated}`);
       lines.push(
         renderTable(
-          ["SHARD", "DISK", "NODE", "STATE", "USABLE"],
+          ["SHARD", "DISK", "NODE", "STATE", "USABLE", "FORMER"],
           view!.stat.diskIds.map((diskId, position) => {
             const disk = disks.get(diskId);
-            return [position, diskId, disk?.nodeId ?? "-", disk?.state ?? "absent", view!.unusableDisks.includes(diskId) ? "no" : "yes"];
+            // During a backfill: the disk the position's shards are copied from (and deleted from after).
+            const former = view!.stat!.completeDiskIds?.[position];
+            return [position, diskId, disk?.nodeId ?? "-", disk?.state ?? "absent", view!.unusableDisks.includes(diskId) ? "no" : "yes", former === undefined || former === diskId ? "-" : former];
           }),
         ),
       );

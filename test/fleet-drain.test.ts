@@ -1,0 +1,174 @@
+/**
+ * Marking disks out, in again, and draining a dead node, in a real 5-node
+ * fleet, driven through `cairn repl --exec` as an operator would:
+ * - `disk.out` of a live disk: the map marks it out, positions move only
+ *   off it, the PGs backfill (copying from it), it ends holding no shard,
+ *   and every object reads back;
+ * - `disk.in`: it takes positions back and holds shards again;
+ * - `node.drain` of a node that was SIGKILLed: its disks go out, its PGs
+ *   and partitions move, the shards it held are rebuilt from the others,
+ *   every PG is clean and every object reads back while it stays dead.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { readFileSync } from "node:fs";
+import { fleetActingSetWidth } from "../cluster/fleet/fleet-node.ts";
+import { readFleetFile } from "../cluster/fleet/fleet-file.ts";
+import { actingSet } from "../cluster/placement/index.ts";
+import type { FleetMap } from "../cluster/membership/index.ts";
+import { systemClock } from "../runtime/index.ts";
+import { bodyOf, md5, startFleet, type TestFleet } from "./support/fleet.ts";
+
+const clock = systemClock();
+const bucket = "drain";
+/** Generous: a backfill of this data set takes seconds; CI's machine may be loaded. */
+const moveBoundMs = 60_000;
+let fleet: TestFleet;
+let width: number;
+const objects = new Map<string, number>();
+
+beforeAll(async () => {
+  fleet = await startFleet({
+    nodeIds: ["d1", "d2", "d3", "d4", "d5"],
+    disksPerNode: 2,
+    placementGroupCount: 16,
+    storageClasses: "STANDARD=3+2",
+    repair: { healIntervalMs: 300, scrubIntervalMs: 3_600_000 },
+  });
+  width = fleetActingSetWidth(readFleetFile(fleet.fleetPath));
+  const s3 = fleet.clients.get("d1")!;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  // Coded objects (over the replication bound) and small replicated ones.
+  for (let index = 0; index < 24; index += 1) {
+    const key = `object-${index}`;
+    const size = index % 3 === 0 ? 700 + index : 150_000 + index * 1_000;
+    objects.set(key, size);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bodyOf(key, size) }));
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await fleet?.dispose();
+});
+
+function replJson<T>(script: string): T {
+  const result = fleet.cairn("repl", "--fleet", fleet.fleetPath, "--exec", script, "--json");
+  if (result.code !== 0) throw new Error(`repl --exec '${script}' exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
+  return JSON.parse(result.stdout.trim()) as T;
+}
+
+interface BackfillJson {
+  done: boolean;
+  backfilling: { placementGroupId: number }[];
+  outDisks: { diskId: string; shardCount?: number }[];
+  draining: { nodeId: string; placementGroups: number; partitions: number }[];
+  unreachableOut: string[];
+}
+
+interface PlacementGroupJson {
+  placementGroupId: number;
+  state: string;
+  actingSet: string[] | null;
+  fault: unknown;
+}
+
+/**
+ * Polls `backfill.status` and `pg.list` (the operator's view) until nothing moves and every PG is
+ * clean on the map's acting set (a PG told of the new set late would otherwise look done).
+ */
+async function waitUntilMoved(label: string): Promise<BackfillJson> {
+  const deadline = clock.monotonicMs() + moveBoundMs;
+  for (;;) {
+    const map = await fleet.currentMap();
+    const sets = setsOf(map);
+    const status = replJson<BackfillJson>("backfill.status");
+    const pgs = replJson<PlacementGroupJson[]>("pg.list");
+    const settled = pgs.every((pg) => pg.state === "clean" && pg.actingSet?.join(",") === sets[pg.placementGroupId]!.join(","));
+    if (status.done && settled) return status;
+    if (clock.monotonicMs() > deadline) throw new Error(`${label}: still moving after ${moveBoundMs} ms: ${JSON.stringify(status)} ${JSON.stringify(pgs.filter((pg) => pg.state !== "clean"))}`);
+    await clock.sleep(500);
+  }
+}
+
+async function shardsOf(diskId: string): Promise<number> {
+  const rows = replJson<{ diskId: string; shardCount?: number }[]>("disk.list");
+  const row = rows.find((entry) => entry.diskId === diskId);
+  if (row?.shardCount === undefined) throw new Error(`disk.list has no shard count for ${diskId}: ${JSON.stringify(row)}`);
+  return row.shardCount;
+}
+
+async function expectEveryObjectReads(through: string): Promise<void> {
+  const s3 = fleet.clients.get(through)!;
+  for (const [key, size] of objects) {
+    const reply = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    expect(md5(await reply.Body!.transformToByteArray())).toBe(md5(bodyOf(key, size)));
+  }
+}
+
+function setsOf(map: FleetMap): string[][] {
+  return map.placementGroups.map((entry) => actingSet(entry.placementGroupId, map.placement, width));
+}
+
+const diskStateOf = (map: FleetMap, diskId: string): string | undefined => map.placement.hosts.flatMap((host) => host.disks).find((disk) => disk.diskId === diskId)?.state;
+
+test("disk.out is refused without --apply; with it the disk leaves every acting set, its shards move off it, and every object reads back", async () => {
+  const refused = fleet.cairn("repl", "--fleet", fleet.fleetPath, "--exec", "disk.out d2/disk-0");
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain("runs only with --apply");
+
+  const target = "d2/disk-0";
+  const shardsBefore = await shardsOf(target);
+  expect(shardsBefore).toBeGreaterThan(0);
+  const before = await fleet.currentMap();
+  const setsBefore = setsOf(before);
+  const reply = replJson<{ outcome: string; placementGroups: number[] }>(`disk.out ${target} --apply`);
+  expect(reply.outcome).toBe("applied");
+  expect(reply.placementGroups.length).toBe(setsBefore.filter((set) => set.includes(target)).length);
+  expect(reply.placementGroups.length).toBeGreaterThan(0);
+  expect(replJson<{ outcome: string }>(`disk.out ${target} --apply`).outcome).toBe("unchanged");
+
+  const marked = await fleet.waitForMap(`${target} out`, (map) => diskStateOf(map, target) === "out");
+  setsOf(marked).forEach((set, placementGroupId) => {
+    expect(set).not.toContain(target);
+    set.forEach((diskId, position) => {
+      // Only the positions the out disk held moved.
+      if (setsBefore[placementGroupId]![position] !== target) expect(diskId).toBe(setsBefore[placementGroupId]![position]!);
+    });
+  });
+  const moved = await waitUntilMoved("disk.out");
+  expect(moved.backfilling).toEqual([]);
+  expect(await shardsOf(target)).toBe(0);
+  await expectEveryObjectReads("d3");
+}, 240_000);
+
+test("disk.in brings the disk back: it takes positions again and holds shards", async () => {
+  const target = "d2/disk-0";
+  expect(replJson<{ outcome: string }>(`disk.in ${target} --apply`).outcome).toBe("applied");
+  const back = await fleet.waitForMap(`${target} in`, (map) => diskStateOf(map, target) === "in");
+  expect(setsOf(back).some((set) => set.includes(target))).toBe(true);
+  await waitUntilMoved("disk.in");
+  expect(await shardsOf(target)).toBeGreaterThan(0);
+  await expectEveryObjectReads("d1");
+}, 240_000);
+
+test("node.drain of a dead node: its disks go out, its units move, its shards are rebuilt from the others, every PG is clean", async () => {
+  const victim = "d5";
+  process.kill(fleet.pidOf(victim), "SIGKILL");
+  await fleet.waitForMap(`${victim} down`, (map) => map.nodes.some((node) => node.nodeId === victim && node.state === "down"));
+  const reply = replJson<{ outcome: string; placementGroups: number[] }>(`node.drain ${victim} --apply`);
+  expect(reply.outcome).toBe("applied");
+  expect(reply.placementGroups.length).toBeGreaterThan(0);
+  const drained = await fleet.waitForMap(`${victim} draining, no units`, (map) => {
+    const node = map.nodes.find((entry) => entry.nodeId === victim);
+    const owns = map.placementGroups.some((entry) => entry.nodeId === victim) || map.partitions.some((entry) => entry.nodeId === victim);
+    return node?.draining === true && !owns && map.placement.hosts.find((host) => host.hostId === victim)!.disks.every((disk) => disk.state === "out");
+  });
+  for (const set of setsOf(drained)) expect(set.some((diskId) => diskId.startsWith(`${victim}/`))).toBe(false);
+  const moved = await waitUntilMoved("node.drain");
+  expect(moved.unreachableOut.sort()).toEqual([`${victim}/disk-0`, `${victim}/disk-1`]);
+  const nodes = replJson<{ nodes: { nodeId: string; draining: boolean }[] }>("node.list").nodes;
+  expect(nodes.find((node) => node.nodeId === victim)!.draining).toBe(true);
+  // Every object whole with the node still dead: the rebuilt shards serve the reads.
+  await expectEveryObjectReads("d2");
+  expect(JSON.parse(readFileSync(fleet.fleetPath, "utf8")).nodes.length).toBe(5);
+}, 240_000);
