@@ -2,7 +2,10 @@
  * One chaos run against a real fleet on 127.0.0.1: clients PUT, GET, DELETE
  * and LIST overlapping keys through every gateway while a fault schedule
  * drawn from the seed kills nodes (SIGKILL, then `fleet up`), pauses them
- * past their lease (SIGSTOP … SIGCONT) and flips bytes in volume files. Then
+ * past their lease (SIGSTOP … SIGCONT), flips bytes in volume files, stops
+ * PG, partition and disk actors through the operator interface, and fills a
+ * disk's filesystem for a few seconds (a ballast file on the disk's own
+ * tmpfs, see `FleetOptions.diskFilesystemBytes`). Then
  * the faults stop, every key is read back, the history is checked
  * (test/chaos/: linearizability per key, acknowledged writes read back,
  * deletes stay deleted, every value read was written), and the run waits
@@ -24,6 +27,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from "node:fs";
+import { open, statfs, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { placementGroupHealRange } from "../../cluster/metadata/index.ts";
 import { seededRandom, systemClock, type Random } from "../../runtime/index.ts";
@@ -65,7 +69,7 @@ export interface ChaosReport {
   readonly history: readonly HistoryOperation[];
 }
 
-type FaultKind = "kill" | "pause" | "corrupt" | "stop-actor";
+type FaultKind = "kill" | "pause" | "corrupt" | "stop-actor" | "stop-disk" | "fill-disk";
 interface PlannedFault {
   readonly atMs: number;
   readonly kind: FaultKind;
@@ -144,6 +148,22 @@ export async function runChaos(fleet: TestFleet, options: ChaosOptions): Promise
               ? `pg/${random.integer(map.placementGroups.length)}`
               : `bucket/${bucket}/${random.integer(4)}`;
           faultLog.push(`  actor.stop ${target}: ${await operatorCommand(fleet, `actor.stop ${target} --apply`)}`);
+          break;
+        }
+        case "stop-disk": {
+          // The disk actor closes its volume files; the node's keeper spawns it again (reopening them) about a
+          // second later. Meanwhile its shards are read by reconstruction and writes to its PGs go degraded.
+          const diskId = diskOf(fleet, fault.nodeId, random);
+          faultLog.push(`  actor.stop disk/${diskId}: ${await operatorCommand(fleet, `actor.stop disk/${diskId} --apply`)}`);
+          break;
+        }
+        case "fill-disk": {
+          const diskId = diskOf(fleet, fault.nodeId, random);
+          // Half the fills stop 1 MiB short (the disk actor's reserve refuses writes), half go to the last byte
+          // (what is in flight meets ENOSPC from the filesystem itself).
+          const leaveBytes = random.integer(2) === 0 ? 0 : 1024 * 1024;
+          const holdMs = 2_000 + random.integer(2_000);
+          faultLog.push(`  ${await fillDisk(fleet, diskId, leaveBytes, holdMs)}`);
           break;
         }
       }
@@ -260,12 +280,78 @@ export async function runChaos(fleet: TestFleet, options: ChaosOptions): Promise
 /** Faults at seeded times: node faults never overlap (one node at a time is what 3+2 on one disk per host survives with margin). */
 function planFaults(random: Random, nodeIds: readonly string[], options: ChaosOptions): PlannedFault[] {
   const count = Math.max(1, Math.round((options.durationMs / 60_000) * options.faultsPerMinute));
-  const kinds: FaultKind[] = ["kill", "pause", "corrupt", "stop-actor"];
+  const kinds: FaultKind[] = ["kill", "pause", "corrupt", "stop-actor", "stop-disk", "fill-disk"];
   const plan: PlannedFault[] = [];
   for (let index = 0; index < count; index += 1) {
     plan.push({ atMs: random.integer(Math.max(1, options.durationMs - 500)), kind: kinds[random.integer(kinds.length)]!, nodeId: nodeIds[random.integer(nodeIds.length)]! });
   }
   return plan.sort((a, b) => a.atMs - b.atMs);
+}
+
+/** One of the node's disks, drawn from the seed. */
+function diskOf(fleet: TestFleet, nodeId: string, random: Random): string {
+  const disks = [...fleet.diskDirectories.keys()].filter((diskId) => diskId.startsWith(`${nodeId}/`)).sort();
+  return disks[random.integer(disks.length)]!;
+}
+
+/**
+ * Fills the filesystem of one disk (its own tmpfs) with a ballast file up to `leaveBytes` of free space,
+ * holds it `holdMs` under the workload, asks `disk.list` meanwhile whether the disk actor says full, and
+ * removes the ballast (also when something fails). Says what it did, or why it was skipped.
+ */
+async function fillDisk(fleet: TestFleet, diskId: string, leaveBytes: number, holdMs: number): Promise<string> {
+  if (!fleet.diskFilesystems.mounted) return `fill-disk ${diskId} skipped: ${fleet.diskFilesystems.why}`;
+  const directory = fleet.diskDirectories.get(diskId)!;
+  const ballast = join(directory, "ballast");
+  const chunk = new Uint8Array(4 * 1024 * 1024);
+  const startMs = clock.monotonicMs();
+  let ballastBytes = 0;
+  let leftBytes = 0;
+  let said = "";
+  let toHeal = 0;
+  const handle = await open(ballast, "w");
+  try {
+    try {
+      for (;;) {
+        const figures = await statfs(directory);
+        const wantBytes = figures.bavail * figures.bsize - leaveBytes;
+        if (wantBytes <= 0) break;
+        const { bytesWritten } = await handle.write(chunk, 0, Math.min(chunk.length, wantBytes));
+        ballastBytes += bytesWritten;
+      }
+    } catch (error) {
+      if ((error as { code?: string }).code !== "ENOSPC") throw error;
+    }
+    const figures = await statfs(directory);
+    leftBytes = figures.bavail * figures.bsize;
+    // The disk actor measures again within a second; by then the workload has met the full disk.
+    await clock.sleep(1_200);
+    said = await diskListSays(fleet, diskId);
+    const restMs = startMs + holdMs - clock.monotonicMs();
+    if (restMs > 0) await clock.sleep(restMs);
+    // Shard writes the full disk refused are on their PGs' heal lists now (with whatever else is there).
+    toHeal = await damagedShards(fleet, (await fleet.currentMap()).placementGroups.length);
+  } finally {
+    await handle.close();
+    await unlink(ballast);
+  }
+  return `fill-disk ${diskId}: ballast ${(ballastBytes / 1048576).toFixed(1)} MiB, ${leftBytes} bytes left, disk.list: ${said}; ${toHeal} shards on heal lists when freed after ${Math.round(clock.monotonicMs() - startMs)} ms`;
+}
+
+/** What `disk.list NODE --json` says of one disk: "full", "not full", or the command's failure. */
+async function diskListSays(fleet: TestFleet, diskId: string): Promise<string> {
+  const nodeId = diskId.slice(0, diskId.indexOf("/"));
+  const { code, stdout, stderr } = await replCommand(fleet, `disk.list ${nodeId} --json`);
+  if (code !== 0) return `exit ${code}: ${(stderr.trim() || stdout.trim()).split("\n")[0] ?? ""}`;
+  try {
+    const rows = JSON.parse(stdout) as { diskId: string; full?: boolean; freeBytes?: number; fault?: { fault: string } }[];
+    const row = rows.find((entry) => entry.diskId === diskId);
+    if (row === undefined) return `no row for ${diskId}`;
+    if (row.fault !== undefined) return `fault ${row.fault.fault}`;
+    return `${row.full === true ? "full" : "not full"} (${row.freeBytes ?? "?"} bytes free)`;
+  } catch {
+    return `unparsed: ${stdout.slice(0, 80)}`;
+  }
 }
 
 /** Flips 16 bytes at seeded offsets of one volume file of one of the node's disks; says what it did. */
@@ -406,14 +492,19 @@ async function retry<T>(run: () => Promise<T>, boundMs: number): Promise<T> {
 
 /** One REPL command through `cairn repl --exec` (the fleet secret is the operator's credential); its exit code and first line. */
 async function operatorCommand(fleet: TestFleet, command: string): Promise<string> {
+  const { code, stdout, stderr } = await replCommand(fleet, command);
+  return `exit ${code}: ${(stdout.trim() || stderr.trim()).split("\n")[0] ?? ""}`;
+}
+
+async function replCommand(fleet: TestFleet, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = Bun.spawn([join(repositoryRoot, "bin/cairn"), "repl", "--fleet", fleet.fleetPath, "--exec", command], {
     cwd: repositoryRoot,
     env: { ...process.env, CAIRN_ACCESS_KEY: testAccessKeyId, CAIRN_SECRET_KEY: testSecretAccessKey },
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [code, out, err] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return `exit ${code}: ${(out.trim() || err.trim()).split("\n")[0] ?? ""}`;
+  const [code, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
+  return { code, stdout, stderr };
 }
 
 /** `cairn fleet up` without blocking the event loop (clients keep running meanwhile). */

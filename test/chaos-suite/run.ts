@@ -3,7 +3,10 @@
  * `--seeds N` runs from S on one fleet. Prints each run's report; a failing run prints its seed, the command that
  * replays it, and where its history was saved. Exit code 1 when any run failed.
  *
- *   npm run chaos -- --seed 7 --duration 60 [--clients 6] [--keys 24] [--size-max-mib 50] [--faults-per-minute 12] [--seeds 1]
+ *   npm run chaos -- --seed 7 --duration 60 [--clients 6] [--keys 24] [--size-max-mib 50] [--faults-per-minute 12] [--seeds 1] [--disk-mib 1024]
+ *
+ * As root, each disk directory is a tmpfs of `--disk-mib` of its own (so the fill-disk fault fills one disk for
+ * real; its contents live in memory), unmounted at the end, also after a failure or Ctrl-C.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     keys: { type: "string", default: "24" },
     "size-max-mib": { type: "string", default: "50" },
     "faults-per-minute": { type: "string", default: "12" },
+    "disk-mib": { type: "string", default: "1024" },
   },
 });
 const firstSeed = values.seed === undefined ? randomSeed() : Number(values.seed);
@@ -34,7 +38,15 @@ const fleet = await startFleet({
   placementGroupCount: 16,
   storageClasses: "STANDARD=3+2",
   repair: { healIntervalMs: 500, scrubIntervalMs: shortRunDefaults.scrubIntervalMs },
+  diskFilesystemBytes: Number(values["disk-mib"]) * 1024 * 1024,
 });
+if (!fleet.diskFilesystems.mounted) console.log(`disks share one filesystem (${fleet.diskFilesystems.why}): fill-disk faults are skipped`);
+// Interrupted: the fleet goes down and the disks' tmpfs mounts are unmounted before exiting.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void fleet.dispose().finally(() => process.exit(130));
+  });
+}
 let failed = 0;
 try {
   for (let seed = firstSeed; seed < firstSeed + seeds; seed += 1) {

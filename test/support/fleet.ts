@@ -7,7 +7,7 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,7 +26,16 @@ export interface FleetOptions {
   readonly storageClasses: string;
   /** The fleet file's `repair` section (heal and scrub schedule), when a test wants it faster than the defaults. */
   readonly repair?: { readonly healIntervalMs?: number; readonly scrubIntervalMs?: number };
+  /**
+   * Puts each disk directory on a tmpfs of its own of this size (so a test can fill one disk for real),
+   * unmounted by `dispose`. Needs root: elsewhere the disks stay on the shared filesystem and
+   * `diskFilesystems` says why.
+   */
+  readonly diskFilesystemBytes?: number;
 }
+
+/** Whether each disk directory has a filesystem of its own (`FleetOptions.diskFilesystemBytes`). */
+export type DiskFilesystems = { readonly mounted: true; readonly sizeBytes: number } | { readonly mounted: false; readonly why: string };
 
 export interface TestFleet {
   readonly directory: string;
@@ -34,6 +43,9 @@ export interface TestFleet {
   readonly nodeIds: readonly string[];
   readonly clients: ReadonlyMap<string, S3Client>;
   readonly store: MetaStore;
+  /** Each disk's directory by disk id (`NODE/disk-K`, in the directory `NODE/dK`). */
+  readonly diskDirectories: ReadonlyMap<string, string>;
+  readonly diskFilesystems: DiskFilesystems;
   /** Runs `bin/cairn ARGS` with the test credentials; never throws on a non-zero exit. */
   cairn(...args: string[]): { code: number | null; stdout: string; stderr: string };
   currentMap(): Promise<FleetMap>;
@@ -60,6 +72,7 @@ export async function freePort(): Promise<number> {
 export async function startFleet(options: FleetOptions): Promise<TestFleet> {
   const directory = mkdtempSync(join(tmpdir(), "cairn-fleet-"));
   const fleetPath = join(directory, "fleet.json");
+  const diskDirectories = new Map<string, string>();
   const nodes = [];
   const endpoints = new Map<string, string>();
   for (const id of options.nodeIds) {
@@ -67,6 +80,8 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
     const s3Port = await freePort();
     endpoints.set(id, `http://127.0.0.1:${s3Port}`);
     const disks = Array.from({ length: options.disksPerNode }, (_, index) => `${id}/d${index}`);
+    // Disk ids as cluster/fleet/fleet-file.ts names a node's disks: `NODE/disk-INDEX`, in the file's order.
+    disks.forEach((disk, index) => diskDirectories.set(`${id}/disk-${index}`, join(directory, disk)));
     nodes.push({ id, roles: ["storage", "gateway"], address: "127.0.0.1", clusterPort, s3Port, disks });
   }
   writeFileSync(
@@ -92,9 +107,11 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
     });
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
   };
+  const diskFilesystems = options.diskFilesystemBytes === undefined ? null : mountDiskFilesystems([...diskDirectories.values()], options.diskFilesystemBytes);
   const up = run("fleet", "up", fleetPath);
   if (up.code !== 0) {
     run("fleet", "down", fleetPath);
+    unmountAll(directory);
     throw new Error(`fleet up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
   }
   const store = await openLmdbStore({ path: join(directory, "meta") });
@@ -131,6 +148,8 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
     nodeIds: options.nodeIds,
     clients,
     store,
+    diskDirectories,
+    diskFilesystems: diskFilesystems ?? { mounted: false, why: "not asked for" },
     cairn: run,
     currentMap,
     waitForMap,
@@ -138,6 +157,8 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
     async dispose() {
       const down = run("fleet", "down", fleetPath);
       if (down.code !== 0) console.log(`fleet down: ${down.stdout}\n${down.stderr}`);
+      // Before the directory is removed (its mount points would be busy) and even when it is kept.
+      unmountAll(directory);
       await store.close();
       if (process.env.CAIRN_KEEP_FLEET === undefined) rmSync(directory, { recursive: true, force: true });
       else console.log(`fleet directory kept: ${directory}`);
@@ -154,6 +175,40 @@ export async function startFleet(options: FleetOptions): Promise<TestFleet> {
   }
   console.log(up.stdout);
   return fleet;
+}
+
+/**
+ * Mounts a tmpfs of `sizeBytes` on each directory (root only). On any failure, unmounts what it mounted and
+ * reports why, so a test runs on the shared filesystem instead of failing to start.
+ */
+function mountDiskFilesystems(directories: readonly string[], sizeBytes: number): DiskFilesystems {
+  if (process.getuid?.() !== 0) return { mounted: false, why: "mounting a tmpfs per disk needs root" };
+  for (const path of directories) {
+    mkdirSync(path, { recursive: true });
+    const mount = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0700`, "tmpfs", path], { encoding: "utf8" });
+    if (mount.status !== 0) {
+      unmountAll(directories);
+      return { mounted: false, why: `mount -t tmpfs on ${path} failed: ${(mount.stderr || mount.error?.message || "").trim()}` };
+    }
+  }
+  return { mounted: true, sizeBytes };
+}
+
+/**
+ * Unmounts every tmpfs under `root` (or each of the paths given), deepest first. A mount still busy (a node
+ * process not yet gone) is detached lazily: the kernel frees it once the last file closes.
+ */
+function unmountAll(root: string | readonly string[]): void {
+  const mounts =
+    typeof root === "string"
+      ? readFileSync("/proc/self/mounts", "utf8")
+          .split("\n")
+          .map((line) => line.split(" ")[1]?.replace(/\\040/g, " "))
+          .filter((path): path is string => path !== undefined && path.startsWith(`${root}/`))
+      : root.filter((path) => readFileSync("/proc/self/mounts", "utf8").includes(` ${path} `));
+  for (const path of [...mounts].sort((a, b) => b.length - a.length)) {
+    if (spawnSync("umount", [path]).status !== 0) spawnSync("umount", ["-l", path]);
+  }
 }
 
 /** Deterministic bytes per key, so a read is checked without keeping what was written. */
