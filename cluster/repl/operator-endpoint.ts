@@ -28,6 +28,7 @@ import { readFleetMap, setDiskOut, setNodeDraining, unitText, type Unit } from "
 import { bucketPartitionCountDefault, ObjectCatalog, type MetaStore } from "../metadata/index.ts";
 import type { HealProgress, ScrubReport } from "../repair/index.ts";
 import { addUser, invalidUserName, listUsers, removeUser } from "../users.ts";
+import { countBucketStatsPage } from "./bucket-stats-scan.ts";
 
 /** An actor this node runs, as the endpoint sees it. */
 export interface LocalActor {
@@ -59,6 +60,8 @@ export interface OperatorEndpointOptions {
   readonly keeperIntervalMs?: number;
   /** Bound on each keeper probe; default 2 s. */
   readonly probeTimeoutMs?: number;
+  /** Records one `BucketStats` page counts; default 10,000 (bucket-stats-scan.ts). Tests make it small to page. */
+  readonly bucketStatsItemsPerPageMax?: number;
   readonly log: (entry: Record<string, unknown>) => void;
 }
 
@@ -153,6 +156,25 @@ export async function startOperatorEndpoint(options: OperatorEndpointOptions): P
         return { name, outcome: "added", detail: `added ${role} ${name}`, accessKeyId: outcome.user.accessKeyId, secretAccessKey: outcome.user.secretAccessKey };
       },
       removeUser: (name) => removeUser(store, name),
+      bucketStats: async (bucket, cursor) => {
+        const record = await catalog.getBucket(bucket);
+        if (record === undefined) return { kind: "BucketStatsReply", bucket, outcome: "no-such-bucket" };
+        const page = await countBucketStatsPage(store, bucket, cursor, {
+          monotonicMs: () => host.clock.monotonicMs(),
+          ...(options.bucketStatsItemsPerPageMax === undefined ? {} : { itemsPerPageMax: options.bucketStatsItemsPerPageMax }),
+        });
+        return {
+          kind: "BucketStatsReply",
+          bucket,
+          outcome: "counted",
+          versioning: record.versioning ?? "Unversioned",
+          partitionCount: record.partitionCount ?? bucketPartitionCountDefault,
+          counts: page.counts,
+          records: page.records,
+          progress: page.progress,
+          ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
+        };
+      },
       setPlacementDirective: (target, id, active, from) => {
         const request = { nowMs: host.clock.nowMs(), setBy: from, actingSetWidth: options.actingSetWidth };
         return store.transact((tx) => (target === "disk" ? setDiskOut(tx, id, active, request) : setNodeDraining(tx, id, active, request)));
