@@ -153,6 +153,35 @@ describe("cairn repl --exec against a 5-node fleet", () => {
     expect(removed.code).toBe(0);
     expect(removed.stdout).not.toMatch(/^repl-user/m);
   });
+
+  test("bucket.stats NAME: the objects written and their bytes, counted from the store; its partitions where the map puts them", async () => {
+    const stats = replJson<Record<string, unknown>>(`bucket.stats ${bucket}`);
+    expect(stats).toMatchObject({
+      bucket,
+      versioning: "Unversioned",
+      objects: keys.length,
+      objectBytes: keys.length * 200_000,
+      versions: keys.length,
+      versionBytes: keys.length * 200_000,
+      deleteMarkers: 0,
+      uploads: 0,
+      uploadParts: 0,
+      uploadPartBytes: 0,
+      unassigned: [],
+    });
+    const map = await fleet.currentMap();
+    const assigned = map.partitions.filter((entry) => entry.bucket === bucket).sort((left, right) => left.partition - right.partition);
+    expect(stats["partitionCount"]).toBe(assigned.length);
+    expect((stats["partitions"] as { partition: number; nodeId: string }[]).map((entry) => [entry.partition, entry.nodeId])).toEqual(
+      assigned.map((entry) => [entry.partition, entry.nodeId]),
+    );
+    const text = repl("--exec", `bucket.stats ${bucket}`);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`objects \\(current versions\\)\\s+${keys.length}\\s+${keys.length * 200_000}`));
+    const missing = repl("--exec", "bucket.stats no-such-bucket");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr + missing.stdout).toContain("no bucket no-such-bucket");
+  });
 });
 
 describe("the fleet secret is the operator credential", () => {
