@@ -46,7 +46,7 @@ export {
   type RequestObserverOptions,
   type RequestTotals,
 } from "./metrics/request-observer.ts";
-export { healthPath, metricsPath, withAdminRoutes, type AdminRoutesOptions, type HealthCheck, type HealthReport } from "./metrics/admin-routes.ts";
+export { adminPortHandler, healthPath, metricsPath, withAdminRoutes, type AdminPortOptions, type AdminRoutesOptions, type HealthCheck, type HealthReport } from "./metrics/admin-routes.ts";
 export { statusJsonPath, statusPagePath } from "./status/status-page.ts";
 export {
   assessHealth,

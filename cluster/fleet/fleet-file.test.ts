@@ -62,6 +62,8 @@ describe("fleet file", () => {
     expect(problemsOf((fleet) => (fleet.nodes[1]!["id"] = "n1"))).toContain("nodes[1] (n1): the id is used twice");
     expect(problemsOf((fleet) => (fleet.nodes[1]!["clusterPort"] = 7101))).toContain("clusterPort 127.0.0.1:7101 is used twice");
     expect(problemsOf((fleet) => (fleet.nodes[1]!["clusterPort"] = 9101))).toContain("clusterPort 127.0.0.1:9101 is used twice");
+    expect(problemsOf((fleet) => (fleet.nodes[1]!["adminPort"] = 7101))).toContain("adminPort 127.0.0.1:7101 is used twice");
+    expect(problemsOf((fleet) => (fleet.nodes[1]!["adminPort"] = 0))).toContain("/nodes/1/adminPort");
     expect(problemsOf((fleet) => delete fleet.nodes[0]!["s3Port"])).toContain("a gateway node needs an s3Port");
     expect(problemsOf((fleet) => (fleet.nodes[1]!["disks"] = []))).toContain("a storage node needs at least one disk directory");
     expect(problemsOf((fleet) => (fleet.nodes[2]!["disks"] = ["x"]))).toContain("only a storage node has disks");

@@ -16,7 +16,7 @@
  * | `storageClasses` | `NAME=K+M,…` (as `CAIRN_STORAGE_CLASSES`); default `STANDARD=4+2,REDUCED_REDUNDANCY=4+1` |
  * | `writeQuorum` | `k+N` (as `CAIRN_WRITE_QUORUM`); default `k+1` |
  * | `repair` | optional `{ healIntervalMs?, scrubIntervalMs?, healBytesPerSecondMax?, scrubBytesPerSecondMax? }`: how often each node heals its PGs and scrubs its disks, and their pace (defaults 10 s, 24 h, 64 MiB/s, 32 MiB/s) |
- * | `nodes[]` | `{ id, roles, address, clusterPort, s3Port?, disks[] }`: `roles` ⊆ {storage, gateway}; a gateway needs `s3Port`, a storage node at least one disk directory |
+ * | `nodes[]` | `{ id, roles, address, clusterPort, s3Port?, adminPort?, disks[] }`: `roles` ⊆ {storage, gateway}; a gateway needs `s3Port`, a storage node at least one disk directory; `adminPort` (any node, optional) serves `/metrics` and `/health` only, so a storage-only node can be scraped |
  *
  * Relative paths are relative to the fleet file's directory. Each node is its
  * own failure domain (a placement host).
@@ -39,6 +39,7 @@ const FleetNodeSchema = Type.Object(
     address: Type.String({ minLength: 1, maxLength: 255 }),
     clusterPort: port,
     s3Port: Type.Optional(port),
+    adminPort: Type.Optional(port),
     disks: Type.Array(Type.String({ minLength: 1 }), { maxItems: 64 }),
   },
   { additionalProperties: false },
@@ -92,6 +93,8 @@ export interface FleetFileNode {
   readonly address: string;
   readonly clusterPort: number;
   readonly s3Port: number | undefined;
+  /** The port serving only `/metrics` and `/health` (no S3), when the file gives one. */
+  readonly adminPort: number | undefined;
   /** Absolute disk directories; the disk ids are `<node id>/disk-<index>`. */
   readonly disks: readonly { readonly diskId: string; readonly directory: string }[];
 }
@@ -159,7 +162,7 @@ export function parseFleet(path: string, contents: unknown): Fleet {
     if (ids.has(node.id)) problems.push(`${where}: the id is used twice`);
     ids.add(node.id);
     const roles = new Set(node.roles);
-    for (const [label, value] of [["clusterPort", node.clusterPort], ["s3Port", node.s3Port]] as const) {
+    for (const [label, value] of [["clusterPort", node.clusterPort], ["s3Port", node.s3Port], ["adminPort", node.adminPort]] as const) {
       if (value === undefined) continue;
       const endpoint = `${node.address}:${value}`;
       if (endpoints.has(endpoint)) problems.push(`${where}: ${label} ${endpoint} is used twice`);
@@ -174,7 +177,7 @@ export function parseFleet(path: string, contents: unknown): Fleet {
       directories.add(directory);
       return { diskId: `${node.id}/disk-${diskIndex}`, directory };
     });
-    return { id: node.id, roles, address: node.address, clusterPort: node.clusterPort, s3Port: node.s3Port, disks };
+    return { id: node.id, roles, address: node.address, clusterPort: node.clusterPort, s3Port: node.s3Port, adminPort: node.adminPort, disks };
   });
   if (!nodes.some((node) => node.roles.has("gateway"))) problems.push("no node has the gateway role: nothing would serve S3");
   if (!nodes.some((node) => node.roles.has("storage"))) problems.push("no node has the storage role: nothing would store data");

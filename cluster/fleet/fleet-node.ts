@@ -36,7 +36,16 @@ import {
 import { bucketPartitionActorPath, bucketPartitionBehavior } from "../../actors/bucket-partition/index.ts";
 import { BucketPartitionMessage, type StatBucketPartitionReply } from "../../actors/bucket-partition/protocol.ts";
 import { nodeAgentActorPath, nodeAgentBehavior, NodeAgentMessage } from "../../actors/node-agent/index.ts";
-import { createRequestObserver, createS3Handler, serveNodeHttp, ThroughputRing, withAdminRoutes, type NodeHttpS3Server } from "../../gateway/index.ts";
+import {
+  adminPortHandler,
+  createRequestObserver,
+  createS3Handler,
+  serveNodeHttp,
+  ThroughputRing,
+  withAdminRoutes,
+  type HealthReport,
+  type NodeHttpS3Server,
+} from "../../gateway/index.ts";
 import {
   actorRef,
   configureLogging,
@@ -326,8 +335,8 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
   })();
 
   // Metrics and health at /_cairn/metrics and /_cairn/health on the S3 port
-  // (gateway/metrics/admin-routes.ts); a storage-only node has no S3 port and
-  // is not scraped yet.
+  // (gateway/metrics/admin-routes.ts), and at /metrics and /health on the
+  // admin port when the fleet file gives the node one.
   const registry = new MetricsRegistry();
   const localDisks = (): LocalDisk[] => node.disks.map((disk, index) => ({ diskId: disk.diskId, ref: disks[index]!, directory: disk.directory }));
   registerNodeMetrics({
@@ -341,6 +350,8 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
       return placementHost !== undefined && map?.nodes.some((entry) => entry.nodeId === placementHost.hostId && entry.state === "up") === true;
     },
     actorCounts: () => ({ disk: disks.length, placementGroup: placementGroups.size, bucketPartition: bucketPartitions.size }),
+    // The Healer is made further down; until then nothing was healed.
+    healProgress: () => statusHealer?.progress() ?? { healed: 0, bytesWritten: 0, deferred: 0, bytesPerSecondMax: timing.healBytesPerSecondMax },
     transport,
     askTimeoutMs: adminAskTimeoutMs,
   });
@@ -353,6 +364,29 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
   let statusHealer: Healer | undefined;
   let users: UserTable | undefined;
   let stopping = false;
+  const nodeHealth = (): Promise<HealthReport> =>
+    checkNodeHealth({
+      nodeId,
+      host,
+      disks: localDisks,
+      probeMetadata: () => store.transact((tx) => readFleetMap(tx)),
+      extraChecks: () => ({
+        membership: map?.nodes.some((entry) => entry.nodeId === nodeId && entry.incarnation === incarnation && entry.state === "up")
+          ? { ok: true }
+          : { ok: false, detail: `run ${incarnation} is not up in map epoch ${map?.epoch ?? "none"}` },
+        serving: stopping ? { ok: false, detail: "stopping" } : { ok: true },
+      }),
+      timeoutMs: adminAskTimeoutMs,
+    });
+  // The admin port (optional, any node): metrics and health without S3, so a storage-only node is scraped too.
+  const adminServer: NodeHttpS3Server | undefined =
+    node.adminPort === undefined
+      ? undefined
+      : await serveNodeHttp({
+          handler: adminPortHandler({ metrics: () => registry.render(), metricsContentType: expositionContentType, health: nodeHealth, log: nodeLog }),
+          hostname: node.address,
+          port: node.adminPort,
+        });
   if (node.roles.has("gateway")) {
     const { credentials } = loadSharedCredentials(fleet);
     let viewEpoch = -1;
@@ -412,20 +446,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     const adminHandler = withAdminRoutes(handler, {
       metrics: () => registry.render(),
       metricsContentType: expositionContentType,
-      health: () =>
-        checkNodeHealth({
-          nodeId,
-          host,
-          disks: localDisks,
-          probeMetadata: () => store.transact((tx) => readFleetMap(tx)),
-          extraChecks: () => ({
-            membership: map?.nodes.some((entry) => entry.nodeId === nodeId && entry.incarnation === incarnation && entry.state === "up")
-              ? { ok: true }
-              : { ok: false, detail: `run ${incarnation} is not up in map epoch ${map?.epoch ?? "none"}` },
-            serving: stopping ? { ok: false, detail: "stopping" } : { ok: true },
-          }),
-          timeoutMs: adminAskTimeoutMs,
-        }),
+      health: nodeHealth,
       // The status page at /_cairn/status: the whole fleet as this gateway's map shows it.
       status: createStatusSource({
         nodeId,
@@ -538,6 +559,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     nodeLog({ level: "info", event: "node-stopping", signal });
     rmSync(files.ready, { force: true });
     await server?.stop();
+    await adminServer?.stop();
     await janitor?.stop();
     await throughput?.stop();
     await repair.stop();

@@ -129,3 +129,33 @@ async function healthResponse(options: AdminRoutesOptions): Promise<S3Response> 
   const body = `${JSON.stringify({ status: ok ? "ok" : "unavailable", nodeId: report.nodeId, checks: report.checks })}\n`;
   return { status: ok ? 200 : 503, headers: { "content-type": "application/json", "cache-control": "no-store" }, body };
 }
+
+/** What an admin port (no S3) answers: metrics and health, at the plain paths Prometheus and probes expect and at the S3 port's. */
+export type AdminPortOptions = Pick<AdminRoutesOptions, "metrics" | "metricsContentType" | "health" | "log">;
+
+const adminPortPaths = new Map<string, "metrics" | "health">([
+  ["/metrics", "metrics"],
+  ["/health", "health"],
+  [metricsPath, "metrics"],
+  [healthPath, "health"],
+]);
+
+/**
+ * The handler of a node's admin port (`adminPort` in the fleet file): a
+ * storage-only node has no S3 port, so this is where it is scraped. No
+ * bucket can be named here, so `/metrics` and `/health` are free to use.
+ */
+export function adminPortHandler(options: AdminPortOptions): S3Handler {
+  const routeOptions: AdminRoutesOptions = { ...options, virtualHostDomains: [] };
+  return async (request) => {
+    const route = adminPortPaths.get(request.rawPath);
+    if (route === undefined) {
+      return { status: 404, headers: { "content-type": "text/plain; charset=utf-8" }, body: "this is a Cairn admin port: GET /metrics or /health\n" };
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return { status: 405, headers: { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }, body: "method not allowed\n" };
+    }
+    const response = await routeResponse(route, routeOptions);
+    return request.method === "HEAD" ? { status: response.status, headers: response.headers } : response;
+  };
+}
