@@ -24,8 +24,8 @@
  * `partNumberMax`, 10,000, small records), so a page may read that many
  * records more than its budget.
  */
+import { assert } from "../../runtime/index.ts";
 import {
-  decodeObjectRecord,
   decodeRecord,
   keyAfter,
   multipartPartRange,
@@ -34,6 +34,7 @@ import {
   objectVersionRange,
   partNumberMax,
   runBatchedWork,
+  type DecodedRecord,
   type KeyRange,
   type KeyValue,
   type MetaStore,
@@ -180,13 +181,14 @@ export async function countBucketStatsPage(
 async function countRecord(tx: MetaTransaction, bucket: string, section: BucketStatsSection, pair: KeyValue, counts: BucketStatsCounts): Promise<number> {
   switch (section) {
     case "objects": {
-      const record = decodeObjectRecord(pair.value);
+      const decoded = decodeRecord(pair.value);
+      const sizeBytes = sizeOf(decoded);
       counts.objects += 1;
-      counts.objectBytes += record.sizeBytes;
+      counts.objectBytes += sizeBytes;
       // Written before versioning: the key's one version lives here only (object-versions.ts).
-      if (decodeRecord(pair.value).version < 3) {
+      if (decoded.version < 3) {
         counts.versions += 1;
-        counts.versionBytes += record.sizeBytes;
+        counts.versionBytes += sizeBytes;
       }
       return 1;
     }
@@ -196,7 +198,7 @@ async function countRecord(tx: MetaTransaction, bucket: string, section: BucketS
         counts.deleteMarkers += 1;
       } else {
         counts.versions += 1;
-        counts.versionBytes += decodeObjectRecord(pair.value).sizeBytes;
+        counts.versionBytes += sizeOf(decoded);
       }
       return 1;
     }
@@ -211,6 +213,17 @@ async function countRecord(tx: MetaTransaction, bucket: string, section: BucketS
       return 1 + stored.length;
     }
   }
+}
+
+/**
+ * An object record's size, read from the decoded value: every object record
+ * version (1 to 3) keeps `sizeBytes` at its top level, so the full
+ * `decodeObjectRecord` (which rebuilds older layouts) is not needed to count.
+ */
+function sizeOf(decoded: DecodedRecord): number {
+  const sizeBytes = (decoded.value as { sizeBytes?: unknown }).sizeBytes;
+  assert(decoded.kind === "object" && typeof sizeBytes === "number" && sizeBytes >= 0, `bucket stats: an object record without a size (kind ${decoded.kind})`);
+  return sizeBytes;
 }
 
 /** Share of the whole walk each section stands for, in walk order: uploads are few next to objects and versions. */
