@@ -122,6 +122,12 @@ import {
  * between nodes and nodes restart with new incarnations), so the service asks
  * for the current view at the start of each step rather than keeping refs.
  */
+/** Where a read finds a PG's shards: the acting set and, while the PG backfills, the set it last had complete. */
+interface ReadPlacement {
+  readonly diskIds: readonly string[];
+  readonly formerDiskIds?: readonly string[];
+}
+
 export interface PlacementView {
   /** The cluster map epoch the refs belong to; requests carry it and stale ones are fenced. */
   readonly epoch: number;
@@ -485,8 +491,8 @@ export class ObjectService implements ObjectBackend {
   #readData(record: ObjectRecord, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array> {
     const layout = record.layout;
     // One acting-set lookup per GET, made when the first unit is read.
-    let actingSet: Promise<readonly string[]> | undefined;
-    const actingSetOnce = (placementGroupId: number): Promise<readonly string[]> => (actingSet ??= this.#actingSet(placementGroupId));
+    let actingSet: Promise<ReadPlacement> | undefined;
+    const actingSetOnce = (placementGroupId: number): Promise<ReadPlacement> => (actingSet ??= this.#readPlacement(placementGroupId));
     switch (layout.kind) {
       case "single":
         return this.#readChunks(record, layout.chunkBytes, startBytes, endBytesExclusive, (index) =>
@@ -1117,18 +1123,18 @@ export class ObjectService implements ObjectBackend {
   async #readReplicatedChunk(
     record: ObjectRecord,
     layout: ReplicatedLayout,
-    actingSetPending: Promise<readonly string[]>,
+    actingSetPending: Promise<ReadPlacement>,
     index: number,
     startBytes: number,
     endBytesExclusive: number,
   ): Promise<Uint8Array> {
-    const actingSet = await actingSetPending;
+    const placement = await actingSetPending;
     const { from, to } = window(index * layout.chunkBytes, layout.chunkBytes, startBytes, endBytesExclusive);
     const damaged: DamagedShard[] = [];
     let lastFault: Fault | undefined;
     try {
       for (let position = 0; position < layout.copies; position += 1) {
-        const reply = await this.#read(actingSet[position]!, chunkShardKey(record.dataId, index), from, to - from);
+        const reply = await this.#readAt(placement, position, chunkShardKey(record.dataId, index), from, to - from);
         if (!isFault(reply)) return reply;
         lastFault = reply;
         damaged.push({ stripeIndex: index, shardIndex: position, damage: damageOf(reply) });
@@ -1147,7 +1153,7 @@ export class ObjectService implements ObjectBackend {
   async #readStripe(
     record: ObjectRecord,
     layout: ErasureLayout,
-    actingSetPending: Promise<readonly string[]>,
+    actingSetPending: Promise<ReadPlacement>,
     stripeIndex: number,
     startBytes: number,
     endBytesExclusive: number,
@@ -1161,7 +1167,7 @@ export class ObjectService implements ObjectBackend {
     const { from, to } = window(stripeStart, stripeLength, startBytes, endBytesExclusive);
     const firstShard = Math.floor(from / shardBytes);
     const lastShard = Math.floor((to - 1) / shardBytes);
-    const actingSet = await actingSetPending;
+    const placement = await actingSetPending;
     const shardKey = (shardIndex: number): string => stripeShardKey(record.dataId, stripeIndex, shardIndex);
 
     // The healthy path: read just the needed slices of the needed data shards.
@@ -1171,7 +1177,7 @@ export class ObjectService implements ObjectBackend {
       needed.map((shardIndex) => {
         const shardFrom = Math.max(from - shardIndex * shardBytes, 0);
         const shardTo = Math.min(to - shardIndex * shardBytes, shardBytes);
-        return this.#read(actingSet[shardIndex]!, shardKey(shardIndex), shardFrom, shardTo - shardFrom);
+        return this.#readAt(placement, shardIndex, shardKey(shardIndex), shardFrom, shardTo - shardFrom);
       }),
     );
     if (slices.every((slice) => !isFault(slice))) return slices as Uint8Array[];
@@ -1189,7 +1195,7 @@ export class ObjectService implements ObjectBackend {
     const failedNeeded = new Set(damaged.map((shard) => shard.shardIndex));
     const others: number[] = [];
     for (let shardIndex = 0; shardIndex < width; shardIndex += 1) if (!failedNeeded.has(shardIndex)) others.push(shardIndex);
-    const wholes = await Promise.all(others.map((shardIndex) => this.#read(actingSet[shardIndex]!, shardKey(shardIndex), 0, shardBytes)));
+    const wholes = await Promise.all(others.map((shardIndex) => this.#readAt(placement, shardIndex, shardKey(shardIndex), 0, shardBytes)));
     let present = 0;
     others.forEach((shardIndex, position) => {
       const reply = wholes[position]!;
@@ -1217,6 +1223,22 @@ export class ObjectService implements ObjectBackend {
     return out;
   }
 
+  /**
+   * `#read` of the shard at `position` of a PG's acting set. While the PG
+   * backfills, a position whose disk changed may not hold its shard yet:
+   * then its former disk is read (it keeps the shard until backfill is
+   * complete), and only when that fails too is the shard missing. The
+   * position's own fault is the one returned, so damage is recorded there.
+   */
+  async #readAt(placement: ReadPlacement, position: number, shardKey: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array | Fault> {
+    const diskId = placement.diskIds[position]!;
+    const reply = await this.#read(diskId, shardKey, offsetBytes, lengthBytes);
+    const former = placement.formerDiskIds?.[position];
+    if (!isFault(reply) || former === undefined || former === diskId) return reply;
+    const fromFormer = await this.#read(former, shardKey, offsetBytes, lengthBytes);
+    return isFault(fromFormer) ? reply : fromFormer;
+  }
+
   /** Reads `lengthBytes` of a shard from `offsetBytes`; a fault (missing, corrupt, unreachable) as a value. */
   async #read(diskId: string, shardKey: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array | Fault> {
     const reply = await this.#askDisk<ReadShardReply>(diskId, (epoch, replyTo) => ({ kind: "ReadShard", epoch, shardKey, offsetBytes, lengthBytes, replyTo }));
@@ -1240,12 +1262,17 @@ export class ObjectService implements ObjectBackend {
   // ---- placement groups ----
 
   async #actingSet(placementGroupId: number): Promise<readonly string[]> {
+    return (await this.#readPlacement(placementGroupId)).diskIds;
+  }
+
+  /** The PG's acting set, and while it backfills the set it last had complete (`formerDiskIds`). */
+  async #readPlacement(placementGroupId: number): Promise<ReadPlacement> {
     const reply = await this.#askPlacementGroup<GetActingSetReply>(placementGroupId, (replyTo) => ({
       kind: "GetActingSet",
       epoch: this.#view().epoch,
       replyTo,
     }));
-    return reply.diskIds;
+    return reply.formerDiskIds === undefined ? { diskIds: reply.diskIds } : { diskIds: reply.diskIds, formerDiskIds: reply.formerDiskIds };
   }
 
   async #recordDamage(placementGroupId: number, dataId: string, shards: readonly DamagedShard[]): Promise<void> {

@@ -88,6 +88,34 @@ describe("PlacementGroupActor", () => {
     expect((await stat()).dataCount).toBe(1);
   });
 
+  test("a new acting set that arrives while index writes are being flushed does not stall later writes", async () => {
+    // A store whose transactions wait for a gate, so a flush is surely in progress when UpdateActingSet comes.
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const gated = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name !== "transact") return Reflect.get(target, name, receiver);
+        return async (work: Parameters<MetaStore["transact"]>[0]) => {
+          await gate;
+          return target.transact(work);
+        };
+      },
+    });
+    const slow = await host.spawn(placementGroupActorPath(9), placementGroupBehavior({ placementGroupId: 9, store: gated, diskIds: ["d1", "d2", "d3"], epoch: 3 }));
+    const askSlow = async <R>(build: (replyTo: ActorRef<R>) => PlacementGroupMessage): Promise<R> => {
+      const reply = await host.ask<PlacementGroupMessage, R>(slow, build, askTimeoutMs);
+      if (isFault(reply)) throw new Error(`fault: ${reply.fault} ${reply.detail}`);
+      return reply;
+    };
+    const during = askSlow((replyTo) => ({ kind: "IndexData", epoch: 3, dataId: "during", bucket: "b", key: "k", replyTo }));
+    await askSlow((replyTo) => ({ kind: "UpdateActingSet", epoch: 4, diskIds: ["d1", "d2", "d4"], replyTo }));
+    open();
+    await during;
+    // After the flush that was running ended: a new write must start a new flush.
+    await askSlow((replyTo) => ({ kind: "IndexData", epoch: 4, dataId: "after", bucket: "b", key: "a", replyTo }));
+    expect((await askSlow<StatPlacementGroupReply>((replyTo) => ({ kind: "StatPlacementGroup", epoch: 4, replyTo }))).dataCount).toBe(2);
+  });
+
   test("a new acting set takes effect at a higher epoch; a conflicting one at the same epoch is fenced", async () => {
     const conflicting = await host.ask<PlacementGroupMessage, unknown>(pg, (replyTo) => ({ kind: "UpdateActingSet", epoch: 3, diskIds: ["d9"], replyTo }), askTimeoutMs);
     expect(isFault(conflicting) && conflicting.fault).toBe("Fenced");

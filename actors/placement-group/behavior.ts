@@ -71,7 +71,17 @@ export interface PlacementGroupState {
   readonly placementGroupId: number;
   readonly epoch: number;
   readonly diskIds: readonly string[];
-  /** Writes waiting for the next transaction (mutated in place by the flusher). */
+  /**
+   * The flusher's state, mutated in place by the flush loop. One object
+   * shared by every state that follows (a new acting set makes a new state):
+   * a loop running when the state is replaced must still be seen to end,
+   * or no later write would start a flush.
+   */
+  readonly io: PlacementGroupIo;
+}
+
+export interface PlacementGroupIo {
+  /** Writes waiting for the next transaction. */
   readonly queue: IndexWrite[];
   /** Whether a flush loop is running. */
   flushing: boolean;
@@ -79,6 +89,12 @@ export interface PlacementGroupState {
   fenced: boolean;
   /** Errors from a flush that settled after `receive` returned: bugs, rethrown on the next message. */
   readonly detachedErrors: unknown[];
+  /**
+   * The acting set the PG last had every shard on, as stored at
+   * ("pg", pg, "c"): read once, then kept by the flusher's own writes of it
+   * (this actor is that key's only writer). `undefined`: not read yet.
+   */
+  completeDiskIds: readonly string[] | null | undefined;
 }
 
 /** The path under a node's root at which PG `placementGroupId` is spawned. */
@@ -107,15 +123,12 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
         placementGroupId: options.placementGroupId,
         epoch: options.epoch,
         diskIds: [...options.diskIds],
-        queue: [],
-        flushing: false,
-        fenced: false,
-        detachedErrors: [],
+        io: { queue: [], flushing: false, fenced: false, detachedErrors: [], completeDiskIds: undefined },
       };
     },
 
     async receive(state, message, context): Promise<PlacementGroupState> {
-      const detached = state.detachedErrors[0];
+      const detached = state.io.detachedErrors[0];
       if (detached !== undefined) throw detached;
       if (message.epoch < state.epoch) {
         actorLog(context, "info", "pg-fenced", { kind: message.kind, epoch: message.epoch, epochCurrent: state.epoch });
@@ -123,32 +136,37 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
         return state;
       }
       switch (message.kind) {
-        case "GetActingSet":
+        case "GetActingSet": {
+          const complete = await completeActingSet(state, options.store);
+          // While backfilling, the disks the changed positions had: readers try them before rebuilding a shard.
+          const former = complete !== null && complete.join(",") !== state.diskIds.join(",") ? { formerDiskIds: [...complete] } : {};
           context.tell(message.replyTo, {
             kind: "GetActingSetReply",
             placementGroupId: state.placementGroupId,
             epoch: state.epoch,
             diskIds: [...state.diskIds],
+            ...former,
           });
           return state;
+        }
         case "IndexData":
         case "ForgetData":
         case "RecordDamagedShards":
         case "ResolveDamagedShards":
         case "RecordCompleteActingSet":
-          if (state.queue.length >= queuedWritesMax) {
-            actorLog(context, "warn", "pg-overloaded", { kind: message.kind, queued: state.queue.length });
-            context.tell<Fault>(message.replyTo, fault("Overloaded", `pg ${state.placementGroupId}: ${state.queue.length} index writes queued`));
+          if (state.io.queue.length >= queuedWritesMax) {
+            actorLog(context, "warn", "pg-overloaded", { kind: message.kind, queued: state.io.queue.length });
+            context.tell<Fault>(message.replyTo, fault("Overloaded", `pg ${state.placementGroupId}: ${state.io.queue.length} index writes queued`));
             return state;
           }
-          actorLog(context, "debug", "pg-index-write", { kind: message.kind, ...("dataId" in message ? { dataId: message.dataId } : {}), queued: state.queue.length });
-          state.queue.push(message);
-          if (!state.flushing) startFlushing(state, options, context);
+          actorLog(context, "debug", "pg-index-write", { kind: message.kind, ...("dataId" in message ? { dataId: message.dataId } : {}), queued: state.io.queue.length });
+          state.io.queue.push(message);
+          if (!state.io.flushing) startFlushing(state, options, context);
           return state;
         case "GetCompleteActingSet": {
-          const bytes = await options.store.transact((tx) => tx.get(placementGroupCompleteKey(state.placementGroupId)));
-          const diskIds = bytes === undefined ? null : (decodeRecordOf("placementGroupComplete", bytes).value as { diskIds: string[] }).diskIds;
-          context.tell(message.replyTo, { kind: "GetCompleteActingSetReply", diskIds });
+          const diskIds = await readCompleteActingSet(state.placementGroupId, options.store);
+          state.io.completeDiskIds = diskIds;
+          context.tell(message.replyTo, { kind: "GetCompleteActingSetReply", diskIds: diskIds === null ? null : [...diskIds] });
           return state;
         }
         case "ListDamagedShards":
@@ -179,10 +197,10 @@ export function placementGroupBehavior(options: PlacementGroupBehaviorOptions): 
 /** Drains the queue, one transaction per batch, answering each write after its batch is durable. */
 function startFlushing(state: PlacementGroupState, options: PlacementGroupBehaviorOptions, context: ActorContext<PlacementGroupMessage>): void {
   const store = options.store;
-  state.flushing = true;
+  state.io.flushing = true;
   const loop = async (): Promise<void> => {
-    while (state.queue.length > 0) {
-      const batch = state.queue.splice(0, state.queue.length);
+    while (state.io.queue.length > 0) {
+      const batch = state.io.queue.splice(0, state.io.queue.length);
       let failure: unknown;
       let refusal: Fault | undefined;
       try {
@@ -195,8 +213,8 @@ function startFlushing(state: PlacementGroupState, options: PlacementGroupBehavi
       } catch (error) {
         failure = error;
       }
-      if (refusal !== undefined && !state.fenced) {
-        state.fenced = true;
+      if (refusal !== undefined && !state.io.fenced) {
+        state.io.fenced = true;
         options.onFenced?.(refusal);
       }
       for (const write of batch) {
@@ -207,6 +225,7 @@ function startFlushing(state: PlacementGroupState, options: PlacementGroupBehavi
         } else if (failure !== undefined) {
           context.tell<Fault>(write.replyTo, fault("Unreachable", `pg ${state.placementGroupId}: index write failed: ${String(failure)}`));
         } else {
+          if (write.kind === "RecordCompleteActingSet") state.io.completeDiskIds = [...write.diskIds];
           context.tell(write.replyTo as ActorRef<unknown>, replyFor(write));
         }
       }
@@ -214,11 +233,11 @@ function startFlushing(state: PlacementGroupState, options: PlacementGroupBehavi
   };
   loop().then(
     () => {
-      state.flushing = false;
+      state.io.flushing = false;
     },
     (error: unknown) => {
-      state.flushing = false;
-      state.detachedErrors.push(error);
+      state.io.flushing = false;
+      state.io.detachedErrors.push(error);
     },
   );
 }
@@ -278,13 +297,26 @@ function replyFor(write: IndexWrite): unknown {
   }
 }
 
+/** The stored complete acting set, or null before the first record. */
+async function readCompleteActingSet(placementGroupId: number, store: MetaStore): Promise<readonly string[] | null> {
+  const bytes = await store.transact((tx) => tx.get(placementGroupCompleteKey(placementGroupId)));
+  return bytes === undefined ? null : (decodeRecordOf("placementGroupComplete", bytes).value as { diskIds: string[] }).diskIds;
+}
+
+/** The complete acting set, read from the store the first time only. */
+async function completeActingSet(state: PlacementGroupState, store: MetaStore): Promise<readonly string[] | null> {
+  // `null` (no record yet) is an answer too: only `undefined` means not read.
+  if (state.io.completeDiskIds === undefined) state.io.completeDiskIds = await readCompleteActingSet(state.placementGroupId, store);
+  return state.io.completeDiskIds;
+}
+
 async function stat(state: PlacementGroupState, store: MetaStore, scanMax: number): Promise<StatPlacementGroupReply> {
   const count = async (range: { begin: Uint8Array; end: Uint8Array }): Promise<number> =>
     store.transact(async (tx) => (await tx.getRange(range.begin, range.end, { limit: scanMax })).length);
   const dataCount = await count(placementGroupDataRange(state.placementGroupId));
   const damagedShardCount = await count(placementGroupHealRange(state.placementGroupId));
-  const completeBytes = await store.transact((tx) => tx.get(placementGroupCompleteKey(state.placementGroupId)));
-  const completeDiskIds = completeBytes === undefined ? null : (decodeRecordOf("placementGroupComplete", completeBytes).value as { diskIds: string[] }).diskIds;
+  const complete = await completeActingSet(state, store);
+  const completeDiskIds = complete === null ? null : [...complete];
   return {
     kind: "StatPlacementGroupReply",
     placementGroupId: state.placementGroupId,

@@ -23,6 +23,13 @@ export const GetActingSetReply = Type.Object({
   placementGroupId: Type.Integer({ minimum: 0 }),
   epoch: Epoch,
   diskIds: Type.Array(Type.String()),
+  /**
+   * Present while the PG backfills: the acting set it last had every shard
+   * on. A position whose disk changed may not hold its shard yet; the
+   * former disk at that position still does (until backfill deletes it), so
+   * a reader tries it before rebuilding the shard from k others.
+   */
+  formerDiskIds: Type.Optional(Type.Array(Type.String())),
 });
 export type GetActingSetReply = Static<typeof GetActingSetReply>;
 

@@ -272,4 +272,51 @@ describe("repair", () => {
     expect(again.retired).toBe(0);
     expect(again.heal.healed).toBe(0);
   });
+
+  test("reads during a backfill come from a changed position's former disk: an object stays readable with two more disks down", async () => {
+    const bodies = new Map<string, Uint8Array>();
+    for (let index = 0; index < 8; index += 1) {
+      const body = seededRandom(seed + 80 + index).bytes(2 * 4 * shardBytes + index);
+      bodies.set(`f${index}`, body);
+      await put(`f${index}`, body);
+    }
+    const schedule = new RepairSchedule({
+      host,
+      healer,
+      scrubber,
+      placementGroups: () => placementGroups.map((_, id) => id),
+      localDisks: () => [],
+      healIntervalMs: 60_000,
+      scrubIntervalMs: 3_600_000,
+      log: () => undefined,
+    });
+    await schedule.runOnce(); // records each PG's acting set as complete
+    const grown: ClusterMap = { ...map, epoch: 2, hosts: [{ hostId: "node-test", disks: [...diskIds, "disk-6"].map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }] };
+    disks.set("disk-6", await host.spawn(diskActorPath("disk-6"), diskBehavior({ diskId: "disk-6", directory: join(directory, "disk-6") })));
+    for (const [id, ref] of placementGroups.entries()) {
+      const reply = await host.ask<PlacementGroupMessage, unknown>(ref, (replyTo) => ({ kind: "UpdateActingSet", epoch: 2, diskIds: actingSet(id, grown, 6), replyTo }), 10_000);
+      expect(isFault(reply)).toBe(false);
+    }
+    viewEpoch = 2;
+    // No backfill has run: the new disk holds nothing. With 4+2, a stripe needs 4 of its 6 positions;
+    // the changed one is empty and two more disks are taken away, so only the former disk can make 4.
+    let checked = 0;
+    for (const [key, body] of bodies) {
+      const pg = placementGroupOf("b", key, map.placementGroupCount);
+      const before = actingSet(pg, map, 6);
+      const after = actingSet(pg, grown, 6);
+      const changed = after.findIndex((diskId, position) => diskId !== before[position]);
+      if (changed < 0) continue;
+      const down = after.filter((diskId, position) => position !== changed && diskId !== before[changed]).slice(0, 2);
+      const kept = down.map((diskId) => [diskId, disks.get(diskId)!] as const);
+      for (const diskId of down) disks.delete(diskId);
+      try {
+        expect(await read(key)).toEqual(Buffer.from(body));
+      } finally {
+        for (const [diskId, ref] of kept) disks.set(diskId, ref);
+      }
+      checked += 1;
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
 });
