@@ -536,7 +536,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
       await host.stop(disks[index]!);
       disks[index] = await spawnDisk(node.disks[index]!);
     },
-    scrubDisk: (diskId) => scrubber.scrubDisk(diskId),
+    scrubDisk: (diskId, onProgress) => scrubber.scrubDisk(diskId, onProgress),
     healProgress: () => healer.progress(),
     actingSetWidth: width,
     log: nodeLog,

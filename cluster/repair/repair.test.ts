@@ -319,4 +319,15 @@ describe("repair", () => {
     }
     expect(checked).toBeGreaterThan(0);
   });
+
+  test("a scrub pass reports its counts page by page, ending at the report's totals", async () => {
+    for (let index = 0; index < 6; index += 1) await put(`s${index}`, seededRandom(seed + 120 + index).bytes(4 * shardBytes + index));
+    const paged = new Scrubber({ host, store, view, placementGroupCount: map.placementGroupCount, bytesPerSecondMax: 1024 * 1024 * 1024, pageShards: 2 });
+    const seen: { checked: number; bytesChecked: number }[] = [];
+    const report = await paged.scrubDisk("disk-0", (soFar) => seen.push({ checked: soFar.checked, bytesChecked: soFar.bytesChecked }));
+    expect(report.checked).toBeGreaterThan(2);
+    expect(seen.length).toBeGreaterThan(1);
+    for (let index = 1; index < seen.length; index += 1) expect(seen[index]!.checked).toBeGreaterThanOrEqual(seen[index - 1]!.checked);
+    expect(seen.at(-1)).toEqual({ checked: report.checked, bytesChecked: report.bytesChecked });
+  });
 });

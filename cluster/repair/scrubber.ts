@@ -31,6 +31,13 @@ export interface ScrubberOptions {
   readonly askTimeoutMs?: number;
 }
 
+/** A pass's counts so far, after each page (for operators' progress bars). */
+export interface ScrubProgress {
+  readonly checked: number;
+  readonly bytesChecked: number;
+  readonly corrupt: number;
+}
+
 export interface ScrubReport {
   readonly checked: number;
   readonly bytesChecked: number;
@@ -72,7 +79,7 @@ export class Scrubber {
   }
 
   /** One whole pass over the disk. */
-  async scrubDisk(diskId: string): Promise<ScrubReport> {
+  async scrubDisk(diskId: string, onProgress?: (soFar: ScrubProgress) => void): Promise<ScrubReport> {
     let checked = 0;
     let bytesChecked = 0;
     let corrupt = 0;
@@ -88,6 +95,7 @@ export class Scrubber {
         if (await this.#report(diskId, shardKey)) reported += 1;
         else unplaced += 1;
       }
+      onProgress?.({ checked, bytesChecked, corrupt });
       const delayMs = (page.bytesChecked / this.#bytesPerSecondMax) * 1000;
       if (delayMs >= 1) await this.#host.clock.sleep(Math.round(delayMs));
       if (page.next === undefined) break;

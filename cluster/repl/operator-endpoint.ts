@@ -26,7 +26,7 @@ import { nodeAgentActorPath, type NodeAgentMessage, type StatNodeAgentReply } fr
 import { actorRef, assert, isFault, sleepUnlessAborted, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
 import { readFleetMap, setDiskOut, setNodeDraining, unitText, type Unit } from "../membership/index.ts";
 import { bucketPartitionCountDefault, ObjectCatalog, type MetaStore } from "../metadata/index.ts";
-import type { HealProgress, ScrubReport } from "../repair/index.ts";
+import type { HealProgress, ScrubProgress, ScrubReport } from "../repair/index.ts";
 import { addUser, invalidUserName, listUsers, removeUser } from "../users.ts";
 import { countBucketStatsPage } from "./bucket-stats-scan.ts";
 
@@ -52,7 +52,8 @@ export interface OperatorEndpointOptions {
    * the keeper leaves them alone.
    */
   readonly restartDisk?: (diskId: string) => Promise<void>;
-  readonly scrubDisk: (diskId: string) => Promise<ScrubReport>;
+  /** Scrubs a local disk; `onProgress` is called after each page with the pass's counts so far. */
+  readonly scrubDisk: (diskId: string, onProgress?: (soFar: ScrubProgress) => void) => Promise<ScrubReport>;
   readonly healProgress: () => HealProgress;
   /** The fleet's acting-set width: a disk.out or node.drain leaving fewer eligible disks is refused. */
   readonly actingSetWidth: number;
@@ -133,7 +134,12 @@ export async function startOperatorEndpoint(options: OperatorEndpointOptions): P
         if (scrubs.get(diskId)?.state === "running") return "running";
         const job: ScrubJob = { diskId, state: "running", startedMs: host.clock.nowMs(), checked: 0, bytesChecked: 0, corrupt: 0 };
         scrubs.set(diskId, job);
-        void options.scrubDisk(diskId).then(
+        // Counts as the pass goes, so heal.status can draw a bar before the pass ends.
+        const onProgress = (soFar: ScrubProgress): void => {
+          const current = scrubs.get(diskId);
+          if (current?.state === "running" && current.startedMs === job.startedMs) scrubs.set(diskId, { ...job, ...soFar });
+        };
+        void options.scrubDisk(diskId, onProgress).then(
           (report) => scrubs.set(diskId, { ...job, state: "done", finishedMs: host.clock.nowMs(), checked: report.checked, bytesChecked: report.bytesChecked, corrupt: report.corrupt }),
           (error: unknown) => scrubs.set(diskId, { ...job, state: "failed", finishedMs: host.clock.nowMs(), detail: String(error) }),
         );

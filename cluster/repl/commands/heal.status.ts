@@ -1,3 +1,4 @@
+import { diskActorPath, type DiskMessage, type StatDiskReply } from "../../../actors/disk/index.ts";
 import { isFault } from "../../../runtime/index.ts";
 import type { ReplCommand } from "../command.ts";
 import { expectPositionals, parseArguments } from "../command.ts";
@@ -62,7 +63,21 @@ export const healStatus: ReplCommand = {
         ),
       );
     }
-    const scrubs = nodes.flatMap(({ nodeId, view }) => (isFault(view) ? [] : view.scrubs.map((scrub) => ({ nodeId, ...scrub }))));
+    const scrubs = nodes.flatMap(({ nodeId, view }) => (isFault(view) ? [] : view.scrubs.map((scrub) => ({ nodeId, nodeNowMs: view.nowMs, ...scrub }))));
+    // A running pass gets a bar: records checked of the disk's shard count, ETA at its pace since it started.
+    const running = scrubs.filter((scrub) => scrub.state === "running");
+    const totals = await Promise.all(
+      running.map(async (scrub) => {
+        const reply = await session.tryAsk<DiskMessage, StatDiskReply>(session.refOn(map, scrub.nodeId, diskActorPath(scrub.diskId)), (replyTo) => ({ kind: "StatDisk", replyTo }));
+        return isFault(reply) ? undefined : reply.shardCount;
+      }),
+    );
+    running.forEach((scrub, index) => {
+      const total = Math.max(totals[index] ?? 0, scrub.checked);
+      const elapsedMs = scrub.nodeNowMs - scrub.startedMs;
+      const etaMs = scrub.checked > 0 && elapsedMs > 0 ? ((total - scrub.checked) * elapsedMs) / scrub.checked : undefined;
+      lines.push(`scrub ${scrub.diskId} ${progressBar(scrub.checked, total)}  ${scrub.checked} of ${totals[index] === undefined ? "?" : total} shards, ETA ${formatDuration(etaMs)}`);
+    });
     if (scrubs.length > 0) {
       lines.push(
         renderTable(
