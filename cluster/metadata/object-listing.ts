@@ -172,14 +172,24 @@ function pastCommonPrefixOf(shape: ListShape, common: string, stored: Uint8Array
     const code = common.charCodeAt(index);
     if (code === 0x00 || code >= 0x80) return pastCommonPrefix(shape, common);
   }
-  // strinc of stored[0, length): ASCII bytes are never 0xff, so the last one is incremented.
-  const length = shape.keysBase.length + common.length;
+  return pastStoredPrefix(shape, common.length, stored);
+}
+
+/**
+ * strinc of the stored key's first `keysBase.length + commonLength` bytes,
+ * for a common prefix that is ASCII without 0x00 (its bytes are never 0xff,
+ * so the last one is incremented).
+ */
+function pastStoredPrefix(shape: ListShape, commonLength: number, stored: Uint8Array): Uint8Array {
+  const length = shape.keysBase.length + commonLength;
   assert(length < stored.length, "listObjects: a common prefix longer than its key");
-  const out = new Uint8Array(length);
-  for (let index = 0; index < length; index++) out[index] = stored[index] as number;
+  // Uint8Array's own slice: a copy even of a Buffer (whose slice is a view).
+  const out = uint8ArraySlice.call(stored, 0, length);
   out[length - 1] = (out[length - 1] as number) + 1;
   return out;
 }
+
+const uint8ArraySlice = Uint8Array.prototype.slice;
 
 /** Advances a listing by up to `readsPerTransactionMax` range reads inside one transaction. */
 async function listSteps(tx: MetaTransaction, state: ListState, shape: ListShape): Promise<ListState> {
@@ -261,7 +271,11 @@ function seekStep(found: Uint8Array | undefined, state: ListState, shape: ListSh
     state.done = true;
     return;
   }
-  const key = keyFromStored(found, shape.keysBase);
+  const last = found.length - 1;
+  assert(last >= shape.keysBase.length && found[last] === 0x00, "listObjects: not an object key of this bucket");
+  // An ASCII key (most keys) is its own encoding, and so is every prefix of it.
+  const ascii = asciiText(found, shape.keysBase.length, last);
+  const key = ascii ?? keyFromStored(found, shape.keysBase);
   const common = commonPrefixOf(key, shape.prefix, shape.delimiter);
   if (common === undefined) {
     state.cursor = found;
@@ -270,7 +284,7 @@ function seekStep(found: Uint8Array | undefined, state: ListState, shape: ListSh
   }
   state.commonPrefixes.push(common);
   state.lastReturned = common;
-  state.cursor = pastCommonPrefixOf(shape, common, found);
+  state.cursor = ascii === undefined ? pastCommonPrefix(shape, common) : pastStoredPrefix(shape, common.length, found);
 }
 
 const terminator = new Uint8Array([0x00]);
