@@ -374,12 +374,13 @@ export class ObjectCatalog {
     return this.#store.transact(async (tx) => {
       if ((await tx.get(bucketKey(name))) === undefined) return "not-found";
       const objects = objectRange(name);
-      if ((await tx.getRange(objects.begin, objects.end, { limit: 1 })).length > 0) return "not-empty";
+      // Emptiness needs no value: keys-only seeks.
+      if ((await tx.firstKey(objects.begin, objects.end)) !== undefined) return "not-empty";
       const versions = objectVersionRange(name);
-      if ((await tx.getRange(versions.begin, versions.end, { limit: 1 })).length > 0) return "not-empty";
+      if ((await tx.firstKey(versions.begin, versions.end)) !== undefined) return "not-empty";
       // Incomplete multipart uploads keep a bucket non-empty too, as in S3: their parts are stored data.
       const uploads = multipartUploadRange(name);
-      if ((await tx.getRange(uploads.begin, uploads.end, { limit: 1 })).length > 0) return "not-empty";
+      if ((await tx.firstKey(uploads.begin, uploads.end)) !== undefined) return "not-empty";
       // A bucket created again under this name must not answer a retry of a PUT made to this one.
       // (Their expiry index entries stay; the Janitor finds no token behind them and drops them.)
       const tokens = idempotencyTokenBucketRange(name);
