@@ -271,15 +271,17 @@ describe("listing on lmdb", () => {
       Array.from({ length: prefixes * perPrefix }, (_, index) => `p-${String(Math.floor(index / perPrefix)).padStart(3, "0")}/${index % perPrefix}`);
     await putMany(store, "small", [...keysUnder(10), "top-1", "top-2"]);
     await putMany(store, "large", [...keysUnder(1_000), "top-1", "top-2"]);
-    const costs: Array<{ pairsRead: number; rangeReads: number; entries: number }> = [];
+    const costs: Array<{ pairsRead: number; keysRead: number; rangeReads: number; entries: number }> = [];
     for (const bucket of ["small", "large"]) {
-      const counts = { pairsRead: 0, rangeReads: 0, transactions: 0, readsPerTransactionMax: 0 };
+      const counts = { pairsRead: 0, keysRead: 0, rangeReads: 0, transactions: 0, readsPerTransactionMax: 0 };
       const result = await listObjects(countingStore(store, counts), { bucket, prefix: "", delimiter: "/", after: "", maxKeys: 1_000 });
       expect(result !== "no-such-bucket" && result.commonPrefixes.length).toBe(prefixes);
       expect(result !== "no-such-bucket" && result.objects.map((object) => object.key)).toEqual(["top-1", "top-2"]);
-      costs.push({ pairsRead: counts.pairsRead, rangeReads: counts.rangeReads, entries: prefixes + 2 });
-      // One pair per common prefix and a few around the plain keys: never the keys beneath.
-      expect(counts.pairsRead).toBeLessThanOrEqual(prefixes + 10);
+      costs.push({ pairsRead: counts.pairsRead, keysRead: counts.keysRead, rangeReads: counts.rangeReads, entries: prefixes + 2 });
+      // One key per common prefix and a few pairs around the plain keys: never the keys beneath.
+      expect(counts.pairsRead + counts.keysRead).toBeLessThanOrEqual(prefixes + 10);
+      // The seeks past common prefixes read keys only.
+      expect(counts.keysRead).toBeGreaterThanOrEqual(prefixes - 1);
     }
     expect(costs[1]).toEqual(costs[0] as (typeof costs)[number]);
   });
@@ -288,18 +290,48 @@ describe("listing on lmdb", () => {
     await new ObjectCatalog(store).createBucket("wide", 1);
     const keys = Array.from({ length: 3_000 }, (_, index) => `d-${String(Math.floor(index / 3)).padStart(4, "0")}/${index % 3}`);
     await putMany(store, "wide", keys);
-    const counts = { pairsRead: 0, rangeReads: 0, transactions: 0, readsPerTransactionMax: 0 };
+    const counts = { pairsRead: 0, keysRead: 0, rangeReads: 0, transactions: 0, readsPerTransactionMax: 0 };
     const result = await listObjects(countingStore(store, counts), { bucket: "wide", prefix: "", delimiter: "/", after: "", maxKeys: 1_000 });
     expect(result !== "no-such-bucket" && result.commonPrefixes.length).toBe(1_000);
     expect(result !== "no-such-bucket" && result.isTruncated).toBe(false);
     expect(counts.transactions).toBeGreaterThan(1);
     expect(counts.readsPerTransactionMax).toBeLessThanOrEqual(256);
-    expect(counts.pairsRead).toBeLessThanOrEqual(1_010);
+    expect(counts.pairsRead + counts.keysRead).toBeLessThanOrEqual(1_010);
+    // Values only for the first batch: every common prefix after it was found by a keys-only seek.
+    expect(counts.pairsRead).toBeLessThanOrEqual(2);
+    expect(counts.keysRead).toBe(999);
+  });
+
+  test("seeks that land on plain keys list them, with values, at every page size", async () => {
+    await new ObjectCatalog(store).createBucket("mixed", 1);
+    // Common prefixes and plain keys alternate, runs of each of one to three.
+    const keys: string[] = [];
+    for (let group = 0; group < 40; group++) {
+      const name = `g-${String(group).padStart(2, "0")}`;
+      for (let plain = 0; plain < 1 + (group % 3); plain++) keys.push(`${name}-plain-${plain}`);
+      for (let common = 0; common < 1 + ((group + 1) % 3); common++) keys.push(`${name}-tree-${common}/a`, `${name}-tree-${common}/b`);
+    }
+    await putMany(store, "mixed", keys);
+    const sorted = [...keys].sort(utf8Compare);
+    for (const maxKeys of [1, 2, 3, 5, 8, 1_000]) {
+      let after = "";
+      for (let pages = 0; pages < 200; pages++) {
+        const input = { bucket: "mixed", prefix: "", delimiter: "/", after, maxKeys };
+        const got = await page(store, input);
+        expect({ maxKeys, after, got }).toEqual({ maxKeys, after, got: model(sorted, input) });
+        if (!got.isTruncated || got.lastReturned === undefined) break;
+        after = got.lastReturned;
+      }
+    }
   });
 });
 
 interface Counts {
+  /** Pairs read with their values. */
   pairsRead: number;
+  /** Keys found by keys-only seeks (`firstKey`). */
+  keysRead: number;
+  /** Range reads and seeks. */
   rangeReads: number;
   transactions: number;
   readsPerTransactionMax: number;
@@ -322,11 +354,10 @@ function countingStore(inner: MetaStore, counts: Counts): MetaStore {
             counts.readsPerTransactionMax = Math.max(counts.readsPerTransactionMax, reads);
             return pairs;
           },
-          // A keys-only seek counts as a read of the one entry it found.
           firstKey: async (begin, end) => {
             const key = await tx.firstKey(begin, end);
             counts.rangeReads++;
-            counts.pairsRead += key === undefined ? 0 : 1;
+            counts.keysRead += key === undefined ? 0 : 1;
             reads++;
             counts.readsPerTransactionMax = Math.max(counts.readsPerTransactionMax, reads);
             return key;
