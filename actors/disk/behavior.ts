@@ -390,7 +390,7 @@ function replyWhenSettled<R>(
 ): void {
   operation().then(
     (reply) => {
-      if (isFault(reply)) actorLog(context, "info", "disk-fault", { fault: reply.fault, detail: reply.detail });
+      if (isFault(reply)) actorLog(context, reply.fault === "NotFound" ? "debug" : "info", "disk-fault", { fault: reply.fault, detail: reply.detail });
       context.tell<R | Fault>(replyTo, reply);
     },
     (error: unknown) => {
