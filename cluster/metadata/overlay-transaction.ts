@@ -144,8 +144,8 @@ export class OverlayTransaction implements MetaTransaction {
     if (limit === 0 || compareBytes(begin, end) >= 0) return [];
 
     const points: Array<{ readonly order: string; readonly write: PointWrite }> = [];
-    // Read-only transactions (listings: a thousand seeks a page) skip building
-    // the ordered strings, a fifth of a one-pair read's cost when profiled.
+    // Read-only transactions (listings) skip building the ordered strings, a
+    // fifth of a one-pair read's cost when profiled.
     if (this.#points.size > 0) {
       const beginString = bytesToOrderedString(begin);
       const endString = bytesToOrderedString(end);
