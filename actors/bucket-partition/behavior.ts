@@ -17,6 +17,7 @@
  * refuses everything after.
  */
 import {
+  actorLog,
   assert,
   assertNever,
   fault,
@@ -192,6 +193,7 @@ export function bucketPartitionBehavior(options: BucketPartitionBehaviorOptions)
           return state;
         case "CommitPut":
           if (message.record.bucket !== state.bucket) return refuseOtherBucket(state, message, context);
+          actorLog(context, "debug", "commit-requested", { key: message.record.key, dataId: message.record.dataId, sizeBytes: message.record.sizeBytes });
           enqueue(state, message, context, queuedOperationsMax, batchOperationsMax, options);
           return state;
         default:
@@ -261,6 +263,7 @@ function enqueue(
   options: BucketPartitionBehaviorOptions,
 ): void {
   if (state.queue.length >= queuedOperationsMax) {
+    actorLog(context, "warn", "bp-overloaded", { kind: operation.kind, queued: state.queue.length });
     context.tell<Fault>(operation.replyTo, fault("Overloaded", `bp ${state.bucket}/${state.partition}: ${state.queue.length} operations queued`));
     return;
   }
@@ -335,6 +338,8 @@ function startFlushing(
         const key = keyOf(operation);
         settle(state, key);
         const outcome = result?.outcomes[index];
+        // Named by the operation's own request: the loop runs in the context of whichever operation started it.
+        actorLog(context, outcome === undefined ? "warn" : "debug", operation.kind === "CommitPut" ? "commit-done" : "bp-operation-done", { kind: operation.kind, key, outcome: outcome === undefined ? `failed: ${String(failure)}` : (outcome.reply as { outcome?: unknown }).outcome, transaction: state.transactions }, operation);
         if (outcome === undefined) {
           // The transaction failed: a write's outcome is unknown, so nothing cached for its key can be trusted.
           state.cache.delete(key);
@@ -371,6 +376,7 @@ function fenceSelf(
   batch: readonly StoreOperation[],
 ): void {
   state.fenced = true;
+  actorLog(context, "warn", "bp-fenced", { detail: refusal.detail, refused: batch.length + state.queue.length });
   state.cache.clear();
   const waiting = state.queue;
   state.queue = [];
