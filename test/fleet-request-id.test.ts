@@ -114,6 +114,10 @@ test("a PUT's and a GET's x-amz-request-id name log lines on both other nodes", 
   expect(partitionLines.some((line) => line["event"] === "commit-requested" && line["key"] === key)).toBe(true);
   expect(partitionLines.some((line) => line["event"] === "commit-done" && line["key"] === key && line["outcome"] === "committed")).toBe(true);
   expect(linesNaming(placementGroupOwner(key)!, putId).some((line) => line["event"] === "pg-index-write-done")).toBe(true);
+  // The GET looked the key up at its partition, from the cache or the store.
+  expect(
+    linesNaming(partitionOwner(key)!, getId).some((line) => line["event"] === "head-cached" || (line["event"] === "bp-operation-done" && line["kind"] === "HeadObject")),
+  ).toBe(true);
   // Disks on both other nodes stored shards for the PUT and served shards for the GET.
   for (const id of others) {
     expect(linesNaming(id, putId).some((line) => line["event"] === "shard-append")).toBe(true);

@@ -178,6 +178,7 @@ export function bucketPartitionBehavior(options: BucketPartitionBehaviorOptions)
           const reply = cached === undefined ? undefined : headFromCache(cached, message.versionId);
           if (reply !== undefined) {
             state.cacheHits += 1;
+            actorLog(context, "debug", "head-cached", { key: message.key, ...(message.versionId === undefined ? {} : { versionId: message.versionId }) });
             context.tell(message.replyTo, reply);
             return state;
           }
