@@ -98,7 +98,7 @@ describe("cairn repl --exec against a 5-node fleet", () => {
     const assignment = map.placementGroups.find((entry) => entry.placementGroupId === placementGroupId)!;
     expect(result.stdout).toContain(`pg ${placementGroupId}: clean`);
     expect(result.stdout).toContain(`node ${assignment.nodeId}, epoch ${assignment.epoch}`);
-    expect(result.stdout.match(/^\s+[0-4]\s+n\d\/disk-\d\s+n\d\s+in\s+yes$/gm)).toHaveLength(5);
+    expect(result.stdout.match(/^\s+[0-4]\s+n\d\/disk-\d\s+n\d\s+in\s+yes\s+-$/gm)).toHaveLength(5);
   });
 
   test("a mutating command is refused without --apply and changes nothing", () => {
