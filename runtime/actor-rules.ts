@@ -9,6 +9,8 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { TSchema } from "@sinclair/typebox";
 import { assert, isAssertionError } from "./assert.ts";
 import type { ActorCrash, SupervisionPolicy } from "./behavior.ts";
+import type { Fault } from "./fault.ts";
+import { actorRef, type ActorRef } from "./ref.ts";
 
 /** Reply refs live under this path prefix; behaviours may not be spawned there. */
 export const replyPathPrefix = "tmp/";
@@ -78,4 +80,20 @@ export class RestartRecord {
   handled(): void {
     this.#consecutiveCrashCount = 0;
   }
+}
+
+/**
+ * The reply ref a message carries, if any: by Cairn's protocol convention
+ * (STYLE.md §3) a request names its reply address `replyTo`, and `ask`'s
+ * reply refs live under `replyPathPrefix`. Only those are answered for a
+ * dropped message: a `replyTo` naming an actor (a notification's return
+ * address) is left alone, since that actor does not expect a fault there.
+ */
+export function replyRefOf(message: unknown): ActorRef<Fault> | undefined {
+  if (typeof message !== "object" || message === null) return undefined;
+  const replyTo = (message as { replyTo?: unknown }).replyTo;
+  if (typeof replyTo !== "object" || replyTo === null) return undefined;
+  const { nodeId, incarnation, path } = replyTo as { nodeId?: unknown; incarnation?: unknown; path?: unknown };
+  if (typeof nodeId !== "string" || typeof incarnation !== "number" || typeof path !== "string") return undefined;
+  return path.startsWith(replyPathPrefix) ? actorRef<Fault>(nodeId, incarnation, path) : undefined;
 }

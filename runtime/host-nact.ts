@@ -24,7 +24,7 @@
  * arrive from the wire. Without a transport a ref on another node is a dead
  * letter, as before.
  */
-import { checkSpawn, compileWireCheck, messageKind, replyPathPrefix, RestartRecord } from "./actor-rules.ts";
+import { checkSpawn, compileWireCheck, messageKind, replyPathPrefix, replyRefOf, RestartRecord } from "./actor-rules.ts";
 import { dispatch as nactDispatch, spawn as nactSpawn, start as nactStart, stop as nactStop } from "nact";
 import type { ActorSystemRef, Ref as NactRef, SupervisionContext } from "nact";
 import { assert } from "./assert.ts";
@@ -694,18 +694,3 @@ function faultKindOf(reason: string): Fault["fault"] {
   return "Unreachable";
 }
 
-/**
- * The reply ref a message carries, if any: by Cairn's protocol convention
- * (STYLE.md §3) a request names its reply address `replyTo`, and `ask`'s
- * reply refs live under `replyPathPrefix`. Only those are answered for a
- * dropped message: a `replyTo` naming an actor (a notification's return
- * address) is left alone, since that actor does not expect a fault there.
- */
-function replyRefOf(message: unknown): ActorRef<Fault> | undefined {
-  if (typeof message !== "object" || message === null) return undefined;
-  const replyTo = (message as { replyTo?: unknown }).replyTo;
-  if (typeof replyTo !== "object" || replyTo === null) return undefined;
-  const { nodeId, incarnation, path } = replyTo as { nodeId?: unknown; incarnation?: unknown; path?: unknown };
-  if (typeof nodeId !== "string" || typeof incarnation !== "number" || typeof path !== "string") return undefined;
-  return path.startsWith(replyPathPrefix) ? actorRef<Fault>(nodeId, incarnation, path) : undefined;
-}

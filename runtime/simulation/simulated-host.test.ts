@@ -425,6 +425,28 @@ describe("simulated host: stop and shutdown", () => {
     expect(isFault(reply) && reply.fault).toBe("Unreachable");
   });
 
+  test("an ask queued when its actor stops is answered Unreachable when the stop drops it, not at its timeout (as the nact host does)", async () => {
+    const { world, host } = await oneNode();
+    const probe = newProbe();
+    const ref = await host.spawn("counter", counterBehavior(probe));
+    host.tell(ref, { kind: "Hold", holdMs: 50 });
+    await world.runUntil(() => probe.handled.includes("Hold"), 10);
+    const startMs = world.elapsedMs();
+    let settledAtMs = -1;
+    const asking = host.ask<CounterMessage, number>(ref, (replyTo) => ({ kind: "Get", replyTo }), 10_000).then((reply) => {
+      settledAtMs = world.elapsedMs();
+      return reply;
+    });
+    const stopping = host.stop(ref);
+    const reply = await settle(world, asking);
+    await settle(world, stopping);
+    expect(isFault(reply) && reply.fault).toBe("Unreachable");
+    expect((reply as Fault).detail).toContain("actor stopped before it handled Get");
+    // Answered when the Hold ended and the stop dropped it: 50 ms, far from the 10 s timeout.
+    expect(settledAtMs - startMs).toBeLessThanOrEqual(50);
+    expect(probe.handled).toEqual(["Hold"]);
+  });
+
   test("shutdown stops every actor in reverse spawn order, releases waiting asks, and takes the node down", async () => {
     const { world, host } = await oneNode();
     const order: string[] = [];

@@ -24,7 +24,7 @@
  *   runs, handlers in progress are abandoned (their sleeps never wake, their
  *   tells and asks go nowhere), pending asks never resolve.
  */
-import { checkSpawn, compileWireCheck, messageKind, replyPathPrefix, RestartRecord } from "../actor-rules.ts";
+import { checkSpawn, compileWireCheck, messageKind, replyPathPrefix, replyRefOf, RestartRecord } from "../actor-rules.ts";
 import { assert } from "../assert.ts";
 import type { ActorContext, ActorCrash, Behavior, Host, Random, SpawnOptions, SupervisionPolicy } from "../behavior.ts";
 import { fault, type Fault } from "../fault.ts";
@@ -480,8 +480,13 @@ class SimulatedCell {
     this.#stopSignal.abort();
     await this.#whenIdle();
     if (this.#killed) return;
-    // What is still queued never ran and never will.
+    // What is still queued never ran and never will. An ask among it is answered at once, as the
+    // production host does (host-nact.ts #droppedUnhandled), so its asker does not wait out its timeout.
     this.#host.deadLetters(this.ref, this.#queue.length, "dropped from mailbox at stop");
+    for (const message of this.#queue) {
+      const replyTo = replyRefOf(message);
+      if (replyTo !== undefined) this.#host.tell<Fault>(replyTo, fault("Unreachable", `${refText(this.ref)}: actor stopped before it handled ${messageKind(message) ?? "the message"}`));
+    }
     this.#queue = [];
     await this.#releaseState();
     if (this.#killed) return;
