@@ -695,8 +695,7 @@ export async function versionListStart(
     if (order !== undefined) {
       after = keyAfter(objectVersionKey(bucket, keyMarker, order));
       // The first version after the marker is the latest only when no version of the key precedes it.
-      const before = await tx.getRange(keyVersions.begin, after, { limit: 1 });
-      previousKey = before.length > 0 ? keyMarker : undefined;
+      previousKey = (await tx.firstKey(keyVersions.begin, after)) !== undefined ? keyMarker : undefined;
     }
   }
   if (compareBytes(after, start) > 0) start = after;
