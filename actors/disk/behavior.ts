@@ -235,8 +235,10 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
         }
         case "StatDisk": {
           // Figures stay available after SyncDisk: they are in memory and an operator may still ask.
-          const stats = state.store.stats();
+          // A due measurement is waited for (one statfs), so an operator sees a disk fill or empty within the interval.
           if (!state.closed) remeasure(state, context);
+          if (state.space.measuring !== null) await state.space.measuring;
+          const stats = state.store.stats();
           const space = state.space;
           context.tell<StatDiskReply>(message.replyTo, {
             kind: "StatDiskReply",
