@@ -49,6 +49,8 @@ export interface ChaosOptions {
   readonly sizeBytesMax: number;
   /** Faults per minute of workload (at least one per run). */
   readonly faultsPerMinute: number;
+  /** The kinds of fault the schedule draws from (in this order: the seed picks by index). */
+  readonly faultKinds: readonly FaultKind[];
   /** How long, after the faults stop, the fleet may take to be fully redundant again. */
   readonly recoveryMsMax: number;
   /** The fleet's repair schedule (the run waits for a scrub of every disk after the faults). */
@@ -69,7 +71,11 @@ export interface ChaosReport {
   readonly history: readonly HistoryOperation[];
 }
 
-type FaultKind = "kill" | "pause" | "corrupt" | "stop-actor" | "stop-disk" | "fill-disk";
+export type FaultKind = "kill" | "pause" | "corrupt" | "stop-actor" | "stop-disk" | "fill-disk";
+/** Every kind of fault. */
+export const allFaultKinds: readonly FaultKind[] = ["kill", "pause", "corrupt", "stop-actor", "stop-disk", "fill-disk"];
+/** The kinds before disks were stopped and filled (a seed draws the same schedule as it did then). */
+export const nodeAndActorFaultKinds: readonly FaultKind[] = ["kill", "pause", "corrupt", "stop-actor"];
 interface PlannedFault {
   readonly atMs: number;
   readonly kind: FaultKind;
@@ -83,6 +89,7 @@ export const shortRunDefaults: Omit<ChaosOptions, "seed" | "log"> = {
   keys: 12,
   sizeBytesMax: 2 * 1024 * 1024,
   faultsPerMinute: 20,
+  faultKinds: allFaultKinds,
   recoveryMsMax: 60_000,
   scrubIntervalMs: 2_000,
 };
@@ -280,7 +287,7 @@ export async function runChaos(fleet: TestFleet, options: ChaosOptions): Promise
 /** Faults at seeded times: node faults never overlap (one node at a time is what 3+2 on one disk per host survives with margin). */
 function planFaults(random: Random, nodeIds: readonly string[], options: ChaosOptions): PlannedFault[] {
   const count = Math.max(1, Math.round((options.durationMs / 60_000) * options.faultsPerMinute));
-  const kinds: FaultKind[] = ["kill", "pause", "corrupt", "stop-actor", "stop-disk", "fill-disk"];
+  const kinds = options.faultKinds;
   const plan: PlannedFault[] = [];
   for (let index = 0; index < count; index += 1) {
     plan.push({ atMs: random.integer(Math.max(1, options.durationMs - 500)), kind: kinds[random.integer(kinds.length)]!, nodeId: nodeIds[random.integer(nodeIds.length)]! });
