@@ -37,7 +37,7 @@ import type {
   ResolveDamagedShardsReply,
 } from "../../actors/placement-group/protocol.ts";
 import { availableKernels, createErasureCodec, type ErasureCodec } from "../erasure/index.ts";
-import { decodeRecordOf, keyAfter, pendingKey, placementGroupDataIdFromStoredKey, placementGroupDataKey, placementGroupDataRange, type MetaStore } from "../metadata/index.ts";
+import { decodeRecordOf, garbageKey, keyAfter, pendingKey, placementGroupDataIdFromStoredKey, placementGroupDataKey, placementGroupDataRange, type MetaStore } from "../metadata/index.ts";
 import { assert, fault, isFault, mapBounded, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
 import { chunkShardKey, stripeShardKey, type PlacementView } from "../object-service.ts";
 
@@ -313,6 +313,10 @@ export class Healer {
 
   async #rebuild(placementGroupId: number, entry: DamagedShardEntry, former: readonly string[] | undefined): Promise<RebuildOutcome> {
     if (!entry.indexed) return { kind: "moot" };
+    // Freed data (its object was deleted or replaced) still indexed until the Janitor deletes its
+    // shards: nothing will read it, and its other shards may be gone already, so rebuilding would be
+    // deferred until the Janitor runs and the PG would look damaged meanwhile.
+    if (await this.#freed(entry.dataId)) return { kind: "moot" };
     const layout = entry.layout;
     if (layout === undefined) return { kind: "unhealable" };
     const actingSet = await this.actingSet(placementGroupId);
@@ -448,6 +452,11 @@ export class Healer {
   }
 
   /** Which of `shardKeys` the disk holds; undefined when it cannot answer now. */
+  /** Whether the data has a garbage record: freed, waiting for the Janitor. */
+  async #freed(dataId: string): Promise<boolean> {
+    return this.#store.transact(async (tx) => (await tx.get(garbageKey(dataId))) !== undefined);
+  }
+
   async #checkShards(diskId: string, shardKeys: string[]): Promise<readonly boolean[] | undefined> {
     const reply = await this.#disk<CheckShardsReply>(diskId, (epoch, replyTo) => ({ kind: "CheckShards", epoch, shardKeys, replyTo }));
     return isFault(reply) ? undefined : reply.present;

@@ -142,6 +142,22 @@ describe("repair", () => {
     }
   });
 
+  test("a damaged shard of data freed since (its object deleted, the Janitor not yet run) is moot, not rebuilt or deferred", async () => {
+    const body = seededRandom(seed + 3).bytes(2 * 4 * shardBytes + 7);
+    const info = await put("freed", body);
+    const pg = placementGroupOf("b", "freed", map.placementGroupCount);
+    const key = stripeShardKey(info.dataId, 0, 1);
+    const diskId = actingSet(pg, map, 6)[1]!;
+    await host.ask<DiskMessage, unknown>(disks.get(diskId)!, (replyTo) => ({ kind: "DeleteShard", epoch: 1, shardKey: key, replyTo }), 10_000);
+    expect(await read("freed")).toEqual(Buffer.from(body));
+    await until(async () => (await damagedCount(pg)) === 1, "the damage recorded");
+    expect(await service.deleteObject("b", "freed")).toEqual({ deleteMarker: false });
+    const report = await healer.healPlacementGroup(pg);
+    expect(report).toEqual({ healed: 0, bytesWritten: 0, moot: 1, deferred: 0, unhealable: 0 });
+    expect(await damagedCount(pg)).toBe(0);
+    expect(isFault(await readShard(diskId, key))).toBe(true); // nothing was written back
+  });
+
   test("bytes flipped in a volume file are never served; the scrubber finds them and the healer rebuilds them", async () => {
     const body = seededRandom(seed + 3).bytes(2 * 4 * shardBytes);
     const info = await put("rot", body);
