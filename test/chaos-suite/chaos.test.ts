@@ -2,28 +2,25 @@
  * The chaos suite inside the test command: 20 short runs (seeds 1 to 20, so CI
  * is repeatable; `npm run chaos` draws new seeds) on one 5-node fleet, each
  * with its own bucket and its own fault schedule: nodes SIGKILLed and
- * restarted, paused past their lease, bytes flipped in volume files, PG and
- * partition actors stopped through the operator interface. Every run
+ * restarted, paused past their lease, bytes flipped in volume files, PG,
+ * partition and disk actors stopped through the operator interface, a disk
+ * filled to its last bytes and freed. Every run
  * must keep each key linearizable, read back every acknowledged write, and
  * bring the fleet back to full redundancy within the bound.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFleet, type TestFleet } from "../support/fleet.ts";
-import { nodeAndActorFaultKinds, runChaos, shortRunDefaults } from "./chaos.ts";
+import { allFaultKinds, runChaos, shortRunDefaults } from "./chaos.ts";
 
 const seeds = Array.from({ length: 20 }, (_, index) => index + 1);
 const scrubIntervalMs = 1_000;
 /**
- * Not yet stop-disk and fill-disk (`npm run chaos` draws them): a disk that refuses a shard delete leaves the
- * freed data's record for the Janitor (every 60 s), and the Healer keeps deferring heal entries of that data
- * (its other shards are gone) until then, so a run waits up to a minute for full redundancy: with all six
- * kinds, 1 and then 3 of the 7 seeds that draw a new kind did (57 s at worst, bound 60 s; the suite took
- * 200 s and 373 s), and seed 15's node kill sometimes does too (23 s and 48 s seen). With the Healer counting
- * entries of garbage data as moot (a 6-line change in cluster/repair/healer.ts, not made here), all six kinds
- * passed in 134 s, every run back to full redundancy within 3.3 s: then use `allFaultKinds` and
- * `diskFilesystemBytes: 256 * 1024 * 1024` (each disk on a tmpfs of its own) below.
+ * Every fault kind `npm run chaos` draws, disk stops and disk fills included. Each disk sits on a tmpfs of
+ * its own so that filling it fills only it (root only; otherwise startFleet says so and the fill fault is
+ * skipped with a printed line).
  */
-const faultKinds = nodeAndActorFaultKinds;
+const faultKinds = allFaultKinds;
+const diskFilesystemBytes = 256 * 1024 * 1024;
 let fleet: TestFleet;
 
 beforeAll(async () => {
@@ -33,6 +30,7 @@ beforeAll(async () => {
     placementGroupCount: 16,
     storageClasses: "STANDARD=3+2",
     repair: { healIntervalMs: 300, scrubIntervalMs },
+    diskFilesystemBytes,
   });
 });
 afterAll(async () => {
