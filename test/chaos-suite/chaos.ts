@@ -29,7 +29,11 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from "node:fs";
 import { open, statfs, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { placementGroupHealRange } from "../../cluster/metadata/index.ts";
+import { readFleetFile } from "../../cluster/fleet/fleet-file.ts";
+import { fleetActingSetWidth } from "../../cluster/fleet/fleet-node.ts";
+import type { FleetMap } from "../../cluster/membership/index.ts";
+import { decodeRecordOf, placementGroupCompleteKey, placementGroupHealRange } from "../../cluster/metadata/index.ts";
+import { actingSet } from "../../cluster/placement/index.ts";
 import { seededRandom, systemClock, type Random } from "../../runtime/index.ts";
 import { checkHistoryAnomalies, formatAnomaly } from "../chaos/anomalies.ts";
 import type { HistoryOperation } from "../chaos/history.ts";
@@ -71,9 +75,9 @@ export interface ChaosReport {
   readonly history: readonly HistoryOperation[];
 }
 
-export type FaultKind = "kill" | "pause" | "corrupt" | "stop-actor" | "stop-disk" | "fill-disk";
+export type FaultKind = "kill" | "pause" | "corrupt" | "stop-actor" | "stop-disk" | "fill-disk" | "out-disk";
 /** Every kind of fault. */
-export const allFaultKinds: readonly FaultKind[] = ["kill", "pause", "corrupt", "stop-actor", "stop-disk", "fill-disk"];
+export const allFaultKinds: readonly FaultKind[] = ["kill", "pause", "corrupt", "stop-actor", "stop-disk", "fill-disk", "out-disk"];
 /** The kinds before disks were stopped and filled (a seed draws the same schedule as it did then). */
 export const nodeAndActorFaultKinds: readonly FaultKind[] = ["kill", "pause", "corrupt", "stop-actor"];
 interface PlannedFault {
@@ -162,6 +166,15 @@ export async function runChaos(fleet: TestFleet, options: ChaosOptions): Promise
           // second later. Meanwhile its shards are read by reconstruction and writes to its PGs go degraded.
           const diskId = diskOf(fleet, fault.nodeId, random);
           faultLog.push(`  actor.stop disk/${diskId}: ${await operatorCommand(fleet, `actor.stop disk/${diskId} --apply`)}`);
+          break;
+        }
+        case "out-disk": {
+          // An operator marks a disk out (its PGs backfill onto other disks while clients write) and back in
+          // (they backfill onto it again): `disk.out` / `disk.in` through the REPL, as cluster/repl documents.
+          const diskId = diskOf(fleet, fault.nodeId, random);
+          faultLog.push(`  disk.out ${diskId}: ${await operatorCommand(fleet, `disk.out ${diskId} --apply`)}`);
+          await clock.sleep(1_500 + random.integer(1_500));
+          faultLog.push(`  disk.in ${diskId}: ${await operatorCommand(fleet, `disk.in ${diskId} --apply`)}`);
           break;
         }
         case "fill-disk": {
@@ -403,12 +416,14 @@ async function waitForRedundancy(fleet: TestFleet, options: ChaosOptions, faults
     const map = await fleet.currentMap();
     const allUp = map.nodes.every((node) => node.state === "up");
     const damaged = allUp ? await damagedShards(fleet, map.placementGroups.length) : -1;
+    // Every PG has every shard on its current acting set (no backfill left after a disk went out and in).
+    const backfilling = allUp ? await backfillingPlacementGroups(fleet, map) : [];
     const nowMs = clock.monotonicMs();
-    if (allUp && damaged === 0 && nowMs >= scrubbedAfterMs) return nowMs - faultsEndMs;
+    if (allUp && damaged === 0 && backfilling.length === 0 && nowMs >= scrubbedAfterMs) return nowMs - faultsEndMs;
     if (nowMs > deadline) {
       const notUp = map.nodes.filter((node) => node.state !== "up");
       problems.push(
-        `not back to full redundancy ${options.recoveryMsMax} ms after the faults: ${allUp ? `${damaged} shards still to heal` : `not up: ${notUp.map((node) => `${node.nodeId} (${node.state})`).join(", ")}`}`,
+        `not back to full redundancy ${options.recoveryMsMax} ms after the faults: ${allUp ? `${damaged} shards still to heal, PGs backfilling: ${backfilling.join(", ") || "none"}` : `not up: ${notUp.map((node) => `${node.nodeId} (${node.state})`).join(", ")}`}`,
       );
       for (const node of notUp) problems.push(`last lines of ${node.nodeId}'s log:\n${logTail(fleet, node.nodeId, 30)}`);
       return nowMs - faultsEndMs;
@@ -424,6 +439,20 @@ function logTail(fleet: TestFleet, nodeId: string, lines: number): string {
   } catch (error) {
     return `(no log: ${String(error)})`;
   }
+}
+
+/** PGs whose recorded complete acting set is not the map's acting set for them (at the fleet's width). */
+async function backfillingPlacementGroups(fleet: TestFleet, map: FleetMap): Promise<number[]> {
+  const width = fleetActingSetWidth(readFleetFile(fleet.fleetPath));
+  return fleet.store.transact(async (tx) => {
+    const backfilling: number[] = [];
+    for (const entry of map.placementGroups) {
+      const bytes = await tx.get(placementGroupCompleteKey(entry.placementGroupId));
+      const complete = bytes === undefined ? null : (decodeRecordOf("placementGroupComplete", bytes).value as { diskIds: string[] }).diskIds;
+      if (complete?.join(",") !== actingSet(entry.placementGroupId, map.placement, width).join(",")) backfilling.push(entry.placementGroupId);
+    }
+    return backfilling;
+  });
 }
 
 async function damagedShards(fleet: TestFleet, placementGroupCount: number): Promise<number> {
