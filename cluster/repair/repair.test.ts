@@ -116,6 +116,32 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** A repair schedule run by hand (`runOnce`) over every PG, no local disks to scrub. */
+function manualSchedule(): RepairSchedule {
+  return new RepairSchedule({
+    host,
+    healer,
+    scrubber,
+    placementGroups: () => placementGroups.map((_, id) => id),
+    localDisks: () => [],
+    healIntervalMs: 60_000,
+    scrubIntervalMs: 3_600_000,
+    log: () => undefined,
+  });
+}
+
+/** A seventh disk joins: a new map epoch, every PG told its new acting set. Returns the grown map. */
+async function addSeventhDisk(): Promise<ClusterMap> {
+  const grown: ClusterMap = { ...map, epoch: 2, hosts: [{ hostId: "node-test", disks: [...diskIds, "disk-6"].map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }] };
+  disks.set("disk-6", await host.spawn(diskActorPath("disk-6"), diskBehavior({ diskId: "disk-6", directory: join(directory, "disk-6") })));
+  for (const [id, ref] of placementGroups.entries()) {
+    const reply = await host.ask<PlacementGroupMessage, unknown>(ref, (replyTo) => ({ kind: "UpdateActingSet", epoch: 2, diskIds: actingSet(id, grown, 6), replyTo }), 10_000);
+    expect(isFault(reply)).toBe(false);
+  }
+  viewEpoch = 2;
+  return grown;
+}
+
 describe("repair", () => {
   test("a deleted shard (coded and replicated) is found by a read and rebuilt byte for byte by the healer", async () => {
     const coded = seededRandom(seed + 1).bytes(3 * 4 * shardBytes + 500);
@@ -227,30 +253,14 @@ describe("repair", () => {
       bodies.set(`b${index}`, body);
       await put(`b${index}`, body);
     }
-    const noLog = (): void => undefined;
-    const schedule = new RepairSchedule({
-      host,
-      healer,
-      scrubber,
-      placementGroups: () => placementGroups.map((_, id) => id),
-      localDisks: () => [],
-      healIntervalMs: 60_000,
-      scrubIntervalMs: 3_600_000,
-      log: noLog,
-    });
+    const schedule = manualSchedule();
     // A first run records each PG's acting set as complete.
     await schedule.runOnce();
     const before = new Map(placementGroups.map((_, id) => [id, actingSet(id, map, 6)]));
 
     // A seventh disk joins: a new map epoch, new acting sets.
-    const grown: ClusterMap = { ...map, epoch: 2, hosts: [{ hostId: "node-test", disks: [...diskIds, "disk-6"].map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }] };
-    disks.set("disk-6", await host.spawn(diskActorPath("disk-6"), diskBehavior({ diskId: "disk-6", directory: join(directory, "disk-6") })));
+    const grown = await addSeventhDisk();
     const after = new Map(placementGroups.map((_, id) => [id, actingSet(id, grown, 6)]));
-    for (const [id, ref] of placementGroups.entries()) {
-      const reply = await host.ask<PlacementGroupMessage, unknown>(ref, (replyTo) => ({ kind: "UpdateActingSet", epoch: 2, diskIds: [...after.get(id)!], replyTo }), 10_000);
-      expect(isFault(reply)).toBe(false);
-    }
-    viewEpoch = 2;
     const changedPositions = [...after].reduce((sum, [id, set]) => sum + set.filter((diskId, position) => diskId !== before.get(id)![position]).length, 0);
     expect(changedPositions).toBeGreaterThan(0);
 
@@ -296,24 +306,8 @@ describe("repair", () => {
       bodies.set(`f${index}`, body);
       await put(`f${index}`, body);
     }
-    const schedule = new RepairSchedule({
-      host,
-      healer,
-      scrubber,
-      placementGroups: () => placementGroups.map((_, id) => id),
-      localDisks: () => [],
-      healIntervalMs: 60_000,
-      scrubIntervalMs: 3_600_000,
-      log: () => undefined,
-    });
-    await schedule.runOnce(); // records each PG's acting set as complete
-    const grown: ClusterMap = { ...map, epoch: 2, hosts: [{ hostId: "node-test", disks: [...diskIds, "disk-6"].map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }] };
-    disks.set("disk-6", await host.spawn(diskActorPath("disk-6"), diskBehavior({ diskId: "disk-6", directory: join(directory, "disk-6") })));
-    for (const [id, ref] of placementGroups.entries()) {
-      const reply = await host.ask<PlacementGroupMessage, unknown>(ref, (replyTo) => ({ kind: "UpdateActingSet", epoch: 2, diskIds: actingSet(id, grown, 6), replyTo }), 10_000);
-      expect(isFault(reply)).toBe(false);
-    }
-    viewEpoch = 2;
+    await manualSchedule().runOnce(); // records each PG's acting set as complete
+    const grown = await addSeventhDisk();
     // No backfill has run: the new disk holds nothing. With 4+2, a stripe needs 4 of its 6 positions;
     // the changed one is empty and two more disks are taken away, so only the former disk can make 4.
     let checked = 0;

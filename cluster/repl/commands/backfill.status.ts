@@ -2,25 +2,16 @@ import { isFault } from "../../../runtime/index.ts";
 import type { ReplCommand } from "../command.ts";
 import { expectPositionals, parseArguments } from "../command.ts";
 import { diskViews, faultCell, placementGroupViews } from "../fleet-view.ts";
+import { sessionRate } from "../rate.ts";
 import { formatBytes, formatDuration, progressBar, renderTable } from "../table.ts";
 
-/** What one call saw, kept across a `watch` for the bars' totals and the rate. */
-interface BackfillSample {
-  readonly atMs: number;
-  /** Shards still on out disks (those that answered). */
-  readonly shardsOnOut: number;
-}
-
-interface BackfillMemory {
-  readonly samples: BackfillSample[];
+/** What this session has seen, kept across a `watch` for the bars' totals. */
+interface BackfillTotals {
   /** Every PG seen backfilling in this session: the PG bar's total. */
   readonly seenBackfilling: Set<number>;
   /** The most shards seen on each out disk in this session: the shard bar's total. */
   readonly shardsMax: Map<string, number>;
 }
-
-const rateWindowMs = 15_000;
-const samplesMax = 64;
 
 export const backfillStatus: ReplCommand = {
   name: "backfill.status",
@@ -50,7 +41,9 @@ export const backfillStatus: ReplCommand = {
         partitions: map.partitions.filter((entry) => entry.nodeId === node.nodeId).length,
       }));
 
-    const memory = (session.memory.get(this.name) as BackfillMemory | undefined) ?? { samples: [], seenBackfilling: new Set<number>(), shardsMax: new Map<string, number>() };
+    const totalsKey = `${this.name}:totals`;
+    const memory = (session.memory.get(totalsKey) as BackfillTotals | undefined) ?? { seenBackfilling: new Set<number>(), shardsMax: new Map<string, number>() };
+    session.memory.set(totalsKey, memory);
     for (const view of backfilling) memory.seenBackfilling.add(view.placementGroupId);
     let shardsOnOut = 0;
     let shardsTotal = 0;
@@ -61,12 +54,7 @@ export const backfillStatus: ReplCommand = {
       shardsOnOut += view.stat.shardCount;
       shardsTotal += max;
     }
-    const nowMs = session.clock.monotonicMs();
-    const samples = memory.samples.filter((sample) => nowMs - sample.atMs <= rateWindowMs);
-    samples.push({ atMs: nowMs, shardsOnOut });
-    session.memory.set(this.name, { ...memory, samples: samples.slice(-samplesMax) });
-    const oldest = samples[0]!;
-    const ratePerSecond = nowMs > oldest.atMs && oldest.shardsOnOut > shardsOnOut ? ((oldest.shardsOnOut - shardsOnOut) * 1000) / (nowMs - oldest.atMs) : undefined;
+    const ratePerSecond = sessionRate(session, this.name, shardsOnOut, "down");
     const etaMs = shardsOnOut === 0 && backfilling.length === 0 ? 0 : ratePerSecond === undefined ? undefined : (shardsOnOut / ratePerSecond) * 1000;
     const unitsLeft = draining.reduce((sum, node) => sum + node.placementGroups + node.partitions, 0);
     // An out disk that does not answer (its node is down) cannot be emptied: its copies were rebuilt

@@ -3,18 +3,8 @@ import { isFault } from "../../../runtime/index.ts";
 import type { ReplCommand } from "../command.ts";
 import { expectPositionals, parseArguments } from "../command.ts";
 import { operatorViews, placementGroupViews } from "../fleet-view.ts";
+import { sessionRate } from "../rate.ts";
 import { formatBytes, formatDuration, progressBar, renderTable } from "../table.ts";
-
-/** A sample of the fleet's healed total, for the rate (and so the ETA) over a `watch`. */
-interface HealSample {
-  readonly atMs: number;
-  readonly healed: number;
-}
-
-/** The rate is measured over the samples of the last `rateWindowMs`, so it follows the heal rather than the session's average. */
-const rateWindowMs = 15_000;
-/** Samples kept per session: a `watch` samples once a second, so this covers the window. */
-const samplesMax = 64;
 
 export const healStatus: ReplCommand = {
   name: "heal.status",
@@ -43,12 +33,7 @@ export const healStatus: ReplCommand = {
       deferred += view.heal.deferred;
       paceBytesPerSecond += view.heal.bytesPerSecondMax;
     }
-    const nowMs = session.clock.monotonicMs();
-    const samples = ((session.memory.get(this.name) as HealSample[] | undefined) ?? []).filter((sample) => nowMs - sample.atMs <= rateWindowMs);
-    samples.push({ atMs: nowMs, healed });
-    session.memory.set(this.name, samples.slice(-samplesMax));
-    const oldest = samples[0]!;
-    const ratePerSecond = nowMs > oldest.atMs && healed > oldest.healed ? ((healed - oldest.healed) * 1000) / (nowMs - oldest.atMs) : undefined;
+    const ratePerSecond = sessionRate(session, this.name, healed, "up");
     const etaMs = remaining === 0 ? 0 : ratePerSecond === undefined ? undefined : (remaining / ratePerSecond) * 1000;
     const waiting = pgs.filter((view) => (view.stat?.damagedShardCount ?? 0) > 0 || view.state === "unresponsive" || view.state === "degraded");
     const lines = [
