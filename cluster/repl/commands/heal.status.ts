@@ -15,7 +15,8 @@ export const healStatus: ReplCommand = {
     "endpoint for its Healer's totals since the node started (shards healed, bytes written, deferred) and its pace. " +
     "The bar is healed / (healed + still to heal). The ETA needs a rate, measured over this session's calls of the last " +
     "15 s: run it under `watch heal.status` to see one. Scrubs started with scrub.start are listed with their " +
-    "outcome (a scrub reports its counts when its pass ends: the Scrubber has no progress during a pass).",
+    "counts, updated page by page; a running pass gets a bar (records checked of the disk's shard count, from StatDisk) and " +
+    "an ETA at the pace it has kept since it started.",
   mutates: false,
   async run(session, args) {
     expectPositionals(this, parseArguments(this, args).positional, 0, 0);
