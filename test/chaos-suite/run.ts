@@ -3,7 +3,9 @@
  * `--seeds N` runs from S on one fleet. Prints each run's report; a failing run prints its seed, the command that
  * replays it, and where its history was saved. Exit code 1 when any run failed.
  *
- *   npm run chaos -- --seed 7 --duration 60 [--clients 6] [--keys 24] [--size-max-mib 50] [--faults-per-minute 12] [--seeds 1] [--disk-mib 1024]
+ *   npm run chaos -- --seed 7 --duration 60 [--clients 6] [--keys 24] [--size-max-mib 50] [--faults-per-minute 12] [--seeds 1] [--disk-mib 1024] [--kinds kill,pause,…]
+ *
+ * `--kinds` limits the schedule to some fault kinds (default: all of `allFaultKinds`), to chase one.
  *
  * As root, each disk directory is a tmpfs of `--disk-mib` of its own (so the fill-disk fault fills one disk for
  * real; its contents live in memory), unmounted at the end, also after a failure or Ctrl-C.
@@ -15,7 +17,7 @@ import { parseArgs } from "node:util";
 import { randomSeed } from "../../runtime/index.ts";
 import { encodeHistory } from "../chaos/history.ts";
 import { startFleet } from "../support/fleet.ts";
-import { runChaos, shortRunDefaults } from "./chaos.ts";
+import { allFaultKinds, runChaos, shortRunDefaults, type FaultKind } from "./chaos.ts";
 
 const { values } = parseArgs({
   options: {
@@ -27,8 +29,15 @@ const { values } = parseArgs({
     "size-max-mib": { type: "string", default: "50" },
     "faults-per-minute": { type: "string", default: "12" },
     "disk-mib": { type: "string", default: "1024" },
+    kinds: { type: "string", default: allFaultKinds.join(",") },
   },
 });
+const faultKinds = values.kinds.split(",").map((kind) => kind.trim());
+const unknownKinds = faultKinds.filter((kind) => !(allFaultKinds as readonly string[]).includes(kind));
+if (unknownKinds.length > 0 || faultKinds.length === 0) {
+  console.error(`--kinds: unknown fault kind ${unknownKinds.join(", ") || "(none given)"}; the kinds are ${allFaultKinds.join(", ")}`);
+  process.exit(2);
+}
 const firstSeed = values.seed === undefined ? randomSeed() : Number(values.seed);
 const seeds = Number(values.seeds);
 const nodeIds = ["n1", "n2", "n3", "n4", "n5"];
@@ -58,6 +67,7 @@ try {
       keys: Number(values.keys),
       sizeBytesMax: Number(values["size-max-mib"]) * 1024 * 1024,
       faultsPerMinute: Number(values["faults-per-minute"]),
+      faultKinds: faultKinds as FaultKind[],
       log: (line) => console.log(line),
     });
     console.log(
