@@ -4,7 +4,7 @@
  * last), a bounded step at a time, paced like the Scrubber, so space freed by
  * deletes and overwrites comes back without the disk leaving its clients.
  */
-import type { CompactDiskReply, DiskMessage } from "../../actors/disk/protocol.ts";
+import type { CompactDiskReply, DiskMessage, StatDiskReply } from "../../actors/disk/protocol.ts";
 import { assert, isFault, type Fault, type Host } from "../../runtime/index.ts";
 import type { PlacementView } from "../object-service.ts";
 import { HealFault } from "./healer.ts";
@@ -51,7 +51,12 @@ export class Compactor {
     assert(this.#deadFractionMin > 0 && this.#deadFractionMin <= 1 && this.#bytesPerSecondMax > 0, "compaction bounds");
   }
 
-  async compactDisk(diskId: string): Promise<CompactionTotals> {
+  /**
+   * Compacts `diskId`'s sealed volumes at least `deadFractionMin` dead (the
+   * Compactor's own threshold when absent), a bounded number of steps.
+   */
+  async compactDisk(diskId: string, deadFractionMin = this.#deadFractionMin): Promise<CompactionTotals> {
+    assert(deadFractionMin > 0 && deadFractionMin <= 1, `compactDisk: deadFractionMin must be in (0, 1], got ${deadFractionMin}`);
     let volumesCompacted = 0;
     let bytesReclaimed = 0;
     let bytesCopied = 0;
@@ -62,7 +67,7 @@ export class Compactor {
       if (disk === undefined) throw new HealFault({ fault: "Unreachable", detail: `disk ${diskId} is not reachable now` });
       const reply = await this.#host.ask<DiskMessage, CompactDiskReply | Fault>(
         disk,
-        (replyTo) => ({ kind: "CompactDisk", epoch: view.epoch, deadFractionMin: this.#deadFractionMin, bytesMax: this.#stepBytesMax, replyTo }),
+        (replyTo) => ({ kind: "CompactDisk", epoch: view.epoch, deadFractionMin, bytesMax: this.#stepBytesMax, replyTo }),
         this.#askTimeoutMs,
       );
       if (isFault(reply)) throw new HealFault(reply);
@@ -74,5 +79,18 @@ export class Compactor {
       if (delayMs >= 1) await this.#host.clock.sleep(Math.round(delayMs));
     }
     return { volumesCompacted, bytesReclaimed, bytesCopied, more };
+  }
+
+  /**
+   * Whether the disk is short of space: it refuses shard writes now, or its
+   * free space is under twice its reserve. Undefined when it cannot say (not
+   * reachable, or it does not measure its filesystem).
+   */
+  async spaceShort(diskId: string): Promise<boolean | undefined> {
+    const disk = this.#view().diskRef(diskId);
+    if (disk === undefined) return undefined;
+    const reply = await this.#host.ask<DiskMessage, StatDiskReply | Fault>(disk, (replyTo) => ({ kind: "StatDisk", replyTo }), this.#askTimeoutMs);
+    if (isFault(reply) || reply.freeBytes === undefined || reply.reserveBytes === undefined) return undefined;
+    return reply.full === true || reply.freeBytes < 2 * reply.reserveBytes;
   }
 }

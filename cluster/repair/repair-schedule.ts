@@ -2,7 +2,11 @@
  * When repair runs on a node: every `healIntervalMs`, each placement group
  * hosted here is swept when its acting set is not the one last swept (a new
  * node start, or a map change that moved a member) and then healed; each
- * local disk is scrubbed once per `scrubIntervalMs`.
+ * local disk is scrubbed once per `scrubIntervalMs`, and compacted once per
+ * `compactIntervalMs` (volumes at least half dead) or, when it is short of
+ * space (it refuses writes, or has under twice its reserve free), at every
+ * run, from volumes `pressureDeadFractionMin` dead: a full disk refuses heals
+ * too, so waiting for the interval would leave the fleet degraded.
  *
  * Backfill: the PG records the acting set it last had every shard on. While
  * the current set differs, shards missing at a changed position are copied
@@ -48,6 +52,9 @@ export interface RepairRunReport {
 /** Defaults: heal often (lost redundancy is what loses data), scrub each disk daily. */
 export const healIntervalMsDefault = 10_000;
 export const scrubIntervalMsDefault = 24 * 3_600_000;
+/** The dead fraction from which a sealed volume is compacted while its disk is short of space (`Compactor.spaceShort`). */
+export const pressureDeadFractionMin = 0.05;
+
 /** How often each disk is checked for volumes worth compacting. */
 export const compactIntervalMsDefault = 10 * 60_000;
 
@@ -158,9 +165,13 @@ export class RepairSchedule {
     if (compactor !== undefined) {
       for (const diskId of this.#options.localDisks()) {
         const last = this.#lastCompactionMs.get(diskId) ?? Number.NEGATIVE_INFINITY;
-        if (host.clock.nowMs() - last < (this.#options.compactIntervalMs ?? compactIntervalMsDefault)) continue;
+        const due = host.clock.nowMs() - last >= (this.#options.compactIntervalMs ?? compactIntervalMsDefault);
         try {
-          const totals = await compactor.compactDisk(diskId);
+          // A disk short of space does not wait for the interval, and takes back space from any
+          // volume with some dead space in it: until it does, it refuses writes and heals.
+          const short = !due && (await compactor.spaceShort(diskId)) === true;
+          if (!due && !short) continue;
+          const totals = await compactor.compactDisk(diskId, short ? pressureDeadFractionMin : undefined);
           // A disk with more to do comes back next run rather than after a whole interval.
           if (!totals.more) this.#lastCompactionMs.set(diskId, host.clock.nowMs());
           if (totals.volumesCompacted > 0) compacted.push({ diskId, ...totals });
