@@ -489,6 +489,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     store,
     view: currentRepairView,
     bytesPerSecondMax: timing.healBytesPerSecondMax,
+    log: nodeLog,
     diskIsOut: (diskId) => map?.placement.hosts.some((entry) => entry.disks.some((disk) => disk.diskId === diskId && disk.state === "out")) === true,
   });
   statusHealer = healer;

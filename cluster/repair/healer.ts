@@ -60,7 +60,12 @@ export interface HealerOptions {
    * them. Absent: no disk is out, and a silent former disk holds backfill.
    */
   readonly diskIsOut?: (diskId: string) => boolean;
+  /** Receives a line per shard whose rebuild was put off, with the reason (absent: nothing is logged). */
+  readonly log?: (entry: Record<string, unknown>) => void;
 }
+
+/** Deferred shards remembered so each is logged once; past this many the memory starts over. */
+const deferredLoggedMax = 10_000;
 
 /** What one run did, and what stays for later. */
 export interface HealReport {
@@ -94,6 +99,8 @@ export class Healer {
   readonly #rebuildsInFlightMax: number;
   readonly #codecs = new Map<string, ErasureCodec>();
   readonly #diskIsOut: (diskId: string) => boolean;
+  readonly #log: (entry: Record<string, unknown>) => void;
+  readonly #deferredLogged = new Set<string>();
   #healed = 0;
   #bytesWritten = 0;
   #deferred = 0;
@@ -108,6 +115,19 @@ export class Healer {
     this.#pageEntries = options.pageEntries ?? 100;
     this.#rebuildsInFlightMax = options.rebuildsInFlightMax ?? 8;
     this.#diskIsOut = options.diskIsOut ?? (() => false);
+    this.#log = options.log ?? (() => undefined);
+  }
+
+  /**
+   * Logs why a shard's rebuild was put off, once per shard (it is retried every run): an operator
+   * looking at a PG that stays `healing` needs the reason, not a count. The set is bounded.
+   */
+  #noteDeferred(placementGroupId: number, entry: DamagedShardEntry, why: Fault): void {
+    const id = `${entry.dataId}/${entry.stripeIndex}/${entry.shardIndex}`;
+    if (this.#deferredLogged.has(id)) return;
+    if (this.#deferredLogged.size >= deferredLoggedMax) this.#deferredLogged.clear();
+    this.#deferredLogged.add(id);
+    this.#log({ level: "info", event: "heal-deferred", placementGroupId, dataId: entry.dataId, stripeIndex: entry.stripeIndex, shardIndex: entry.shardIndex, fault: why.fault, detail: why.detail });
   }
 
   progress(): HealProgress {
@@ -159,6 +179,7 @@ export class Healer {
       // and reads of one overlap the reconstruction of another.
       const outcomes = await mapBounded(page.entries, this.#rebuildsInFlightMax, async (entry) => {
         const outcome = await this.#rebuild(placementGroupId, entry, former);
+        if (outcome.kind === "deferred") this.#noteDeferred(placementGroupId, entry, outcome.why);
         if (outcome.kind === "healed" || outcome.kind === "moot") await this.#resolve(placementGroupId, entry);
         if (outcome.kind === "healed") await this.#pace(outcome.bytes);
         return outcome;
