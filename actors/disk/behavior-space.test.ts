@@ -7,20 +7,23 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { mkdtemp, rm, rmdir, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   actorRef,
+  createNactHost,
   isFault,
   manualClock,
   seededRandom,
   type ActorContext,
   type ActorRef,
   type Behavior,
+  type Fault,
   type ManualClock,
 } from "../../runtime/index.ts";
-import { diskActorPath, diskBehavior, reserveBytesDefault, type DiskSpace, type DiskState } from "./behavior.ts";
+import { diskActorPath, diskBehavior, reserveBytesDefault, volumeBytesMaxFor, type DiskSpace, type DiskState } from "./behavior.ts";
 import type { DiskMessage, StatDiskReply } from "./protocol.ts";
 
 const mebibyte = 1024 * 1024;
@@ -226,5 +229,36 @@ describe.skipIf(!isRoot)("DiskActor on a real full tmpfs", () => {
     await clock.advance(intervalMs);
     expect(isFault(await append("after", mebibyte))).toBe(false);
     expect(state.store.has("too-big")).toBe(false);
+  });
+});
+
+describe("volume size from the filesystem's size", () => {
+  test("a sixteenth of the filesystem, between 16 MiB and the store's 1 GiB default", () => {
+    const mib = 1024 * 1024;
+    expect(volumeBytesMaxFor(256 * mib)).toBe(16 * mib);
+    expect(volumeBytesMaxFor(64 * mib)).toBe(16 * mib);
+    expect(volumeBytesMaxFor(1024 * mib)).toBe(64 * mib);
+    expect(volumeBytesMaxFor(4 * 1024 * 1024 * mib)).toBe(1024 * mib);
+  });
+
+  test("a disk on a small filesystem rolls its volumes at that size, so its dead space can be compacted", async () => {
+    const mib = 1024 * 1024;
+    const directory = mkdtempSync(join(tmpdir(), "cairn-volume-size-"));
+    const host = createNactHost({ nodeId: "node-test", random: seededRandom(5), log: () => undefined });
+    try {
+      // A 256 MiB filesystem (stand-in figures): 16 MiB volumes, so 40 MiB of shards span three or more.
+      const disk = await host.spawn(diskActorPath("small"), diskBehavior({ diskId: "small", directory, measureSpace: async () => ({ totalBytes: 256 * mib, freeBytes: 200 * mib }) }));
+      const bytes = new Uint8Array(mib);
+      for (let index = 0; index < 40; index += 1) {
+        const reply = await host.ask<DiskMessage, unknown>(disk, (replyTo) => ({ kind: "AppendShard", epoch: 1, shardKey: `s${index}`, bytes, replyTo }), 10_000);
+        expect(isFault(reply)).toBe(false);
+      }
+      const stat = await host.ask<DiskMessage, StatDiskReply | Fault>(disk, (replyTo) => ({ kind: "StatDisk", replyTo }), 10_000);
+      if (isFault(stat)) throw new Error(stat.detail);
+      expect(stat.volumeCount).toBeGreaterThanOrEqual(3);
+    } finally {
+      await host.shutdown();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

@@ -38,9 +38,9 @@ import type {
   StatDiskReply,
   SyncDiskReply,
 } from "./protocol.ts";
-import { statfs } from "node:fs/promises";
+import { mkdir, statfs } from "node:fs/promises";
 import { recordBytesFor } from "./volume/format.ts";
-import { VolumeStore } from "./volume/volume-store.ts";
+import { VolumeStore, volumeBytesMaxDefault } from "./volume/volume-store.ts";
 
 /** What a filesystem holds and has free, as `statfs` tells it. */
 export interface DiskSpace {
@@ -63,6 +63,20 @@ export function reserveBytesDefault(totalBytes: number): number {
   return Math.floor(Math.min(Math.max(totalBytes * 0.02, reserveBytesFloor), reserveBytesCeiling, totalBytes / 4));
 }
 
+/** The smallest volume `volumeBytesMaxFor` picks (unless the default is smaller). */
+const volumeBytesFloor = 16 * 1024 * 1024;
+
+/**
+ * The volume size for a filesystem of `totalBytes`: a sixteenth of it, at
+ * most the store's default (1 GiB) and at least 16 MiB. Only sealed volumes
+ * are compacted, so a volume that is a large part of its disk would keep
+ * its dead space until it filled the disk: on a 1 GiB filesystem a 1 GiB
+ * active volume never seals, and a disk full of dead records stays full.
+ */
+export function volumeBytesMaxFor(totalBytes: number): number {
+  return Math.floor(Math.min(volumeBytesMaxDefault, Math.max(volumeBytesFloor, totalBytes / 16)));
+}
+
 async function measureSpaceWithStatfs(directory: string): Promise<DiskSpace> {
   const figures = await statfs(directory);
   return { totalBytes: figures.blocks * figures.bsize, freeBytes: figures.bavail * figures.bsize };
@@ -71,6 +85,7 @@ async function measureSpaceWithStatfs(directory: string): Promise<DiskSpace> {
 export interface DiskBehaviorOptions {
   readonly diskId: string;
   readonly directory: string;
+  /** Absent: `volumeBytesMaxFor` the filesystem's size. */
   readonly volumeBytesMax?: number;
   readonly pendingBytesMax?: number;
   readonly pendingCountMax?: number;
@@ -153,14 +168,16 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
 
   return {
     async initialState(context): Promise<DiskState> {
+      // Measured before the store opens: the volume size follows the filesystem's.
+      await mkdir(options.directory, { recursive: true });
+      const measured = await measureSpace(options.directory);
       const store = await VolumeStore.open({
         directory: options.directory,
         diskId: options.diskId,
-        ...(options.volumeBytesMax === undefined ? {} : { volumeBytesMax: options.volumeBytesMax }),
+        volumeBytesMax: options.volumeBytesMax ?? volumeBytesMaxFor(measured.totalBytes),
         ...(options.pendingBytesMax === undefined ? {} : { pendingBytesMax: options.pendingBytesMax }),
         ...(options.pendingCountMax === undefined ? {} : { pendingCountMax: options.pendingCountMax }),
       });
-      const measured = await measureSpace(options.directory);
       const space: SpaceView = {
         totalBytes: measured.totalBytes,
         freeBytes: measured.freeBytes,

@@ -2,7 +2,7 @@
  * The DiskActor's public surface. Other folders talk to a disk through the
  * messages in `protocol.ts`; hosts spawn it with `diskBehavior` at `diskActorPath`.
  */
-export { diskActorPath, diskBehavior, reserveBytesDefault, spaceCheckIntervalMsDefault } from "./behavior.ts";
+export { diskActorPath, diskBehavior, reserveBytesDefault, spaceCheckIntervalMsDefault, volumeBytesMaxFor } from "./behavior.ts";
 export type { DiskBehaviorOptions, DiskSpace, DiskState, SpaceView } from "./behavior.ts";
 export {
   AppendShard,
