@@ -109,6 +109,19 @@ function setsOf(map: FleetMap): string[][] {
   return map.placementGroups.map((entry) => actingSet(entry.placementGroupId, map.placement, width));
 }
 
+/** `cairn_placement_groups` by state, summed over the nodes that are up (each reports the PGs it hosts). */
+async function placementGroupStatesScraped(): Promise<Map<string, number>> {
+  const map = await fleet.currentMap();
+  const up = new Set(map.nodes.filter((node) => node.state === "up").map((node) => node.nodeId));
+  const nodes = (JSON.parse(readFileSync(fleet.fleetPath, "utf8")) as { nodes: { id: string; s3Port: number }[] }).nodes.filter((node) => up.has(node.id));
+  const states = new Map<string, number>();
+  for (const node of nodes) {
+    const text = await (await fetch(`http://127.0.0.1:${node.s3Port}/_cairn/metrics`)).text();
+    for (const match of text.matchAll(/^cairn_placement_groups\{state="([a-z]+)"\} ([0-9]+)$/gm)) states.set(match[1]!, (states.get(match[1]!) ?? 0) + Number(match[2]));
+  }
+  return states;
+}
+
 const diskStateOf = (map: FleetMap, diskId: string): string | undefined => map.placement.hosts.flatMap((host) => host.disks).find((disk) => disk.diskId === diskId)?.state;
 
 test("disk.out is refused without --apply; with it the disk leaves every acting set, its shards move off it, and every object reads back", async () => {
@@ -138,6 +151,11 @@ test("disk.out is refused without --apply; with it the disk leaves every acting 
   const moved = await waitUntilMoved("disk.out");
   expect(moved.backfilling).toEqual([]);
   expect(await shardsOf(target)).toBe(0);
+  // The nodes' metrics see every PG active on its new acting set (they asked at the assignment's
+  // epoch once, and a PG told of a new set fenced them: every moved PG counted "fenced").
+  const states = await placementGroupStatesScraped();
+  expect(states.get("fenced") ?? 0).toBe(0);
+  expect(states.get("active")).toBe(16);
   await expectEveryObjectReads("d3");
 }, 240_000);
 

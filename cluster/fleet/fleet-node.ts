@@ -216,7 +216,14 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
    * a new acting set: each local PG actor is told, at the map's epoch, and its
    * repair backfills the changed positions (cluster/repair/).
    */
-  const updateActingSets = async (current: FleetMap): Promise<void> => {
+  /**
+   * The epoch to ask a local PG actor at: the map epoch its acting set was
+   * last known at (it moves to that epoch when told of a new set, and takes
+   * any epoch at or above its own), else the epoch it was started at.
+   */
+  const placementGroupAskEpoch = (placementGroupId: number): number =>
+    Math.max(placementGroupEpochs.get(placementGroupId) ?? 0, placementGroupSets.get(placementGroupId)?.mapEpoch ?? 0);
+    const updateActingSets = async (current: FleetMap): Promise<void> => {
     for (const [placementGroupId, ref] of placementGroups) {
       const known = placementGroupSets.get(placementGroupId);
       if (known === undefined || known.mapEpoch >= current.epoch) continue;
@@ -344,7 +351,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     host,
     disks: localDisks,
     placementGroups: () =>
-      [...placementGroups].map(([placementGroupId, ref]) => ({ placementGroupId, ref, epoch: placementGroupEpochs.get(placementGroupId) ?? 0 })),
+      [...placementGroups].map(([placementGroupId, ref]) => ({ placementGroupId, ref, epoch: placementGroupAskEpoch(placementGroupId) })),
     remoteDiskUsable: (diskId) => {
       const placementHost = map?.placement.hosts.find((candidate) => candidate.disks.some((disk) => disk.diskId === diskId && disk.state === "in"));
       return placementHost !== undefined && map?.nodes.some((entry) => entry.nodeId === placementHost.hostId && entry.state === "up") === true;
@@ -526,6 +533,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
         ref,
         unit: { kind: "placementGroup", placementGroupId },
         epoch: placementGroupEpochs.get(placementGroupId) ?? 0,
+        askEpoch: placementGroupAskEpoch(placementGroupId),
       })),
       ...[...bucketPartitionUnits.values()].map(({ ref, unit, epoch }): LocalActor => ({ path: ref.path, kind: "bucketPartition", ref, unit, epoch })),
     ],

@@ -38,6 +38,13 @@ export interface LocalActor {
   /** The unit and the epoch it was started at, for PG and partition actors. */
   readonly unit?: Unit;
   readonly epoch?: number;
+  /**
+   * The epoch the actor answers at now, when it is above `epoch`: a PG told
+   * of a new acting set moves to that map's epoch and fences asks below it.
+   * The keeper probes with it (a probe fenced every second is a log line
+   * every second); it restarts at `epoch`, the one the unit was claimed at.
+   */
+  readonly askEpoch?: number;
 }
 
 export interface OperatorEndpointOptions {
@@ -274,7 +281,7 @@ function diskIdOf(actor: LocalActor): string {
 
 /** One cheap question to a unit actor: does it answer at all? */
 function probe(host: Host, actor: LocalActor, timeoutMs: number): Promise<unknown> {
-  const epoch = actor.epoch!;
+  const epoch = Math.max(actor.epoch!, actor.askEpoch ?? 0);
   if (actor.kind === "placementGroup") {
     return host.ask<PlacementGroupMessage, GetActingSetReply | Fault>(
       actor.ref as ActorRef<PlacementGroupMessage>,
