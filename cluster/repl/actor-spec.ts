@@ -7,8 +7,11 @@
 import { bucketPartitionActorPath } from "../../actors/bucket-partition/index.ts";
 import { diskActorPath } from "../../actors/disk/index.ts";
 import { placementGroupActorPath } from "../../actors/placement-group/index.ts";
+import { operatorActorPath, type OperatorMessage } from "../../actors/operator/index.ts";
+import type { RestartActorReply, StopActorReply } from "../../actors/operator/protocol.ts";
 import type { FleetMap } from "../membership/index.ts";
-import { ReplError } from "./session.ts";
+import { expectPositionals, parseArguments, type CommandOutput, type ReplCommand } from "./command.ts";
+import { ReplError, type ReplSession } from "./session.ts";
 
 export interface ActorLocation {
   readonly nodeId: string;
@@ -50,4 +53,29 @@ export function actorCandidates(map: FleetMap): string[] {
     ...map.partitions.map((entry) => `bucket/${entry.bucket}/${entry.partition}`),
     ...map.placement.hosts.flatMap((host) => host.disks.map((disk) => `disk/${disk.diskId}`)),
   ];
+}
+
+/**
+ * What `actor.stop` and `actor.restart` share: resolve the actor named by
+ * the one positional argument, ask its node's operator endpoint `kind`, and
+ * fail unless the outcome is `done`.
+ */
+export async function askActorOperation(
+  session: ReplSession,
+  command: ReplCommand,
+  args: readonly string[],
+  kind: "StopActor" | "RestartActor",
+  done: "stopped" | "restarted",
+): Promise<CommandOutput> {
+  const { positional } = parseArguments(command, args);
+  expectPositionals(command, positional, 1, 1);
+  const map = await session.map();
+  const location = resolveActor(map, positional[0]!);
+  const reply = await session.ask<OperatorMessage, StopActorReply | RestartActorReply>(
+    session.refOn(map, location.nodeId, operatorActorPath),
+    (replyTo) => ({ kind, path: location.path, replyTo }),
+    `${command.name} on ${location.nodeId}`,
+  );
+  if (reply.outcome !== done) throw new ReplError(`${command.name} ${location.nodeId}:${location.path}: ${reply.outcome}: ${reply.detail}`);
+  return { text: `${location.nodeId}:${location.path} ${reply.detail}`, json: { nodeId: location.nodeId, ...reply } };
 }

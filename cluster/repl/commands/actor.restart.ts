@@ -1,9 +1,5 @@
-import { operatorActorPath, type OperatorMessage } from "../../../actors/operator/index.ts";
-import type { RestartActorReply } from "../../../actors/operator/protocol.ts";
-import { actorCandidates, resolveActor } from "../actor-spec.ts";
-import { ReplError } from "../session.ts";
+import { actorCandidates, askActorOperation } from "../actor-spec.ts";
 import type { ReplCommand } from "../command.ts";
-import { expectPositionals, parseArguments } from "../command.ts";
 
 export const actorRestart: ReplCommand = {
   name: "actor.restart",
@@ -18,17 +14,7 @@ export const actorRestart: ReplCommand = {
   complete(map, index) {
     return index === 0 ? actorCandidates(map) : [];
   },
-  async run(session, args) {
-    const { positional } = parseArguments(this, args);
-    expectPositionals(this, positional, 1, 1);
-    const map = await session.map();
-    const location = resolveActor(map, positional[0]!);
-    const reply = await session.ask<OperatorMessage, RestartActorReply>(
-      session.refOn(map, location.nodeId, operatorActorPath),
-      (replyTo) => ({ kind: "RestartActor", path: location.path, replyTo }),
-      `actor.restart on ${location.nodeId}`,
-    );
-    if (reply.outcome !== "restarted") throw new ReplError(`actor.restart ${location.nodeId}:${location.path}: ${reply.outcome}: ${reply.detail}`);
-    return { text: `${location.nodeId}:${location.path} ${reply.detail}`, json: { nodeId: location.nodeId, ...reply } };
+  run(session, args) {
+    return askActorOperation(session, this, args, "RestartActor", "restarted");
   },
 };
