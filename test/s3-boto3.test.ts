@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { outputOf } from "./support/clients.ts";
 import { startDroppingRelay } from "./support/dropping-relay.ts";
 import { repositoryRoot, startServer, type ServerProcess } from "./support/server.ts";
 
@@ -53,12 +54,7 @@ async function runScript(active: ServerProcess, retryEndpoint: string): Promise<
     stdio: ["ignore", "pipe", "pipe"],
     timeout: scriptTimeoutMs,
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  const code = await new Promise<number | null>((resolve) => child.on("close", (exitCode) => resolve(exitCode)));
-  return { code, stdout, stderr };
+  return outputOf(child);
 }
 
 describe("boto3 against the real server", () => {

@@ -27,7 +27,7 @@ import {
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
-import { awsCli } from "./support/clients.ts";
+import { awsCli, outputOf } from "./support/clients.ts";
 import { repositoryRoot, startServer, type ServerProcess } from "./support/server.ts";
 
 let server: ServerProcess;
@@ -50,12 +50,7 @@ interface CommandResult {
 /** Runs `bin/cairn ARGS` as its own process, as an operator would. */
 async function cairn(args: string[]): Promise<CommandResult> {
   const child = spawn(join(repositoryRoot, "bin/cairn"), args, { cwd: repositoryRoot, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  const code = await new Promise<number | null>((resolve) => child.on("close", (exitCode) => resolve(exitCode)));
-  return { code, stdout, stderr };
+  return outputOf(child);
 }
 
 async function addUser(name: string, admin = false): Promise<Credentials> {

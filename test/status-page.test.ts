@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { randomSeed, seededRandom, systemClock } from "../runtime/index.ts";
 import type { StatusReport } from "../gateway/index.ts";
-import { sdkClient } from "./support/clients.ts";
+import { outputOf, sdkClient } from "./support/clients.ts";
 import { startFleet, type TestFleet } from "./support/fleet.ts";
 import { repositoryRoot, startServer, type ServerProcess } from "./support/server.ts";
 
@@ -66,12 +66,7 @@ async function runChromium(url: string, extra: readonly string[]): Promise<Chrom
       ],
       { stdio: ["ignore", "pipe", "pipe"], timeout: chromiumTimeoutMs, killSignal: "SIGKILL" },
     );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    const code = await new Promise<number | null>((resolve) => child.on("close", (exitCode) => resolve(exitCode)));
-    return { code, stdout, stderr };
+    return outputOf(child);
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }

@@ -1,8 +1,9 @@
 /** Real S3 clients pointed at a test server. */
 import { S3Client } from "@aws-sdk/client-s3";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import type { ServerProcess } from "./server.ts";
 
 /** The AWS SDK for JavaScript v3 with its default checksum and streaming settings. */
@@ -14,6 +15,16 @@ export function sdkClient(server: ServerProcess, options: { secretAccessKey?: st
     credentials: { accessKeyId: server.accessKeyId, secretAccessKey: options.secretAccessKey ?? server.secretAccessKey },
     maxAttempts: 1,
   });
+}
+
+/** A child process's exit code and its whole stdout and stderr (UTF-8), once it has closed. */
+export async function outputOf(child: ChildProcessByStdio<null, Readable, Readable>): Promise<CommandResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const code = await new Promise<number | null>((resolve) => child.on("close", (exitCode) => resolve(exitCode)));
+  return { code, stdout, stderr };
 }
 
 export interface CommandResult {
@@ -44,12 +55,7 @@ export async function awsCli(server: ServerProcess, args: string[], extraEnv: Re
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  const code = await new Promise<number | null>((resolve) => child.on("close", (exitCode) => resolve(exitCode)));
-  return { code, stdout, stderr };
+  return outputOf(child);
 }
 
 /** A client binary that must not outlive a hung test: each run is killed after this long. */
@@ -68,12 +74,7 @@ async function runClient(path: string, args: string[], env: Record<string, strin
     killSignal: "SIGKILL",
     ...(cwd === undefined ? {} : { cwd }),
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-  const code = await new Promise<number | null>((resolve) => child.on("close", (exitCode) => resolve(exitCode)));
-  return { code, stdout, stderr };
+  return outputOf(child);
 }
 
 /** Debian's s3cmd (what `.ci/run` installs) when present, otherwise whatever `s3cmd` is on PATH. */
