@@ -30,6 +30,7 @@ import {
 import type {
   AppendShardReply,
   CheckShardsReply,
+  ListShardKeysReply,
   CompactDiskReply,
   DeleteShardReply,
   DiskMessage,
@@ -130,6 +131,8 @@ export interface DiskState {
   readonly detachedErrors: unknown[];
   /** The current scrub pass's keys, sorted once when the pass began (undefined between passes). */
   scrubKeys?: readonly string[];
+  /** The snapshot a `ListShardKeys` listing pages through (taken at its first page). */
+  listKeys?: readonly string[];
   readonly space: SpaceView;
 }
 
@@ -278,6 +281,29 @@ export function diskBehavior(options: DiskBehaviorOptions): Behavior<DiskState, 
             return state;
           }
           context.tell<CheckShardsReply>(message.replyTo, { kind: "CheckShardsReply", present: message.shardKeys.map((key) => state.store.has(key)) });
+          return withEpoch(state, message.epoch);
+        }
+        case "ListShardKeys": {
+          const refused = refusal(state, message.epoch);
+          if (refused !== null) {
+            context.tell<Fault>(message.replyTo, refused);
+            return state;
+          }
+          if (message.after === undefined || state.listKeys === undefined) state.listKeys = state.store.shardKeys().sort();
+          const keys = state.listKeys;
+          let index = message.after === undefined ? 0 : firstAfter(keys, message.after);
+          const shardKeys: string[] = [];
+          while (index < keys.length && shardKeys.length < message.countMax) {
+            const shardKey = keys[index]!;
+            index += 1;
+            if (state.store.has(shardKey)) shardKeys.push(shardKey);
+          }
+          const last = keys[index - 1];
+          context.tell<ListShardKeysReply>(message.replyTo, {
+            kind: "ListShardKeysReply",
+            shardKeys,
+            ...(index < keys.length && last !== undefined ? { next: last } : {}),
+          });
           return withEpoch(state, message.epoch);
         }
         case "ScrubShards": {

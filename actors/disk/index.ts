@@ -14,6 +14,8 @@ export {
   DeleteShard,
   DeleteShardReply,
   DiskMessage,
+  ListShardKeys,
+  ListShardKeysReply,
   ReadShard,
   ReadShardReply,
   ScrubShards,

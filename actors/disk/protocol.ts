@@ -145,6 +145,29 @@ export const CheckShardsReply = Type.Object({
 export type CheckShardsReply = Static<typeof CheckShardsReply>;
 
 /**
+ * One page of the disk's shard keys in key order after `after`, from its
+ * in-memory index (no bytes are read). Without `after` a listing starts from
+ * a snapshot of the keys taken now; shards deleted since are skipped. The
+ * orphan sweep (cluster/repair/orphan-sweeper.ts) pages through it.
+ */
+export const ListShardKeys = Type.Object({
+  kind: Type.Literal("ListShardKeys"),
+  epoch: Type.Integer({ minimum: 0 }),
+  after: Type.Optional(ShardKey),
+  countMax: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  replyTo: ReplyTo,
+});
+export type ListShardKeys = Static<typeof ListShardKeys>;
+
+export const ListShardKeysReply = Type.Object({
+  kind: Type.Literal("ListShardKeysReply"),
+  shardKeys: Type.Array(ShardKey),
+  /** Pass on with this as `after`; absent when the listing is complete. */
+  next: Type.Optional(ShardKey),
+});
+export type ListShardKeysReply = Static<typeof ListShardKeysReply>;
+
+/**
  * One bounded compaction step: sealed volumes whose dead share (`deadBytes /
  * sizeBytes`, see `StatDisk`) is at least `deadFractionMin` get their live
  * records copied into the active volume (durable before the index switches),
@@ -176,5 +199,5 @@ export const CompactDiskReply = Type.Object({
 });
 export type CompactDiskReply = Static<typeof CompactDiskReply>;
 
-export const DiskMessage = Type.Union([AppendShard, ReadShard, DeleteShard, StatDisk, SyncDisk, ScrubShards, CheckShards, CompactDisk]);
+export const DiskMessage = Type.Union([AppendShard, ReadShard, DeleteShard, StatDisk, SyncDisk, ScrubShards, CheckShards, ListShardKeys, CompactDisk]);
 export type DiskMessage = Static<typeof DiskMessage>;

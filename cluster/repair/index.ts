@@ -3,6 +3,8 @@ export { Healer, HealFault } from "./healer.ts";
 export type { HealerOptions, HealProgress, HealReport } from "./healer.ts";
 export { parseShardKey, Scrubber } from "./scrubber.ts";
 export type { ScrubberOptions, ScrubProgress, ScrubReport } from "./scrubber.ts";
+export { OrphanSweeper } from "./orphan-sweeper.ts";
+export type { OrphanSweeperOptions, OrphanSweepReport } from "./orphan-sweeper.ts";
 export { compactIntervalMsDefault, healIntervalMsDefault, RepairSchedule, scrubIntervalMsDefault } from "./repair-schedule.ts";
 export type { RepairRunReport, RepairScheduleOptions } from "./repair-schedule.ts";
 export { Compactor } from "./compactor.ts";
