@@ -46,6 +46,7 @@ const janitorIntervalMs = integerFromEnvironment("CAIRN_JANITOR_INTERVAL_MS", 60
 const multipartUploadMaxAgeMs = integerFromEnvironment("CAIRN_MULTIPART_UPLOAD_MAX_AGE_MS", 7 * 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000);
 const healIntervalMs = integerFromEnvironment("CAIRN_HEAL_INTERVAL_MS", 10_000, 100, 24 * 3_600_000);
 const scrubIntervalMs = integerFromEnvironment("CAIRN_SCRUB_INTERVAL_MS", 24 * 3_600_000, 1_000, 365 * 24 * 3_600_000);
+const orphanSweepIntervalMs = integerFromEnvironment("CAIRN_ORPHAN_SWEEP_INTERVAL_MS", 3_600_000, 1_000, 365 * 24 * 3_600_000);
 const virtualHostDomains = (process.env.CAIRN_DOMAIN ?? "localhost").split(",").filter((domain) => domain !== "");
 
 const logLevel = parseLogLevel(process.env.CAIRN_LOG_LEVEL);
@@ -97,6 +98,7 @@ try {
     multipartUploadMaxAgeMs,
     healIntervalMs,
     scrubIntervalMs,
+    orphanSweepIntervalMs,
   });
 } catch (error) {
   if (!(error instanceof ConfigurationError)) throw error;

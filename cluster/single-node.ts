@@ -14,7 +14,7 @@ import { ObjectCatalog, openLmdbStore } from "./metadata/index.ts";
 import { createRequestObserver, createS3Handler, serveNodeHttp, ThroughputRing, withAdminRoutes } from "../gateway/index.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "./object-service.ts";
 import { Janitor } from "./janitor.ts";
-import { Compactor, Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "./repair/index.ts";
+import { Compactor, Healer, healIntervalMsDefault, OrphanSweeper, orphanSweepIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "./repair/index.ts";
 import { UserTable, userTableRefreshMsDefault } from "./users.ts";
 import { systemClock } from "../runtime/index.ts";
 import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../actors/placement-group/index.ts";
@@ -52,6 +52,8 @@ export interface SingleNodeConfig {
   readonly healIntervalMs?: number;
   /** Time between scrub passes of each disk (default 24 h). */
   readonly scrubIntervalMs?: number;
+  /** Time between orphan sweeps of each disk (default 1 h; cluster/repair/orphan-sweeper.ts). */
+  readonly orphanSweepIntervalMs?: number;
 }
 
 /** Repair's pace: rebuilt bytes and scrubbed bytes per second, so client traffic keeps the disks. */
@@ -267,6 +269,16 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     scrubIntervalMs: config.scrubIntervalMs ?? scrubIntervalMsDefault,
     // Space that deletes and overwrites leave in sealed volumes comes back (crash-safe; actors/disk/volume).
     compactor: new Compactor({ host, view: repairView }),
+    orphanSweeper: new OrphanSweeper({
+      host,
+      store,
+      view: repairView,
+      placementGroupCount: map.placementGroupCount,
+      mapActingSet: (placementGroupId) => actingSet(placementGroupId, map, width),
+      confirmMs: Math.floor((config.orphanSweepIntervalMs ?? orphanSweepIntervalMsDefault) / 2),
+      log: config.log,
+    }),
+    orphanSweepIntervalMs: config.orphanSweepIntervalMs ?? orphanSweepIntervalMsDefault,
     log: config.log,
   });
   repair.start();

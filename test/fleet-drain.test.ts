@@ -7,11 +7,15 @@
  * - `disk.in`: it takes positions back and holds shards again;
  * - `node.drain` of a node that was SIGKILLed: its disks go out, its PGs
  *   and partitions move, the shards it held are rebuilt from the others,
- *   every PG is clean and every object reads back while it stays dead.
+ *   every PG is clean and every object reads back while it stays dead;
+ * - that node started again: its out disks hold copies no PG reads any
+ *   more, and the orphan sweep (every second here, so it also runs through
+ *   every move above) deletes them all while every object reads back.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fleetActingSetWidth } from "../cluster/fleet/fleet-node.ts";
 import { readFleetFile } from "../cluster/fleet/fleet-file.ts";
 import { actingSet } from "../cluster/placement/index.ts";
@@ -33,7 +37,7 @@ beforeAll(async () => {
     disksPerNode: 2,
     placementGroupCount: 16,
     storageClasses: "STANDARD=3+2",
-    repair: { healIntervalMs: 300, scrubIntervalMs: 3_600_000 },
+    repair: { healIntervalMs: 300, scrubIntervalMs: 3_600_000, orphanSweepIntervalMs: 1_000 },
   });
   width = fleetActingSetWidth(readFleetFile(fleet.fleetPath));
   const s3 = fleet.clients.get("d1")!;
@@ -189,4 +193,33 @@ test("node.drain of a dead node: its disks go out, its units move, its shards ar
   // Every object whole with the node still dead: the rebuilt shards serve the reads.
   await expectEveryObjectReads("d2");
   expect(JSON.parse(readFileSync(fleet.fleetPath, "utf8")).nodes.length).toBe(5);
+}, 240_000);
+
+test("the drained node started again: the orphan sweep deletes the copies its out disks kept, and every object reads back", async () => {
+  const victim = "d5";
+  const victimDisks = [`${victim}/disk-0`, `${victim}/disk-1`];
+  // Nobody could delete the dead node's copies: its volume files still hold them.
+  const volumeBytes = (diskId: string): number => {
+    const directory = fleet.diskDirectories.get(diskId)!;
+    return readdirSync(directory)
+      .filter((name) => name.startsWith("data."))
+      .reduce((sum, name) => sum + statSync(join(directory, name)).size, 0);
+  };
+  expect(victimDisks.reduce((sum, diskId) => sum + volumeBytes(diskId), 0)).toBeGreaterThan(0);
+  const up = fleet.cairn("fleet", "up", fleet.fleetPath);
+  expect(up.code).toBe(0);
+  await fleet.waitForMap(`${victim} up again`, (map) => map.nodes.some((node) => node.nodeId === victim && node.state === "up"));
+  // Still out (the drain stands), so no PG places anything there: every shard on them is an orphan.
+  const deadline = clock.monotonicMs() + moveBoundMs;
+  let counts: number[] = [];
+  for (;;) {
+    counts = [];
+    for (const diskId of victimDisks) counts.push(await shardsOf(diskId));
+    if (counts.every((count) => count === 0)) break;
+    if (clock.monotonicMs() > deadline) throw new Error(`orphans left on ${victimDisks.join(", ")} after ${moveBoundMs} ms: ${counts.join(", ")}`);
+    await clock.sleep(500);
+  }
+  const settled = await waitUntilMoved("after the sweep");
+  expect(settled.backfilling).toEqual([]);
+  await expectEveryObjectReads("d1");
 }, 240_000);

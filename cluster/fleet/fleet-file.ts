@@ -15,7 +15,7 @@
  * | `placementGroupCount` | fixed when the fleet is created |
  * | `storageClasses` | `NAME=K+M,…` (as `CAIRN_STORAGE_CLASSES`); default `STANDARD=4+2,REDUCED_REDUNDANCY=4+1` |
  * | `writeQuorum` | `k+N` (as `CAIRN_WRITE_QUORUM`); default `k+1` |
- * | `repair` | optional `{ healIntervalMs?, scrubIntervalMs?, healBytesPerSecondMax?, scrubBytesPerSecondMax? }`: how often each node heals its PGs and scrubs its disks, and their pace (defaults 10 s, 24 h, 64 MiB/s, 32 MiB/s) |
+ * | `repair` | optional `{ healIntervalMs?, scrubIntervalMs?, healBytesPerSecondMax?, scrubBytesPerSecondMax?, orphanSweepIntervalMs? }`: how often each node heals its PGs and scrubs its disks, their pace, and how often it sweeps its disks for orphaned shards (defaults 10 s, 24 h, 64 MiB/s, 32 MiB/s, 1 h) |
  * | `nodes[]` | `{ id, roles, address, clusterPort, s3Port?, adminPort?, disks[] }`: `roles` ⊆ {storage, gateway}; a gateway needs `s3Port`, a storage node at least one disk directory; `adminPort` (any node, optional) serves `/metrics` and `/health` only, so a storage-only node can be scraped |
  *
  * Relative paths are relative to the fleet file's directory. Each node is its
@@ -74,6 +74,7 @@ export const FleetFileSchema = Type.Object(
           scrubIntervalMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 365 * 86_400_000 })),
           healBytesPerSecondMax: Type.Optional(Type.Integer({ minimum: 1_048_576 })),
           scrubBytesPerSecondMax: Type.Optional(Type.Integer({ minimum: 1_048_576 })),
+          orphanSweepIntervalMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 365 * 86_400_000 })),
         },
         { additionalProperties: false },
       ),
@@ -120,6 +121,7 @@ export interface Fleet {
     readonly scrubIntervalMs?: number;
     readonly healBytesPerSecondMax?: number;
     readonly scrubBytesPerSecondMax?: number;
+    readonly orphanSweepIntervalMs?: number;
   };
   readonly nodes: readonly FleetFileNode[];
 }

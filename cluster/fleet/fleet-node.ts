@@ -65,7 +65,7 @@ import { loadRootCredentials } from "../credentials.ts";
 import { checkOwner, readFleetMap, registerNode, unregisterPartitionUnits, unitText, type FleetMap, type Unit } from "../membership/index.ts";
 import { ObjectCatalog, openFoundationDbStore, openLmdbStore, stopFoundationDbNetwork, type MetaStore } from "../metadata/index.ts";
 import { Janitor } from "../janitor.ts";
-import { Compactor, Healer, healIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "../repair/index.ts";
+import { Compactor, Healer, healIntervalMsDefault, OrphanSweeper, orphanSweepIntervalMsDefault, RepairSchedule, Scrubber, scrubIntervalMsDefault } from "../repair/index.ts";
 import { UserTable, userTableRefreshMsDefault } from "../users.ts";
 import { ObjectService, type PartitionHosting, type PlacementView } from "../object-service.ts";
 import { actingSet } from "../placement/index.ts";
@@ -98,6 +98,8 @@ export interface FleetTiming {
   /** Repair's pace: rebuilt and scrubbed bytes per second on each node. */
   readonly healBytesPerSecondMax: number;
   readonly scrubBytesPerSecondMax: number;
+  /** Time between orphan sweeps of each disk; a shard is deleted by the second sweep that finds it orphaned. */
+  readonly orphanSweepIntervalMs: number;
 }
 
 export const defaultFleetTiming: FleetTiming = {
@@ -114,6 +116,7 @@ export const defaultFleetTiming: FleetTiming = {
   scrubIntervalMs: scrubIntervalMsDefault,
   healBytesPerSecondMax: 64 * 1024 * 1024,
   scrubBytesPerSecondMax: 32 * 1024 * 1024,
+  orphanSweepIntervalMs: orphanSweepIntervalMsDefault,
 };
 
 const syncTimeoutMs = 60_000;
@@ -517,6 +520,18 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     scrubIntervalMs: timing.scrubIntervalMs,
     // Space that deletes and overwrites leave in sealed volumes comes back (crash-safe; actors/disk/volume).
     compactor: new Compactor({ host, view: currentRepairView }),
+    // Copies no PG reads any more (a dead disk marked out that came back, data freed during a backfill).
+    orphanSweeper: new OrphanSweeper({
+      host,
+      store,
+      view: currentRepairView,
+      placementGroupCount: fleet.placementGroupCount,
+      mapActingSet: (placementGroupId) => (map === undefined ? undefined : actingSet(placementGroupId, map.placement, width)),
+      // Two sweeps an interval apart always confirm; half the interval leaves room for a late run.
+      confirmMs: Math.floor(timing.orphanSweepIntervalMs / 2),
+      log: nodeLog,
+    }),
+    orphanSweepIntervalMs: timing.orphanSweepIntervalMs,
     log: nodeLog,
   });
   repair.start();

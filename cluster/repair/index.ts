@@ -5,7 +5,7 @@ export { parseShardKey, Scrubber } from "./scrubber.ts";
 export type { ScrubberOptions, ScrubProgress, ScrubReport } from "./scrubber.ts";
 export { OrphanSweeper } from "./orphan-sweeper.ts";
 export type { OrphanSweeperOptions, OrphanSweepReport } from "./orphan-sweeper.ts";
-export { compactIntervalMsDefault, healIntervalMsDefault, RepairSchedule, scrubIntervalMsDefault } from "./repair-schedule.ts";
+export { compactIntervalMsDefault, healIntervalMsDefault, orphanSweepIntervalMsDefault, RepairSchedule, scrubIntervalMsDefault } from "./repair-schedule.ts";
 export type { RepairRunReport, RepairScheduleOptions } from "./repair-schedule.ts";
 export { Compactor } from "./compactor.ts";
 export type { CompactionTotals, CompactorOptions } from "./compactor.ts";

@@ -15,11 +15,16 @@
  * positions are deleted and the current set is recorded as complete. A plain loop on the
  * host's clock, like the Janitor: everything it works from is in the
  * metadata store and the actors, and every step is idempotent.
+ *
+ * Each local disk is also swept for orphaned shards (orphan-sweeper.ts) once
+ * per `orphanSweepIntervalMs`: copies no PG will read again, deleted by the
+ * second sweep that finds them.
  */
 import { sleepUnlessAborted, type Host } from "../../runtime/index.ts";
 import { HealFault, type HealReport, type Healer } from "./healer.ts";
 import type { CompactionTotals, Compactor } from "./compactor.ts";
 import type { ScrubReport, Scrubber } from "./scrubber.ts";
+import type { OrphanSweepReport, OrphanSweeper } from "./orphan-sweeper.ts";
 
 export interface RepairScheduleOptions {
   readonly host: Host;
@@ -34,6 +39,9 @@ export interface RepairScheduleOptions {
   /** Compacts local disks' sealed volumes past their dead-space threshold every `compactIntervalMs` (absent: never). */
   readonly compactor?: Compactor;
   readonly compactIntervalMs?: number;
+  /** Sweeps each local disk for orphaned shards every `orphanSweepIntervalMs` (absent: never); the first run only schedules. */
+  readonly orphanSweeper?: OrphanSweeper;
+  readonly orphanSweepIntervalMs?: number;
   readonly log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -45,6 +53,8 @@ export interface RepairRunReport {
   readonly retired: number;
   readonly scrubbed: readonly (ScrubReport & { readonly diskId: string })[];
   readonly compacted: readonly (CompactionTotals & { readonly diskId: string })[];
+  /** Orphan sweeps that ran this run, one per disk. */
+  readonly orphans: readonly (OrphanSweepReport & { readonly diskId: string })[];
   /** PGs or disks that could not be reached this run. */
   readonly skipped: number;
 }
@@ -58,11 +68,15 @@ export const pressureDeadFractionMin = 0.05;
 /** How often each disk is checked for volumes worth compacting. */
 export const compactIntervalMsDefault = 10 * 60_000;
 
+/** How often each disk is swept for orphaned shards; one is deleted by the second sweep that finds it. */
+export const orphanSweepIntervalMsDefault = 3_600_000;
+
 export class RepairSchedule {
   readonly #options: RepairScheduleOptions;
   readonly #sweptActingSets = new Map<number, string>();
   readonly #lastScrubMs = new Map<string, number>();
   readonly #lastCompactionMs = new Map<string, number>();
+  readonly #lastOrphanSweepMs = new Map<string, number>();
   readonly #stopping = new AbortController();
   #loop: Promise<void> | undefined;
   #running: Promise<RepairRunReport> | undefined;
@@ -181,9 +195,30 @@ export class RepairSchedule {
         }
       }
     }
+    const orphans: (OrphanSweepReport & { diskId: string })[] = [];
+    const orphanSweeper = this.#options.orphanSweeper;
+    if (orphanSweeper !== undefined) {
+      for (const diskId of this.#options.localDisks()) {
+        const last = this.#lastOrphanSweepMs.get(diskId);
+        const nowMs = host.clock.nowMs();
+        if (last === undefined) {
+          // As with scrubs, a node that just started waits one interval.
+          this.#lastOrphanSweepMs.set(diskId, nowMs);
+          continue;
+        }
+        if (nowMs - last < (this.#options.orphanSweepIntervalMs ?? orphanSweepIntervalMsDefault)) continue;
+        try {
+          orphans.push({ diskId, ...(await orphanSweeper.sweepDisk(diskId, this.#stopping.signal)) });
+          this.#lastOrphanSweepMs.set(diskId, host.clock.nowMs());
+        } catch (error) {
+          if (!(error instanceof HealFault)) throw error;
+          skipped += 1;
+        }
+      }
+    }
     this.#runCount += 1;
-    const report = { swept, recorded, heal, retired, scrubbed, compacted, skipped };
-    if (recorded > 0 || heal.healed > 0 || heal.deferred > 0 || retired > 0 || compacted.length > 0 || scrubbed.some((scrub) => scrub.corrupt > 0)) {
+    const report = { swept, recorded, heal, retired, scrubbed, compacted, orphans, skipped };
+    if (recorded > 0 || heal.healed > 0 || heal.deferred > 0 || retired > 0 || compacted.length > 0 || orphans.some((sweep) => sweep.deleted > 0) || scrubbed.some((scrub) => scrub.corrupt > 0)) {
       this.#options.log?.({ level: "info", message: "repair run", ...report });
     }
     return report;

@@ -24,8 +24,8 @@ export interface FleetOptions {
   readonly disksPerNode: number;
   readonly placementGroupCount: number;
   readonly storageClasses: string;
-  /** The fleet file's `repair` section (heal and scrub schedule), when a test wants it faster than the defaults. */
-  readonly repair?: { readonly healIntervalMs?: number; readonly scrubIntervalMs?: number };
+  /** The fleet file's `repair` section (heal, scrub and orphan sweep schedule), when a test wants it faster than the defaults. */
+  readonly repair?: { readonly healIntervalMs?: number; readonly scrubIntervalMs?: number; readonly orphanSweepIntervalMs?: number };
   /**
    * Puts each disk directory on a tmpfs of its own of this size (so a test can fill one disk for real),
    * unmounted by `dispose`. Needs root: elsewhere the disks stay on the shared filesystem and
