@@ -31,7 +31,7 @@ beforeAll(async () => {
     disksPerNode: 2,
     placementGroupCount: 16,
     storageClasses: "STANDARD=3+2",
-    repair: { healIntervalMs: 300, scrubIntervalMs },
+    repair: { healIntervalMs: 300, scrubIntervalMs, orphanSweepIntervalMs: 1_000 },
     diskFilesystemBytes,
   });
 });

@@ -10,7 +10,7 @@
  * As root, each disk directory is a tmpfs of `--disk-mib` of its own (so the fill-disk fault fills one disk for
  * real; its contents live in memory), unmounted at the end, also after a failure or Ctrl-C.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -46,7 +46,7 @@ const fleet = await startFleet({
   disksPerNode: 2,
   placementGroupCount: 16,
   storageClasses: "STANDARD=3+2",
-  repair: { healIntervalMs: 500, scrubIntervalMs: shortRunDefaults.scrubIntervalMs },
+  repair: { healIntervalMs: 500, scrubIntervalMs: shortRunDefaults.scrubIntervalMs, orphanSweepIntervalMs: 2_000 },
   diskFilesystemBytes: Number(values["disk-mib"]) * 1024 * 1024,
 });
 if (!fleet.diskFilesystems.mounted) console.log(`disks share one filesystem (${fleet.diskFilesystems.why}): fill-disk faults are skipped`);
@@ -56,6 +56,27 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     void fleet.dispose().finally(() => process.exit(130));
   });
 }
+/** What the nodes' orphan sweeps deleted over the run, from their `orphans-deleted` log lines. */
+function orphanSweepSummary(runDirectory: string): string {
+  let deleted = 0;
+  let recorded = 0;
+  let sweeps = 0;
+  for (const name of readdirSync(runDirectory).filter((file) => file.endsWith(".log"))) {
+    for (const line of readFileSync(join(runDirectory, name), "utf8").split("\n")) {
+      if (!line.includes('"orphans-deleted"')) continue;
+      try {
+        const entry = JSON.parse(line) as { deleted?: number; recorded?: number };
+        deleted += entry.deleted ?? 0;
+        recorded += entry.recorded ?? 0;
+        sweeps += 1;
+      } catch {
+        // A line cut by a SIGKILL.
+      }
+    }
+  }
+  return `orphan sweeps: ${deleted} orphaned shards deleted in ${sweeps} sweeps that found some, ${recorded} recorded as missing after a move back`;
+}
+
 let failed = 0;
 try {
   for (let seed = firstSeed; seed < firstSeed + seeds; seed += 1) {
@@ -81,6 +102,7 @@ try {
     }
   }
 } finally {
+  console.log(orphanSweepSummary(join(fleet.directory, "state", "run")));
   await fleet.dispose();
 }
 console.log(`${seeds - failed} of ${seeds} seeds passed`);
