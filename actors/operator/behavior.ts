@@ -18,6 +18,7 @@ import type {
   StatOperatorNodeReply,
   SetPlacementDirectiveReply,
   StopActorReply,
+  SweepPlacementGroupReply,
 } from "./protocol.ts";
 
 type Body<R> = Omit<R, "kind">;
@@ -27,6 +28,8 @@ export interface OperatorBehaviorOptions {
   readonly node: () => Promise<Body<StatOperatorNodeReply>>;
   readonly stopActor: (path: string) => Promise<Body<StopActorReply>>;
   readonly restartActor: (path: string) => Promise<Body<RestartActorReply>>;
+  /** Sweeps a PG hosted here for missing shards (recorded on its heal list); "not-here" when it is hosted elsewhere. */
+  readonly sweepPlacementGroup: (placementGroupId: number) => Promise<SweepPlacementGroupReply>;
   /** Must answer at once: the scrub itself runs in the background. */
   readonly startScrub: (diskId: string) => StartScrubReply["outcome"];
   readonly listBuckets: () => Promise<ListBucketsReply["buckets"]>;
@@ -90,6 +93,11 @@ export function operatorBehavior(options: OperatorBehaviorOptions): Behavior<Ope
         case "BucketStats":
           await answer(context, message.replyTo, () => options.bucketStats(message.bucket, message.cursor));
           return state;
+        case "SweepPlacementGroup": {
+          const reply = await answerWith(context, message.replyTo, () => options.sweepPlacementGroup(message.placementGroupId));
+          options.log?.({ level: "info", event: "operator-sweep-pg", placementGroupId: message.placementGroupId, from: message.replyTo.nodeId, outcome: reply });
+          return state;
+        }
         default:
           return assertNever(message);
       }

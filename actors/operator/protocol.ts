@@ -194,6 +194,33 @@ export const SetPlacementDirectiveReply = Type.Object({
 export type SetPlacementDirectiveReply = Static<typeof SetPlacementDirectiveReply>;
 
 /**
+ * Checks that every shard of every datum a PG indexes is on its disk
+ * (`CheckShards`, no bytes read) and records the missing ones on the PG's
+ * heal list, as the Healer's sweep after an acting-set change does. Asked of
+ * the node that hosts the PG; answered when the sweep is done.
+ */
+export const SweepPlacementGroup = Type.Object({
+  kind: Type.Literal("SweepPlacementGroup"),
+  placementGroupId: Type.Integer({ minimum: 0 }),
+  replyTo: ReplyTo,
+});
+export type SweepPlacementGroup = Static<typeof SweepPlacementGroup>;
+
+export const SweepPlacementGroupReply = Type.Union([
+  Type.Object({ kind: Type.Literal("SweepPlacementGroupReply"), placementGroupId: Type.Integer({ minimum: 0 }), outcome: Type.Literal("not-here") }),
+  Type.Object({
+    kind: Type.Literal("SweepPlacementGroupReply"),
+    placementGroupId: Type.Integer({ minimum: 0 }),
+    outcome: Type.Literal("swept"),
+    /** The acting set swept. */
+    actingSet: Type.Array(Type.String()),
+    /** Shards found missing and recorded on the heal list. */
+    recorded: Type.Integer({ minimum: 0 }),
+  }),
+]);
+export type SweepPlacementGroupReply = Static<typeof SweepPlacementGroupReply>;
+
+/**
  * Where a `bucket.stats` count resumes: a section of the bucket's records
  * and the first key to read there (cluster/repl/bucket-stats-scan.ts). The
  * REPL hands back what the previous reply gave, unchanged.
@@ -267,6 +294,7 @@ export const OperatorMessage = Type.Union([
   RemoveUser,
   SetPlacementDirective,
   BucketStats,
+  SweepPlacementGroup,
 ]);
 export type OperatorMessage = Static<typeof OperatorMessage>;
 

@@ -561,6 +561,11 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
       disks[index] = await spawnDisk(node.disks[index]!);
     },
     scrubDisk: (diskId, onProgress) => scrubber.scrubDisk(diskId, onProgress),
+    sweepPlacementGroup: async (placementGroupId) => {
+      if (!placementGroups.has(placementGroupId)) return undefined;
+      const acting = await healer.actingSet(placementGroupId);
+      return { actingSet: acting, recorded: await healer.sweepPlacementGroup(placementGroupId, acting) };
+    },
     healProgress: () => healer.progress(),
     actingSetWidth: width,
     log: nodeLog,

@@ -222,8 +222,8 @@ export class Healer {
     let recorded = 0;
     await this.#eachIndexed(placementGroupId, async (dataId, layout) => {
       // Data still being written (PREPARING) is its PUT's business: its shards are not all there yet, and
-      // the PUT records any it could not write.
-      if (await this.#pending(dataId)) return;
+      // the PUT records any it could not write. Data being freed (garbage) loses its shards on purpose.
+      if (await this.#pendingOrGarbage(dataId)) return;
       recorded += await this.#sweepData(placementGroupId, dataId, layout, actingSet);
     });
     return recorded;
@@ -418,8 +418,8 @@ export class Healer {
     return codec;
   }
 
-  async #pending(dataId: string): Promise<boolean> {
-    return this.#store.transact(async (tx) => (await tx.get(pendingKey(dataId))) !== undefined);
+  async #pendingOrGarbage(dataId: string): Promise<boolean> {
+    return this.#store.transact(async (tx) => (await tx.get(pendingKey(dataId))) !== undefined || (await tx.get(garbageKey(dataId))) !== undefined);
   }
 
   async #indexed(placementGroupId: number, dataId: string): Promise<boolean> {

@@ -157,6 +157,7 @@ beforeAll(async () => {
     localActors: () => [],
     restartUnit: async () => undefined,
     scrubDisk: async () => ({ checked: 0, bytesChecked: 0, corrupt: 0, reported: 0, unplaced: 0 }),
+    sweepPlacementGroup: async () => undefined,
     healProgress: () => ({ healed: 0, bytesWritten: 0, deferred: 0, bytesPerSecondMax: 0 }),
     keeperIntervalMs: 60_000,
     bucketStatsItemsPerPageMax: 3,

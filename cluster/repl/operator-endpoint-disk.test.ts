@@ -56,6 +56,7 @@ beforeEach(async () => {
       disk = await spawnDisk();
     },
     scrubDisk: async () => ({ checked: 0, bytesChecked: 0, corrupt: 0, reported: 0, unplaced: 0 }),
+    sweepPlacementGroup: async () => undefined,
     healProgress: () => ({ healed: 0, bytesWritten: 0, deferred: 0, bytesPerSecondMax: 100 }),
     keeperIntervalMs: 20,
     log: (entry) => logged.push(entry),

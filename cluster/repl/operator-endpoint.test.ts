@@ -71,6 +71,7 @@ beforeEach(async () => {
       placementGroup = await host.spawn("pgs/7", fakePlacementGroup);
     },
     scrubDisk: async () => ({ checked: 3, bytesChecked: 30, corrupt: 0, reported: 0, unplaced: 0 }),
+    sweepPlacementGroup: async () => undefined,
     healProgress: () => ({ healed: 2, bytesWritten: 20, deferred: 1, bytesPerSecondMax: 100 }),
     keeperIntervalMs: 20,
     log: () => undefined,

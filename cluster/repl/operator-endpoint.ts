@@ -62,6 +62,11 @@ export interface OperatorEndpointOptions {
   /** Scrubs a local disk; `onProgress` is called after each page with the pass's counts so far. */
   readonly scrubDisk: (diskId: string, onProgress?: (soFar: ScrubProgress) => void) => Promise<ScrubReport>;
   readonly healProgress: () => HealProgress;
+  /**
+   * Sweeps a PG hosted on this node for missing shards (recorded on its heal list): the acting set
+   * swept and how many were recorded, or undefined when the PG is not hosted here.
+   */
+  readonly sweepPlacementGroup: (placementGroupId: number) => Promise<{ readonly actingSet: readonly string[]; readonly recorded: number } | undefined>;
   /** The fleet's acting-set width: a disk.out or node.drain leaving fewer eligible disks is refused. */
   readonly actingSetWidth: number;
   /** Time between keeper rounds; default 1 s. */
@@ -187,6 +192,11 @@ export async function startOperatorEndpoint(options: OperatorEndpointOptions): P
           progress: page.progress,
           ...(page.cursor === undefined ? {} : { cursor: page.cursor }),
         };
+      },
+      sweepPlacementGroup: async (placementGroupId) => {
+        const swept = await options.sweepPlacementGroup(placementGroupId);
+        if (swept === undefined) return { kind: "SweepPlacementGroupReply", placementGroupId, outcome: "not-here" };
+        return { kind: "SweepPlacementGroupReply", placementGroupId, outcome: "swept", actingSet: [...swept.actingSet], recorded: swept.recorded };
       },
       setPlacementDirective: (target, id, active, from) => {
         const request = { nowMs: host.clock.nowMs(), setBy: from, actingSetWidth: options.actingSetWidth };

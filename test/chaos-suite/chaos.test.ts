@@ -47,7 +47,7 @@ describe("chaos: 20 seeds, short runs", () => {
       recoveries.push(report.recoveryMs);
       console.log(
         `chaos seed ${seed}: ${report.operations} operations, ${report.acknowledgedWrites} acknowledged writes; faults: ${report.faults.join("; ") || "none"}; ` +
-          `full redundancy ${Math.round(report.recoveryMs)} ms after the faults`,
+          `full redundancy ${Math.round(report.recoveryMs)} ms after the faults; ${report.audit}`,
       );
       if (report.problems.length > 0) console.log(`seed ${seed} failed; replay: npm run chaos -- --seed ${seed} --duration 3\n${report.problems.join("\n")}`);
       expect(report.problems).toEqual([]);

@@ -71,6 +71,8 @@ export interface ChaosReport {
   readonly problems: readonly string[];
   /** From the end of the faults to full redundancy. */
   readonly recoveryMs: number;
+  /** What `pg.sweep` found once the fleet was fully redundant (every indexed shard on its disk), or why it did not run. */
+  readonly audit: string;
   /** What the clients did and heard (test/chaos/history.ts), to save when the run failed. */
   readonly history: readonly HistoryOperation[];
 }
@@ -293,8 +295,10 @@ export async function runChaos(fleet: TestFleet, options: ChaosOptions): Promise
   for (const anomaly of checkHistoryAnomalies(history)) problems.push(formatAnomaly(anomaly));
 
   // ---- back to full redundancy ----
+  const problemsBefore = problems.length;
   const recoveryMs = await waitForRedundancy(fleet, options, faultsEndMs, problems);
-  return { seed: options.seed, operations: history.length, acknowledgedWrites, faults: faultLog, problems, recoveryMs, history };
+  const audit = problems.length === problemsBefore ? await auditShards(fleet, problems) : "no audit: the fleet did not get back to full redundancy";
+  return { seed: options.seed, operations: history.length, acknowledgedWrites, faults: faultLog, problems, recoveryMs, audit, history };
 }
 
 /** Faults at seeded times: node faults never overlap (one node at a time is what 3+2 on one disk per host survives with margin). */
@@ -430,6 +434,29 @@ async function waitForRedundancy(fleet: TestFleet, options: ChaosOptions, faults
     }
     await clock.sleep(250);
   }
+}
+
+/**
+ * Full redundancy as heal lists see it means only that no damage is *known*. `pg.sweep` checks every
+ * shard of every indexed datum (but data being written or freed) on its disk: after full redundancy
+ * nothing may be missing, or a shard was lost without anyone noticing (a write's damage report that
+ * never arrived, a delete of a shard that was still needed). Says what it found.
+ */
+async function auditShards(fleet: TestFleet, problems: string[]): Promise<string> {
+  const { code, stdout, stderr } = await replCommand(fleet, "pg.sweep --apply --json");
+  if (code !== 0) {
+    problems.push(`pg.sweep exited ${code}: ${stderr.trim() || stdout.trim()}`);
+    return "pg.sweep failed";
+  }
+  const result = JSON.parse(stdout) as { swept: number; placementGroups: number; recorded: number; rows: { placementGroupId: number; outcome: string; recorded?: number; detail?: string }[] };
+  if (result.swept !== result.placementGroups) {
+    problems.push(`pg.sweep swept ${result.swept} of ${result.placementGroups} PGs: ${JSON.stringify(result.rows.filter((row) => row.outcome !== "swept"))}`);
+  }
+  if (result.recorded > 0) {
+    const where = result.rows.filter((row) => (row.recorded ?? 0) > 0).map((row) => `pg ${row.placementGroupId}: ${row.recorded}`);
+    problems.push(`${result.recorded} shards missing after full redundancy, found by pg.sweep (${where.join(", ")})`);
+  }
+  return `pg.sweep: ${result.swept} of ${result.placementGroups} PGs, ${result.recorded} missing shards`;
 }
 
 /** The end of a node's log (`fleet up` writes it under the fleet's state directory). */

@@ -92,7 +92,7 @@ try {
       log: (line) => console.log(line),
     });
     console.log(
-      `seed ${seed}: ${report.operations} operations, ${report.acknowledgedWrites} acknowledged writes, faults [${report.faults.join("; ")}], full redundancy ${Math.round(report.recoveryMs)} ms after the faults`,
+      `seed ${seed}: ${report.operations} operations, ${report.acknowledgedWrites} acknowledged writes, faults [${report.faults.join("; ")}], full redundancy ${Math.round(report.recoveryMs)} ms after the faults; ${report.audit}`,
     );
     if (report.problems.length > 0) {
       failed += 1;

@@ -15,6 +15,7 @@ import { nodeDrain } from "./node.drain.ts";
 import { nodeList } from "./node.list.ts";
 import { pgList } from "./pg.list.ts";
 import { pgShow } from "./pg.show.ts";
+import { pgSweep } from "./pg.sweep.ts";
 import { scrubStart } from "./scrub.start.ts";
 import { userAdd } from "./user.add.ts";
 import { userList } from "./user.list.ts";
@@ -29,6 +30,7 @@ export const replCommands: readonly ReplCommand[] = [
   diskIn,
   pgList,
   pgShow,
+  pgSweep,
   actorList,
   actorStop,
   actorRestart,
