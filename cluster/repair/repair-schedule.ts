@@ -1,7 +1,8 @@
 /**
  * When repair runs on a node: every `healIntervalMs`, each placement group
  * hosted here is swept when its acting set is not the one last swept (a new
- * node start, or a map change that moved a member) and then healed; each
+ * node start, or a map change that moved a member), or once per
+ * `scrubIntervalMs` anyway (missing shards no read has met yet), and then healed; each
  * local disk is scrubbed once per `scrubIntervalMs`, and compacted once per
  * `compactIntervalMs` (volumes at least half dead) or, when it is short of
  * space (it refuses writes, or has under twice its reserve free), at every
@@ -74,6 +75,8 @@ export const orphanSweepIntervalMsDefault = 3_600_000;
 export class RepairSchedule {
   readonly #options: RepairScheduleOptions;
   readonly #sweptActingSets = new Map<number, string>();
+  /** When each PG was last swept (for the sweep once per scrub interval even without a change). */
+  readonly #lastSweepMs = new Map<number, number>();
   readonly #lastScrubMs = new Map<string, number>();
   readonly #lastCompactionMs = new Map<string, number>();
   readonly #lastOrphanSweepMs = new Map<string, number>();
@@ -132,9 +135,15 @@ export class RepairSchedule {
         const complete = await healer.completeActingSet(placementGroupId);
         // Backfill: the acting set changed since the PG last had every shard.
         const former = complete !== null && complete.join(",") !== acting.join(",") ? complete : undefined;
-        if (this.#sweptActingSets.get(placementGroupId) !== acting.join(",")) {
+        // A changed acting set is swept at once; an unchanged one once per scrub interval, since a scrub
+        // reads what a disk holds and cannot see a shard that is not there (a volume file lost, a
+        // delete that should not have happened): this finds those without waiting for a read.
+        const lastSweepMs = this.#lastSweepMs.get(placementGroupId);
+        const sweepDue = lastSweepMs !== undefined && host.clock.nowMs() - lastSweepMs >= this.#options.scrubIntervalMs;
+        if (this.#sweptActingSets.get(placementGroupId) !== acting.join(",") || sweepDue) {
           recorded += await healer.sweepPlacementGroup(placementGroupId, acting);
           this.#sweptActingSets.set(placementGroupId, acting.join(","));
+          this.#lastSweepMs.set(placementGroupId, host.clock.nowMs());
           swept += 1;
         }
         const report = await healer.healPlacementGroup(placementGroupId, former);

@@ -184,6 +184,37 @@ describe("repair", () => {
     expect(isFault(await readShard(diskId, key))).toBe(true); // nothing was written back
   });
 
+  test("a shard gone without anyone noticing (no read met it) is found by the schedule's sweep once per scrub interval and rebuilt", async () => {
+    const body = seededRandom(seed + 4).bytes(2 * 4 * shardBytes + 11);
+    const info = await put("silent", body);
+    const pg = placementGroupOf("b", "silent", map.placementGroupCount);
+    const key = stripeShardKey(info.dataId, 1, 4);
+    const diskId = actingSet(pg, map, 6)[4]!;
+    const original = (await readShard(diskId, key)) as Uint8Array;
+    const schedule = new RepairSchedule({
+      host,
+      healer,
+      scrubber,
+      placementGroups: () => placementGroups.map((_, id) => id),
+      localDisks: () => [],
+      healIntervalMs: 60_000,
+      scrubIntervalMs: 200,
+      log: () => undefined,
+    });
+    // The first run sweeps every PG (nothing swept yet) and finds nothing to do.
+    expect((await schedule.runOnce()).recorded).toBe(0);
+    await host.ask<DiskMessage, unknown>(disks.get(diskId)!, (replyTo) => ({ kind: "DeleteShard", epoch: 1, shardKey: key, replyTo }), 10_000);
+    // Within the interval the acting set is unchanged: no sweep, the loss stays unseen.
+    expect((await schedule.runOnce()).swept).toBe(0);
+    expect(await damagedCount(pg)).toBe(0);
+    await Bun.sleep(250);
+    const run = await schedule.runOnce();
+    expect(run.recorded).toBe(1);
+    expect(run.heal.healed).toBe(1);
+    expect(Buffer.from((await readShard(diskId, key)) as Uint8Array)).toEqual(Buffer.from(original));
+    expect(await damagedCount(pg)).toBe(0);
+  });
+
   test("bytes flipped in a volume file are never served; the scrubber finds them and the healer rebuilds them", async () => {
     const body = seededRandom(seed + 3).bytes(2 * 4 * shardBytes);
     const info = await put("rot", body);
