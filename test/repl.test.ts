@@ -2,6 +2,7 @@
  * `cairn repl` against a real 5-node fleet on 127.0.0.1 (test/support/fleet.ts):
  * - `--exec` runs commands for scripts: node.list, pg.list --json, pg.show N;
  * - a command that changes the fleet is refused without `--apply`;
+ * - `pg.sweep --apply` sweeps every PG on its node and finds nothing missing;
  * - a REPL with another fleet secret is refused by the transport;
  * - `actor.stop pg/N --apply` stops the PG's actor on its node (pg.show sees
  *   it unresponsive, or already back), the node's keeper starts it again, and
@@ -106,6 +107,21 @@ describe("cairn repl --exec against a 5-node fleet", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("runs only with --apply");
     expect(replJson<PlacementGroupJson>("pg.show 0").state).toBe("clean");
+  });
+
+  test("pg.sweep: refused without --apply; with it every PG is swept on its node and nothing is missing", () => {
+    const refused = repl("--exec", "pg.sweep");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("runs only with --apply");
+    const swept = replJson<{ swept: number; placementGroups: number; recorded: number; rows: { placementGroupId: number; nodeId: string; outcome: string; actingSet: string[] }[] }>("pg.sweep --apply");
+    expect(swept.placementGroups).toBe(placementGroupCount);
+    expect(swept.swept).toBe(placementGroupCount);
+    expect(swept.recorded).toBe(0);
+    for (const row of swept.rows) expect(row.actingSet).toHaveLength(5);
+    const one = repl("--exec", "pg.sweep 3 --apply");
+    expect(one.code).toBe(0);
+    expect(one.stdout).toContain("1 of 1 PGs swept, 0 missing shards recorded for healing");
+    expect(repl("--exec", `pg.sweep ${placementGroupCount} --apply`).stderr).toContain(`no PG ${placementGroupCount}`);
   });
 
   test("actor.stop pg/N --apply: the PG actor stops, the node's keeper starts it again, pg.show sees it clean with its data", async () => {
