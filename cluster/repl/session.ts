@@ -46,8 +46,8 @@ export interface ReplSession {
   lastMap(): FleetMap | undefined;
   /** A ref to `path` on `nodeId` at the incarnation the map names (throws `ReplError` for a node not in the map or down). */
   refOn<M>(map: FleetMap, nodeId: string, path: string): ActorRef<M>;
-  /** Asks with the REPL's bound; a fault becomes a `ReplError` naming `what`. */
-  ask<T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T, what: string): Promise<R>;
+  /** Asks with the REPL's bound (or `timeoutMs`, for work answered when done); a fault becomes a `ReplError` naming `what`. */
+  ask<T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T, what: string, timeoutMs?: number): Promise<R>;
   /** Asks with the REPL's bound and hands back a fault as a value (for tables that show unreachable rows). */
   tryAsk<T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T): Promise<R | Fault>;
   /** Per-session memory of commands (samples for rates and ETAs across `watch` refreshes). */
@@ -114,8 +114,8 @@ export async function openReplSession(fleet: Fleet, target: string | undefined):
 
   let latest: FleetMap | undefined;
   const tryAsk = <T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T): Promise<R | Fault> => host.ask<T, R>(to, build, replAskTimeoutMs);
-  const ask = async <T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T, what: string): Promise<R> => {
-    const reply = await tryAsk<T, R>(to, build);
+  const ask = async <T, R>(to: ActorRef<T>, build: (replyTo: ActorRef<R>) => T, what: string, timeoutMs = replAskTimeoutMs): Promise<R> => {
+    const reply = await host.ask<T, R>(to, build, timeoutMs);
     if (isFault(reply)) throw new ReplError(`${what}: ${reply.fault} (${reply.detail})`);
     return reply;
   };

@@ -5,6 +5,9 @@ import type { ReplCommand } from "../command.ts";
 import { parseArguments } from "../command.ts";
 import { renderTable } from "../table.ts";
 
+/** A sweep answers when done (CheckShards for every datum of the PG): a bound far above the REPL's usual one. */
+const sweepAskTimeoutMs = 120_000;
+
 interface SweptRow {
   readonly placementGroupId: number;
   readonly nodeId: string | null;
@@ -22,7 +25,7 @@ export const pgSweep: ReplCommand = {
     "Asks the node hosting each PG (all PGs when none is named) to sweep it as the Healer does after an acting-set change: " +
     "for every datum the PG indexes (but those being written or freed), CheckShards on each position's disk, no bytes read; " +
     "a missing shard is recorded on the PG's heal list and rebuilt by the next repair run. It answers per PG when its sweep " +
-    "is done (a PG whose sweep takes longer than the REPL's ask timeout shows failed; the sweep still finishes on its node). " +
+    "is done (a PG whose sweep takes over 2 minutes shows failed; the sweep still finishes on its node). " +
     "RECORDED 0 everywhere means every shard of every indexed datum is where the acting set says.",
   mutates: true,
   complete(map) {
@@ -52,6 +55,7 @@ export const pgSweep: ReplCommand = {
           session.refOn(map, nodeId, operatorActorPath),
           (replyTo) => ({ kind: "SweepPlacementGroup", placementGroupId, replyTo }),
           `pg.sweep ${placementGroupId} on ${nodeId}`,
+          sweepAskTimeoutMs,
         );
         rows.push(reply.outcome === "swept" ? { placementGroupId, nodeId, outcome: "swept", recorded: reply.recorded, actingSet: reply.actingSet } : { placementGroupId, nodeId, outcome: "not-here" });
       } catch (error) {
