@@ -46,6 +46,8 @@ export interface NodeMetricsOptions {
   readonly transport?: { stats(): TransportStats; outboxTotals(): { readonly messages: number; readonly bytes: number } };
   /** The node's Healer's totals (cluster/repair/), where one runs. */
   readonly healProgress?: () => HealProgress;
+  /** Orphaned shards this node's orphan sweep deleted (cluster/repair/orphan-sweeper.ts), where one runs. */
+  readonly orphansDeleted?: () => number;
   /** Bound on each ask a scrape makes. */
   readonly askTimeoutMs: number;
 }
@@ -137,6 +139,12 @@ export function registerNodeMetrics(options: NodeMetricsOptions): void {
       addUpTo(deferred, progress.deferred);
       pace.set({}, progress.bytesPerSecondMax);
     });
+  }
+
+  const orphansDeleted = options.orphansDeleted;
+  if (orphansDeleted !== undefined) {
+    const deleted = registry.counter({ name: "cairn_orphan_shards_deleted_total", help: "Shards no placement group reads any more, deleted by the orphan sweep." });
+    registry.onCollect(() => addUpTo(deleted, orphansDeleted()));
   }
 
   const transport = options.transport;

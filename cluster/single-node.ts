@@ -185,6 +185,15 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
   const localDisks = (): LocalDisk[] => [...disks].map(([diskId, ref]) => ({ diskId, ref, directory: join(config.dataDir, "disks", diskId) }));
   // Made here so the scrape can read its totals from the start; the repair schedule below runs it.
   const healer = new Healer({ host, store, view: () => view, bytesPerSecondMax: healBytesPerSecondMax });
+  const orphanSweeper = new OrphanSweeper({
+    host,
+    store,
+    view: () => view,
+    placementGroupCount: map.placementGroupCount,
+    mapActingSet: (placementGroupId) => actingSet(placementGroupId, map, width),
+    confirmMs: Math.floor((config.orphanSweepIntervalMs ?? orphanSweepIntervalMsDefault) / 2),
+    log: config.log,
+  });
   registerNodeMetrics({
     registry,
     host,
@@ -193,6 +202,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     remoteDiskUsable: () => false,
     actorCounts: () => ({ disk: disks.size, placementGroup: placementGroups.length, bucketPartition: partitionActors.size }),
     healProgress: () => healer.progress(),
+    orphansDeleted: () => orphanSweeper.deletedTotal,
     askTimeoutMs: adminAskTimeoutMs,
   });
   const observer = createRequestObserver({ registry, clock: host.clock, log: config.log });
@@ -269,15 +279,7 @@ export async function startSingleNode(config: SingleNodeConfig): Promise<Running
     scrubIntervalMs: config.scrubIntervalMs ?? scrubIntervalMsDefault,
     // Space that deletes and overwrites leave in sealed volumes comes back (crash-safe; actors/disk/volume).
     compactor: new Compactor({ host, view: repairView }),
-    orphanSweeper: new OrphanSweeper({
-      host,
-      store,
-      view: repairView,
-      placementGroupCount: map.placementGroupCount,
-      mapActingSet: (placementGroupId) => actingSet(placementGroupId, map, width),
-      confirmMs: Math.floor((config.orphanSweepIntervalMs ?? orphanSweepIntervalMsDefault) / 2),
-      log: config.log,
-    }),
+    orphanSweeper,
     orphanSweepIntervalMs: config.orphanSweepIntervalMs ?? orphanSweepIntervalMsDefault,
     log: config.log,
   });

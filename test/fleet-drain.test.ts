@@ -221,5 +221,11 @@ test("the drained node started again: the orphan sweep deletes the copies its ou
   }
   const settled = await waitUntilMoved("after the sweep");
   expect(settled.backfilling).toEqual([]);
+  // The node's metrics count what its sweep deleted.
+  const s3Port = (JSON.parse(readFileSync(fleet.fleetPath, "utf8")) as { nodes: { id: string; s3Port: number }[] }).nodes.find((node) => node.id === victim)!.s3Port;
+  const metrics = await (await fetch(`http://127.0.0.1:${s3Port}/_cairn/metrics`)).text();
+  const deleted = /^cairn_orphan_shards_deleted_total ([0-9]+)$/m.exec(metrics);
+  expect(deleted).not.toBeNull();
+  expect(Number(deleted![1])).toBeGreaterThan(0);
   await expectEveryObjectReads("d1");
 }, 240_000);

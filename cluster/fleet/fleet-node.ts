@@ -362,6 +362,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     actorCounts: () => ({ disk: disks.length, placementGroup: placementGroups.size, bucketPartition: bucketPartitions.size }),
     // The Healer is made further down; until then nothing was healed.
     healProgress: () => statusHealer?.progress() ?? { healed: 0, bytesWritten: 0, deferred: 0, bytesPerSecondMax: timing.healBytesPerSecondMax },
+    orphansDeleted: () => orphanSweeper?.deletedTotal ?? 0,
     transport,
     askTimeoutMs: adminAskTimeoutMs,
   });
@@ -372,6 +373,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
   // further down, which the page may be asked about before it exists.
   let throughput: ThroughputRing | undefined;
   let statusHealer: Healer | undefined;
+  let orphanSweeper: OrphanSweeper | undefined;
   let users: UserTable | undefined;
   let stopping = false;
   const nodeHealth = (): Promise<HealthReport> =>
@@ -521,7 +523,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
     // Space that deletes and overwrites leave in sealed volumes comes back (crash-safe; actors/disk/volume).
     compactor: new Compactor({ host, view: currentRepairView }),
     // Copies no PG reads any more (a dead disk marked out that came back, data freed during a backfill).
-    orphanSweeper: new OrphanSweeper({
+    orphanSweeper: (orphanSweeper = new OrphanSweeper({
       host,
       store,
       view: currentRepairView,
@@ -530,7 +532,7 @@ export async function runFleetNode(fleet: Fleet, nodeId: string, baseTiming: Fle
       // Two sweeps an interval apart always confirm; half the interval leaves room for a late run.
       confirmMs: Math.floor(timing.orphanSweepIntervalMs / 2),
       log: nodeLog,
-    }),
+    })),
     orphanSweepIntervalMs: timing.orphanSweepIntervalMs,
     log: nodeLog,
   });
