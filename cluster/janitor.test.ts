@@ -16,6 +16,7 @@ import { Janitor } from "./janitor.ts";
 import { encodePartRecord, multipartPartKey, ObjectCatalog, openLmdbStore, type MetaStore } from "./metadata/index.ts";
 import { ObjectService } from "./object-service.ts";
 import { actingSet, type ClusterMap } from "./placement/index.ts";
+import { readObjectBytes } from "./repair/repair-world.ts";
 
 const seed = Number(process.env.CAIRN_TEST_SEED ?? randomSeed());
 console.log(`janitor: seed ${seed} (replay with CAIRN_TEST_SEED=${seed})`);
@@ -104,12 +105,8 @@ async function put(key: string, bytes: Uint8Array, idempotencyToken?: string): P
   return outcome;
 }
 
-async function read(key: string): Promise<Buffer> {
-  const info = await service.headObject("b", key);
-  if (typeof info === "string" || "deleteMarker" in info) throw new Error(`${key}: not readable`);
-  const parts: Uint8Array[] = [];
-  for await (const part of service.readObject(info, 0, info.sizeBytes)) parts.push(part);
-  return Buffer.concat(parts);
+function read(key: string): Promise<Buffer> {
+  return readObjectBytes(service, "b", key);
 }
 
 /** Waits, with a bound, until `condition` holds. */

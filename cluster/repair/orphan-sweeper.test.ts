@@ -6,77 +6,43 @@
  * mid-change are kept, and every object still reads back.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { diskActorPath, diskBehavior, type AppendShardReply, type CheckShardsReply, type DiskMessage, type ReadShardReply } from "../../actors/disk/index.ts";
-import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage } from "../../actors/placement-group/index.ts";
-import { createNactHost, isFault, seededRandom, systemClock, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
-import { ObjectCatalog, openLmdbStore, placementGroupDataIdFromStoredKey, placementGroupDataRange, pendingKey, type MetaStore } from "../metadata/index.ts";
-import { ObjectService, stripeShardKey } from "../object-service.ts";
-import { actingSet, placementGroupOf, type ClusterMap } from "../placement/index.ts";
+import type { AppendShardReply, CheckShardsReply, DiskMessage, ReadShardReply } from "../../actors/disk/index.ts";
+import { isFault, seededRandom, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
+import { placementGroupDataIdFromStoredKey, placementGroupDataRange, pendingKey, type MetaStore } from "../metadata/index.ts";
+import { stripeShardKey, type ObjectService } from "../object-service.ts";
+import { actingSet, placementGroupOf } from "../placement/index.ts";
 import { Healer } from "./healer.ts";
 import { OrphanSweeper } from "./orphan-sweeper.ts";
+import { openRepairWorld, readObjectBytes, repairWorldDiskIds as diskIds, repairWorldMap as map, repairWorldWidth as width, type RepairWorld } from "./repair-world.ts";
 
-const diskIds = ["disk-0", "disk-1", "disk-2", "disk-3", "disk-4", "disk-5"];
-const map: ClusterMap = {
-  epoch: 1,
-  placementGroupCount: 4,
-  hosts: [{ hostId: "node-test", disks: diskIds.map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }],
-};
-const width = 6;
 const confirmMs = 300;
 
-let directory = "";
+let world: RepairWorld;
 let store: MetaStore;
 let host: Host;
 let disks: Map<string, ActorRef<DiskMessage>>;
-let placementGroups: ActorRef<PlacementGroupMessage>[];
 let service: ObjectService;
 /** What the sweeper is told the map gives each PG (a test changes one to make its PG mid-change). */
 let mapSets: string[][];
 
-const view = () => ({ epoch: 1, diskRef: (diskId: string) => disks.get(diskId), placementGroupRef: (id: number) => placementGroups[id] });
-
 beforeEach(async () => {
-  directory = mkdtempSync(join(tmpdir(), "cairn-orphans-"));
-  store = await openLmdbStore({ path: join(directory, "meta") });
-  host = createNactHost({ nodeId: "node-test", clock: systemClock(), random: seededRandom(7), log: () => undefined });
-  disks = new Map();
-  for (const diskId of diskIds) disks.set(diskId, await host.spawn(diskActorPath(diskId), diskBehavior({ diskId, directory: join(directory, diskId) })));
-  placementGroups = [];
-  mapSets = [];
-  for (let id = 0; id < map.placementGroupCount; id += 1) {
-    mapSets.push(actingSet(id, map, width));
-    placementGroups.push(await host.spawn(placementGroupActorPath(id), placementGroupBehavior({ placementGroupId: id, store, diskIds: mapSets[id]!, epoch: 1 })));
-  }
-  service = new ObjectService({
-    host,
-    catalog: new ObjectCatalog(store),
-    placementGroupCount: map.placementGroupCount,
-    view,
-    storageClasses: new Map([["STANDARD", { dataShards: 4, parityShards: 2 }]]),
-    shardBytes: 16 * 1024,
-    replicationBytesMax: 8 * 1024,
-    askTimeoutMs: 10_000,
-  });
+  world = await openRepairWorld({ seed: 7, shardBytes: 16 * 1024, replicationBytesMax: 8 * 1024, prefix: "cairn-orphans-" });
+  ({ store, host, disks, service } = world);
+  mapSets = Array.from({ length: map.placementGroupCount }, (_, id) => actingSet(id, map, width));
   // Every PG settled: its set recorded complete, as the first repair run does.
-  const healer = new Healer({ host, store, view, bytesPerSecondMax: 1024 * 1024 * 1024 });
+  const healer = new Healer({ host, store, view: world.view, bytesPerSecondMax: 1024 * 1024 * 1024 });
   for (let id = 0; id < map.placementGroupCount; id += 1) await healer.recordCompleteActingSet(id, mapSets[id]!);
-  await service.createBucket("b");
 });
 
 afterEach(async () => {
-  await host.shutdown();
-  await store.close();
-  rmSync(directory, { recursive: true, force: true });
+  await world.close();
 });
 
 function sweeper(): OrphanSweeper {
   return new OrphanSweeper({
     host,
     store,
-    view,
+    view: world.view,
     placementGroupCount: map.placementGroupCount,
     mapActingSet: (id) => mapSets[id],
     confirmMs,
@@ -97,12 +63,8 @@ async function put(key: string, bytes: Uint8Array): Promise<void> {
   if (typeof outcome === "string") throw new Error(outcome);
 }
 
-async function read(key: string): Promise<Buffer> {
-  const info = await service.headObject("b", key);
-  if (typeof info === "string" || "deleteMarker" in info) throw new Error(`${key}: not readable`);
-  const parts: Uint8Array[] = [];
-  for await (const part of service.readObject(info, 0, info.sizeBytes)) parts.push(part);
-  return Buffer.concat(parts);
+function read(key: string): Promise<Buffer> {
+  return readObjectBytes(service, "b", key);
 }
 
 async function append(diskId: string, shardKey: string, bytes: Uint8Array): Promise<void> {

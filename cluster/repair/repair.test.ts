@@ -5,31 +5,28 @@
  * healer; a disk replaced by an empty one is swept and refilled.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { diskActorPath, diskBehavior, type DiskMessage, type ReadShardReply } from "../../actors/disk/index.ts";
-import { placementGroupActorPath, placementGroupBehavior, type PlacementGroupMessage, type StatPlacementGroupReply } from "../../actors/placement-group/index.ts";
+import type { PlacementGroupMessage, StatPlacementGroupReply } from "../../actors/placement-group/index.ts";
 import type { ObjectInfo } from "../../gateway/index.ts";
-import { createNactHost, isFault, randomSeed, seededRandom, systemClock, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
-import { ObjectCatalog, openLmdbStore, type MetaStore } from "../metadata/index.ts";
-import { ObjectService, stripeShardKey, chunkShardKey } from "../object-service.ts";
+import { isFault, randomSeed, seededRandom, type ActorRef, type Fault, type Host } from "../../runtime/index.ts";
+import type { MetaStore } from "../metadata/index.ts";
+import { stripeShardKey, chunkShardKey, type ObjectService } from "../object-service.ts";
 import { actingSet, placementGroupOf, type ClusterMap } from "../placement/index.ts";
 import { Healer } from "./healer.ts";
 import { RepairSchedule } from "./repair-schedule.ts";
+import { openRepairWorld, readObjectBytes, repairWorldDiskIds, repairWorldMap, type RepairWorld } from "./repair-world.ts";
 import { Scrubber } from "./scrubber.ts";
 
 const seed = Number(process.env.CAIRN_TEST_SEED ?? randomSeed());
 console.log(`repair: seed ${seed} (replay with CAIRN_TEST_SEED=${seed})`);
 
-const diskIds = ["disk-0", "disk-1", "disk-2", "disk-3", "disk-4", "disk-5"];
-const map: ClusterMap = {
-  epoch: 1,
-  placementGroupCount: 4,
-  hosts: [{ hostId: "node-test", disks: diskIds.map((diskId) => ({ diskId, weight: 1, state: "in" as const })) }],
-};
+const diskIds = repairWorldDiskIds;
+const map = repairWorldMap;
 const shardBytes = 16 * 1024;
 
+let world: RepairWorld;
 let directory = "";
 let store: MetaStore;
 let host: Host;
@@ -39,39 +36,17 @@ let service: ObjectService;
 let healer: Healer;
 let scrubber: Scrubber;
 
-let viewEpoch = 1;
-const view = () => ({ epoch: viewEpoch, diskRef: (diskId: string) => disks.get(diskId), placementGroupRef: (id: number) => placementGroups[id] });
+const view = () => world.view();
 
 beforeEach(async () => {
-  viewEpoch = 1;
-  directory = mkdtempSync(join(tmpdir(), "cairn-repair-"));
-  store = await openLmdbStore({ path: join(directory, "meta") });
-  host = createNactHost({ nodeId: "node-test", clock: systemClock(), random: seededRandom(seed), log: () => undefined });
-  disks = new Map();
-  for (const diskId of diskIds) disks.set(diskId, await host.spawn(diskActorPath(diskId), diskBehavior({ diskId, directory: join(directory, diskId) })));
-  placementGroups = [];
-  for (let id = 0; id < map.placementGroupCount; id += 1) {
-    placementGroups.push(await host.spawn(placementGroupActorPath(id), placementGroupBehavior({ placementGroupId: id, store, diskIds: actingSet(id, map, 6), epoch: 1 })));
-  }
-  service = new ObjectService({
-    host,
-    catalog: new ObjectCatalog(store),
-    placementGroupCount: map.placementGroupCount,
-    view,
-    storageClasses: new Map([["STANDARD", { dataShards: 4, parityShards: 2 }]]),
-    shardBytes,
-    replicationBytesMax: 8 * 1024,
-    askTimeoutMs: 10_000,
-  });
+  world = await openRepairWorld({ seed, shardBytes, replicationBytesMax: 8 * 1024, prefix: "cairn-repair-" });
+  ({ directory, store, host, disks, placementGroups, service } = world);
   healer = new Healer({ host, store, view, bytesPerSecondMax: 1024 * 1024 * 1024 });
   scrubber = new Scrubber({ host, store, view, placementGroupCount: map.placementGroupCount, bytesPerSecondMax: 1024 * 1024 * 1024 });
-  await service.createBucket("b");
 });
 
 afterEach(async () => {
-  await host.shutdown();
-  await store.close();
-  rmSync(directory, { recursive: true, force: true });
+  await world.close();
 });
 
 async function* chunked(bytes: Uint8Array, pieceBytes = 10_000): AsyncGenerator<Uint8Array> {
@@ -84,12 +59,8 @@ async function put(key: string, bytes: Uint8Array): Promise<ObjectInfo> {
   return outcome;
 }
 
-async function read(key: string): Promise<Buffer> {
-  const info = await service.headObject("b", key);
-  if (typeof info === "string" || "deleteMarker" in info) throw new Error(`${key}: not readable`);
-  const parts: Uint8Array[] = [];
-  for await (const part of service.readObject(info, 0, info.sizeBytes)) parts.push(part);
-  return Buffer.concat(parts);
+function read(key: string): Promise<Buffer> {
+  return readObjectBytes(service, "b", key);
 }
 
 async function readShard(diskId: string, shardKey: string): Promise<Uint8Array | Fault> {
@@ -117,7 +88,7 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
 }
 
 /** A repair schedule run by hand (`runOnce`) over every PG, no local disks to scrub. */
-function manualSchedule(): RepairSchedule {
+function manualSchedule(scrubIntervalMs = 3_600_000): RepairSchedule {
   return new RepairSchedule({
     host,
     healer,
@@ -125,7 +96,7 @@ function manualSchedule(): RepairSchedule {
     placementGroups: () => placementGroups.map((_, id) => id),
     localDisks: () => [],
     healIntervalMs: 60_000,
-    scrubIntervalMs: 3_600_000,
+    scrubIntervalMs,
     log: () => undefined,
   });
 }
@@ -138,7 +109,7 @@ async function addSeventhDisk(): Promise<ClusterMap> {
     const reply = await host.ask<PlacementGroupMessage, unknown>(ref, (replyTo) => ({ kind: "UpdateActingSet", epoch: 2, diskIds: actingSet(id, grown, 6), replyTo }), 10_000);
     expect(isFault(reply)).toBe(false);
   }
-  viewEpoch = 2;
+  world.viewEpoch = 2;
   return grown;
 }
 
@@ -191,16 +162,7 @@ describe("repair", () => {
     const key = stripeShardKey(info.dataId, 1, 4);
     const diskId = actingSet(pg, map, 6)[4]!;
     const original = (await readShard(diskId, key)) as Uint8Array;
-    const schedule = new RepairSchedule({
-      host,
-      healer,
-      scrubber,
-      placementGroups: () => placementGroups.map((_, id) => id),
-      localDisks: () => [],
-      healIntervalMs: 60_000,
-      scrubIntervalMs: 200,
-      log: () => undefined,
-    });
+    const schedule = manualSchedule(200);
     // The first run sweeps every PG (nothing swept yet) and finds nothing to do.
     expect((await schedule.runOnce()).recorded).toBe(0);
     await host.ask<DiskMessage, unknown>(disks.get(diskId)!, (replyTo) => ({ kind: "DeleteShard", epoch: 1, shardKey: key, replyTo }), 10_000);
