@@ -6,6 +6,8 @@
 import type { Fault } from "../runtime/index.ts";
 
 export const s3ErrorTable = {
+  // Buckets here are BucketOwnerEnforced (ACLs disabled): setting an ACL other than the owner's full control is refused so.
+  AccessControlListNotSupported: { status: 400, message: "The bucket does not allow ACLs" },
   AccessDenied: { status: 403, message: "Access Denied" },
   // What S3 answers a CORS preflight that no rule allows.
   AccessForbidden: { status: 403, message: "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec." },
@@ -25,6 +27,7 @@ export const s3ErrorTable = {
   InternalError: { status: 500, message: "We encountered an internal error. Please try again." },
   InvalidAccessKeyId: { status: 403, message: "The AWS access key Id you provided does not exist in our records." },
   InvalidArgument: { status: 400, message: "Invalid Argument" },
+  InvalidBucketAclWithObjectOwnership: { status: 400, message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting" },
   InvalidBucketName: { status: 400, message: "The specified bucket is not valid." },
   InvalidDigest: { status: 400, message: "The Content-MD5 you specified is not valid." },
   InvalidLocationConstraint: { status: 400, message: "The specified location constraint is not valid." },

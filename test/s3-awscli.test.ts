@@ -114,7 +114,7 @@ describe("AWS CLI against the real server", () => {
       json(["list-objects-v2", "--bucket", "cli-api", "--max-keys", "1"]),
       // What Cairn does not implement fails in the CLI as NotImplemented (a
       // 501 with an S3 error body), never as a success.
-      awsCli(server, ["s3api", "get-bucket-acl", "--bucket", "cli-api"]),
+      awsCli(server, ["s3api", "get-bucket-encryption", "--bucket", "cli-api"]),
       awsCli(server, ["s3api", "get-object-attributes", "--bucket", "cli-api", "--key", "plain.txt", "--object-attributes", "ETag"]),
     ]);
     expect((versions.Versions as { VersionId: string }[]).map((version) => version.VersionId)).toEqual([String(second.VersionId), String(first.VersionId)]);

@@ -72,6 +72,8 @@ const bucketActions: Readonly<Partial<Record<OperationName, string>>> = {
   PutBucketPolicy: "s3:PutBucketPolicy",
   DeleteBucketPolicy: "s3:DeleteBucketPolicy",
   GetBucketPolicyStatus: "s3:GetBucketPolicyStatus",
+  GetBucketAcl: "s3:GetBucketAcl",
+  PutBucketAcl: "s3:PutBucketAcl",
 };
 
 /** Object actions; `[plain, with versionId]` where S3 names a separate version permission. */
@@ -90,6 +92,8 @@ const objectActions: Readonly<Partial<Record<OperationName, readonly [string, st
   GetObjectTagging: ["s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
   PutObjectTagging: ["s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
   DeleteObjectTagging: ["s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"],
+  GetObjectAcl: ["s3:GetObjectAcl", "s3:GetObjectVersionAcl"],
+  PutObjectAcl: ["s3:PutObjectAcl", "s3:PutObjectVersionAcl"],
 };
 
 /** The policy operations a bucket's owner keeps through its own Deny. */

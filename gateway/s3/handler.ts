@@ -52,6 +52,10 @@ import { getBucketPolicy } from "./operations/get-bucket-policy.ts";
 import { putBucketPolicy } from "./operations/put-bucket-policy.ts";
 import { deleteBucketPolicy } from "./operations/delete-bucket-policy.ts";
 import { getBucketPolicyStatus } from "./operations/get-bucket-policy-status.ts";
+import { getBucketAcl } from "./operations/get-bucket-acl.ts";
+import { putBucketAcl } from "./operations/put-bucket-acl.ts";
+import { getObjectAcl } from "./operations/get-object-acl.ts";
+import { putObjectAcl } from "./operations/put-object-acl.ts";
 import { isPreflight, routeRequest, type OperationName } from "./router.ts";
 import { corsHeadersFor, servePreflight } from "./cors-response.ts";
 import {
@@ -128,6 +132,10 @@ const operations: Readonly<Record<OperationName, Operation>> = {
   PutBucketPolicy: putBucketPolicy,
   DeleteBucketPolicy: deleteBucketPolicy,
   GetBucketPolicyStatus: getBucketPolicyStatus,
+  GetBucketAcl: getBucketAcl,
+  PutBucketAcl: putBucketAcl,
+  GetObjectAcl: getObjectAcl,
+  PutObjectAcl: putObjectAcl,
 };
 
 /** Builds the S3 request handler over a backend. */
@@ -203,6 +211,9 @@ async function serve(
     case "not-implemented":
       named(route.operation);
       throw new S3Error("NotImplemented", route.reason);
+    case "refused":
+      named(route.operation);
+      throw new S3Error(route.code);
     case "operation":
       break;
     default:

@@ -7,6 +7,7 @@ function route(method: string, bucket: string, key: string, query: Record<string
 }
 
 function operation(result: Route): string {
+  if (result.kind === "refused") return "refused";
   return result.kind === "operation" ? result.name : result.kind === "not-implemented" ? `501:${result.operation}` : "405";
 }
 
@@ -39,7 +40,7 @@ describe("routeRequest", () => {
     expect(operation(route("DELETE", "b", "k", { versionId: "v" }))).toBe("DeleteObject");
     // A version of a sub-resource is still the sub-resource's operation, not a plain GET.
     expect(operation(route("GET", "b", "k", { versionId: "v", tagging: "" }))).toBe("GetObjectTagging");
-    expect(operation(route("GET", "b", "k", { versionId: "v", acl: "" }))).toBe("501:GetObjectAcl");
+    expect(operation(route("GET", "b", "k", { versionId: "v", acl: "" }))).toBe("GetObjectAcl");
     expect(operation(route("PUT", "b", "k", { versionId: "v" }))).toBe("501:PutObject");
     expect(operation(route("GET", "b", "", { versions: "", marker: "m" }))).toBe("501:ListObjectVersions");
     expect(operation(route("DELETE", "b", "", { versioning: "" }))).toBe("405");
@@ -63,7 +64,7 @@ describe("routeRequest", () => {
   });
 
   test("unimplemented bucket sub-resources are 501, named as AWS names them", () => {
-    expect(operation(route("GET", "b", "", { acl: "" }))).toBe("501:GetBucketAcl");
+    expect(operation(route("DELETE", "b", "", { acl: "" }))).toBe("501:DeleteBucketAcl");
     expect(operation(route("PUT", "b", "", { lifecycle: "" }))).toBe("501:PutBucketLifecycleConfiguration");
     expect(operation(route("POST", "b", ""))).toBe("501:PostObject");
   });
@@ -84,7 +85,7 @@ describe("routeRequest", () => {
   });
 
   test("unimplemented object operations are 501", () => {
-    expect(operation(route("PUT", "b", "k", { acl: "" }))).toBe("501:PutObjectAcl");
+    expect(operation(route("DELETE", "b", "k", { acl: "" }))).toBe("501:DeleteObjectAcl");
     expect(operation(route("GET", "b", "k", { partNumber: "1" }))).toBe("501:GetObjectPart");
     expect(operation(route("POST", "b", "k", { restore: "" }))).toBe("501:PostRestoreObject");
     expect(operation(route("POST", "b", "k"))).toBe("501:PostObject");
@@ -103,10 +104,73 @@ describe("routeRequest", () => {
     expect(operation(route("PUT", "b", "k", {}, { "if-match": '"abc"' }))).toBe("PutObject");
     expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "b/j", "if-none-match": "*" }))).toBe("CopyObject");
     expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "b/j", "x-amz-tagging-directive": "COPY" }))).toBe("501:CopyObject");
-    expect(operation(route("PUT", "b", "k", {}, { "x-amz-acl": "public-read" }))).toBe("501:PutObject");
-    expect(operation(route("PUT", "b", "k", {}, { "x-amz-acl": "private" }))).toBe("PutObject");
     expect(operation(route("PUT", "b", "", {}, { "x-amz-bucket-object-lock-enabled": "true" }))).toBe("501:CreateBucket");
     expect(operation(route("GET", "b", "k", {}, { "x-amz-server-side-encryption-customer-algorithm": "AES256" }))).toBe("501:GetObject");
+  });
+
+  // Every bucket here is BucketOwnerEnforced (ACLs disabled): S3 then accepts the canned ACLs that change nothing and refuses the rest with a 400.
+  describe("ACLs, as S3 answers them with ACLs disabled", () => {
+    const objectWrites: readonly [string, Record<string, string>, Record<string, string>][] = [
+      ["PutObject", {}, {}],
+      ["CreateMultipartUpload", { uploads: "" }, {}],
+      ["CopyObject", {}, { "x-amz-copy-source": "/b/source" }],
+    ];
+
+    test("object writes accept x-amz-acl private and bucket-owner-full-control", () => {
+      for (const [name, query, headers] of objectWrites) {
+        const method = name === "CreateMultipartUpload" ? "POST" : "PUT";
+        expect(operation(route(method, "b", "k", query, { ...headers, "x-amz-acl": "bucket-owner-full-control" }))).toBe(name);
+        expect(operation(route(method, "b", "k", query, { ...headers, "x-amz-acl": "private" }))).toBe(name);
+        expect(operation(route(method, "b", "k", query, { ...headers, "x-amz-acl": " bucket-owner-full-control " }))).toBe(name);
+      }
+    });
+
+    test("object writes refuse any other canned ACL and every x-amz-grant-* header with AccessControlListNotSupported", () => {
+      for (const [name, query, headers] of objectWrites) {
+        const method = name === "CreateMultipartUpload" ? "POST" : "PUT";
+        for (const acl of ["public-read", "public-read-write", "authenticated-read", "bucket-owner-read", "aws-exec-read", "log-delivery-write", "PRIVATE", ""]) {
+          expect(route(method, "b", "k", query, { ...headers, "x-amz-acl": acl })).toEqual({ kind: "refused", operation: name as never, code: "AccessControlListNotSupported" });
+        }
+        for (const grant of ["x-amz-grant-read", "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control"]) {
+          const refused = route(method, "b", "k", query, { ...headers, [grant]: 'id="1234"' });
+          expect(refused).toEqual({ kind: "refused", operation: name as never, code: "AccessControlListNotSupported" });
+          // Even next to an accepted canned ACL.
+          expect(operation(route(method, "b", "k", query, { ...headers, "x-amz-acl": "private", [grant]: 'id="1234"' }))).toBe("refused");
+        }
+      }
+    });
+
+    test("CreateBucket accepts only private; anything else is InvalidBucketAclWithObjectOwnership", () => {
+      expect(operation(route("PUT", "b", "", {}, { "x-amz-acl": "private" }))).toBe("CreateBucket");
+      expect(operation(route("PUT", "b", "", {}, { "x-amz-acl": "private", "x-amz-object-ownership": "BucketOwnerEnforced" }))).toBe("CreateBucket");
+      for (const acl of ["public-read", "bucket-owner-full-control", "authenticated-read"]) {
+        expect(route("PUT", "b", "", {}, { "x-amz-acl": acl })).toEqual({ kind: "refused", operation: "CreateBucket", code: "InvalidBucketAclWithObjectOwnership" });
+      }
+      expect(route("PUT", "b", "", {}, { "x-amz-grant-full-control": 'id="1"' })).toEqual({ kind: "refused", operation: "CreateBucket", code: "InvalidBucketAclWithObjectOwnership" });
+      // Another ownership setting is not implemented; that is said first, not an ACL clash with an ownership not asked for.
+      expect(operation(route("PUT", "b", "", {}, { "x-amz-acl": "public-read", "x-amz-object-ownership": "ObjectWriter" }))).toBe("501:CreateBucket");
+    });
+
+    test("other unimplemented headers stay 501 and are named before the ACL", () => {
+      expect(operation(route("PUT", "b", "k", {}, { "x-amz-acl": "public-read", "x-amz-server-side-encryption": "AES256" }))).toBe("501:PutObject");
+      expect(operation(route("PUT", "b", "k", { foo: "1" }, { "x-amz-acl": "public-read" }))).toBe("501:PutObject");
+    });
+
+    test("GetBucketAcl, PutBucketAcl, GetObjectAcl (with versionId), PutObjectAcl are operations; other methods and parameters stay 501", () => {
+      expect(operation(route("GET", "b", "", { acl: "" }))).toBe("GetBucketAcl");
+      expect(operation(route("PUT", "b", "", { acl: "" }, { "x-amz-acl": "public-read" }))).toBe("PutBucketAcl");
+      expect(operation(route("GET", "b", "k", { acl: "" }))).toBe("GetObjectAcl");
+      expect(operation(route("GET", "b", "k", { acl: "", versionId: "v" }))).toBe("GetObjectAcl");
+      expect(operation(route("PUT", "b", "k", { acl: "" }))).toBe("PutObjectAcl");
+      expect(operation(route("PUT", "b", "k", { acl: "", versionId: "v" }, { "x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' }))).toBe("PutObjectAcl");
+      expect(operation(route("GET", "b", "", { acl: "", versionId: "v" }))).toBe("501:GetBucketAcl");
+      expect(operation(route("GET", "b", "k", { acl: "", foo: "1" }))).toBe("501:GetObjectAcl");
+      expect(operation(route("HEAD", "b", "k", { acl: "" }))).toBe("501:HeadObjectAcl");
+      expect(operation(route("POST", "b", "", { acl: "" }))).toBe("501:PostBucketAcl");
+      // The SDK's x-id must agree with the route, refused ones too.
+      expect(operation(route("GET", "b", "", { acl: "", "x-id": "GetBucketAcl" }))).toBe("GetBucketAcl");
+      expect(operation(route("PUT", "b", "k", { "x-id": "PutObjectAcl" }, { "x-amz-acl": "public-read" }))).toBe("501:PutObjectAcl");
+    });
   });
 
   test("unknown query parameters are 501, never ignored", () => {

@@ -7,8 +7,13 @@
  * asks for tagging, a multipart step or a copy must never get a
  * plain GET/PUT's success. For the same reason every operation lists the
  * query parameters it understands, and any other parameter is a 501.
+ *
+ * ACL headers on writes are not a 501: S3 with ACLs disabled (every bucket
+ * here, see acl.ts) accepts the canned ACLs that change nothing and refuses
+ * the rest with a 400, and so does this router, before any body is read.
  */
-import { S3Error } from "../errors.ts";
+import { S3Error, type S3ErrorCode } from "../errors.ts";
+import { createBucketAclRule, objectWriteAclRule, refusedAclHeader, type AclHeaderRule } from "./acl.ts";
 
 export type OperationName =
   | "ListBuckets"
@@ -46,13 +51,19 @@ export type OperationName =
   | "GetBucketPolicy"
   | "PutBucketPolicy"
   | "DeleteBucketPolicy"
-  | "GetBucketPolicyStatus";
+  | "GetBucketPolicyStatus"
+  | "GetBucketAcl"
+  | "PutBucketAcl"
+  | "GetObjectAcl"
+  | "PutObjectAcl";
 
 export type Route =
   | { readonly kind: "operation"; readonly name: OperationName }
   /** `operation` is the AWS name when known (e.g. "GetBucketTagging"), for the message and logs. */
   | { readonly kind: "not-implemented"; readonly operation: string; readonly reason: string }
-  | { readonly kind: "method-not-allowed" };
+  | { readonly kind: "method-not-allowed" }
+  /** A request S3 refuses outright from its headers (an ACL on a bucket with ACLs disabled): `code` is the error reply. */
+  | { readonly kind: "refused"; readonly operation: OperationName; readonly code: S3ErrorCode };
 
 export interface RouteInput {
   readonly method: string;
@@ -147,6 +158,8 @@ const bucketConfigurations: Readonly<Record<string, { readonly noun: string; rea
   cors: { noun: "BucketCors", methods: ["GET", "PUT", "DELETE"] },
   policy: { noun: "BucketPolicy", methods: ["GET", "PUT", "DELETE"] },
   policyStatus: { noun: "BucketPolicyStatus", methods: ["GET"] },
+  // With ACLs disabled GET always shows the owner's full control and PUT is refused (acl.ts).
+  acl: { noun: "BucketAcl", methods: ["GET", "PUT"] },
 };
 
 function notImplemented(operation: string, reason: string): Route {
@@ -181,12 +194,7 @@ interface HeaderRule {
   readonly acceptedValues?: readonly string[];
 }
 
-const aclRules: readonly HeaderRule[] = [
-  { name: "x-amz-acl", acceptedValues: ["private"] },
-  { name: "x-amz-grant-", prefix: true },
-];
 const putObjectRules: readonly HeaderRule[] = [
-  ...aclRules,
   { name: "x-amz-server-side-encryption", prefix: true },
   { name: "x-amz-object-lock-", prefix: true },
   { name: "x-amz-website-redirect-location" },
@@ -195,7 +203,6 @@ const putObjectRules: readonly HeaderRule[] = [
   { name: "if-none-match", acceptedValues: ["*"] },
 ];
 const copyObjectRules: readonly HeaderRule[] = [
-  ...aclRules,
   { name: "x-amz-server-side-encryption", prefix: true },
   { name: "x-amz-copy-source-server-side-encryption-customer-", prefix: true },
   { name: "x-amz-tagging" },
@@ -205,7 +212,6 @@ const copyObjectRules: readonly HeaderRule[] = [
   { name: "if-none-match", acceptedValues: ["*"] },
 ];
 const createMultipartUploadRules: readonly HeaderRule[] = [
-  ...aclRules,
   { name: "x-amz-server-side-encryption", prefix: true },
   { name: "x-amz-object-lock-", prefix: true },
   { name: "x-amz-website-redirect-location" },
@@ -220,7 +226,6 @@ const completeMultipartUploadRules: readonly HeaderRule[] = [
   { name: "x-amz-mp-object-size" },
 ];
 const createBucketRules: readonly HeaderRule[] = [
-  ...aclRules,
   { name: "x-amz-bucket-object-lock-enabled", acceptedValues: ["false"] },
   { name: "x-amz-object-ownership", acceptedValues: ["BucketOwnerEnforced"] },
 ];
@@ -231,16 +236,27 @@ const deleteObjectRules: readonly HeaderRule[] = [
   { name: "x-amz-if-match-size" },
 ];
 
+/**
+ * Routes to `name` unless a query parameter or header asks for what is not
+ * implemented (501) or, with `aclRule`, the request asks for an ACL the
+ * bucket cannot have (refused). The 501s come first: a request that also
+ * asks for, say, ObjectWriter ownership is told that is not implemented,
+ * rather than that its ACL clashes with an ownership it did not ask for.
+ */
 function withChecks(
   name: OperationName,
   input: RouteInput,
   allowedParameters: readonly string[],
   headerRules: readonly HeaderRule[],
+  aclRule?: AclHeaderRule,
 ): Route {
   const parameter = unexpectedParameter(input.query, allowedParameters);
   if (parameter !== undefined) return notImplemented(name, `The query parameter '${parameter}' is not implemented for ${name}.`);
   const header = unsupportedHeader(input.headers, headerRules);
   if (header !== undefined) return notImplemented(name, `The header '${header}' is not implemented for ${name}.`);
+  if (aclRule !== undefined && refusedAclHeader(input.headers, aclRule.acceptedCannedAcls) !== undefined) {
+    return { kind: "refused", operation: name, code: aclRule.refusal };
+  }
   return { kind: "operation", name };
 }
 
@@ -284,7 +300,7 @@ function routeBucket(input: RouteInput): Route {
     case "HEAD":
       return withChecks("HeadBucket", input, [], []);
     case "PUT":
-      return withChecks("CreateBucket", input, [], createBucketRules);
+      return withChecks("CreateBucket", input, [], createBucketRules, createBucketAclRule);
     case "DELETE":
       return withChecks("DeleteBucket", input, [], []);
     case "POST":
@@ -303,6 +319,9 @@ function routeObject(input: RouteInput): Route {
   if (query.has("tagging") && (method === "GET" || method === "PUT" || method === "DELETE")) {
     return withChecks(`${verb}ObjectTagging` as OperationName, input, ["tagging", "versionId"], []);
   }
+  if (query.has("acl") && (method === "GET" || method === "PUT")) {
+    return withChecks(`${verb}ObjectAcl` as OperationName, input, ["acl", "versionId"], []);
+  }
   for (const name of query.keys()) {
     const noun = objectSubresources[name];
     if (noun === undefined) continue;
@@ -315,8 +334,8 @@ function routeObject(input: RouteInput): Route {
     case "HEAD":
       return withChecks("HeadObject", input, readObjectParameters, readObjectRules);
     case "PUT":
-      if (headers.has("x-amz-copy-source")) return withChecks("CopyObject", input, [], copyObjectRules);
-      return withChecks("PutObject", input, [], putObjectRules);
+      if (headers.has("x-amz-copy-source")) return withChecks("CopyObject", input, [], copyObjectRules, objectWriteAclRule);
+      return withChecks("PutObject", input, [], putObjectRules, objectWriteAclRule);
     case "DELETE":
       return withChecks("DeleteObject", input, ["versionId"], deleteObjectRules);
     case "POST":
@@ -331,7 +350,7 @@ function multipartOperation(method: string, query: ReadonlyMap<string, string>, 
   const input = { method, bucket: "", key: "", query, headers };
   if (query.has("uploads")) {
     if (method !== "POST") return { kind: "method-not-allowed" };
-    return withChecks("CreateMultipartUpload", input, ["uploads"], createMultipartUploadRules);
+    return withChecks("CreateMultipartUpload", input, ["uploads"], createMultipartUploadRules, objectWriteAclRule);
   }
   if (!query.has("uploadId")) return undefined;
   switch (method) {
@@ -365,7 +384,8 @@ export function routeRequest(input: RouteInput): Route {
   // The SDKs name the operation they mean in `x-id`; one this gateway would answer as another
   // operation (ListDirectoryBuckets is a GET of the service, like ListBuckets) is not implemented.
   const named = input.query.get("x-id");
-  if (named !== undefined && route.kind === "operation" && named !== route.name) {
+  const routedTo = route.kind === "operation" ? route.name : route.kind === "refused" ? route.operation : undefined;
+  if (named !== undefined && routedTo !== undefined && named !== routedTo) {
     return notImplemented(named, `The ${named} operation is not implemented.`);
   }
   return route;
