@@ -37,25 +37,30 @@ export interface RepairWorld {
   close(): Promise<void>;
 }
 
-/** Starts the world in a fresh directory, bucket `b` created. */
-export async function openRepairWorld(options: { readonly seed: number; readonly shardBytes: number; readonly replicationBytesMax: number; readonly prefix: string }): Promise<RepairWorld> {
+/** Starts the world in a fresh directory, bucket `b` created; `placementGroupCount` overrides the map's 4 (a benchmark's). */
+export async function openRepairWorld(options: {
+  readonly seed: number;
+  readonly shardBytes: number;
+  readonly replicationBytesMax: number;
+  readonly prefix: string;
+  readonly placementGroupCount?: number;
+}): Promise<RepairWorld> {
+  const map: ClusterMap = { ...repairWorldMap, placementGroupCount: options.placementGroupCount ?? repairWorldMap.placementGroupCount };
   const directory = mkdtempSync(join(tmpdir(), options.prefix));
   const store = await openLmdbStore({ path: join(directory, "meta") });
   const host = createNactHost({ nodeId: "node-test", clock: systemClock(), random: seededRandom(options.seed), log: () => undefined });
   const disks = new Map<string, ActorRef<DiskMessage>>();
   for (const diskId of repairWorldDiskIds) disks.set(diskId, await host.spawn(diskActorPath(diskId), diskBehavior({ diskId, directory: join(directory, diskId) })));
   const placementGroups: ActorRef<PlacementGroupMessage>[] = [];
-  for (let id = 0; id < repairWorldMap.placementGroupCount; id += 1) {
-    placementGroups.push(
-      await host.spawn(placementGroupActorPath(id), placementGroupBehavior({ placementGroupId: id, store, diskIds: actingSet(id, repairWorldMap, repairWorldWidth), epoch: 1 })),
-    );
+  for (let id = 0; id < map.placementGroupCount; id += 1) {
+    placementGroups.push(await host.spawn(placementGroupActorPath(id), placementGroupBehavior({ placementGroupId: id, store, diskIds: actingSet(id, map, repairWorldWidth), epoch: 1 })));
   }
   const epoch = { current: 1 };
   const view = (): PlacementView => ({ epoch: epoch.current, diskRef: (diskId: string) => disks.get(diskId), placementGroupRef: (id: number) => placementGroups[id] });
   const service = new ObjectService({
     host,
     catalog: new ObjectCatalog(store),
-    placementGroupCount: repairWorldMap.placementGroupCount,
+    placementGroupCount: map.placementGroupCount,
     view,
     storageClasses: new Map([["STANDARD", { dataShards: 4, parityShards: 2 }]]),
     shardBytes: options.shardBytes,
