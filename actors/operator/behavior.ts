@@ -93,11 +93,13 @@ export function operatorBehavior(options: OperatorBehaviorOptions): Behavior<Ope
         case "BucketStats":
           await answer(context, message.replyTo, () => options.bucketStats(message.bucket, message.cursor));
           return state;
-        case "SweepPlacementGroup": {
-          const reply = await answerWith(context, message.replyTo, () => options.sweepPlacementGroup(message.placementGroupId));
-          options.log?.({ level: "info", event: "operator-sweep-pg", placementGroupId: message.placementGroupId, from: message.replyTo.nodeId, outcome: reply });
+        case "SweepPlacementGroup":
+          // Answered when the sweep is done, which may take a while on a large PG: the actor goes on
+          // with other operators' messages meanwhile (the sweep works through the PG and disk actors).
+          void answerWith(context, message.replyTo, () => options.sweepPlacementGroup(message.placementGroupId)).then((reply) =>
+            options.log?.({ level: "info", event: "operator-sweep-pg", placementGroupId: message.placementGroupId, from: message.replyTo.nodeId, outcome: reply }),
+          );
           return state;
-        }
         default:
           return assertNever(message);
       }
