@@ -54,6 +54,9 @@ async function failure(promise: Promise<unknown>): Promise<[string, number | und
   throw new Error("expected the command to fail");
 }
 
+/** When a hung client run is given up on: each CLI or s3cmd run costs about a second of Python start-up, more under load. */
+const clientTestTimeoutMs = 60_000;
+
 function expectOk(result: CommandResult): void {
   if (result.code !== 0) throw new Error(`exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);
 }
@@ -76,7 +79,7 @@ describe("ACLs with ACLs disabled, on the real server", () => {
 
     const owner = (await client.send(new ListBucketsCommand({}))).Owner!;
     expect(owner.ID).toBeString();
-    const fullControl = [{ Grantee: { Type: "CanonicalUser", ID: owner.ID, DisplayName: owner.DisplayName }, Permission: "FULL_CONTROL" }];
+    const fullControl = [{ Grantee: { Type: "CanonicalUser" as const, ID: owner.ID, DisplayName: owner.DisplayName }, Permission: "FULL_CONTROL" as const }];
     const objectAcl = await client.send(new GetObjectAclCommand({ Bucket, Key: "handed-over.txt" }));
     expect(objectAcl.Owner).toEqual({ ID: owner.ID, DisplayName: owner.DisplayName });
     expect(objectAcl.Grants).toEqual(fullControl);
@@ -89,7 +92,7 @@ describe("ACLs with ACLs disabled, on the real server", () => {
       400,
     ]);
     expect(await failure(client.send(new GetObjectAclCommand({ Bucket, Key: "public.txt" })))).toEqual(["NoSuchKey", 404]);
-  });
+  }, clientTestTimeoutMs);
 
   test("AWS CLI: s3 cp --acl bucket-owner-full-control, s3api get-object-acl and get-bucket-acl; --acl public-read refused", async () => {
     const Bucket = "acl-cli";
@@ -118,7 +121,7 @@ describe("ACLs with ACLs disabled, on the real server", () => {
     const back = await client.send(new GetObjectCommand({ Bucket, Key: "cli.txt" }));
     expect(await back.Body!.transformToString()).toBe("copied with the owner's full control\n");
     expect(await failure(client.send(new GetObjectCommand({ Bucket, Key: "public.txt" })))).toEqual(["NoSuchKey", 404]);
-  });
+  }, clientTestTimeoutMs);
 
   test("s3cmd: info shows the owner's FULL_CONTROL; setacl --acl-public is refused", async () => {
     const Bucket = "acl-s3cmd";
@@ -136,5 +139,5 @@ describe("ACLs with ACLs disabled, on the real server", () => {
     }
     expect(setAcl.code).not.toBe(0);
     expect(setAcl.stderr + setAcl.stdout).toContain("AccessControlListNotSupported");
-  });
+  }, clientTestTimeoutMs);
 });

@@ -26,7 +26,7 @@ import { MemoryBackend } from "../testing/memory-backend.ts";
 import { startTestGateway, type TestGateway } from "../testing/test-gateway.ts";
 import { S3Error } from "../errors.ts";
 import { accessControlPolicyDocument, bucketOwnerShown, refusedAclHeader } from "./acl.ts";
-import { requestedAction, type Requester } from "./authorization.ts";
+import { authorizeOperation, BucketAccessCache, requestedAction, type Requester } from "./authorization.ts";
 import type { OperationContext, Owner } from "./context.ts";
 import { getBucketAcl } from "./operations/get-bucket-acl.ts";
 import { getObjectAcl } from "./operations/get-object-acl.ts";
@@ -165,6 +165,34 @@ describe("the owner an ACL names", () => {
     expect(requestedAction("GetObjectAcl", "k", withVersion)).toEqual({ action: "s3:GetObjectVersionAcl", key: "k" });
     expect(requestedAction("PutObjectAcl", "k", noQuery)).toEqual({ action: "s3:PutObjectAcl", key: "k" });
     expect(requestedAction("PutObjectAcl", "k", withVersion)).toEqual({ action: "s3:PutObjectVersionAcl", key: "k" });
+  });
+
+  test("reading an ACL is the owner's, an admin's, or what a policy grants; never anyone's by default", async () => {
+    const backend = new MemoryBackend({ nowMs: () => 0 });
+    await backend.createBucket("alice-bucket", "alice");
+    const cache = new BucketAccessCache(backend, 1_000);
+    const origin = { sourceIp: "127.0.0.1", secureTransport: false };
+    const outcome = async (name: "GetBucketAcl" | "GetObjectAcl" | "PutObjectAcl", requester: Requester): Promise<string> => {
+      try {
+        await authorizeOperation({ name, requester, bucket: "alice-bucket", key: name === "GetBucketAcl" ? "" : "k", query: new Map(), headers: new Map(), origin, cache, nowMs: 0 });
+      } catch (error) {
+        if (error instanceof S3Error) return error.code;
+        throw error;
+      }
+      return "allowed";
+    };
+    for (const name of ["GetBucketAcl", "GetObjectAcl", "PutObjectAcl"] as const) {
+      expect(await outcome(name, alice)).toBe("allowed");
+      expect(await outcome(name, root)).toBe("allowed");
+      expect(await outcome(name, bob)).toBe("AccessDenied");
+      expect(await outcome(name, { kind: "anonymous" })).toBe("AccessDenied");
+    }
+    const policy = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "bob" }, Action: "s3:GetObjectAcl", Resource: "arn:aws:s3:::alice-bucket/*" }] };
+    await backend.putBucketConfiguration("alice-bucket", "policy", JSON.stringify(policy));
+    cache.forget("alice-bucket");
+    expect(await outcome("GetObjectAcl", bob)).toBe("allowed");
+    expect(await outcome("GetBucketAcl", bob)).toBe("AccessDenied");
+    expect(await outcome("PutObjectAcl", bob)).toBe("AccessDenied");
   });
 });
 
