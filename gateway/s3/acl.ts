@@ -22,9 +22,9 @@ import { readSmallBody } from "./payload.ts";
 import { escapeXml, s3Namespace, xmlBodyBytesMax } from "./xml.ts";
 
 /** The `x-amz-acl` values an object write (PutObject, CreateMultipartUpload, CopyObject) may carry: both mean what the bucket enforces anyway. */
-export const objectWriteCannedAcls: readonly string[] = ["private", "bucket-owner-full-control"];
+const objectWriteCannedAcls: readonly string[] = ["private", "bucket-owner-full-control"];
 /** The `x-amz-acl` values CreateBucket may carry. */
-export const createBucketCannedAcls: readonly string[] = ["private"];
+const createBucketCannedAcls: readonly string[] = ["private"];
 
 /** How a write's ACL headers are judged: the canned ACLs it may carry and the error for anything else. */
 export interface AclHeaderRule {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { S3Error } from "../errors.ts";
-import { isPreflight, routeRequest, type Route } from "./router.ts";
+import { isPreflight, routeRequest, type OperationName, type Route } from "./router.ts";
 
 function route(method: string, bucket: string, key: string, query: Record<string, string> = {}, headers: Record<string, string> = {}): Route {
   return routeRequest({ method, bucket, key, query: new Map(Object.entries(query)), headers: new Map(Object.entries(headers)) });
@@ -129,11 +129,11 @@ describe("routeRequest", () => {
       for (const [name, query, headers] of objectWrites) {
         const method = name === "CreateMultipartUpload" ? "POST" : "PUT";
         for (const acl of ["public-read", "public-read-write", "authenticated-read", "bucket-owner-read", "aws-exec-read", "log-delivery-write", "PRIVATE", ""]) {
-          expect(route(method, "b", "k", query, { ...headers, "x-amz-acl": acl })).toEqual({ kind: "refused", operation: name as never, code: "AccessControlListNotSupported" });
+          expect(route(method, "b", "k", query, { ...headers, "x-amz-acl": acl })).toEqual({ kind: "refused", operation: name as OperationName, code: "AccessControlListNotSupported" });
         }
         for (const grant of ["x-amz-grant-read", "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control"]) {
           const refused = route(method, "b", "k", query, { ...headers, [grant]: 'id="1234"' });
-          expect(refused).toEqual({ kind: "refused", operation: name as never, code: "AccessControlListNotSupported" });
+          expect(refused).toEqual({ kind: "refused", operation: name as OperationName, code: "AccessControlListNotSupported" });
           // Even next to an accepted canned ACL.
           expect(operation(route(method, "b", "k", query, { ...headers, "x-amz-acl": "private", [grant]: 'id="1234"' }))).toBe("refused");
         }
