@@ -7,8 +7,9 @@
  * Accepted: `bucket-owner-full-control` and `private` on writes (what
  * cross-account pipelines and `aws s3 cp --acl bucket-owner-full-control`
  * send). Refused with AccessControlListNotSupported, nothing stored: any
- * other canned ACL, a grant, setting an ACL. Read: the owner ListBuckets
- * shows, with FULL_CONTROL.
+ * other canned ACL, a grant, setting an ACL that grants anything. Read: the
+ * owner ListBuckets shows, with FULL_CONTROL. Writing that same ACL back (as
+ * s3cmd cp/mv/modify do) succeeds and changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -123,7 +124,7 @@ describe("ACLs with ACLs disabled, on the real server", () => {
     expect(await failure(client.send(new GetObjectCommand({ Bucket, Key: "public.txt" })))).toEqual(["NoSuchKey", 404]);
   }, clientTestTimeoutMs);
 
-  test("s3cmd: info shows the owner's FULL_CONTROL; setacl --acl-public is refused", async () => {
+  test("s3cmd: info shows the owner's FULL_CONTROL; cp and mv (which write the source's ACL back) work; setacl --acl-public is refused", async () => {
     const Bucket = "acl-s3cmd";
     await client.send(new CreateBucketCommand({ Bucket }));
     await client.send(new PutObjectCommand({ Bucket, Key: "info.txt", Body: "info" }));
@@ -139,5 +140,11 @@ describe("ACLs with ACLs disabled, on the real server", () => {
     }
     expect(setAcl.code).not.toBe(0);
     expect(setAcl.stderr + setAcl.stdout).toContain("AccessControlListNotSupported");
+    expectOk(await s3cmd(server, workDir, ["cp", `s3://${Bucket}/info.txt`, `s3://${Bucket}/copied.txt`]));
+    expectOk(await s3cmd(server, workDir, ["mv", `s3://${Bucket}/copied.txt`, `s3://${Bucket}/moved.txt`]));
+    expectOk(await s3cmd(server, workDir, ["setacl", "--acl-private", `s3://${Bucket}/moved.txt`]));
+    const moved = await client.send(new GetObjectCommand({ Bucket, Key: "moved.txt" }));
+    expect(await moved.Body!.transformToString()).toBe("info");
+    expect(await failure(client.send(new GetObjectCommand({ Bucket, Key: "copied.txt" })))).toEqual(["NoSuchKey", 404]);
   }, clientTestTimeoutMs);
 });

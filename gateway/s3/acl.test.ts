@@ -25,7 +25,7 @@ import {
 import { MemoryBackend } from "../testing/memory-backend.ts";
 import { startTestGateway, type TestGateway } from "../testing/test-gateway.ts";
 import { S3Error } from "../errors.ts";
-import { accessControlPolicyDocument, bucketOwnerShown, refusedAclHeader } from "./acl.ts";
+import { accessControlPolicyDocument, asksOnlyOwnerFullControl, bucketOwnerShown, refusedAclHeader } from "./acl.ts";
 import { authorizeOperation, BucketAccessCache, requestedAction, type Requester } from "./authorization.ts";
 import type { OperationContext, Owner } from "./context.ts";
 import { getBucketAcl } from "./operations/get-bucket-acl.ts";
@@ -72,6 +72,43 @@ describe("refusedAclHeader", () => {
     expect(refusedAclHeader(new Map([["x-amz-acl", "private"], ["x-amz-grant-read", "id=1"]]), accepted)).toBe("x-amz-grant-read");
     // Other x-amz-* headers are not ACLs.
     expect(refusedAclHeader(new Map([["x-amz-acl-note", "x"], ["x-amz-granted", "x"]]), accepted)).toBeUndefined();
+  });
+});
+
+describe("asksOnlyOwnerFullControl: the one ACL a PutObjectAcl/PutBucketAcl may set", () => {
+  const owner: Owner = { id: "0123abcd", displayName: "KEY" };
+  const accepted = ["private", "bucket-owner-full-control"];
+  const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+  const none = new Uint8Array(0);
+  const headers = (entries: Record<string, string> = {}): Map<string, string> => new Map(Object.entries(entries));
+  const grant = (grantee: string, permission = "FULL_CONTROL"): string =>
+    `<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">${grantee}</Grantee><Permission>${permission}</Permission></Grant>`;
+  const policy = (grants: string, ownerPart = "<Owner><ID>0123abcd</ID></Owner>"): Uint8Array =>
+    encode(`<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${ownerPart}<AccessControlList>${grants}</AccessControlList></AccessControlPolicy>`);
+
+  test("accepted: a canned ACL that changes nothing, or the document GetObjectAcl shows (as s3cmd writes it back)", () => {
+    expect(asksOnlyOwnerFullControl(headers({ "x-amz-acl": "private" }), none, owner, accepted)).toBe(true);
+    expect(asksOnlyOwnerFullControl(headers({ "x-amz-acl": "bucket-owner-full-control" }), none, owner, accepted)).toBe(true);
+    expect(asksOnlyOwnerFullControl(headers(), encode(accessControlPolicyDocument(owner)), owner, accepted)).toBe(true);
+    expect(asksOnlyOwnerFullControl(headers(), policy(grant("<ID>0123abcd</ID>")), owner, accepted)).toBe(true);
+    expect(asksOnlyOwnerFullControl(headers(), policy(grant("<ID>0123abcd</ID>"), ""), owner, accepted)).toBe(true);
+  });
+
+  test("refused: anything that grants, names another owner, or asks for nothing", () => {
+    expect(asksOnlyOwnerFullControl(headers(), none, owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers({ "x-amz-acl": "public-read" }), none, owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers({ "x-amz-acl": "bucket-owner-full-control" }), none, owner, ["private"])).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers({ "x-amz-grant-full-control": 'id="0123abcd"' }), none, owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers({ "x-amz-acl": "private" }), policy(grant("<ID>0123abcd</ID>")), owner, accepted)).toBe(false);
+    const allUsers = `<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>`;
+    expect(asksOnlyOwnerFullControl(headers(), policy(grant("<ID>0123abcd</ID>") + allUsers), owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers(), policy(grant("<ID>someone-else</ID>")), owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers(), policy(grant("<ID>0123abcd</ID>", "READ")), owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers(), policy(grant("<EmailAddress>a@b.c</EmailAddress>")), owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers(), policy(grant("<ID>0123abcd</ID>"), "<Owner><ID>someone-else</ID></Owner>"), owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers(), policy(""), owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers(), encode("<AccessControlPolicy><Owner>"), owner, accepted)).toBe(false);
+    expect(asksOnlyOwnerFullControl(headers(), encode("<Tagging/>"), owner, accepted)).toBe(false);
   });
 });
 
@@ -141,7 +178,7 @@ describe("the owner an ACL names", () => {
     const bobSees = await ownerIdOf(getBucketAcl(contextFor(bob, { id: "bob-id", displayName: "BOBKEY" }, "")));
     expect(bobSees).toBe(bucketOwnerShown({ requester: bob, owner: { id: "bob-id", displayName: "BOBKEY" } }, "alice").id);
     expect(await ownerIdOf(getObjectAcl(contextFor(bob, { id: "bob-id", displayName: "BOBKEY" }, "k")))).toBe(bobSees);
-    // Setting one is refused even for the owner.
+    // Setting one that asks for nothing is refused even for the owner.
     const refusal = async (reply: Promise<unknown>): Promise<string> => {
       try {
         await reply;
@@ -290,16 +327,32 @@ describe("ACLs through the S3 core", () => {
     expect(names).not.toContain("acl-bucket-granted");
   });
 
-  test("PutBucketAcl and PutObjectAcl: refused after the existence checks, with or without a body", async () => {
+  test("PutBucketAcl and PutObjectAcl: after the existence checks, refused unless they restate the owner's full control", async () => {
     const Bucket = "acl-set";
     await gateway.client.send(new CreateBucketCommand({ Bucket }));
     await gateway.client.send(new PutObjectCommand({ Bucket, Key: "k", Body: "x" }));
     const owner = (await gateway.client.send(new GetBucketAclCommand({ Bucket }))).Owner!;
     const policy = { Owner: owner, Grants: [{ Grantee: { Type: "CanonicalUser" as const, ID: owner.ID! }, Permission: "FULL_CONTROL" as const }] };
-    expect(await failure(gateway.client.send(new PutBucketAclCommand({ Bucket, ACL: "private" })))).toEqual(["AccessControlListNotSupported", 400]);
-    expect(await failure(gateway.client.send(new PutBucketAclCommand({ Bucket, AccessControlPolicy: policy })))).toEqual(["AccessControlListNotSupported", 400]);
-    expect(await failure(gateway.client.send(new PutObjectAclCommand({ Bucket, Key: "k", ACL: "bucket-owner-full-control" })))).toEqual(["AccessControlListNotSupported", 400]);
-    expect(await failure(gateway.client.send(new PutObjectAclCommand({ Bucket, Key: "k", AccessControlPolicy: policy })))).toEqual(["AccessControlListNotSupported", 400]);
+    // Restating what every bucket and object has changes nothing and succeeds.
+    expect((await gateway.client.send(new PutBucketAclCommand({ Bucket, ACL: "private" }))).$metadata.httpStatusCode).toBe(200);
+    expect((await gateway.client.send(new PutBucketAclCommand({ Bucket, AccessControlPolicy: policy }))).$metadata.httpStatusCode).toBe(200);
+    expect((await gateway.client.send(new PutObjectAclCommand({ Bucket, Key: "k", ACL: "bucket-owner-full-control" }))).$metadata.httpStatusCode).toBe(200);
+    expect((await gateway.client.send(new PutObjectAclCommand({ Bucket, Key: "k", AccessControlPolicy: policy }))).$metadata.httpStatusCode).toBe(200);
+    // Anything that grants is refused.
+    expect(await failure(gateway.client.send(new PutBucketAclCommand({ Bucket, ACL: "public-read" })))).toEqual(["AccessControlListNotSupported", 400]);
+    // bucket-owner-full-control is an object ACL (the SDK will not send it for a bucket).
+    const bucketOwnerFullControl = await gateway.signedFetch({ method: "PUT", rawPath: `/${Bucket}`, rawQuery: "acl", headers: { "x-amz-acl": "bucket-owner-full-control" } });
+    expect([bucketOwnerFullControl.status, await codeOf(bucketOwnerFullControl)]).toEqual([400, "AccessControlListNotSupported"]);
+    expect(await failure(gateway.client.send(new PutObjectAclCommand({ Bucket, Key: "k", ACL: "public-read" })))).toEqual(["AccessControlListNotSupported", 400]);
+    expect(await failure(gateway.client.send(new PutObjectAclCommand({ Bucket, Key: "k", GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' })))).toEqual([
+      "AccessControlListNotSupported",
+      400,
+    ]);
+    const publicRead = { Owner: owner, Grants: [...policy.Grants, { Grantee: { Type: "Group" as const, URI: "http://acs.amazonaws.com/groups/global/AllUsers" }, Permission: "READ" as const }] };
+    expect(await failure(gateway.client.send(new PutObjectAclCommand({ Bucket, Key: "k", AccessControlPolicy: publicRead })))).toEqual(["AccessControlListNotSupported", 400]);
+    const other = { Owner: owner, Grants: [{ Grantee: { Type: "CanonicalUser" as const, ID: "f".repeat(64) }, Permission: "FULL_CONTROL" as const }] };
+    expect(await failure(gateway.client.send(new PutBucketAclCommand({ Bucket, AccessControlPolicy: other })))).toEqual(["AccessControlListNotSupported", 400]);
+    expect((await gateway.client.send(new GetObjectAclCommand({ Bucket, Key: "k" }))).Grants).toEqual([{ Grantee: { Type: "CanonicalUser", ID: owner.ID, DisplayName: owner.DisplayName }, Permission: "FULL_CONTROL" }]);
     expect(await failure(gateway.client.send(new PutBucketAclCommand({ Bucket: "acl-absent", ACL: "private" })))).toEqual(["NoSuchBucket", 404]);
     expect(await failure(gateway.client.send(new PutObjectAclCommand({ Bucket: "acl-absent", Key: "k", ACL: "private" })))).toEqual(["NoSuchBucket", 404]);
     expect(await failure(gateway.client.send(new PutObjectAclCommand({ Bucket, Key: "absent", ACL: "private" })))).toEqual(["NoSuchKey", 404]);

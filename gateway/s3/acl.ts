@@ -12,19 +12,21 @@
  * - Reading an ACL (GetBucketAcl, GetObjectAcl) always answers one grant:
  *   FULL_CONTROL to the bucket's owner, who owns every object too.
  * - Setting one (PutBucketAcl, PutObjectAcl) is AccessControlListNotSupported,
- *   once the bucket (and object) are known to exist.
+ *   once the bucket (and object) are known to exist, unless the ACL asked for
+ *   is the one every bucket and object already has (see
+ *   `asksOnlyOwnerFullControl`): that is answered 200 and changes nothing.
  */
 import { createHash } from "node:crypto";
 import type { S3ErrorCode } from "../errors.ts";
 import { adminOwnerName } from "./authorization.ts";
 import type { OperationContext, Owner } from "./context.ts";
 import { readSmallBody } from "./payload.ts";
-import { escapeXml, s3Namespace, xmlBodyBytesMax } from "./xml.ts";
+import { childElement, childElements, decodeXmlBody, escapeXml, parseXml, s3Namespace, xmlBodyBytesMax, type XmlElement } from "./xml.ts";
 
 /** The `x-amz-acl` values an object write (PutObject, CreateMultipartUpload, CopyObject) may carry: both mean what the bucket enforces anyway. */
-const objectWriteCannedAcls: readonly string[] = ["private", "bucket-owner-full-control"];
+export const objectWriteCannedAcls: readonly string[] = ["private", "bucket-owner-full-control"];
 /** The `x-amz-acl` values CreateBucket may carry. */
-const createBucketCannedAcls: readonly string[] = ["private"];
+export const createBucketCannedAcls: readonly string[] = ["private"];
 
 /** How a write's ACL headers are judged: the canned ACLs it may carry and the error for anything else. */
 export interface AclHeaderRule {
@@ -91,10 +93,59 @@ export function accessControlPolicyDocument(owner: Owner): string {
 
 /**
  * Reads a PutBucketAcl/PutObjectAcl body (an AccessControlPolicy, at most
- * 1 MiB) through the usual verifiers and drops it: the request is refused
- * whatever it says, but a body whose signature does not hold is refused as
- * such, and the connection is left clean for the next request.
+ * 1 MiB, possibly empty) through the usual verifiers: a body whose signature
+ * does not hold is refused as such.
  */
-export async function discardAclBody(context: OperationContext): Promise<void> {
-  await readSmallBody(context, xmlBodyBytesMax, true);
+export async function readAclBody(context: OperationContext): Promise<Uint8Array> {
+  return readSmallBody(context, xmlBodyBytesMax, true);
+}
+
+/**
+ * Whether a PutBucketAcl/PutObjectAcl asks for nothing but what the bucket
+ * enforces: no `x-amz-grant-*` header, an `x-amz-acl` (if any) among
+ * `acceptedCannedAcls`, and a body (if any) whose every grant is
+ * FULL_CONTROL to `owner` (by ID; an Owner element, if it names one, names
+ * `owner` too), with at least one grant. Neither header nor body asks for
+ * nothing and is not such a request.
+ *
+ * Why this is accepted although AWS refuses every PutObjectAcl on a bucket
+ * with ACLs disabled: s3cmd `cp`, `mv` and `modify` read the source's ACL
+ * and write it back onto the copy, failing the copy on anything but a 501
+ * (s3tools/s3cmd#1304: against AWS they need `--acl-private`). Writing back
+ * the owner's full control changes nothing here, so it succeeds; every ACL
+ * that would grant something is still refused.
+ */
+export function asksOnlyOwnerFullControl(
+  headers: ReadonlyMap<string, string>,
+  body: Uint8Array,
+  owner: Owner,
+  acceptedCannedAcls: readonly string[],
+): boolean {
+  if (refusedAclHeader(headers, acceptedCannedAcls) !== undefined) return false;
+  if (body.byteLength === 0) return headers.has("x-amz-acl");
+  // A canned ACL and a document together is an ambiguous request S3 refuses too.
+  if (headers.has("x-amz-acl")) return false;
+  let root: XmlElement;
+  try {
+    root = parseXml(decodeXmlBody(body));
+  } catch {
+    // Whatever it meant, it is not the owner's full control.
+    return false;
+  }
+  if (root.name !== "AccessControlPolicy") return false;
+  const ownerElement = childElement(root, "Owner");
+  const ownerId = ownerElement === undefined ? undefined : childElement(ownerElement, "ID")?.text.trim();
+  if (ownerId !== undefined && ownerId !== "" && ownerId !== owner.id) return false;
+  const list = childElement(root, "AccessControlList");
+  const grants = list === undefined ? [] : childElements(list, "Grant");
+  return grants.length > 0 && grants.every((grant) => grantsOwnerFullControl(grant, owner));
+}
+
+function grantsOwnerFullControl(grant: XmlElement, owner: Owner): boolean {
+  if (childElement(grant, "Permission")?.text.trim() !== "FULL_CONTROL") return false;
+  const grantee = childElement(grant, "Grantee");
+  if (grantee === undefined) return false;
+  // A CanonicalUser grantee carries ID (and DisplayName); a URI or EmailAddress names someone else.
+  if (grantee.children.some((child) => child.name !== "ID" && child.name !== "DisplayName")) return false;
+  return childElement(grantee, "ID")?.text.trim() === owner.id;
 }
