@@ -10,6 +10,7 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
@@ -333,8 +334,31 @@ describe("CopyObject", () => {
     expect(gateway.backend.storedBytes("copy", "summed-bad")).toBeUndefined();
   });
 
-  test("tagging directives and tags on a copy are 501", async () => {
-    const response = await gateway.signedFetch({ method: "PUT", rawPath: "/copy/t", headers: { "x-amz-copy-source": "copy/self", "x-amz-tagging-directive": "REPLACE", "x-amz-tagging": "a=b" } });
-    expect(response.status).toBe(501);
+  test("x-amz-tagging-directive: COPY (the default) keeps the source's tags whatever x-amz-tagging says; REPLACE takes x-amz-tagging's, or none", async () => {
+    const client = gateway.client;
+    await client.send(new PutObjectCommand({ Bucket: "copy", Key: "tagged", Body: "tagged", Tagging: "colour=blue&size=small" }));
+    const tagsOf = async (key: string): Promise<Record<string, string>> =>
+      Object.fromEntries(((await client.send(new GetObjectTaggingCommand({ Bucket: "copy", Key: key }))).TagSet ?? []).map((tag) => [tag.Key!, tag.Value!]));
+    await client.send(new CopyObjectCommand({ Bucket: "copy", Key: "tags-default", CopySource: "copy/tagged" }));
+    expect(await tagsOf("tags-default")).toEqual({ colour: "blue", size: "small" });
+    await client.send(new CopyObjectCommand({ Bucket: "copy", Key: "tags-copy", CopySource: "copy/tagged", TaggingDirective: "COPY", Tagging: "ignored=yes" }));
+    expect(await tagsOf("tags-copy")).toEqual({ colour: "blue", size: "small" });
+    await client.send(new CopyObjectCommand({ Bucket: "copy", Key: "tags-replaced", CopySource: "copy/tagged", TaggingDirective: "REPLACE", Tagging: "colour=red&new=a%20b" }));
+    expect(await tagsOf("tags-replaced")).toEqual({ colour: "red", new: "a b" });
+    await client.send(new CopyObjectCommand({ Bucket: "copy", Key: "tags-none", CopySource: "copy/tagged", TaggingDirective: "REPLACE" }));
+    expect(await tagsOf("tags-none")).toEqual({});
+    // Checked before anything is read or stored.
+    const unknown = await gateway.signedFetch({ method: "PUT", rawPath: "/copy/tags-bad", headers: { "x-amz-copy-source": "copy/tagged", "x-amz-tagging-directive": "MERGE" } });
+    expect(unknown.status).toBe(400);
+    expect(await errorCode(unknown)).toBe("InvalidArgument");
+    const malformed = await gateway.signedFetch({
+      method: "PUT",
+      rawPath: "/copy/tags-bad",
+      headers: { "x-amz-copy-source": "copy/tagged", "x-amz-tagging-directive": "REPLACE", "x-amz-tagging": "a=1&a=2" },
+    });
+    expect(malformed.status).toBe(400);
+    expect(gateway.backend.storedBytes("copy", "tags-bad")).toBeUndefined();
+    // The source keeps its own.
+    expect(await tagsOf("tagged")).toEqual({ colour: "blue", size: "small" });
   });
 });

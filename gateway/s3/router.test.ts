@@ -103,7 +103,8 @@ describe("routeRequest", () => {
     expect(operation(route("PUT", "b", "k", {}, { "if-none-match": "*" }))).toBe("PutObject");
     expect(operation(route("PUT", "b", "k", {}, { "if-match": '"abc"' }))).toBe("PutObject");
     expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "b/j", "if-none-match": "*" }))).toBe("CopyObject");
-    expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "b/j", "x-amz-tagging-directive": "COPY" }))).toBe("501:CopyObject");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "b/j", "x-amz-tagging-directive": "REPLACE", "x-amz-tagging": "a=b" }))).toBe("CopyObject");
+    expect(operation(route("PUT", "b", "k", {}, { "x-amz-copy-source": "b/j", "x-amz-website-redirect-location": "/x" }))).toBe("501:CopyObject");
     expect(operation(route("PUT", "b", "", {}, { "x-amz-bucket-object-lock-enabled": "true" }))).toBe("501:CreateBucket");
     expect(operation(route("GET", "b", "k", {}, { "x-amz-server-side-encryption-customer-algorithm": "AES256" }))).toBe("501:GetObject");
   });

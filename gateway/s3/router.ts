@@ -205,8 +205,6 @@ const putObjectRules: readonly HeaderRule[] = [
 const copyObjectRules: readonly HeaderRule[] = [
   { name: "x-amz-server-side-encryption", prefix: true },
   { name: "x-amz-copy-source-server-side-encryption-customer-", prefix: true },
-  { name: "x-amz-tagging" },
-  { name: "x-amz-tagging-directive" },
   { name: "x-amz-object-lock-", prefix: true },
   { name: "x-amz-website-redirect-location" },
   { name: "if-none-match", acceptedValues: ["*"] },

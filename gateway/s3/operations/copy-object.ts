@@ -10,7 +10,7 @@
  * |--------------------|---------------------------------------------|----------------------------|
  * | content-type etc.  | the source's                                | the request's              |
  * | `x-amz-meta-*`     | the source's                                | the request's              |
- * | tags               | the source's (`x-amz-tagging-directive` is 501) | the source's               |
+ * | tags               | the source's                                | the source's               |
  * | storage class      | `x-amz-storage-class`, else STANDARD (as S3) | the same                   |
  * | checksum           | recomputed while copying (see below)        | the same                   |
  *
@@ -23,8 +23,12 @@
  *
  * `x-amz-copy-source-if-*` are checked on the source (412); `If-None-Match: *`
  * and `If-Match` on the destination are a write condition, decided at commit
- * like PutObject's. `x-amz-tagging` and `x-amz-tagging-directive` answer 501
- * at the router: tags are copied, never replaced.
+ * like PutObject's.
+ *
+ * Tags follow their own directive, `x-amz-tagging-directive`: COPY (the
+ * default) keeps the source's, whatever `x-amz-tagging` says (S3 reads that
+ * header only with REPLACE); REPLACE takes the set `x-amz-tagging` names, or
+ * none without it.
  */
 import type { ChecksumAlgorithm, ObjectBackend, ObjectChecksum, ObjectInfo } from "../../backend.ts";
 import { S3Error } from "../../errors.ts";
@@ -32,6 +36,7 @@ import type { S3Response } from "../../http.ts";
 import { checksumAlgorithms, createChecksumHasher } from "../checksum.ts";
 import { xmlHeaders, type OperationContext } from "../context.ts";
 import { checkCopySourcePreconditions, writeConditionFrom, writeRefusalError } from "../preconditions.ts";
+import { parseTaggingHeader } from "../tagging.ts";
 import { assertValidBucketName, assertValidKey, objectBytesMax, storageClassFromHeader, userMetadataFromHeaders } from "../validation.ts";
 import { assertWellFormedVersionId, nullVersionId, showsVersionIds, versionIdHeader } from "../versioning.ts";
 import { writeXmlDocument, xmlElement, xmlText } from "../xml.ts";
@@ -98,6 +103,14 @@ export function metadataDirectiveFrom(value: string | undefined): "COPY" | "REPL
   throw new S3Error("InvalidArgument", "Unknown metadata directive.", { ArgumentName: "x-amz-metadata-directive", ArgumentValue: value });
 }
 
+/** `x-amz-tagging-directive`: COPY when absent; anything but COPY/REPLACE is InvalidArgument. */
+export function taggingDirectiveFrom(value: string | undefined): "COPY" | "REPLACE" {
+  if (value === undefined) return "COPY";
+  const directive = value.trim();
+  if (directive === "COPY" || directive === "REPLACE") return directive;
+  throw new S3Error("InvalidArgument", "Unknown tagging directive.", { ArgumentName: "x-amz-tagging-directive", ArgumentValue: value });
+}
+
 /** The algorithm `x-amz-checksum-algorithm` names for the destination, if any. */
 function requestedChecksumAlgorithm(headers: ReadonlyMap<string, string>): ChecksumAlgorithm | undefined {
   const value = headers.get("x-amz-checksum-algorithm");
@@ -108,6 +121,11 @@ function requestedChecksumAlgorithm(headers: ReadonlyMap<string, string>): Check
     throw new S3Error("InvalidRequest", "Value for x-amz-checksum-algorithm header is invalid.", { ArgumentValue: value });
   }
   return known;
+}
+
+/** The copy's tags field: absent for none, as PutObject stores an object without tags. */
+function tagsOfCopy(tags: ObjectInfo["tags"]): { tags?: NonNullable<ObjectInfo["tags"]> } {
+  return tags === undefined || tags.length === 0 ? {} : { tags };
 }
 
 /** Copies an object (see the file comment). */
@@ -121,8 +139,10 @@ export async function copyObject(context: OperationContext): Promise<S3Response>
   const condition = writeConditionFrom(headers);
   const idempotencyToken = idempotencyTokenFrom(headers);
   const requestedAlgorithm = requestedChecksumAlgorithm(headers);
-  // REPLACE's metadata is checked before anything is read.
+  // REPLACE's metadata and tags are checked before anything is read.
   const replacement = directive === "REPLACE" ? { headers: storedHeadersFrom(headers), userMetadata: userMetadataFromHeaders(headers) } : undefined;
+  const taggingHeader = headers.get("x-amz-tagging");
+  const replacedTags = taggingDirectiveFrom(headers.get("x-amz-tagging-directive")) === "REPLACE" ? (taggingHeader === undefined ? [] : parseTaggingHeader(taggingHeader)) : undefined;
 
   const info = await findSource(context.backend, source);
   checkCopySourcePreconditions(info, headers, context.nowMs);
@@ -147,8 +167,7 @@ export async function copyObject(context: OperationContext): Promise<S3Response>
     bodyIsLocal: true,
     headers: replacement?.headers ?? info.headers,
     userMetadata: replacement?.userMetadata ?? info.userMetadata,
-    // `x-amz-tagging-directive` is 501 at the router, so its default (COPY) holds: the source's tags.
-    ...(info.tags === undefined ? {} : { tags: info.tags }),
+    ...tagsOfCopy(replacedTags ?? info.tags),
     storageClass,
     checksum: copied.checksum,
     ...(idempotencyToken === undefined ? {} : { idempotencyToken }),
