@@ -113,6 +113,7 @@ import {
   type ObjectBackend,
   type ObjectInfo,
   type PutObjectInput,
+  type WriteCondition,
   type WriteRefusal,
 } from "../gateway/index.ts";
 
@@ -517,15 +518,17 @@ export class ObjectService implements ObjectBackend {
     bucket: string,
     key: string,
     versionId?: string,
-  ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket"> {
+    condition?: WriteCondition,
+  ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket" | WriteRefusal> {
     const route = await this.#route(bucket, key);
     if (route === "no-such-bucket") return route;
     const outcome = await this.#deleteObject(route, key, {
       ...(versionId === undefined ? {} : { versionId }),
       nowMs: this.#host.clock.nowMs(),
       versionSuffix: this.#newVersionSuffix(),
+      ...(condition === undefined ? {} : { condition }),
     });
-    if (outcome === "no-such-bucket") return outcome;
+    if (typeof outcome === "string") return outcome;
     this.#freeSoon(outcome.freed);
     return { deleteMarker: outcome.deleteMarker, ...(outcome.versionId === undefined ? {} : { versionId: outcome.versionId }) };
   }
@@ -1488,8 +1491,8 @@ export class ObjectService implements ObjectBackend {
   async #deleteObject(
     route: KeyRoute,
     key: string,
-    options: { readonly versionId?: string; readonly nowMs: number; readonly versionSuffix: string },
-  ): Promise<DeleteResult | "no-such-bucket"> {
+    options: { readonly versionId?: string; readonly nowMs: number; readonly versionSuffix: string; readonly condition?: WriteCondition },
+  ): Promise<DeleteResult | "no-such-bucket" | WriteRefusal> {
     if (!this.#partitioned()) return this.#catalog.deleteObject(route.bucket, key, options);
     const reply = await this.#askPartition<DeleteObjectReply>(
       route,
@@ -1501,12 +1504,13 @@ export class ObjectService implements ObjectBackend {
         ...(options.versionId === undefined ? {} : { versionId: options.versionId }),
         versionSuffix: options.versionSuffix,
         nowMs: options.nowMs,
+        ...(options.condition === undefined ? {} : { condition: { ...options.condition } }),
         replyTo,
       }),
       // A second delete of the current version would add a second delete marker.
       false,
     );
-    if (reply.outcome === "no-such-bucket") return reply.outcome;
+    if (reply.outcome !== "deleted") return reply.outcome;
     return { deleteMarker: reply.deleteMarker, ...(reply.versionId === undefined ? {} : { versionId: reply.versionId }), freed: reply.freed };
   }
 

@@ -342,12 +342,15 @@ export interface ObjectBackend extends MultipartBackend {
   readObject(info: ObjectInfo, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array>;
   /** Without versionId: in an Enabled bucket adds a delete marker; in a Suspended one replaces the null version by a
    *  null delete marker; in an Unversioned one removes the object. With versionId: removes exactly that version
-   *  (object version or delete marker); the previous version becomes current. A missing key or version succeeds. */
+   *  (object version or delete marker); the previous version becomes current. A missing key or version succeeds.
+   *  `condition` (S3's If-Match on DELETE; only its `ifMatch`, never with versionId) is decided where the key's
+   *  writes are serialized, against the current version, like a conditional write's: a refusal deletes nothing. */
   deleteObject(
     bucket: string,
     key: string,
     versionId?: string,
-  ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket">;
+    condition?: WriteCondition,
+  ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket" | WriteRefusal>;
   /** Current versions only, never delete markers (a key whose current version is a delete marker is absent). */
   listObjects(input: ListObjectsInput): Promise<ListObjectsPage | "no-such-bucket">;
   listObjectVersions(input: ListObjectVersionsInput): Promise<ListObjectVersionsPage | "no-such-bucket">;

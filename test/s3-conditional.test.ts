@@ -7,12 +7,16 @@
  * `If-None-Match: *` at once, over several keys and body sizes (replicated
  * and erasure-coded): exactly one gets 200, the others 412, and the stored
  * object is the winner's bytes. A compare-and-swap counter (If-Match) shows
- * that no update is lost. Seeds are printed; CAIRN_SEED replays one.
+ * that no update is lost. Conditional deletes (If-Match, and DeleteObjects'
+ * per-key ETag) are decided in the delete's transaction. Seeds are printed;
+ * CAIRN_SEED replays one.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   CopyObjectCommand,
   CreateBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutBucketVersioningCommand,
@@ -137,6 +141,60 @@ describe("conditional writes on the real server", () => {
       404,
     ]);
     expect(new TextDecoder().decode(await getBytes("cond", "create-only"))).toBe("swapped");
+  });
+
+  test("conditional deletes (If-Match on DeleteObject, ETag in DeleteObjects): a stale ETag is 412 and deletes nothing, a missing key 404, the current ETag or * deletes", async () => {
+    const put = await s3.send(new PutObjectCommand({ Bucket: "cond", Key: "doomed", Body: "v1" }));
+    const current = await s3.send(new PutObjectCommand({ Bucket: "cond", Key: "doomed", Body: "v2" }));
+    expect(await failure(s3.send(new DeleteObjectCommand({ Bucket: "cond", Key: "doomed", IfMatch: put.ETag })))).toEqual(["PreconditionFailed", 412]);
+    expect(new TextDecoder().decode(await getBytes("cond", "doomed"))).toBe("v2");
+    await s3.send(new DeleteObjectCommand({ Bucket: "cond", Key: "doomed", IfMatch: current.ETag }));
+    expect(await failure(getBytes("cond", "doomed"))).toEqual(["NoSuchKey", 404]);
+    expect(await failure(s3.send(new DeleteObjectCommand({ Bucket: "cond", Key: "doomed", IfMatch: "*" })))).toEqual(["NoSuchKey", 404]);
+    await s3.send(new PutObjectCommand({ Bucket: "cond", Key: "any", Body: "x" }));
+    await s3.send(new DeleteObjectCommand({ Bucket: "cond", Key: "any", IfMatch: "*" }));
+    expect(await failure(getBytes("cond", "any"))).toEqual(["NoSuchKey", 404]);
+    // In one DeleteObjects request: each key's ETag decides for that key alone.
+    const kept = await s3.send(new PutObjectCommand({ Bucket: "cond", Key: "batch-kept", Body: "kept" }));
+    const gone = await s3.send(new PutObjectCommand({ Bucket: "cond", Key: "batch-gone", Body: "gone" }));
+    const batch = await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: "cond",
+        Delete: {
+          Objects: [
+            { Key: "batch-kept", ETag: `"${md5Hex("not this")}"` },
+            { Key: "batch-gone", ETag: gone.ETag },
+            { Key: "batch-absent", ETag: kept.ETag },
+          ],
+        },
+      }),
+    );
+    expect((batch.Deleted ?? []).map((entry) => entry.Key)).toEqual(["batch-gone"]);
+    expect((batch.Errors ?? []).map((entry) => [entry.Key, entry.Code]).sort()).toEqual([
+      ["batch-absent", "NoSuchKey"],
+      ["batch-kept", "PreconditionFailed"],
+    ]);
+    expect(new TextDecoder().decode(await getBytes("cond", "batch-kept"))).toBe("kept");
+    expect(await failure(getBytes("cond", "batch-gone"))).toEqual(["NoSuchKey", 404]);
+  });
+
+  test("a conditional delete in a versioned bucket adds a delete marker only when the ETag holds; with a versionId it is refused", async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: "cond-versioned" }));
+    await s3.send(new PutBucketVersioningCommand({ Bucket: "cond-versioned", VersioningConfiguration: { Status: "Enabled" } }));
+    const v1 = await s3.send(new PutObjectCommand({ Bucket: "cond-versioned", Key: "k", Body: "one" }));
+    const v2 = await s3.send(new PutObjectCommand({ Bucket: "cond-versioned", Key: "k", Body: "two" }));
+    expect(await failure(s3.send(new DeleteObjectCommand({ Bucket: "cond-versioned", Key: "k", IfMatch: v1.ETag })))).toEqual(["PreconditionFailed", 412]);
+    expect(await failure(s3.send(new DeleteObjectCommand({ Bucket: "cond-versioned", Key: "k", VersionId: v1.VersionId, IfMatch: v1.ETag })))).toEqual([
+      "InvalidArgument",
+      400,
+    ]);
+    const marked = await s3.send(new DeleteObjectCommand({ Bucket: "cond-versioned", Key: "k", IfMatch: v2.ETag }));
+    expect(marked.DeleteMarker).toBe(true);
+    // The current version is now a delete marker: If-Match finds no current object.
+    expect(await failure(s3.send(new DeleteObjectCommand({ Bucket: "cond-versioned", Key: "k", IfMatch: "*" })))).toEqual(["NoSuchKey", 404]);
+    // Both versions are still there behind the marker.
+    const old = await s3.send(new GetObjectCommand({ Bucket: "cond-versioned", Key: "k", VersionId: v1.VersionId }));
+    expect(await old.Body!.transformToString()).toBe("one");
   });
 
   test("16 clients race If-None-Match: * on each of several new keys: one 200, the rest 412, the winner's bytes stored", async () => {

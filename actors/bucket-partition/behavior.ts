@@ -432,13 +432,14 @@ async function apply(tx: MetaTransaction, operation: StoreOperation): Promise<Ou
       return { reply, current: await currentOf(tx, record.bucket, record.key), updatesCache: true };
     }
     case "DeleteObject": {
+      assert(operation.versionId === undefined || operation.condition === undefined, "a conditional delete applies to the current version only");
       const deleted =
         operation.versionId === undefined
-          ? await deleteCurrentStep(tx, operation.bucket, operation.key, operation.nowMs, operation.versionSuffix)
+          ? await deleteCurrentStep(tx, operation.bucket, operation.key, operation.nowMs, operation.versionSuffix, operation.condition)
           : await deleteVersionStep(tx, operation.bucket, operation.key, operation.versionId, operation.nowMs);
       const reply: DeleteObjectReply =
-        deleted === "no-such-bucket"
-          ? { kind: "DeleteObjectReply", outcome: "no-such-bucket" }
+        typeof deleted === "string"
+          ? { kind: "DeleteObjectReply", outcome: deleted }
           : {
               kind: "DeleteObjectReply",
               outcome: "deleted",

@@ -180,7 +180,11 @@ export const CommitPutReply = Type.Union([
 ]);
 export type CommitPutReply = Static<typeof CommitPutReply>;
 
-/** DELETE of the current version (a delete marker where versioned) or, with `versionId`, of that version. */
+/**
+ * DELETE of the current version (a delete marker where versioned) or, with `versionId`, of that version.
+ * `condition` (S3's If-Match on DELETE, current version only: never with `versionId`) is decided in the
+ * delete's transaction: `precondition-failed`, or `no-such-key` when there is no current object.
+ */
 export const DeleteObject = Type.Object({
   kind: Type.Literal("DeleteObject"),
   epoch: Epoch,
@@ -189,6 +193,7 @@ export const DeleteObject = Type.Object({
   versionId: Type.Optional(VersionId),
   versionSuffix: Type.String({ minLength: 1, maxLength: 64 }),
   nowMs: TimeMs,
+  condition: Type.Optional(WriteConditionSchema),
   replyTo: ReplyTo,
 });
 export type DeleteObject = Static<typeof DeleteObject>;
@@ -201,7 +206,10 @@ export const DeleteObjectReply = Type.Union([
     versionId: Type.Optional(VersionId),
     freed: Type.Array(PendingRecordSchema),
   }),
-  Type.Object({ kind: Type.Literal("DeleteObjectReply"), outcome: Type.Literal("no-such-bucket") }),
+  Type.Object({
+    kind: Type.Literal("DeleteObjectReply"),
+    outcome: Type.Union([Type.Literal("no-such-bucket"), Type.Literal("precondition-failed"), Type.Literal("no-such-key")]),
+  }),
 ]);
 export type DeleteObjectReply = Static<typeof DeleteObjectReply>;
 

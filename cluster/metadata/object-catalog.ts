@@ -68,6 +68,7 @@ import {
   setObjectTagsStep,
   versioningOf,
   versionListStart,
+  type CommitCondition,
   type CommitPutInput,
   type CommitPutResult,
   type CommitRefusal,
@@ -496,12 +497,13 @@ export class ObjectCatalog {
   async deleteObject(
     bucket: string,
     key: string,
-    options: { readonly versionId?: string; readonly nowMs: number; readonly versionSuffix: string },
-  ): Promise<DeleteResult | "no-such-bucket"> {
+    options: { readonly versionId?: string; readonly nowMs: number; readonly versionSuffix: string; readonly condition?: CommitCondition },
+  ): Promise<DeleteResult | CommitRefusal | "no-such-bucket"> {
+    assert(options.versionId === undefined || options.condition === undefined, "a conditional delete applies to the current version only");
     return this.#serialized(bucket, key, () =>
       this.#store.transact((tx) =>
         options.versionId === undefined
-          ? deleteCurrentStep(tx, bucket, key, options.nowMs, options.versionSuffix)
+          ? deleteCurrentStep(tx, bucket, key, options.nowMs, options.versionSuffix, options.condition)
           : deleteVersionStep(tx, bucket, key, options.versionId, options.nowMs),
       ),
     );

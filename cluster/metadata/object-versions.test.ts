@@ -113,7 +113,7 @@ for (const backend of backends) {
     async function remove(key: string, versionId?: string): Promise<{ deleteMarker: boolean; versionId?: string; freed: string[] }> {
       nowMs += 10;
       const outcome = await catalog.deleteObject("b", key, { nowMs, versionSuffix: suffix(), ...(versionId === undefined ? {} : { versionId }) });
-      if (outcome === "no-such-bucket") throw new Error(outcome);
+      if (typeof outcome === "string") throw new Error(outcome);
       return { deleteMarker: outcome.deleteMarker, ...(outcome.versionId === undefined ? {} : { versionId: outcome.versionId }), freed: outcome.freed.map((data) => data.dataId) };
     }
 

@@ -474,11 +474,18 @@ export async function deleteCurrentStep(
   key: string,
   nowMs: number,
   versionSuffix: string,
-): Promise<DeleteResult | "no-such-bucket"> {
+  condition?: CommitCondition,
+): Promise<DeleteResult | CommitRefusal | "no-such-bucket"> {
   const bucketRecord = await readBucket(tx, bucket);
   if (bucketRecord === undefined) return "no-such-bucket";
   const versioning = versioningOf(bucketRecord);
   const newest = await readNewestForWrite(tx, bucket, key);
+  // A conditional delete (S3's If-Match on DELETE) is decided here, in the delete's own transaction,
+  // against the current version: a write between the client's read and this delete refuses it.
+  if (condition !== undefined) {
+    const refusal = conditionRefusal(condition, newest);
+    if (refusal !== undefined) return refusal;
+  }
   if (versioning === "Unversioned") {
     // Every version of an unversioned bucket is its null version: at most one.
     const previous = await findVersion(tx, bucket, key, nullVersionId);

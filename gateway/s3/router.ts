@@ -229,7 +229,7 @@ const createBucketRules: readonly HeaderRule[] = [
 ];
 const readObjectRules: readonly HeaderRule[] = [{ name: "x-amz-server-side-encryption-customer-", prefix: true }];
 const deleteObjectRules: readonly HeaderRule[] = [
-  { name: "if-match" },
+  // If-Match is implemented (a conditional delete); these two are S3's for directory buckets only.
   { name: "x-amz-if-match-last-modified-time" },
   { name: "x-amz-if-match-size" },
 ];

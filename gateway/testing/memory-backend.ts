@@ -12,6 +12,7 @@
  * after the token check, by the real store's rule (`conditionRefusal`).
  */
 import { createHash } from "node:crypto";
+import { assert } from "../../runtime/index.ts";
 import { storageClasses as s3StorageClasses } from "../s3/validation.ts";
 import { bucketConfigurationBytesMax } from "../backend.ts";
 import type {
@@ -511,11 +512,17 @@ export class MemoryBackend implements ObjectBackend {
     bucket: string,
     key: string,
     versionId?: string,
-  ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket"> {
+    condition?: WriteCondition,
+  ): Promise<{ readonly deleteMarker: boolean; readonly versionId?: string } | "no-such-bucket" | WriteRefusal> {
     this.#maybeFail("deleteObject");
     const found = this.#buckets.get(bucket);
     if (found === undefined) return "no-such-bucket";
     const versions = found.versions.get(key) ?? [];
+    if (condition !== undefined) {
+      assert(versionId === undefined, "a conditional delete applies to the current version only");
+      const refusal = conditionRefusal(condition, versions[0]);
+      if (refusal !== undefined) return refusal;
+    }
     if (versionId !== undefined) {
       const removed = versions.find((version) => versionIdOf(version) === versionId);
       const remaining = versions.filter((version) => version !== removed);

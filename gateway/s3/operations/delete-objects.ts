@@ -1,11 +1,17 @@
-/** DeleteObjects: `POST /bucket?delete` with a `<Delete>` document (keys, optionally with VersionId). */
+/**
+ * DeleteObjects: `POST /bucket?delete` with a `<Delete>` document (keys, optionally with VersionId, or
+ * with an ETag that makes that key's delete conditional, as DeleteObject's If-Match: a refusal is that
+ * key's `<Error>`, PreconditionFailed or NoSuchKey).
+ */
 import { mapBounded } from "../../../runtime/index.ts";
 import { S3Error, s3ErrorFromFault } from "../../errors.ts";
 import { FaultError } from "../../backend.ts";
 import type { S3Response } from "../../http.ts";
 import { xmlHeaders, type OperationContext } from "../context.ts";
 import { readSmallBody } from "../payload.ts";
+import { writeRefusalError } from "../preconditions.ts";
 import { keyBytesMax, utf8ByteLength } from "../validation.ts";
+import { deleteConditionFrom } from "./delete-object.ts";
 import { isWellFormedVersionId } from "../versioning.ts";
 import { childElement, childElements, decodeXmlBody, parseXml, writeXmlDocument, xmlBodyBytesMax, xmlElement, type XmlNode, xmlText } from "../xml.ts";
 
@@ -18,6 +24,8 @@ const deletesInFlightMax = 16;
 interface DeleteEntry {
   readonly key: string;
   readonly versionId?: string;
+  /** The `<ETag>` of a conditional delete, as written. */
+  readonly etag?: string;
 }
 
 /** How one entry ended: deleted (with what the backend reported) or an error. */
@@ -91,8 +99,10 @@ async function deleteOne(context: OperationContext, entry: DeleteEntry): Promise
     return { entry, error: new S3Error("AccessDenied") };
   }
   try {
-    const outcome = await context.backend.deleteObject(context.bucket, entry.key, entry.versionId);
+    const condition = entry.etag === undefined ? undefined : deleteConditionFrom(new Map([["if-match", entry.etag]]), entry.versionId);
+    const outcome = await context.backend.deleteObject(context.bucket, entry.key, entry.versionId, condition);
     if (outcome === "no-such-bucket") return { entry, error: new S3Error("NoSuchBucket") };
+    if (outcome === "precondition-failed" || outcome === "no-such-key") return { entry, error: writeRefusalError(outcome, entry.key, condition ?? {}) };
     return {
       entry,
       deleteMarker: outcome.deleteMarker,
@@ -100,6 +110,8 @@ async function deleteOne(context: OperationContext, entry: DeleteEntry): Promise
     };
   } catch (error) {
     if (error instanceof FaultError) return { entry, error: s3ErrorFromFault(error.value) };
+    // A malformed <ETag> (or one beside a VersionId) is that key's error, as its header would be DeleteObject's.
+    if (error instanceof S3Error) return { entry, error };
     throw error;
   }
 }
@@ -119,7 +131,8 @@ export function parseDeleteDocument(bytes: Uint8Array): { quiet: boolean; entrie
     const key = childElement(object, "Key");
     if (key === undefined || key.text === "") throw new S3Error("MalformedXML", "Every Object needs a non-empty Key.");
     const version = childElement(object, "VersionId");
-    return version === undefined ? { key: key.text } : { key: key.text, versionId: version.text };
+    const etag = childElement(object, "ETag");
+    return { key: key.text, ...(version === undefined ? {} : { versionId: version.text }), ...(etag === undefined ? {} : { etag: etag.text }) };
   });
   return { quiet: quietText === "true", entries };
 }
