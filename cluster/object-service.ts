@@ -112,6 +112,7 @@ import {
   type ListObjectsPage,
   type ObjectBackend,
   type ObjectInfo,
+  type ObjectPartWindow,
   type PutObjectInput,
   type WriteCondition,
   type WriteRefusal,
@@ -486,6 +487,29 @@ export class ObjectService implements ObjectBackend {
     assert(record !== undefined, "readObject takes an ObjectInfo returned by this service");
     assert(0 <= startBytes && startBytes <= endBytesExclusive && endBytesExclusive <= record.sizeBytes, "range within object");
     return this.#readData(record, startBytes, endBytesExclusive);
+  }
+
+  async objectPart(info: ObjectInfo, partNumber: number): Promise<ObjectPartWindow | "no-such-part"> {
+    const record = this.#records.get(info);
+    assert(record !== undefined, "objectPart takes an ObjectInfo returned by this service");
+    const layout = record.layout;
+    if (layout.kind !== "multipart") return partNumber === 1 ? { startBytes: 0, endBytesExclusive: record.sizeBytes } : "no-such-part";
+    // The parts as completed, a page at a time: the offset of the wanted one and the count of all.
+    let offset = 0;
+    let ordinal = 0;
+    let after = 0;
+    let window: { startBytes: number; endBytesExclusive: number } | undefined;
+    for (;;) {
+      const parts = await this.#catalog.multipart.listParts(layout.bucket, layout.uploadId, after, partsPerPageMax);
+      for (const part of parts) {
+        ordinal += 1;
+        if (ordinal === partNumber) window = { startBytes: offset, endBytesExclusive: offset + part.sizeBytes };
+        offset += part.sizeBytes;
+        after = part.partNumber;
+      }
+      if (parts.length < partsPerPageMax) break;
+    }
+    return window === undefined ? "no-such-part" : { ...window, partsCount: ordinal };
   }
 
   /** Bytes [startBytes, endBytesExclusive) of the data a record (or one part of a multipart object) names. */

@@ -95,6 +95,13 @@ export interface ObjectInfo {
   readonly tags?: readonly ObjectTag[];
 }
 
+/** A part's bytes within its object, and how many parts the object has (absent: not a multipart object). */
+export interface ObjectPartWindow {
+  readonly startBytes: number;
+  readonly endBytesExclusive: number;
+  readonly partsCount?: number;
+}
+
 /** A delete marker (a version with no data). */
 export interface DeleteMarkerInfo {
   readonly bucket: string;
@@ -340,6 +347,12 @@ export interface ObjectBackend extends MultipartBackend {
    * thrown as `FaultError`.
    */
   readObject(info: ObjectInfo, startBytes: number, endBytesExclusive: number): AsyncIterable<Uint8Array>;
+  /**
+   * Where part `partNumber` of the object lies (GetObject/HeadObject `partNumber`): for a multipart
+   * object, the `partNumber`-th part of its completion (1-based, in order) and the part count; any
+   * other object is one part, number 1, with no count. "no-such-part" past the last.
+   */
+  objectPart(info: ObjectInfo, partNumber: number): Promise<ObjectPartWindow | "no-such-part">;
   /** Without versionId: in an Enabled bucket adds a delete marker; in a Suspended one replaces the null version by a
    *  null delete marker; in an Unversioned one removes the object. With versionId: removes exactly that version
    *  (object version or delete marker); the previous version becomes current. A missing key or version succeeds.

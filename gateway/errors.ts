@@ -22,6 +22,7 @@ export const s3ErrorTable = {
   EntityTooSmall: { status: 400, message: "Your proposed upload is smaller than the minimum allowed object size." },
   InvalidPart: { status: 400, message: "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag." },
   InvalidPartOrder: { status: 400, message: "The list of parts was not in ascending order. Parts must be ordered by part number." },
+  InvalidPartNumber: { status: 416, message: "The requested partnumber is not satisfiable" },
   NoSuchUpload: { status: 404, message: "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed." },
   IncompleteBody: { status: 400, message: "You did not provide the number of bytes specified by the Content-Length HTTP header." },
   InternalError: { status: 500, message: "We encountered an internal error. Please try again." },

@@ -28,6 +28,7 @@ export {
   type ListObjectVersionsPage,
   type ObjectBackend,
   type ObjectInfo,
+  type ObjectPartWindow,
   type PutObjectInput,
   type StoredHeaders,
   type VersionEntry,

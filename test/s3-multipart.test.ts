@@ -3,7 +3,7 @@
  * JavaScript v3 (default settings: it adds CRC32 checksums to parts) and the
  * AWS CLI (`aws s3 cp` of 200 MiB goes multipart at its default 8 MiB
  * threshold): every step, the refusals S3 documents, UploadPartCopy with a
- * range, a composite checksum, and abort.
+ * range, a composite checksum, abort, and reading one part (`partNumber`).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
@@ -138,6 +138,40 @@ describe("multipart upload with the AWS SDK", () => {
     expect((await errorOf(s3.send(new ListPartsCommand({ Bucket: "mpu-test", Key: "big/one", UploadId: uploadId })))).name).toBe("NoSuchUpload");
     const after = await s3.send(new ListMultipartUploadsCommand({ Bucket: "mpu-test" }));
     expect(after.Uploads?.some((upload) => upload.UploadId === uploadId) ?? false).toBe(false);
+  });
+
+  test("GetObject and HeadObject with partNumber: each part's bytes (206, Content-Range, PartsCount); past the last part 416; a plain object is one part", async () => {
+    const key = "parts/read";
+    const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: "mpu-test", Key: key }));
+    const parts = [patternBytes(5 * mib + 3, 31), patternBytes(5 * mib, 32), patternBytes(1_000, 33)];
+    const completedParts = [];
+    for (const [index, body] of parts.entries()) {
+      const reply = await s3.send(new UploadPartCommand({ Bucket: "mpu-test", Key: key, UploadId: created.UploadId, PartNumber: index + 1, Body: body }));
+      completedParts.push({ ETag: reply.ETag!, PartNumber: index + 1 });
+    }
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: "mpu-test", Key: key, UploadId: created.UploadId, MultipartUpload: { Parts: completedParts } }));
+    const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
+    let offset = 0;
+    for (const [index, body] of parts.entries()) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: "mpu-test", Key: key, PartNumber: index + 1 }));
+      expect(got.$metadata.httpStatusCode).toBe(206);
+      expect(got.PartsCount).toBe(3);
+      expect(got.ContentLength).toBe(body.byteLength);
+      expect(got.ContentRange).toBe(`bytes ${offset}-${offset + body.byteLength - 1}/${total}`);
+      expect(Buffer.compare(new Uint8Array(await got.Body!.transformToByteArray()), body)).toBe(0);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: "mpu-test", Key: key, PartNumber: index + 1 }));
+      expect([head.ContentLength, head.PartsCount]).toEqual([body.byteLength, 3]);
+      offset += body.byteLength;
+    }
+    expect(await errorOf(s3.send(new GetObjectCommand({ Bucket: "mpu-test", Key: key, PartNumber: 4 })))).toEqual({ name: "InvalidPartNumber", status: 416 });
+    expect(await errorOf(s3.send(new GetObjectCommand({ Bucket: "mpu-test", Key: key, PartNumber: 2, Range: "bytes=0-9" })))).toEqual({ name: "InvalidRequest", status: 400 });
+    // A plain object is one part: number 1 is all of it (no count), number 2 is past it.
+    const plain = patternBytes(70_000, 34);
+    await s3.send(new PutObjectCommand({ Bucket: "mpu-test", Key: "parts/plain", Body: plain }));
+    const whole = await s3.send(new GetObjectCommand({ Bucket: "mpu-test", Key: "parts/plain", PartNumber: 1 }));
+    expect([whole.$metadata.httpStatusCode, whole.PartsCount]).toEqual([200, undefined]);
+    expect(Buffer.compare(new Uint8Array(await whole.Body!.transformToByteArray()), plain)).toBe(0);
+    expect(await errorOf(s3.send(new GetObjectCommand({ Bucket: "mpu-test", Key: "parts/plain", PartNumber: 2 })))).toEqual({ name: "InvalidPartNumber", status: 416 });
   });
 
   test("refusals leave the upload open: InvalidPart, InvalidPartOrder, EntityTooSmall; then it completes", async () => {

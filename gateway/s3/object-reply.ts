@@ -4,10 +4,11 @@
  * range decision.
  */
 import { assertNever } from "../../runtime/index.ts";
-import type { ObjectInfo } from "../backend.ts";
+import type { ObjectInfo, ObjectPartWindow } from "../backend.ts";
 import { S3Error } from "../errors.ts";
 import type { S3Response } from "../http.ts";
 import type { OperationContext } from "./context.ts";
+import { partNumberParameter } from "./multipart.ts";
 import { checkReadPreconditions, ifRangeHolds } from "./preconditions.ts";
 import { parseRange } from "./range.ts";
 import { deleteMarkerError, showsVersionIds, versionIdHeader, versionIdParameter } from "./versioning.ts";
@@ -38,14 +39,38 @@ export async function findObject(context: OperationContext): Promise<FoundObject
   return { info: found, versionHeaders: versionIdHeader(found.versionId, await showsVersionIds(context, found.versionId)) };
 }
 
-/** Decides status, headers and byte window for GET/HEAD of `info`. */
-export function planRead(context: OperationContext, info: ObjectInfo): ReadPlan {
+/**
+ * The part `partNumber` names (GetObject/HeadObject), or undefined without the parameter:
+ * InvalidArgument outside 1–10,000, InvalidRequest beside a Range header (S3 takes one or the
+ * other), 416 InvalidPartNumber past the object's last part.
+ */
+export async function partWindowOf(context: OperationContext, info: ObjectInfo): Promise<ObjectPartWindow | undefined> {
+  if (!context.query.has("partNumber")) return undefined;
+  const partNumber = partNumberParameter(context);
+  if (context.request.headers.has("range")) throw new S3Error("InvalidRequest", "Cannot specify both Range header and partNumber query parameter.");
+  const window = await context.backend.objectPart(info, partNumber);
+  if (window === "no-such-part") throw new S3Error("InvalidPartNumber", undefined, { PartNumberRequested: String(partNumber) });
+  return window;
+}
+
+/** Decides status, headers and byte window for GET/HEAD of `info` (of one part of it, with `part`). */
+export function planRead(context: OperationContext, info: ObjectInfo, part?: ObjectPartWindow): ReadPlan {
   const headers = objectHeaders(info, context.query);
   const precondition = checkReadPreconditions(info, context.request.headers, context.nowMs);
   if (precondition === "not-modified") {
     // A 304 carries the validators but no representation headers' body.
     const notModified: Record<string, string> = { etag: headers.etag!, "last-modified": headers["last-modified"]! };
     return { kind: "no-body", response: { status: 304, headers: notModified } };
+  }
+  if (part !== undefined) {
+    const lengthBytes = part.endBytesExclusive - part.startBytes;
+    headers["content-length"] = String(lengthBytes);
+    // A multipart object's part is a slice of it (206, as S3 answers); part 1 of any other object is all of it.
+    if (part.partsCount === undefined) return { kind: "bytes", status: 200, headers, startBytes: 0, endBytesExclusive: info.sizeBytes };
+    headers["x-amz-mp-parts-count"] = String(part.partsCount);
+    if (lengthBytes === 0) return { kind: "bytes", status: 200, headers, startBytes: part.startBytes, endBytesExclusive: part.endBytesExclusive };
+    headers["content-range"] = `bytes ${part.startBytes}-${part.endBytesExclusive - 1}/${info.sizeBytes}`;
+    return { kind: "bytes", status: 206, headers, startBytes: part.startBytes, endBytesExclusive: part.endBytesExclusive };
   }
   // If-Range (RFC 7233 §3.2): a Range whose validator no longer matches is ignored, and the whole object sent.
   const rangeHeader = ifRangeHolds(info, context.request.headers.get("if-range"), context.nowMs) ? context.request.headers.get("range") : undefined;

@@ -86,7 +86,10 @@ describe("routeRequest", () => {
 
   test("unimplemented object operations are 501", () => {
     expect(operation(route("DELETE", "b", "k", { acl: "" }))).toBe("501:DeleteObjectAcl");
-    expect(operation(route("GET", "b", "k", { partNumber: "1" }))).toBe("501:GetObjectPart");
+    // partNumber reads one part on a GET or HEAD; no other method has it without an uploadId.
+    expect(operation(route("GET", "b", "k", { partNumber: "1" }))).toBe("GetObject");
+    expect(operation(route("HEAD", "b", "k", { partNumber: "2", versionId: "v" }))).toBe("HeadObject");
+    expect(operation(route("PUT", "b", "k", { partNumber: "1" }))).toBe("501:PutObjectPart");
     expect(operation(route("POST", "b", "k", { restore: "" }))).toBe("501:PostRestoreObject");
     expect(operation(route("POST", "b", "k"))).toBe("501:PostObject");
   });

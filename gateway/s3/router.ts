@@ -320,6 +320,10 @@ function routeObject(input: RouteInput): Route {
   if (query.has("acl") && (method === "GET" || method === "PUT")) {
     return withChecks(`${verb}ObjectAcl` as OperationName, input, ["acl", "versionId"], []);
   }
+  // `partNumber` on a GET or HEAD (without an uploadId, which the multipart steps took above) reads one part.
+  if (query.has("partNumber") && (method === "GET" || method === "HEAD")) {
+    return withChecks(method === "GET" ? "GetObject" : "HeadObject", input, [...readObjectParameters, "partNumber"], readObjectRules);
+  }
   for (const name of query.keys()) {
     const noun = objectSubresources[name];
     if (noun === undefined) continue;

@@ -37,6 +37,7 @@ import type {
   ObjectBackend,
   ObjectChecksum,
   ObjectInfo,
+  ObjectPartWindow,
   ObjectTag,
   PutObjectInput,
   VersionEntry,
@@ -48,7 +49,7 @@ type MethodName = keyof ObjectBackend;
 
 /** One version of a key: stored bytes, or a delete marker. */
 type StoredVersion =
-  | { readonly kind: "version"; readonly info: ObjectInfo; readonly data: Uint8Array }
+  | { readonly kind: "version"; readonly info: ObjectInfo; readonly data: Uint8Array; readonly partSizes?: readonly number[] }
   | { readonly kind: "deleteMarker"; readonly marker: DeleteMarkerInfo };
 
 interface MemoryBucket {
@@ -384,7 +385,7 @@ export class MemoryBackend implements ObjectBackend {
       versionId: bucket.versioning === "Enabled" ? this.#newVersionId() : "null",
       ...tagsField(upload.tags),
     };
-    this.#addVersion(bucket, input.key, { kind: "version", info, data });
+    this.#addVersion(bucket, input.key, { kind: "version", info, data, partSizes: pieces.map((piece) => piece.byteLength) });
     this.#uploads.delete(input.uploadId);
     return info;
   }
@@ -495,7 +496,7 @@ export class MemoryBackend implements ObjectBackend {
     if (version.kind === "deleteMarker") return { deleteMarker: version.marker };
     // A new info object (infos are immutable); readObject finds the data by dataId, which does not change.
     const { tags: _previous, ...untagged } = version.info;
-    versions[index] = { kind: "version", info: { ...untagged, ...tagsField(tags) }, data: version.data };
+    versions[index] = { ...version, info: { ...untagged, ...tagsField(tags) } };
     return { versionId: version.info.versionId };
   }
 
@@ -506,6 +507,15 @@ export class MemoryBackend implements ObjectBackend {
     for (let position = startBytes; position < endBytesExclusive; position += this.#readChunkBytes) {
       yield stored.data.slice(position, Math.min(endBytesExclusive, position + this.#readChunkBytes));
     }
+  }
+
+  async objectPart(info: ObjectInfo, partNumber: number): Promise<ObjectPartWindow | "no-such-part"> {
+    const stored = this.#buckets.get(info.bucket)?.versions.get(info.key)?.find((version) => version.kind === "version" && version.info.dataId === info.dataId);
+    if (stored?.kind !== "version") throw new Error(`memory backend: ${info.key} was replaced or deleted`);
+    if (stored.partSizes === undefined) return partNumber === 1 ? { startBytes: 0, endBytesExclusive: info.sizeBytes } : "no-such-part";
+    if (partNumber > stored.partSizes.length) return "no-such-part";
+    const startBytes = stored.partSizes.slice(0, partNumber - 1).reduce((sum, size) => sum + size, 0);
+    return { startBytes, endBytesExclusive: startBytes + stored.partSizes[partNumber - 1]!, partsCount: stored.partSizes.length };
   }
 
   async deleteObject(

@@ -2,7 +2,7 @@
 import type { S3Response } from "../../http.ts";
 import { checksumModeReplyHeaders } from "../checksum.ts";
 import type { OperationContext } from "../context.ts";
-import { findObject, planRead } from "../object-reply.ts";
+import { findObject, partWindowOf, planRead } from "../object-reply.ts";
 
 /**
  * Streams the object (or the requested range): bytes flow as the client
@@ -12,7 +12,7 @@ import { findObject, planRead } from "../object-reply.ts";
  */
 export async function getObject(context: OperationContext): Promise<S3Response> {
   const { info, versionHeaders } = await findObject(context);
-  const plan = planRead(context, info);
+  const plan = planRead(context, info, await partWindowOf(context, info));
   if (plan.kind === "no-body") return { ...plan.response, headers: { ...plan.response.headers, ...versionHeaders } };
   const checksumHeaders = checksumModeReplyHeaders(context.request.headers, info.checksum, plan.status === 200);
   const headers = { ...plan.headers, ...versionHeaders, ...checksumHeaders };
