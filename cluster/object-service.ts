@@ -91,6 +91,7 @@ import { placementGroupOf } from "./placement/index.ts";
 import { assert, assertNever, fault, isFault, memoryNudge, type ActorRef, type Fault, type Host } from "../runtime/index.ts";
 import {
   compositeChecksum as compositeChecksumOf,
+  fullObjectChecksum as fullObjectChecksumOf,
   FaultError,
   type CompletedPart,
   type CompleteMultipartUploadInput,
@@ -664,7 +665,7 @@ export class ObjectService implements ObjectBackend {
       if (typeof current !== "string" && current.kind === "object" && current.record.dataId === completion.dataId) return this.#info(current.record);
       return "no-such-upload";
     }
-    const checked = await this.#checkCompletion(upload, input.parts);
+    const checked = await this.#checkCompletion(upload, input.parts, input.expectedChecksum);
     if ("refused" in checked) {
       await multipart.reopen(input.bucket, input.key, input.uploadId);
       return checked;
@@ -713,7 +714,11 @@ export class ObjectService implements ObjectBackend {
   async #checkCompletion(
     upload: UploadRecord,
     listed: readonly CompletedPart[],
+    expected: CompleteMultipartUploadInput["expectedChecksum"],
   ): Promise<CompletionRefusal | { sizeBytes: number; etag: string; checksum?: ObjectChecksum }> {
+    if (expected !== undefined && upload.checksumType === "FULL_OBJECT" && expected.algorithm !== upload.checksumAlgorithm) {
+      return { refused: "InvalidRequest", message: `The upload's checksum is ${upload.checksumAlgorithm}; the completion sent ${expected.algorithm}.` };
+    }
     if (listed.length === 0) return { refused: "InvalidRequest", message: "You must specify at least one part." };
     for (let index = 1; index < listed.length; index += 1) {
       if (listed[index]!.partNumber <= listed[index - 1]!.partNumber) {
@@ -721,7 +726,7 @@ export class ObjectService implements ObjectBackend {
       }
     }
     const md5s = createHash("md5");
-    const checksumValues: string[] = [];
+    const checksumValues: { value: string; sizeBytes: number }[] = [];
     let sizeBytes = 0;
     let position = 0;
     let after = 0;
@@ -745,7 +750,7 @@ export class ObjectService implements ObjectBackend {
           };
         }
         md5s.update(Buffer.from(stored.etag, "hex"));
-        if (stored.checksum !== undefined && stored.checksum.algorithm === upload.checksumAlgorithm) checksumValues.push(stored.checksum.value);
+        if (stored.checksum !== undefined && stored.checksum.algorithm === upload.checksumAlgorithm) checksumValues.push({ value: stored.checksum.value, sizeBytes: stored.sizeBytes });
         sizeBytes += stored.sizeBytes;
         position += 1;
       }
@@ -753,11 +758,18 @@ export class ObjectService implements ObjectBackend {
     }
     if (position < listed.length) return invalidPart(listed[position]!.partNumber, "it was not uploaded");
     const etag = `${md5s.digest("hex")}-${listed.length}`;
-    // A composite checksum exists only when every listed part carries the upload's algorithm.
+    // The object's checksum exists only when every listed part carries the upload's algorithm: a
+    // checksum of the parts' checksums (COMPOSITE), or their CRCs combined (FULL_OBJECT).
+    const algorithm = upload.checksumAlgorithm;
     const checksum =
-      upload.checksumAlgorithm !== undefined && upload.checksumType !== "FULL_OBJECT" && checksumValues.length === listed.length
-        ? compositeChecksumOf(upload.checksumAlgorithm, checksumValues)
-        : undefined;
+      algorithm === undefined || checksumValues.length !== listed.length
+        ? undefined
+        : upload.checksumType === "FULL_OBJECT"
+          ? fullObjectChecksumOf(algorithm, checksumValues)
+          : compositeChecksumOf(algorithm, checksumValues.map((part) => part.value));
+    if (expected !== undefined && checksum?.type === "FULL_OBJECT" && expected.value !== checksum.value) {
+      return { refused: "BadDigest", message: `The ${checksum.algorithm} you specified (${expected.value}) did not match the parts' combined ${checksum.value}.` };
+    }
     return { sizeBytes, etag, ...(checksum === undefined ? {} : { checksum }) };
   }
 

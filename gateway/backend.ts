@@ -267,11 +267,17 @@ export interface CompleteMultipartUploadInput {
   readonly parts: readonly CompletedPart[];
   readonly idempotencyToken?: string;
   readonly condition?: WriteCondition;
+  /**
+   * The object's checksum as the client computed it (`x-amz-checksum-<algorithm>` on the completion):
+   * for a FULL_OBJECT upload it must equal the parts' CRCs combined (BadDigest otherwise, nothing
+   * committed); another algorithm than the upload's is InvalidRequest. A COMPOSITE upload ignores it.
+   */
+  readonly expectedChecksum?: { readonly algorithm: ChecksumAlgorithm; readonly value: string };
 }
 
 /** Why a completion was refused (the upload stays open, as S3 leaves it); `code` is the S3 error code. */
 export interface CompletionRefusal {
-  readonly refused: "InvalidPart" | "InvalidPartOrder" | "EntityTooSmall" | "InvalidRequest";
+  readonly refused: "InvalidPart" | "InvalidPartOrder" | "EntityTooSmall" | "InvalidRequest" | "BadDigest";
   readonly message: string;
 }
 

@@ -35,7 +35,7 @@ export {
   type WriteCondition,
   type WriteRefusal,
 } from "./backend.ts";
-export { compositeChecksum } from "./s3/checksum.ts";
+export { compositeChecksum, fullObjectChecksum } from "./s3/checksum.ts";
 export { S3Error, s3ErrorFromFault, s3ErrorTable, type S3ErrorCode } from "./errors.ts";
 export type { S3Handler, S3Request, S3Response } from "./http.ts";
 export {

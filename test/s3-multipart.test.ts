@@ -3,7 +3,8 @@
  * JavaScript v3 (default settings: it adds CRC32 checksums to parts) and the
  * AWS CLI (`aws s3 cp` of 200 MiB goes multipart at its default 8 MiB
  * threshold): every step, the refusals S3 documents, UploadPartCopy with a
- * range, a composite checksum, abort, and reading one part (`partNumber`).
+ * range, composite and FULL_OBJECT checksums, abort, and reading one part
+ * (`partNumber`).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
@@ -27,6 +28,7 @@ import { createHash, randomFillSync } from "node:crypto";
 import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checksumOf } from "../gateway/s3/checksum.ts";
 import { awsCli, sdkClient } from "./support/clients.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
 import { patternBytes } from "./support/bytes.ts";
@@ -253,6 +255,41 @@ describe("multipart upload with the AWS SDK", () => {
       s3.send(new CompleteMultipartUploadCommand({ Bucket: "mpu-test", Key: "summed-2", UploadId: other, MultipartUpload: { Parts: [{ ETag: part.ETag!, PartNumber: 1, ChecksumCRC32: "AAAAAA==" }] } })),
     );
     expect(wrong.name).toBe("InvalidPart");
+  });
+
+  test("FULL_OBJECT checksums (CRC32C asked for, CRC64NVME by default): the whole body's CRC from the parts' CRCs; a wrong one is BadDigest and the upload stays open", async () => {
+    const parts = [patternBytes(5 * mib + 11, 41), patternBytes(5 * mib, 42), patternBytes(777, 43)];
+    const whole = concat(...parts);
+    for (const [algorithm, type] of [
+      ["CRC32C", "FULL_OBJECT"],
+      ["CRC64NVME", undefined],
+    ] as const) {
+      const key = `full/${algorithm}`;
+      const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: "mpu-test", Key: key, ChecksumAlgorithm: algorithm, ...(type === undefined ? {} : { ChecksumType: type }) }));
+      expect(created.ChecksumType).toBe("FULL_OBJECT");
+      const done: { ETag: string; PartNumber: number; ChecksumCRC32C?: string; ChecksumCRC64NVME?: string }[] = [];
+      for (const [index, body] of parts.entries()) {
+        const reply = await s3.send(new UploadPartCommand({ Bucket: "mpu-test", Key: key, UploadId: created.UploadId, PartNumber: index + 1, Body: body, ChecksumAlgorithm: algorithm }));
+        done.push({ ETag: reply.ETag!, PartNumber: index + 1, [`Checksum${algorithm}`]: algorithm === "CRC32C" ? reply.ChecksumCRC32C : reply.ChecksumCRC64NVME });
+      }
+      const expected = checksumOf(algorithm, whole);
+      const field = `Checksum${algorithm}` as const;
+      // The client's whole-object value is checked before anything is committed.
+      const wrong = await errorOf(
+        s3.send(new CompleteMultipartUploadCommand({ Bucket: "mpu-test", Key: key, UploadId: created.UploadId, MultipartUpload: { Parts: done }, [field]: checksumOf(algorithm, parts[0]!) })),
+      );
+      expect(wrong).toEqual({ name: "BadDigest", status: 400 });
+      expect((await s3.send(new ListPartsCommand({ Bucket: "mpu-test", Key: key, UploadId: created.UploadId }))).Parts?.length).toBe(3);
+      const completed = await s3.send(
+        new CompleteMultipartUploadCommand({ Bucket: "mpu-test", Key: key, UploadId: created.UploadId, MultipartUpload: { Parts: done }, [field]: expected, ChecksumType: "FULL_OBJECT" }),
+      );
+      expect([completed[field], completed.ChecksumType]).toEqual([expected, "FULL_OBJECT"]);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: "mpu-test", Key: key, ChecksumMode: "ENABLED" }));
+      expect([head[field], head.ChecksumType]).toEqual([expected, "FULL_OBJECT"]);
+      // The SDK checks a whole GET against a FULL_OBJECT checksum itself.
+      const got = await s3.send(new GetObjectCommand({ Bucket: "mpu-test", Key: key, ChecksumMode: "ENABLED" }));
+      expect(Buffer.compare(new Uint8Array(await got.Body!.transformToByteArray()), whole)).toBe(0);
+    }
   });
 
   test("CompleteMultipartUpload with If-None-Match: * creates only when the key is absent; If-Match compares the ETag", async () => {

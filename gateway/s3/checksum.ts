@@ -33,6 +33,7 @@ import { crc32, crc32c } from "@node-rs/crc32";
 import type { ChecksumAlgorithm, ObjectChecksum } from "../backend.ts";
 import { S3Error } from "../errors.ts";
 import { Crc64Nvme } from "./checksum-crc64nvme.ts";
+import { combineCrcDigests, isCombinable } from "./crc-combine.ts";
 
 export const checksumAlgorithms: readonly ChecksumAlgorithm[] = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
 
@@ -136,6 +137,20 @@ export function compositeChecksum(algorithm: ChecksumAlgorithm, partValues: read
   const hasher = createChecksumHasher(algorithm);
   for (const value of partValues) hasher.update(decodeChecksumValue(algorithm, value, checksumHeaderName(algorithm)));
   return { algorithm, type: "COMPOSITE", value: `${Buffer.from(hasher.digest()).toString("base64")}-${partValues.length}` };
+}
+
+/**
+ * The FULL_OBJECT checksum of a multipart object from its parts' values (base64, in part order) and
+ * sizes: the CRC of the whole body, combined from the parts' CRCs without reading a byte
+ * (crc-combine.ts). Only the CRCs combine; S3 pairs SHA-1 and SHA-256 with COMPOSITE only.
+ */
+export function fullObjectChecksum(algorithm: ChecksumAlgorithm, parts: readonly { readonly value: string; readonly sizeBytes: number }[]): ObjectChecksum {
+  assert(isCombinable(algorithm), `a FULL_OBJECT ${algorithm} checksum cannot be combined from parts`);
+  const digest = combineCrcDigests(
+    algorithm,
+    parts.map((part) => ({ digest: decodeChecksumValue(algorithm, part.value, checksumHeaderName(algorithm)), lengthBytes: part.sizeBytes })),
+  );
+  return { algorithm, type: "FULL_OBJECT", value: Buffer.from(digest).toString("base64") };
 }
 
 /** Decodes a client's base64 value; InvalidRequest unless it is canonical base64 of the algorithm's digest length. */

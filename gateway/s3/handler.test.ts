@@ -498,12 +498,12 @@ describe("requests and errors", () => {
   test("unimplemented operations answer 501 NotImplemented", async () => {
     await gateway.client.send(new CreateBucketCommand({ Bucket: "unimplemented" }));
     expect(await failure(gateway.client.send(new GetBucketWebsiteCommand({ Bucket: "unimplemented" })))).toEqual(["NotImplemented", 501]);
-    // A FULL_OBJECT CRC32 of a multipart upload needs the parts' CRCs combined, which is not built.
+    // A multipart upload with server-side encryption is not built.
     const multipart = await gateway.signedFetch({
       method: "POST",
       rawPath: "/unimplemented/k",
       rawQuery: "uploads=",
-      headers: { "x-amz-checksum-algorithm": "CRC32", "x-amz-checksum-type": "FULL_OBJECT" },
+      headers: { "x-amz-server-side-encryption": "AES256" },
     });
     expect(multipart.status).toBe(501);
     expect(await errorCode(multipart)).toBe("NotImplemented");

@@ -44,9 +44,9 @@ describe("multipart parameters", () => {
     expect(codeOf(() => uploadChecksumFrom(new Map([["x-amz-checksum-type", "COMPOSITE"]])))).toBe("InvalidRequest");
     expect(codeOf(() => uploadChecksumFrom(new Map([["x-amz-checksum-algorithm", "SHA1"], ["x-amz-checksum-type", "FULL_OBJECT"]])))).toBe("InvalidRequest");
     expect(codeOf(() => uploadChecksumFrom(new Map([["x-amz-checksum-algorithm", "CRC64NVME"], ["x-amz-checksum-type", "COMPOSITE"]])))).toBe("InvalidRequest");
-    // Combining CRCs into a whole-object value is not built: refused, never silently dropped.
-    expect(codeOf(() => uploadChecksumFrom(new Map([["x-amz-checksum-algorithm", "CRC32"], ["x-amz-checksum-type", "FULL_OBJECT"]])))).toBe("NotImplemented");
-    expect(codeOf(() => uploadChecksumFrom(new Map([["x-amz-checksum-algorithm", "CRC64NVME"]])))).toBe("NotImplemented");
+    // A CRC's FULL_OBJECT value is the parts' CRCs combined (crc-combine.ts); CRC64NVME is FULL_OBJECT by default.
+    expect(uploadChecksumFrom(new Map([["x-amz-checksum-algorithm", "CRC32"], ["x-amz-checksum-type", "FULL_OBJECT"]]))).toEqual({ algorithm: "CRC32", type: "FULL_OBJECT" });
+    expect(uploadChecksumFrom(new Map([["x-amz-checksum-algorithm", "CRC64NVME"]]))).toEqual({ algorithm: "CRC64NVME", type: "FULL_OBJECT" });
   });
 });
 

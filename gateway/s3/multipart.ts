@@ -46,9 +46,8 @@ export function partNumberParameter(context: OperationContext): number {
  * `x-amz-checksum-algorithm` and `x-amz-checksum-type` of a
  * CreateMultipartUpload. S3's pairing rules: SHA-1 and SHA-256 are COMPOSITE
  * only, CRC64NVME FULL_OBJECT only; without a type, CRC64NVME is FULL_OBJECT
- * and the rest COMPOSITE. A FULL_OBJECT checksum of a CRC other than
- * CRC64NVME needs the parts' CRCs combined, which this store does not do yet:
- * 501 rather than an object whose checksum silently goes missing.
+ * and the rest COMPOSITE. A FULL_OBJECT checksum is the parts' CRCs combined
+ * (crc-combine.ts) when the upload completes.
  */
 export function uploadChecksumFrom(headers: ReadonlyMap<string, string>): { algorithm?: ChecksumAlgorithm; type?: ChecksumType } {
   const algorithmText = headers.get("x-amz-checksum-algorithm")?.trim().toUpperCase();
@@ -68,9 +67,6 @@ export function uploadChecksumFrom(headers: ReadonlyMap<string, string>): { algo
   }
   if (type === "COMPOSITE" && algorithm === "CRC64NVME") {
     throw new S3Error("InvalidRequest", "The CRC64NVME checksum of a multipart upload can only be FULL_OBJECT.");
-  }
-  if (type === "FULL_OBJECT") {
-    throw new S3Error("NotImplemented", `FULL_OBJECT ${algorithm} checksums of multipart uploads are not implemented; use COMPOSITE or no checksum.`);
   }
   return { algorithm, type };
 }

@@ -50,13 +50,17 @@ export function declaredLengthBytes(context: OperationContext, limitBytes: numbe
   return declared;
 }
 
-/** Builds the decoded, verified body stream for the request's payload mode. */
-export function openPayload(context: OperationContext, limitBytes: number): Payload {
+/**
+ * Builds the decoded, verified body stream for the request's payload mode. With `checksumHeaders`
+ * "object's", an `x-amz-checksum-*` header describes the object the request makes, not this body
+ * (CompleteMultipartUpload's whole-object value), and is left to the operation.
+ */
+export function openPayload(context: OperationContext, limitBytes: number, checksumHeaders: "body's" | "object's" = "body's"): Payload {
   const declaredBytes = declaredLengthBytes(context, limitBytes);
   const trailers = new Map<string, string>();
   const mode = context.auth.payload;
   // Header checks come before a byte is read, so a malformed value is refused without reading the body.
-  const checksumRequest = checksumRequestFrom(context.request.headers, mode.kind === "streaming" && mode.trailer);
+  const checksumRequest = checksumHeaders === "object's" ? undefined : checksumRequestFrom(context.request.headers, mode.kind === "streaming" && mode.trailer);
   const md5 = contentMd5(context.request.headers);
   const raw = reportClientGone(context.request.body);
   let body: AsyncIterable<Uint8Array>;
@@ -98,12 +102,17 @@ export function openPayload(context: OperationContext, limitBytes: number): Payl
  * With `optional`, a request that declares no length and is not chunked has
  * an empty body rather than MissingContentLength.
  */
-export async function readSmallBody(context: OperationContext, limitBytes: number, optional: boolean): Promise<Uint8Array> {
+export async function readSmallBody(
+  context: OperationContext,
+  limitBytes: number,
+  optional: boolean,
+  checksumHeaders: "body's" | "object's" = "body's",
+): Promise<Uint8Array> {
   const headers = context.request.headers;
   if (optional && context.auth.payload.kind !== "streaming" && !headers.has("content-length") && !headers.has("transfer-encoding")) {
     return new Uint8Array(0);
   }
-  const { declaredBytes, body } = openPayload(context, limitBytes);
+  const { declaredBytes, body } = openPayload(context, limitBytes, checksumHeaders);
   const out = new Uint8Array(declaredBytes);
   let filled = 0;
   for await (const chunk of body) {
