@@ -25,10 +25,10 @@ import {
   PutObjectAclCommand,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { awsCli, s3cmd, sdkClient, type CommandResult } from "./support/clients.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
+import { failure } from "../gateway/testing/sdk-failure.ts";
 
 let server: ServerProcess;
 let client: S3Client;
@@ -44,16 +44,6 @@ afterAll(async () => {
   await server?.dispose();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
-
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
-}
 
 /** When a hung client run is given up on: each CLI or s3cmd run costs about a second of Python start-up, more under load. */
 const clientTestTimeoutMs = 60_000;

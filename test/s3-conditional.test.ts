@@ -28,6 +28,7 @@ import { createHash } from "node:crypto";
 import { awsCli, sdkClient } from "./support/clients.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
 import { patternBytes } from "./support/bytes.ts";
+import { failure } from "../gateway/testing/sdk-failure.ts";
 
 let server: ServerProcess;
 let s3: S3Client;
@@ -57,17 +58,6 @@ function random(fromSeed: number): () => number {
 
 function md5Hex(data: Uint8Array | string): string {
   return createHash("md5").update(data).digest("hex");
-}
-
-/** [error name, HTTP status] of a failed command; throws when it succeeded. */
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
 }
 
 async function getBytes(bucket: string, key: string): Promise<Uint8Array> {

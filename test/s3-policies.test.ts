@@ -29,6 +29,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { awsCli, outputOf } from "./support/clients.ts";
 import { repositoryRoot, startServer, type ServerProcess } from "./support/server.ts";
+import { failure } from "../gateway/testing/sdk-failure.ts";
 
 let server: ServerProcess;
 let root: S3Client;
@@ -72,16 +73,6 @@ async function eventually(attempt: () => Promise<boolean>, attemptsMax = 100): P
     await Bun.sleep(50);
   }
   return false;
-}
-
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
 }
 
 async function read(client: S3Client, bucket: string, key: string): Promise<string> {

@@ -23,11 +23,11 @@ import {
   PutObjectCommand,
   PutObjectTaggingCommand,
   S3Client,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { awsCli, sdkClient } from "./support/clients.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
 import { signedFetch } from "./support/signer.ts";
+import { failure } from "../gateway/testing/sdk-failure.ts";
 
 let server: ServerProcess;
 let s3: S3Client;
@@ -40,16 +40,6 @@ afterAll(async () => {
   s3?.destroy();
   await server?.dispose();
 });
-
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
-}
 
 function expectOk(result: { code: number | null; stdout: string; stderr: string }): void {
   if (result.code !== 0) throw new Error(`aws exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`);

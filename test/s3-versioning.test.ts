@@ -19,11 +19,11 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { sdkClient } from "./support/clients.ts";
 import { startServer, type ServerProcess } from "./support/server.ts";
 import { errorCode, signedFetch } from "./support/signer.ts";
+import { failure } from "../gateway/testing/sdk-failure.ts";
 
 let server: ServerProcess;
 let s3: S3Client;
@@ -36,16 +36,6 @@ afterAll(async () => {
   s3?.destroy();
   await server?.dispose();
 });
-
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
-}
 
 async function put(bucket: string, key: string, body: string): Promise<string | undefined> {
   return (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))).VersionId;

@@ -20,7 +20,6 @@ import {
   PutBucketVersioningCommand,
   PutObjectAclCommand,
   PutObjectCommand,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { MemoryBackend } from "../testing/memory-backend.ts";
 import { startTestGateway, type TestGateway } from "../testing/test-gateway.ts";
@@ -33,6 +32,7 @@ import { getObjectAcl } from "./operations/get-object-acl.ts";
 import { putBucketAcl } from "./operations/put-bucket-acl.ts";
 import { putObjectAcl } from "./operations/put-object-acl.ts";
 import { parseXml, childElement, childElements, type XmlElement } from "./xml.ts";
+import { failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 
@@ -43,16 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.stop();
 });
-
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
-}
 
 async function codeOf(response: Response): Promise<string | undefined> {
   return /<Code>([^<]*)<\/Code>/.exec(await response.text())?.[1];

@@ -19,6 +19,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { startTestGateway, testCredentials, testRegion, type TestGateway } from "../testing/test-gateway.ts";
 import { childElement, parseXml } from "./xml.ts";
+import { failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 
@@ -34,17 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.stop();
 });
-
-/** The S3 error a command failed with: [code, HTTP status]. */
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
-}
 
 function md5Hex(data: string | Uint8Array): string {
   return createHash("md5").update(data).digest("hex");

@@ -19,13 +19,13 @@ import {
   ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { fault, systemClock } from "../../runtime/index.ts";
 import { FaultError } from "../backend.ts";
 import { encodeAwsChunked, emptySha256Hex, signRequest } from "../sigv4/index.ts";
 import { startTestGateway, testCredentials, testRegion, type TestGateway } from "../testing/test-gateway.ts";
 import { childElement, parseXml } from "./xml.ts";
+import { failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 const clock = systemClock();
@@ -37,17 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.stop();
 });
-
-/** The S3 error a command failed with: [code, HTTP status]. */
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
-}
 
 function md5Base64(data: string | Uint8Array): string {
   return createHash("md5").update(data).digest("base64");

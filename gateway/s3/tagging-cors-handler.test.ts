@@ -21,9 +21,9 @@ import {
   PutBucketVersioningCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
-  S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { startTestGateway, type TestGateway } from "../testing/test-gateway.ts";
+import { failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 
@@ -34,16 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.stop();
 });
-
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
-}
 
 async function codeOf(response: Response): Promise<string | undefined> {
   return /<Code>([^<]*)<\/Code>/.exec(await response.text())?.[1];

@@ -19,11 +19,11 @@ import {
   ListObjectsV2Command,
   PutBucketVersioningCommand,
   PutObjectCommand,
-  S3ServiceException,
   type ListObjectVersionsCommandOutput,
 } from "@aws-sdk/client-s3";
 import { startTestGateway, type TestGateway } from "../testing/test-gateway.ts";
 import { childElement, childElements, parseXml, type XmlElement } from "./xml.ts";
+import { failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 
@@ -34,17 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.stop();
 });
-
-/** The S3 error a command failed with: [code, HTTP status]. */
-async function failure(promise: Promise<unknown>): Promise<[string, number | undefined]> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return [error.name, error.$metadata.httpStatusCode];
-    throw error;
-  }
-  throw new Error("expected the command to fail");
-}
 
 async function bucketWith(name: string, status?: "Enabled" | "Suspended"): Promise<void> {
   await gateway.client.send(new CreateBucketCommand({ Bucket: name }));
