@@ -11,61 +11,33 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { mkdtemp, rm, rmdir, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  actorRef,
-  createNactHost,
-  isFault,
-  manualClock,
-  seededRandom,
-  type ActorContext,
-  type ActorRef,
-  type Behavior,
-  type Fault,
-  type ManualClock,
-} from "../../runtime/index.ts";
-import { diskActorPath, diskBehavior, reserveBytesDefault, volumeBytesMaxFor, type DiskSpace, type DiskState } from "./behavior.ts";
+import { createNactHost, isFault, manualClock, seededRandom, type ActorRef, type Fault, type ManualClock } from "../../runtime/index.ts";
+import { diskActorPath, diskBehavior, reserveBytesDefault, volumeBytesMaxFor, type DiskSpace } from "./behavior.ts";
+import { DiskDriver } from "./disk-driver.ts";
 import type { DiskMessage, StatDiskReply } from "./protocol.ts";
 
 const mebibyte = 1024 * 1024;
 const intervalMs = 1_000;
 
-interface Told {
-  readonly to: ActorRef<unknown>;
-  readonly message: unknown;
-}
-
 let directory = "";
 let clock: ManualClock;
-let told: Told[];
-let context: ActorContext<DiskMessage>;
-let behavior: Behavior<DiskState, DiskMessage>;
-let state: DiskState;
-let replyCounter = 0;
+let disk: DiskDriver;
 /** What the stand-in statfs answers; tests change it to fill and free the disk. */
 let space: DiskSpace;
 let measurements = 0;
+const replyTo = (): ActorRef<never> => disk.replyTo();
+const send = (message: DiskMessage): Promise<void> => disk.send(message);
+const replyFor = (to: ActorRef<unknown>): Promise<unknown> => disk.replyFor(to);
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), "cairn-disk-space-"));
   clock = manualClock(0);
-  told = [];
-  context = {
-    self: actorRef<DiskMessage>("node-test", 1, diskActorPath("disk-space")),
-    nodeId: "node-test",
-    clock,
-    random: seededRandom(1),
-    tell<T>(to: ActorRef<T>, message: T): void {
-      told.push({ to, message });
-    },
-    ask(): never {
-      throw new Error("the disk actor does not ask");
-    },
-  };
+  disk = new DiskDriver(clock, "disk-space");
   measurements = 0;
 });
 
 afterEach(async () => {
-  if (state !== undefined) await behavior.stopped?.(state, context);
+  await disk.stop();
   await rm(directory, { recursive: true, force: true });
 });
 
@@ -79,31 +51,13 @@ async function start(options: {
     measurements += 1;
     return space;
   };
-  behavior = diskBehavior({
+  await disk.start(diskBehavior({
     diskId: "disk-space",
     directory: options.directory ?? directory,
     spaceCheckIntervalMs: intervalMs,
     ...(options.reserveBytes === undefined ? {} : { reserveBytes: options.reserveBytes }),
     ...(options.measure === "statfs" ? {} : { measureSpace: options.measure ?? stand }),
-  });
-  state = await behavior.initialState(context);
-}
-
-function replyTo(): ActorRef<never> {
-  replyCounter += 1;
-  return actorRef("node-client", 1, `temp/reply-${replyCounter}`);
-}
-
-async function send(message: DiskMessage): Promise<void> {
-  state = await behavior.receive(state, message, context);
-}
-
-async function replyFor(to: ActorRef<unknown>): Promise<unknown> {
-  await state.store.idle();
-  for (let turn = 0; turn < 50; turn += 1) await Promise.resolve();
-  const replies = told.filter((entry) => entry.to.path === to.path);
-  expect(replies.length).toBe(1);
-  return replies[0]?.message;
+  }));
 }
 
 async function append(shardKey: string, sizeBytes: number): Promise<unknown> {
@@ -191,7 +145,7 @@ describe.skipIf(!isRoot)("DiskActor on a real full tmpfs", () => {
     mounted = true;
   });
   afterEach(async () => {
-    if (state !== undefined) await behavior.stopped?.(state, context);
+    await disk.stop();
     if (mounted) spawnSync("umount", [mountPoint]);
     mounted = false;
     await rmdir(mountPoint).catch(() => undefined);
@@ -203,11 +157,11 @@ describe.skipIf(!isRoot)("DiskActor on a real full tmpfs", () => {
     await writeFile(join(mountPoint, "ballast"), new Uint8Array(3 * mebibyte)); // leaves about 3/4 MiB, below the reserve
     await clock.advance(intervalMs);
     expect(isDiskFull(await append("while-full", 256 * 1024))).toBe(true);
-    expect(state.store.stats().noSpaceCount).toBe(0); // refused by the reserve, before the filesystem was touched
+    expect(disk.state.store.stats().noSpaceCount).toBe(0); // refused by the reserve, before the filesystem was touched
     await unlink(join(mountPoint, "ballast"));
     await clock.advance(intervalMs);
     expect(isFault(await append("after", 256 * 1024))).toBe(false);
-    expect(state.store.has("before") && state.store.has("after") && !state.store.has("while-full")).toBe(true);
+    expect(disk.state.store.has("before") && disk.state.store.has("after") && !disk.state.store.has("while-full")).toBe(true);
   });
 
   test("an ENOSPC the figures did not foresee: refused, and the disk counts as full until measured again", async () => {
@@ -220,15 +174,15 @@ describe.skipIf(!isRoot)("DiskActor on a real full tmpfs", () => {
     await start({ reserveBytes: 0, measure: real, directory: join(mountPoint, "disk") });
     await writeFile(join(mountPoint, "ballast"), new Uint8Array(3 * mebibyte + 512 * 1024));
     expect(isDiskFull(await append("too-big", mebibyte))).toBe(true);
-    expect(state.store.stats().noSpaceCount).toBe(1);
+    expect(disk.state.store.stats().noSpaceCount).toBe(1);
     // Until the next measurement the actor refuses without trying the filesystem again.
     expect(isDiskFull(await append("small", 1024))).toBe(true);
-    expect(state.store.stats().noSpaceCount).toBe(1);
+    expect(disk.state.store.stats().noSpaceCount).toBe(1);
     await unlink(join(mountPoint, "ballast"));
     lie = false;
     await clock.advance(intervalMs);
     expect(isFault(await append("after", mebibyte))).toBe(false);
-    expect(state.store.has("too-big")).toBe(false);
+    expect(disk.state.store.has("too-big")).toBe(false);
   });
 });
 

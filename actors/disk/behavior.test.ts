@@ -2,81 +2,27 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  actorRef,
-  isFault,
-  manualClock,
-  seededRandom,
-  type ActorContext,
-  type ActorRef,
-  type Behavior,
-} from "../../runtime/index.ts";
-import { diskActorPath, diskBehavior, type DiskState } from "./behavior.ts";
+import { isFault, manualClock, type ActorRef } from "../../runtime/index.ts";
+import { diskActorPath, diskBehavior } from "./behavior.ts";
+import { DiskDriver } from "./disk-driver.ts";
 import type { DiskMessage } from "./protocol.ts";
 
-interface Told {
-  readonly to: ActorRef<unknown>;
-  readonly message: unknown;
-}
-
-/** A minimal context: it records every `tell`, and `ask` is not used by the disk actor. */
-function recordingContext(): { context: ActorContext<DiskMessage>; told: Told[] } {
-  const told: Told[] = [];
-  const context: ActorContext<DiskMessage> = {
-    self: actorRef<DiskMessage>("node-test", 1, diskActorPath("disk-test")),
-    nodeId: "node-test",
-    clock: manualClock(0),
-    random: seededRandom(1),
-    tell<T>(to: ActorRef<T>, message: T): void {
-      told.push({ to, message });
-    },
-    ask(): never {
-      throw new Error("the disk actor does not ask");
-    },
-  };
-  return { context, told };
-}
-
 let directory = "";
-let behavior: Behavior<DiskState, DiskMessage>;
-let state: DiskState;
-let context: ActorContext<DiskMessage>;
-let told: Told[];
-let replyCounter = 0;
+let disk: DiskDriver;
+const replyTo = (): ActorRef<never> => disk.replyTo();
+const send = (message: DiskMessage): Promise<void> => disk.send(message);
+const replyFor = (to: ActorRef<unknown>): Promise<unknown> => disk.replyFor(to);
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), "cairn-disk-behavior-"));
-  behavior = diskBehavior({ diskId: "disk-test", directory });
-  ({ context, told } = recordingContext());
-  state = await behavior.initialState(context);
+  disk = new DiskDriver(manualClock(0), "disk-test");
+  await disk.start(diskBehavior({ diskId: "disk-test", directory }));
 });
 
 afterEach(async () => {
-  await behavior.stopped?.(state, context);
+  await disk.stop();
   await rm(directory, { recursive: true, force: true });
 });
-
-function replyTo(): ActorRef<never> {
-  replyCounter += 1;
-  return actorRef("node-client", 1, `temp/reply-${replyCounter}`);
-}
-
-async function send(message: DiskMessage): Promise<void> {
-  state = await behavior.receive(state, message, context);
-}
-
-/**
- * The reply told to `to`. Replies are told when the store's work settles, so
- * this waits for the store to go idle, then for the few promise hops that
- * carry the reply; a reply missing after that is a failure, not a wait.
- */
-async function replyFor(to: ActorRef<unknown>): Promise<unknown> {
-  await state.store.idle();
-  for (let turn = 0; turn < 50; turn += 1) await Promise.resolve();
-  const replies = told.filter((entry) => entry.to.path === to.path);
-  expect(replies.length).toBe(1);
-  return replies[0]?.message;
-}
 
 function bytesOf(text: string): Uint8Array {
   return new TextEncoder().encode(text);
@@ -149,7 +95,7 @@ describe("diskBehavior", () => {
 
   test("appends are not awaited in receive: many share fdatasyncs and reply after them", async () => {
     const count = 32;
-    const syncsBefore = state.store.stats().syncCount;
+    const syncsBefore = disk.state.store.stats().syncCount;
     const targets: ActorRef<never>[] = [];
     for (let index = 0; index < count; index += 1) {
       const to = replyTo();
@@ -157,16 +103,16 @@ describe("diskBehavior", () => {
       await send({ kind: "AppendShard", epoch: 0, shardKey: `many-${index}`, bytes: bytesOf(`v${index}`), replyTo: to });
     }
     // Every receive has returned, yet none of these appends can have been synced and acknowledged.
-    expect(told.length).toBe(0);
+    expect(disk.told.length).toBe(0);
     for (const [index, to] of targets.entries()) {
       expect(await replyFor(to)).toEqual({ kind: "AppendShardReply", shardKey: `many-${index}`, lengthBytes: `v${index}`.length });
     }
-    expect(state.store.stats().syncCount - syncsBefore).toBeLessThan(count);
+    expect(disk.state.store.stats().syncCount - syncsBefore).toBeLessThan(count);
   });
 
   test("a request below the highest epoch seen is fenced", async () => {
     expect(faultOf(await append("e", "epoch five", 5))).toBeUndefined();
-    expect(state.epochMax).toBe(5);
+    expect(disk.state.epochMax).toBe(5);
     expect(faultOf(await append("e", "stale", 3))).toBe("Fenced");
     expect(faultOf(await read("e", {}, 4))).toBe("Fenced");
     const to = replyTo();
@@ -175,7 +121,7 @@ describe("diskBehavior", () => {
     // The fenced writes changed nothing.
     expect(textOfReply(await read("e", {}, 5))).toBe("epoch five");
     expect(textOfReply(await read("e", {}, 6))).toBe("epoch five");
-    expect(state.epochMax).toBe(6);
+    expect(disk.state.epochMax).toBe(6);
   });
 
   test("SyncDisk makes writes durable, closes the files, and later requests get a fault", async () => {
@@ -185,7 +131,7 @@ describe("diskBehavior", () => {
     await send({ kind: "SyncDisk", replyTo: sync });
     expect(await replyFor(sync)).toEqual({ kind: "SyncDiskReply" });
     expect(await replyFor(pending)).toEqual({ kind: "AppendShardReply", shardKey: "kept", lengthBytes: 7 });
-    expect(state.closed).toBe(true);
+    expect(disk.state.closed).toBe(true);
     expect(faultOf(await append("after", "x"))).toBe("Unreachable");
     expect(faultOf(await read("kept"))).toBe("Unreachable");
     const stat = replyTo();
@@ -193,8 +139,7 @@ describe("diskBehavior", () => {
     expect((await replyFor(stat)) as Record<string, unknown>).toMatchObject({ kind: "StatDiskReply", shardCount: 1 });
 
     // A restarted actor finds the data.
-    await behavior.stopped?.(state, context);
-    state = await behavior.initialState(context);
+    await disk.restart();
     expect(textOfReply(await read("kept"))).toBe("durable");
   });
 
@@ -202,22 +147,20 @@ describe("diskBehavior", () => {
     // 300 two-byte characters pass the schema's character limit but break the store's byte limit (an assert).
     const reply = await append("é".repeat(300), "x");
     expect(faultOf(reply)).toBe("Unreachable");
-    expect(state.detachedErrors.length).toBe(1);
+    expect(disk.state.detachedErrors.length).toBe(1);
     const to = replyTo();
     await expect(send({ kind: "StatDisk", replyTo: to })).rejects.toThrow(/shard key/);
   });
 
   test("CompactDisk removes mostly-dead sealed volumes, keeps every live shard, and reports what it did", async () => {
     // Small volumes so that overwrites fill sealed volumes with dead records.
-    await behavior.stopped?.(state, context);
-    behavior = diskBehavior({ diskId: "disk-test", directory, volumeBytesMax: 1024 });
-    state = await behavior.initialState(context);
+    await disk.start(diskBehavior({ diskId: "disk-test", directory, volumeBytesMax: 1024 }));
     for (let round = 0; round < 6; round += 1) {
       for (const key of ["p", "q", "r"]) await append(key, `${key}-${round}-${"x".repeat(100)}`);
     }
     await append("kept", "kept bytes");
-    const volumesBefore = state.store.stats().volumeCount;
-    const deadBefore = state.store.stats().deadBytes;
+    const volumesBefore = disk.state.store.stats().volumeCount;
+    const deadBefore = disk.state.store.stats().deadBytes;
 
     const to = replyTo();
     await send({ kind: "CompactDisk", epoch: 0, deadFractionMin: 0.5, bytesMax: 1024 * 1024, replyTo: to });
@@ -225,8 +168,8 @@ describe("diskBehavior", () => {
     expect(reply.kind).toBe("CompactDiskReply");
     expect(reply.volumesCompacted).toBeGreaterThan(0);
     expect(reply.more).toBe(false);
-    expect(state.store.stats().volumeCount).toBe(volumesBefore - (reply.volumesCompacted as number));
-    expect(state.store.stats().deadBytes).toBeLessThan(deadBefore);
+    expect(disk.state.store.stats().volumeCount).toBe(volumesBefore - (reply.volumesCompacted as number));
+    expect(disk.state.store.stats().deadBytes).toBeLessThan(deadBefore);
     for (const key of ["p", "q", "r"]) expect(textOfReply(await read(key))).toBe(`${key}-5-${"x".repeat(100)}`);
     expect(textOfReply(await read("kept"))).toBe("kept bytes");
 
@@ -240,10 +183,9 @@ describe("diskBehavior", () => {
   test("initialState after stopped rebuilds the index from the files", async () => {
     await append("x", "one");
     await append("y", "two");
-    await behavior.stopped?.(state, context);
-    state = await behavior.initialState(context);
+    await disk.restart();
     expect(textOfReply(await read("x"))).toBe("one");
     expect(textOfReply(await read("y"))).toBe("two");
-    expect(state.epochMax).toBe(0);
+    expect(disk.state.epochMax).toBe(0);
   });
 });
