@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { openLmdbStore } from "./lmdb-store.ts";
 import { runMetaStoreConformance } from "./store.case.test.ts";
 import { MetaStoreError, metaLimits } from "./store.ts";
-import type { MetaTransaction } from "./store.ts";
+import type { MetaStore, MetaTransaction } from "./store.ts";
 
 let directory: string | undefined;
 
@@ -21,6 +21,39 @@ runMetaStoreConformance(
     directory = undefined;
   },
 );
+
+/**
+ * One transaction that reads (`first`), waits while `commits` run in others,
+ * and reads again (`second`); both reads must see the transaction's snapshot.
+ * A macrotask passes before the second read, so that lmdb-js's own timer for
+ * renewing its shared read transaction has run.
+ */
+async function readAcrossCommits<A, B>(
+  store: MetaStore,
+  first: (tx: MetaTransaction) => Promise<A>,
+  commits: () => Promise<void>,
+  second: (tx: MetaTransaction) => Promise<B>,
+): Promise<{ first: A; second: B }> {
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let started: () => void = () => {};
+  const reading = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const seen = store.transact(async (tx) => {
+    const before = await first(tx);
+    started();
+    await released;
+    return { first: before, second: await second(tx) };
+  });
+  await reading;
+  await commits();
+  await new Promise((resolve) => setImmediate(resolve));
+  release();
+  return seen;
+}
 
 describe("lmdb store", () => {
   test("a transaction older than the limit is refused with TooOld and commits nothing", async () => {
@@ -69,38 +102,29 @@ describe("lmdb store", () => {
       await store.transact(async (tx) => {
         for (const key of keys) tx.set(key, new Uint8Array([1]));
       });
-      let release: () => void = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let started: () => void = () => {};
-      const reading = new Promise<void>((resolve) => {
-        started = resolve;
-      });
-      const seen = store.transact(async (tx) => {
-        const before = valuesOf(await tx.getRange(keys[0] as Uint8Array, end, { limit: 100 }));
-        started();
-        await released;
+      const seen = await readAcrossCommits(
+        store,
+        async (tx) => valuesOf(await tx.getRange(keys[0] as Uint8Array, end, { limit: 100 })),
+        // Commits (each resets lmdb-js's shared read transaction), and other transactions starting and ending.
+        async () => {
+          for (let round = 2; round <= 4; round++) {
+            await store.transact(async (tx) => {
+              for (const key of keys) tx.set(key, new Uint8Array([round]));
+            });
+            expect(await store.transact((tx) => tx.get(keys[3] as Uint8Array))).toEqual(new Uint8Array([round]));
+          }
+        },
         // One-pair seeks, as a delimiter listing reads, then a point read and a whole range.
-        const seeks: number[] = [];
-        for (const key of keys) seeks.push(...valuesOf(await tx.getRange(key, end, { limit: 1 })));
-        const point = (await tx.get(keys[3] as Uint8Array))?.[0];
-        const after = valuesOf(await tx.getRange(keys[0] as Uint8Array, end, { limit: 100 }));
-        return { before, seeks, point, after };
-      });
-      await reading;
-      // Commits (each resets lmdb-js's shared read transaction), and other transactions starting and ending.
-      for (let round = 2; round <= 4; round++) {
-        await store.transact(async (tx) => {
-          for (const key of keys) tx.set(key, new Uint8Array([round]));
-        });
-        expect(await store.transact((tx) => tx.get(keys[3] as Uint8Array))).toEqual(new Uint8Array([round]));
-      }
-      // A macrotask, so that lmdb-js's own timer for renewing its shared transaction runs.
-      await new Promise((resolve) => setImmediate(resolve));
-      release();
+        async (tx) => {
+          const seeks: number[] = [];
+          for (const key of keys) seeks.push(...valuesOf(await tx.getRange(key, end, { limit: 1 })));
+          const point = (await tx.get(keys[3] as Uint8Array))?.[0];
+          const after = valuesOf(await tx.getRange(keys[0] as Uint8Array, end, { limit: 100 }));
+          return { seeks, point, after };
+        },
+      );
       const ones = keys.map(() => 1);
-      expect(await seen).toEqual({ before: ones, seeks: ones, point: 1, after: ones });
+      expect(seen).toEqual({ first: ones, second: { seeks: ones, point: 1, after: ones } });
       expect(valuesOf(await store.transact((tx) => tx.getRange(keys[0] as Uint8Array, end, { limit: 100 })))).toEqual(keys.map(() => 4));
     } finally {
       await store.close();
@@ -125,33 +149,23 @@ describe("lmdb store", () => {
       await store.transact(async (tx) => {
         for (let index = 0; index < 20; index += 2) tx.set(key(index), new Uint8Array([1]));
       });
-      let release: () => void = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let started: () => void = () => {};
-      const reading = new Promise<void>((resolve) => {
-        started = resolve;
-      });
-      const seen = store.transact(async (tx) => {
-        const before = await seekAll(tx);
-        started();
-        await released;
-        return { before, after: await seekAll(tx) };
-      });
-      await reading;
-      // Odd keys arrive and key 4 goes, in commits that reset lmdb-js's shared read transaction.
-      for (let index = 1; index < 20; index += 2) {
-        await store.transact(async (tx) => {
-          tx.set(key(index), new Uint8Array([2]));
-          if (index === 1) tx.clear(key(4));
-        });
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-      release();
+      const seen = await readAcrossCommits(
+        store,
+        seekAll,
+        // Odd keys arrive and key 4 goes, in commits that reset lmdb-js's shared read transaction.
+        async () => {
+          for (let index = 1; index < 20; index += 2) {
+            await store.transact(async (tx) => {
+              tx.set(key(index), new Uint8Array([2]));
+              if (index === 1) tx.clear(key(4));
+            });
+          }
+        },
+        seekAll,
+      );
       // Even keys only, 4 included: the first even key at or after each index; none after 18.
       const evens = Array.from({ length: 20 }, (_, index) => (index <= 18 ? index + (index % 2) : undefined));
-      expect(await seen).toEqual({ before: evens, after: evens });
+      expect(seen).toEqual({ first: evens, second: evens });
       const now = await store.transact(seekAll);
       expect(now).toEqual(Array.from({ length: 20 }, (_, index) => (index === 4 ? 5 : index)));
     } finally {
