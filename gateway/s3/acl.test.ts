@@ -32,7 +32,7 @@ import { getObjectAcl } from "./operations/get-object-acl.ts";
 import { putBucketAcl } from "./operations/put-bucket-acl.ts";
 import { putObjectAcl } from "./operations/put-object-acl.ts";
 import { parseXml, childElement, childElements, type XmlElement } from "./xml.ts";
-import { failure } from "../testing/sdk-failure.ts";
+import { errorCodeOf as codeOf, failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 
@@ -43,10 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.stop();
 });
-
-async function codeOf(response: Response): Promise<string | undefined> {
-  return /<Code>([^<]*)<\/Code>/.exec(await response.text())?.[1];
-}
 
 function textOf(element: XmlElement | undefined): string | undefined {
   return element?.text;

@@ -18,8 +18,7 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { startTestGateway, testCredentials, testRegion, type TestGateway } from "../testing/test-gateway.ts";
-import { childElement, parseXml } from "./xml.ts";
-import { failure } from "../testing/sdk-failure.ts";
+import { errorCodeOf as errorCode, failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 
@@ -38,11 +37,6 @@ afterAll(async () => {
 
 function md5Hex(data: string | Uint8Array): string {
   return createHash("md5").update(data).digest("hex");
-}
-
-async function errorCode(response: Response): Promise<string | undefined> {
-  const text = await response.text();
-  return text === "" ? undefined : childElement(parseXml(text), "Code")?.text;
 }
 
 function text(bytes: Uint8Array | undefined): string {

@@ -25,7 +25,7 @@ import { FaultError } from "../backend.ts";
 import { encodeAwsChunked, emptySha256Hex, signRequest } from "../sigv4/index.ts";
 import { startTestGateway, testCredentials, testRegion, type TestGateway } from "../testing/test-gateway.ts";
 import { childElement, parseXml } from "./xml.ts";
-import { failure } from "../testing/sdk-failure.ts";
+import { errorCodeOf as errorCode, failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 const clock = systemClock();
@@ -44,11 +44,6 @@ function md5Base64(data: string | Uint8Array): string {
 
 function md5Hex(data: string | Uint8Array): string {
   return createHash("md5").update(data).digest("hex");
-}
-
-async function errorCode(response: Response): Promise<string | undefined> {
-  const text = await response.text();
-  return childElement(parseXml(text), "Code")?.text;
 }
 
 describe("buckets", () => {

@@ -23,7 +23,7 @@ import {
   PutObjectTaggingCommand,
 } from "@aws-sdk/client-s3";
 import { startTestGateway, type TestGateway } from "../testing/test-gateway.ts";
-import { failure } from "../testing/sdk-failure.ts";
+import { errorCodeOf as codeOf, failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 
@@ -34,10 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.stop();
 });
-
-async function codeOf(response: Response): Promise<string | undefined> {
-  return /<Code>([^<]*)<\/Code>/.exec(await response.text())?.[1];
-}
 
 describe("object tagging", () => {
   test("PutObject with x-amz-tagging; Get/Put/DeleteObjectTagging; x-amz-tagging-count on GET and HEAD", async () => {

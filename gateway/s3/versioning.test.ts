@@ -23,7 +23,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { startTestGateway, type TestGateway } from "../testing/test-gateway.ts";
 import { childElement, childElements, parseXml, type XmlElement } from "./xml.ts";
-import { failure } from "../testing/sdk-failure.ts";
+import { errorCodeOf as errorCode, failure } from "../testing/sdk-failure.ts";
 
 let gateway: TestGateway;
 
@@ -66,11 +66,6 @@ async function rawVersionsXml(bucket: string, extraQuery: string): Promise<XmlEl
   const response = await gateway.signedFetch({ method: "GET", rawPath: `/${bucket}`, rawQuery: extraQuery === "" ? "versions=" : `versions=&${extraQuery}` });
   expect(response.status).toBe(200);
   return parseXml(await response.text());
-}
-
-async function errorCode(response: Response): Promise<string | undefined> {
-  const text = await response.text();
-  return childElement(parseXml(text), "Code")?.text;
 }
 
 function md5Base64(data: string): string {

@@ -85,7 +85,4 @@ export async function presignedUrl(server: ServerProcess, request: { method: str
 }
 
 /** Reads the S3 error code out of an XML error body. */
-export async function errorCode(response: Response): Promise<string | undefined> {
-  const text = await response.text();
-  return /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
-}
+export { errorCodeOf as errorCode } from "../../gateway/testing/sdk-failure.ts";
